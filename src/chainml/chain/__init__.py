@@ -1,0 +1,52 @@
+"""Talking to an EVM chain: one ``Env`` over the embedded chain or any JSON-RPC node."""
+
+from __future__ import annotations
+
+from chainml.chain.accounts import Signer, signer_from_keystore
+from chainml.chain.backend import Block, ChainBackend, Log, LogFilter, Receipt
+from chainml.chain.compiler import CompiledContract, compile_file, compile_source
+from chainml.chain.contract import Contract
+from chainml.chain.env import Env
+from chainml.config import Settings, load_settings
+from chainml.errors import InvalidInputError
+
+
+def connect(settings: Settings | None = None) -> Env:
+    """Open the chain the settings name: the embedded chain, or ``settings.rpc``."""
+    settings = settings or load_settings()
+    if settings.rpc is None:
+        from chainml.chain.embedded import EmbeddedBackend
+
+        embedded = EmbeddedBackend(settings.data_dir, durability=settings.durability)
+        return Env(embedded, embedded.signers, data_dir=settings.data_dir)
+
+    from chainml.chain.rpc import RpcBackend
+
+    if settings.private_key is not None:
+        signer = Signer(settings.private_key)
+    elif settings.keystore is not None:
+        signer = signer_from_keystore(settings.keystore, settings.keystore_password)
+    else:
+        raise InvalidInputError(
+            "an RPC chain needs a signing key: set CHAINML_PRIVATE_KEY, or CHAINML_KEYSTORE "
+            "and CHAINML_KEYSTORE_PASSWORD"
+        )
+    rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
+    settings.data_dir.mkdir(exist_ok=True)
+    return Env(rpc, [signer], data_dir=settings.data_dir)
+
+
+__all__ = [
+    "Block",
+    "ChainBackend",
+    "CompiledContract",
+    "Contract",
+    "Env",
+    "Log",
+    "LogFilter",
+    "Receipt",
+    "Signer",
+    "compile_file",
+    "compile_source",
+    "connect",
+]

@@ -1,0 +1,156 @@
+"""The plug-in point between chainml and an EVM: the ``ChainBackend`` interface and its records.
+
+Two implementations exist: :mod:`chainml.chain.embedded` (an in-process py-evm chain kept in
+the data directory) and :mod:`chainml.chain.rpc` (any JSON-RPC node). Both speak in the
+plain records below (bytes for hashes and data, checksummed strings for addresses) so that
+everything above them, :class:`chainml.chain.Env` first, is backend-agnostic.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Log:
+    """One event emitted by a contract."""
+
+    address: str
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The outcome of a mined transaction."""
+
+    tx_hash: bytes
+    block_number: int
+    gas_used: int
+    status: bool
+    contract_address: str | None
+    logs: tuple[Log, ...] = ()
+
+
+@dataclass(frozen=True)
+class Block:
+    """The header fields chainml uses."""
+
+    number: int
+    hash: bytes
+    timestamp: int
+    base_fee: int
+    gas_limit: int
+    gas_used: int
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    """A message call (read-only or for gas estimation)."""
+
+    sender: str
+    to: str | None
+    data: bytes
+    value: int = 0
+    gas: int | None = None
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    """Which logs to fetch: addresses, topic positions (each None or a set of values), blocks."""
+
+    addresses: tuple[str, ...] = ()
+    topics: tuple[tuple[bytes, ...] | None, ...] = ()
+    from_block: int = 0
+    to_block: int | None = None
+
+    def matches(self, log: Log) -> bool:
+        """Apply the filter to one log with the JSON-RPC ``eth_getLogs`` semantics."""
+        if self.addresses and log.address.lower() not in {a.lower() for a in self.addresses}:
+            return False
+        if len(self.topics) > len(log.topics):
+            return False
+        return all(
+            wanted is None or have in wanted
+            for wanted, have in zip(self.topics, log.topics, strict=False)
+        )
+
+
+class ChainBackend(ABC):
+    """What chainml needs from an EVM chain."""
+
+    #: "embedded" or "rpc"
+    kind: str
+
+    @property
+    @abstractmethod
+    def chain_id(self) -> int:
+        """The EIP-155 chain id."""
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the chain lives: a data directory or a node URL (never with credentials)."""
+
+    @abstractmethod
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Submit a signed transaction; return its hash."""
+
+    @abstractmethod
+    def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
+        """Return the receipt of a transaction, waiting for it to be mined."""
+
+    @abstractmethod
+    def call(self, request: CallRequest, block: int | None = None) -> bytes:
+        """Execute a call without a transaction; raises ContractRevertError on revert."""
+
+    @abstractmethod
+    def estimate_gas(self, request: CallRequest) -> int:
+        """A gas limit that lets ``request`` succeed; raises ContractRevertError on revert."""
+
+    @abstractmethod
+    def fees(self) -> tuple[int, int]:
+        """Suggested (max fee per gas, max priority fee per gas) for the next block."""
+
+    @abstractmethod
+    def nonce(self, address: str) -> int:
+        """The next nonce of ``address``, counting pending transactions."""
+
+    @abstractmethod
+    def balance(self, address: str) -> int:
+        """Balance in wei."""
+
+    @abstractmethod
+    def code(self, address: str) -> bytes:
+        """Deployed runtime bytecode (empty for an account without code)."""
+
+    @abstractmethod
+    def block(self, number: int | None = None) -> Block:
+        """A block header by number, or the latest one."""
+
+    @abstractmethod
+    def get_logs(self, log_filter: LogFilter) -> list[Log]:
+        """Logs in the filter's block range, in chain order."""
+
+    @abstractmethod
+    def mine(self, blocks: int = 1) -> None:
+        """Mine empty blocks (development chains only)."""
+
+    @abstractmethod
+    def increase_time(self, seconds: int) -> None:
+        """Move the clock of future blocks forward (development chains only)."""
+
+    @abstractmethod
+    def snapshot(self) -> object:
+        """Remember the current state; pass the result to :meth:`revert`."""
+
+    @abstractmethod
+    def revert(self, snapshot: object) -> None:
+        """Return to a state remembered by :meth:`snapshot`."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release files, connections and processes held by the backend."""

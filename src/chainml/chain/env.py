@@ -1,0 +1,253 @@
+"""``Env``: the one object for "the chain I am talking to", whichever backend is behind it.
+
+An Env owns the signing accounts and their nonces, turns calls into signed transactions,
+deploys compiled contracts and hands out :class:`Contract` handles. Swap the backend (embedded
+or rpc) and nothing above it changes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from eth_utils import is_address, to_checksum_address
+
+from chainml.chain.abi import Function
+from chainml.chain.accounts import Signer, UnsignedTx
+from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
+from chainml.chain.compiler import CompiledContract, compile_file
+from chainml.chain.contract import Contract
+from chainml.chain.revert import revert_error
+from chainml.errors import ChainError, ContractRevertError, InvalidInputError, NotFoundError
+
+
+class NonceBook:
+    """Hands out nonces per account so that concurrent senders in one process never collide.
+
+    The account's lock is held from reservation until the node accepted the transaction; a
+    failure forgets the local count, so the next reservation asks the chain again.
+    """
+
+    def __init__(self, backend: ChainBackend) -> None:
+        self._backend = backend
+        self._next: dict[str, int] = {}
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def reserve(self, address: str) -> Iterator[int]:
+        """Yield the next nonce of ``address``; it is used only if the block exits cleanly."""
+        with self._guard:
+            lock = self._locks.setdefault(address, threading.Lock())
+        with lock:
+            nonce = self._next.get(address)
+            if nonce is None:
+                nonce = self._backend.nonce(address)
+            try:
+                yield nonce
+            except BaseException:
+                self._next.pop(address, None)
+                raise
+            self._next[address] = nonce + 1
+
+    def forget(self) -> None:
+        """Drop every cached nonce (after a snapshot revert, for instance)."""
+        with self._guard:
+            self._next.clear()
+
+
+class Env:
+    """A chain plus the accounts that act on it."""
+
+    def __init__(
+        self, backend: ChainBackend, signers: Sequence[Signer], data_dir: Path | None = None
+    ) -> None:
+        if not signers:
+            raise InvalidInputError("an Env needs at least one signing account")
+        self.backend = backend
+        self.data_dir = data_dir
+        self._signers = {s.address: s for s in signers}
+        self.sender: str = signers[0].address
+        self._nonces = NonceBook(backend)
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        """The chain's EIP-155 id."""
+        return self.backend.chain_id
+
+    @property
+    def accounts(self) -> list[str]:
+        """Addresses this Env can sign for; the first is the default sender."""
+        return list(self._signers)
+
+    def _signer(self, sender: str | None) -> Signer:
+        address = self.sender if sender is None else _address(sender, "sender")
+        try:
+            return self._signers[address]
+        except KeyError:
+            raise InvalidInputError(f"no signing key for account {address}") from None
+
+    # -- contracts -----------------------------------------------------------------------
+
+    def compile(self, path: Path | str) -> CompiledContract:
+        """Compile a Vyper file, cached under the data directory."""
+        cache = self.data_dir / "cache" / "vyper" if self.data_dir else None
+        return compile_file(Path(path), cache)
+
+    def deploy(
+        self,
+        compiled: CompiledContract,
+        *args: Any,
+        value: int = 0,
+        gas: int | None = None,
+        sender: str | None = None,
+    ) -> Contract:
+        """Deploy ``compiled`` with constructor ``args``; return its handle."""
+        constructor = next((i for i in compiled.abi if i.get("type") == "constructor"), None)
+        encoded = Function.from_abi(constructor).encode_arguments(args) if constructor else b""
+        if args and constructor is None:
+            raise InvalidInputError(f"{compiled.name} has no constructor; got {len(args)} args")
+        receipt = self.transact(
+            None, compiled.bytecode + encoded, value=value, gas=gas, sender=sender
+        )
+        if receipt.contract_address is None:
+            raise ChainError(f"deploying {compiled.name} created no contract")
+        return Contract(self, receipt.contract_address, compiled.abi, compiled.name)
+
+    def at(self, address: str, compiled: CompiledContract) -> Contract:
+        """A handle on an already deployed contract; there must be code at ``address``."""
+        checked = _address(address, "contract address")
+        if not self.backend.code(checked):
+            raise NotFoundError(f"there is no contract at {checked} on chain {self.chain_id}")
+        return Contract(self, checked, compiled.abi, compiled.name)
+
+    # -- transactions and calls ----------------------------------------------------------
+
+    def transact(
+        self,
+        to: str | None,
+        data: bytes = b"",
+        *,
+        value: int = 0,
+        gas: int | None = None,
+        sender: str | None = None,
+    ) -> Receipt:
+        """Sign, send and wait for a transaction; a revert raises ContractRevertError.
+
+        Without ``gas`` the node estimates it first, which also catches most reverts before
+        any gas is spent.
+        """
+        signer = self._signer(sender)
+        target = None if to is None else _address(to, "recipient")
+        request = CallRequest(sender=signer.address, to=target, data=data, value=value, gas=gas)
+        limit = gas if gas is not None else self.backend.estimate_gas(request)
+        max_fee, tip = self.backend.fees()
+        with self._nonces.reserve(signer.address) as nonce:
+            raw, tx_hash = signer.sign(
+                UnsignedTx(
+                    chain_id=self.chain_id,
+                    nonce=nonce,
+                    to=bytes.fromhex(target[2:]) if target else b"",
+                    value=value,
+                    data=data,
+                    gas=limit,
+                    max_fee_per_gas=max_fee,
+                    max_priority_fee_per_gas=tip,
+                )
+            )
+            self.backend.send_raw_transaction(raw)
+        receipt = self.backend.wait_for_receipt(tx_hash)
+        if not receipt.status:
+            raise self._explain_failure(request, limit, receipt)
+        return receipt
+
+    def _explain_failure(
+        self, request: CallRequest, gas: int, receipt: Receipt
+    ) -> ContractRevertError:
+        """Replay a failed transaction on the state before its block to learn the reason."""
+        tx_hash = "0x" + receipt.tx_hash.hex()
+        replay = CallRequest(request.sender, request.to, request.data, request.value, gas)
+        try:
+            self.backend.call(replay, block=receipt.block_number - 1)
+        except ContractRevertError as err:
+            return ContractRevertError(err.reason, data=err.data, tx_hash=tx_hash)
+        return revert_error(b"", "failed, but succeeds when replayed", tx_hash=tx_hash)
+
+    def call(
+        self, to: str, data: bytes, *, sender: str | None = None, block: int | None = None
+    ) -> bytes:
+        """Execute a read-only call and return the raw output."""
+        request = CallRequest(
+            sender=self._signer(sender).address, to=_address(to, "contract address"), data=data
+        )
+        return self.backend.call(request, block=block)
+
+    def balance(self, address: str | None = None) -> int:
+        """Balance of ``address`` (default: the sender) in wei."""
+        return self.backend.balance(_address(address or self.sender, "address"))
+
+    def logs(self, log_filter: LogFilter) -> list[Log]:
+        """Raw logs matching ``log_filter``."""
+        return self.backend.get_logs(log_filter)
+
+    # -- blocks and time -----------------------------------------------------------------
+
+    @property
+    def block_number(self) -> int:
+        """Number of the latest block."""
+        return self.backend.block().number
+
+    def block(self, number: int | None = None) -> Block:
+        """A block header (latest by default)."""
+        return self.backend.block(number)
+
+    def mine(self, blocks: int = 1) -> None:
+        """Mine empty blocks (development chains)."""
+        self.backend.mine(blocks)
+
+    def advance_time(self, seconds: int) -> None:
+        """Move the chain clock forward and mine a block that carries the new time."""
+        self.backend.increase_time(seconds)
+        self.backend.mine(1)
+
+    @contextmanager
+    def anchor(self) -> Iterator[None]:
+        """Run a block of code and then put the chain back as it was (tests use this)."""
+        snapshot = self.backend.snapshot()
+        try:
+            yield
+        finally:
+            self.backend.revert(snapshot)
+            self._nonces.forget()
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the backend."""
+        self.backend.close()
+
+    def __enter__(self) -> Env:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Env({self.backend!r}, sender={self.sender})"
+
+
+def _address(value: str, what: str) -> str:
+    if not isinstance(value, str) or not is_address(value):
+        raise InvalidInputError(f"{what} {value!r} is not an Ethereum address")
+    return to_checksum_address(value)

@@ -1,0 +1,300 @@
+"""A chain reached over JSON-RPC (anvil, geth, reth, besu, an L2): the ``rpc`` backend.
+
+Node errors are translated here, at the boundary, into chainml's typed errors with the cause
+kept: an unreachable node is :class:`ChainUnavailableError`, a revert is
+:class:`ContractRevertError`, a stale nonce :class:`NonceConflictError`, and so on.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from eth.vm.forks.prague.transactions import PragueTransactionBuilder
+from eth_utils import to_checksum_address
+
+from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
+from chainml.chain.revert import revert_error
+from chainml.errors import (
+    ChainError,
+    ChainUnavailableError,
+    InsufficientFundsError,
+    InvalidInputError,
+    NonceConflictError,
+    NotFoundError,
+    WrongChainIdError,
+)
+
+_FEE_CACHE_SECONDS = 1.0
+_NONCE_MESSAGES = ("nonce too low", "nonce too high", "already known", "replacement transaction")
+
+
+def redact_url(url: str) -> str:
+    """Drop credentials and query strings (API keys live there) from a URL."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class RpcBackend(ChainBackend):
+    """A JSON-RPC node over HTTP with a keep-alive session."""
+
+    kind = "rpc"
+
+    def __init__(
+        self, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0
+    ) -> None:
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise InvalidInputError(f"an RPC URL starts with http:// or https://, got {url!r}")
+        self._url = url
+        self._shown_url = redact_url(url)
+        self._timeout = timeout
+        self._ids = itertools.count(1)
+        self._local = threading.local()  # requests.Session is not thread-safe
+        self._fees: tuple[float, tuple[int, int]] | None = None
+        self._chain_id = int(self.request("eth_chainId", []), 16)
+        if expected_chain_id is not None and expected_chain_id != self._chain_id:
+            raise WrongChainIdError(expected=expected_chain_id, actual=self._chain_id)
+
+    # -- transport -----------------------------------------------------------------------
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        return session
+
+    def request(self, method: str, params: list[Any]) -> Any:
+        """Send one JSON-RPC request and return its result; errors become typed errors."""
+        payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        try:
+            response = self._session().post(self._url, json=payload, timeout=self._timeout)
+        except requests.RequestException as err:
+            raise ChainUnavailableError(self._shown_url, type(err).__name__) from err
+        if response.status_code >= 500 or response.status_code in (404, 429):
+            raise ChainUnavailableError(
+                self._shown_url, f"HTTP {response.status_code} for {method}"
+            )
+        try:
+            body = response.json()
+        except ValueError as err:
+            raise ChainUnavailableError(
+                self._shown_url, f"the answer to {method} is not JSON"
+            ) from err
+        if "error" in body:
+            raise RpcError(method, body["error"])
+        return body.get("result")
+
+    # -- identity ------------------------------------------------------------------------
+
+    @property
+    def chain_id(self) -> int:
+        return self._chain_id
+
+    @property
+    def location(self) -> str:
+        return self._shown_url
+
+    # -- transactions --------------------------------------------------------------------
+
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        try:
+            return _bytes(self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
+        except RpcError as err:
+            raise self._rejection(raw, err) from err
+
+    def _rejection(self, raw: bytes, err: RpcError) -> ChainError:
+        message = err.message.lower()
+        try:
+            tx = PragueTransactionBuilder.decode(raw)
+            sender, nonce, chain_id = to_checksum_address(tx.sender), tx.nonce, tx.chain_id
+        except Exception:  # undecodable: the node's message is all there is
+            return ChainError(f"the node rejected the transaction: {err.message}")
+        if any(text in message for text in _NONCE_MESSAGES):
+            return NonceConflictError(sender, nonce, err.message)
+        if "insufficient funds" in message:
+            return InsufficientFundsError(sender, err.message)
+        if "chain id" in message or "chainid" in message:
+            return WrongChainIdError(expected=self._chain_id, actual=chain_id)
+        if "revert" in message:
+            return revert_error(err.revert_data, err.message)
+        return ChainError(f"the node rejected the transaction: {err.message}")
+
+    def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
+        deadline = time.monotonic() + timeout
+        delay = 0.0005
+        while True:
+            raw = self.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+            if raw is not None:
+                return _receipt(raw)
+            if time.monotonic() > deadline:
+                raise ChainError(
+                    f"transaction 0x{tx_hash.hex()} was not mined within {timeout:.0f} s"
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+
+    # -- reading state -------------------------------------------------------------------
+
+    def call(self, request: CallRequest, block: int | None = None) -> bytes:
+        try:
+            return _bytes(self.request("eth_call", [_call_object(request), _tag(block)]))
+        except RpcError as err:
+            raise err.as_revert_or_chain_error() from err
+
+    def estimate_gas(self, request: CallRequest) -> int:
+        try:
+            return int(self.request("eth_estimateGas", [_call_object(request)]), 16)
+        except RpcError as err:
+            raise err.as_revert_or_chain_error() from err
+
+    def fees(self) -> tuple[int, int]:
+        now = time.monotonic()
+        if self._fees is not None and now - self._fees[0] < _FEE_CACHE_SECONDS:
+            return self._fees[1]
+        base_fee = self.block().base_fee
+        try:
+            tip = int(self.request("eth_maxPriorityFeePerGas", []), 16)
+        except RpcError:  # not every node implements it
+            tip = 10**9
+        fees = (2 * base_fee + tip, tip)
+        self._fees = (now, fees)
+        return fees
+
+    def nonce(self, address: str) -> int:
+        return int(self.request("eth_getTransactionCount", [address, "pending"]), 16)
+
+    def balance(self, address: str) -> int:
+        return int(self.request("eth_getBalance", [address, "latest"]), 16)
+
+    def code(self, address: str) -> bytes:
+        return _bytes(self.request("eth_getCode", [address, "latest"]))
+
+    def block(self, number: int | None = None) -> Block:
+        raw = self.request("eth_getBlockByNumber", [_tag(number), False])
+        if raw is None:
+            raise NotFoundError(f"block {number} does not exist yet")
+        return Block(
+            number=int(raw["number"], 16),
+            hash=_bytes(raw["hash"]),
+            timestamp=int(raw["timestamp"], 16),
+            base_fee=int(raw.get("baseFeePerGas", "0x0"), 16),
+            gas_limit=int(raw["gasLimit"], 16),
+            gas_used=int(raw["gasUsed"], 16),
+        )
+
+    def get_logs(self, log_filter: LogFilter) -> list[Log]:
+        query: dict[str, Any] = {
+            "fromBlock": hex(log_filter.from_block),
+            "toBlock": _tag(log_filter.to_block),
+            "topics": [
+                None if options is None else ["0x" + t.hex() for t in options]
+                for options in log_filter.topics
+            ],
+        }
+        if log_filter.addresses:
+            query["address"] = list(log_filter.addresses)
+        return [_log(raw) for raw in self.request("eth_getLogs", [query])]
+
+    # -- development controls ------------------------------------------------------------
+
+    def mine(self, blocks: int = 1) -> None:
+        if blocks < 0:
+            raise InvalidInputError(f"cannot mine {blocks} blocks")
+        for _ in range(blocks):
+            self._dev_request("evm_mine", [])
+
+    def increase_time(self, seconds: int) -> None:
+        if seconds < 0:
+            raise InvalidInputError("time only moves forward; got a negative number of seconds")
+        self._dev_request("evm_increaseTime", [seconds])
+
+    def snapshot(self) -> object:
+        return self._dev_request("evm_snapshot", [])
+
+    def revert(self, snapshot: object) -> None:
+        if not self._dev_request("evm_revert", [snapshot]):
+            raise InvalidInputError(f"the node does not know snapshot {snapshot!r}")
+
+    def _dev_request(self, method: str, params: list[Any]) -> Any:
+        try:
+            return self.request(method, params)
+        except RpcError as err:
+            raise ChainError(
+                f"{method} is not available on {self._shown_url} ({err.message}); "
+                "development controls need a development node such as anvil"
+            ) from err
+
+    def close(self) -> None:
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            session.close()
+
+    def __repr__(self) -> str:
+        return f"RpcBackend({self._shown_url!r}, chain_id={self._chain_id})"
+
+
+class RpcError(ChainError):
+    """An error object returned by the node (kept as the cause of the typed error)."""
+
+    def __init__(self, method: str, error: Any) -> None:
+        error = error if isinstance(error, dict) else {"message": str(error)}
+        self.method = method
+        self.code = error.get("code")
+        self.message = str(error.get("message", ""))
+        data = error.get("data")
+        if isinstance(data, dict):  # some nodes nest it
+            data = data.get("data")
+        self.revert_data = _bytes(data) if isinstance(data, str) and data.startswith("0x") else b""
+        super().__init__(f"{method} failed: {self.message} (code {self.code})")
+
+    def as_revert_or_chain_error(self) -> ChainError:
+        """A revert becomes ContractRevertError; anything else stays a chain error."""
+        if self.revert_data or "revert" in self.message.lower() or self.code == 3:
+            return revert_error(self.revert_data, self.message)
+        return self
+
+
+def _tag(block: int | None) -> str:
+    return "latest" if block is None else hex(block)
+
+
+def _bytes(value: str | None) -> bytes:
+    return bytes.fromhex((value or "0x")[2:])
+
+
+def _call_object(request: CallRequest) -> dict[str, str]:
+    call = {"from": request.sender, "data": "0x" + request.data.hex(), "value": hex(request.value)}
+    if request.to:
+        call["to"] = request.to
+    if request.gas is not None:
+        call["gas"] = hex(request.gas)
+    return call
+
+
+def _log(raw: dict[str, Any]) -> Log:
+    return Log(
+        address=to_checksum_address(raw["address"]),
+        topics=tuple(_bytes(t) for t in raw["topics"]),
+        data=_bytes(raw["data"]),
+        block_number=int(raw["blockNumber"], 16),
+        tx_hash=_bytes(raw["transactionHash"]),
+        log_index=int(raw["logIndex"], 16),
+    )
+
+
+def _receipt(raw: dict[str, Any]) -> Receipt:
+    created = raw.get("contractAddress")
+    return Receipt(
+        tx_hash=_bytes(raw["transactionHash"]),
+        block_number=int(raw["blockNumber"], 16),
+        gas_used=int(raw["gasUsed"], 16),
+        status=int(raw.get("status", "0x1"), 16) == 1,
+        contract_address=to_checksum_address(created) if created else None,
+        logs=tuple(_log(log) for log in raw.get("logs", [])),
+    )

@@ -1,0 +1,121 @@
+"""Settings: where chainml keeps its data and which chain it talks to.
+
+Values come from, in order of precedence: explicit arguments (CLI flags), ``CHAINML_*``
+environment variables, a ``chainml.toml`` file in the working directory, then defaults.
+Secrets (private keys, keystore passwords) are wrapped in :class:`Secret` so that they never
+show up in ``repr``, logs or error messages.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from chainml.errors import InvalidInputError
+
+DEFAULT_DATA_DIR = Path(".chainml")
+CONFIG_FILE = Path("chainml.toml")
+
+
+class Secret:
+    """A string that refuses to be printed: ``repr`` and ``str`` show a placeholder."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call it only where the value is consumed."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything chainml needs to know to open a chain and its data directory."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    rpc: str | None = None
+    private_key: Secret | None = field(default=None, repr=False)
+    keystore: Path | None = None
+    keystore_password: Secret | None = field(default=None, repr=False)
+    chain_id: int | None = None
+    # "normal" survives any process crash; "full" also survives power loss (fsync each block).
+    durability: str = "normal"
+
+    @property
+    def backend(self) -> str:
+        """``"rpc"`` when a node URL is configured, else ``"embedded"``."""
+        return "rpc" if self.rpc else "embedded"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given non-None values replaced (CLI flags win)."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_settings(
+    environ: dict[str, str] | None = None, config_file: Path | None = None
+) -> Settings:
+    """Read settings from ``chainml.toml`` (if present) and ``CHAINML_*`` variables."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = _read_config_file(config_file or CONFIG_FILE)
+    for key in ("data_dir", "rpc", "keystore", "chain_id", "durability"):
+        if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
+            values[key] = raw
+    for key in ("private_key", "keystore_password"):
+        if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
+            values[key] = Secret(str(raw))
+    return _coerce(values)
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        document = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise InvalidInputError(f"cannot read {path}: {err}") from err
+    section = document.get("chainml", document)
+    if not isinstance(section, dict):
+        raise InvalidInputError(f"{path}: the [chainml] section must be a table")
+    if "private_key" in section or "keystore_password" in section:
+        raise InvalidInputError(
+            f"{path}: secrets do not belong in a config file; set CHAINML_PRIVATE_KEY or "
+            "CHAINML_KEYSTORE_PASSWORD in the environment instead"
+        )
+    return dict(section)
+
+
+def _coerce(values: dict[str, Any]) -> Settings:
+    known = set(Settings.__dataclass_fields__)
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise InvalidInputError(f"unknown setting(s): {', '.join(unknown)}")
+    if "data_dir" in values:
+        values["data_dir"] = Path(values["data_dir"])
+    if "keystore" in values:
+        values["keystore"] = Path(values["keystore"])
+    if "chain_id" in values:
+        try:
+            values["chain_id"] = int(values["chain_id"])
+        except (TypeError, ValueError) as err:
+            raise InvalidInputError(f"chain_id must be an integer, got {values['chain_id']!r}") from err
+    if values.get("durability", "normal") not in ("normal", "full"):
+        raise InvalidInputError(
+            f"durability must be 'normal' or 'full', got {values['durability']!r}"
+        )
+    return Settings(**values)

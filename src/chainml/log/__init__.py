@@ -1,0 +1,1 @@
+"""The tamper-evident decision log: Merkle tree, records, store, anchoring and receipts."""
