@@ -113,7 +113,9 @@ def _coerce(values: dict[str, Any]) -> Settings:
         try:
             values["chain_id"] = int(values["chain_id"])
         except (TypeError, ValueError) as err:
-            raise InvalidInputError(f"chain_id must be an integer, got {values['chain_id']!r}") from err
+            raise InvalidInputError(
+                f"chain_id must be an integer, got {values['chain_id']!r}"
+            ) from err
     if values.get("durability", "normal") not in ("normal", "full"):
         raise InvalidInputError(
             f"durability must be 'normal' or 'full', got {values['durability']!r}"

@@ -63,7 +63,7 @@ class Function:
                 f"{self.signature} takes {len(self.input_types)} argument(s), got {len(args)}"
             )
         try:
-            return encode(list(self.input_types), list(args))
+            return bytes(encode(list(self.input_types), list(args)))
         except (EncodingError, TypeError, ValueError, OverflowError) as err:
             raise InvalidInputError(f"bad arguments for {self.signature}: {err}") from err
 

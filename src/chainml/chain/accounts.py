@@ -119,9 +119,7 @@ def load_or_create_mnemonic(path: Path, *, create: bool) -> str:
 def signer_from_keystore(path: Path, password: Secret | None) -> Signer:
     """Decrypt an eth-account (Web3 Secret Storage) keystore file."""
     if password is None:
-        raise InvalidInputError(
-            f"keystore {path} needs a password: set CHAINML_KEYSTORE_PASSWORD"
-        )
+        raise InvalidInputError(f"keystore {path} needs a password: set CHAINML_KEYSTORE_PASSWORD")
     try:
         document = json.loads(path.read_text())
     except FileNotFoundError:

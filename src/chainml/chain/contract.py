@@ -49,7 +49,9 @@ class Contract:
         shapes = ", ".join(fn.signature for fn in candidates)
         raise InvalidInputError(f"no {name} takes {arg_count} argument(s); there is {shapes}")
 
-    def call(self, name: str, *args: Any, sender: str | None = None, block: int | None = None) -> Any:
+    def call(
+        self, name: str, *args: Any, sender: str | None = None, block: int | None = None
+    ) -> Any:
         """Execute ``name`` without a transaction and decode its result."""
         fn = self.function(name, len(args))
         data = self.env.call(self.address, fn.encode_call(args), sender=sender, block=block)
@@ -89,7 +91,9 @@ class Contract:
             return self._events[name]
         except KeyError:
             known = ", ".join(sorted(self._events)) or "none"
-            raise InvalidInputError(f"{self.name} has no event {name!r} (it has: {known})") from None
+            raise InvalidInputError(
+                f"{self.name} has no event {name!r} (it has: {known})"
+            ) from None
 
     def events(
         self, name: str, from_block: int = 0, to_block: int | None = None, **indexed: Any

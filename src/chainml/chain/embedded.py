@@ -156,9 +156,7 @@ class EmbeddedBackend(ChainBackend):
         sender = to_checksum_address(tx.sender)
         expected = state.get_nonce(tx.sender)
         if tx.nonce != expected:
-            raise NonceConflictError(
-                sender, tx.nonce, f"the account's next nonce is {expected}"
-            )
+            raise NonceConflictError(sender, tx.nonce, f"the account's next nonce is {expected}")
         cost = tx.gas * tx.max_fee_per_gas + tx.value
         if state.get_balance(tx.sender) < cost:
             raise InsufficientFundsError(
@@ -186,9 +184,7 @@ class EmbeddedBackend(ChainBackend):
         out: list[Receipt] = []
         previous_cumulative = first_log_index = 0
         for tx, receipt in zip(transactions, receipts, strict=True):
-            out.append(
-                _receipt(tx, receipt, block.number, first_log_index, previous_cumulative)
-            )
+            out.append(_receipt(tx, receipt, block.number, first_log_index, previous_cumulative))
             previous_cumulative = receipt.gas_used
             first_log_index += len(receipt.logs)
         return out
@@ -211,9 +207,7 @@ class EmbeddedBackend(ChainBackend):
             try:
                 number, index = chaindb.get_transaction_index(tx_hash)
                 vm = self._chain.get_vm(chaindb.get_canonical_block_header_by_number(number))
-                tx = chaindb.get_transaction_by_index(
-                    number, index, vm.get_transaction_builder()
-                )
+                tx = chaindb.get_transaction_by_index(number, index, vm.get_transaction_builder())
                 if tx.hash != tx_hash:  # indexed once, then reverted away by a snapshot
                     raise TransactionNotFound(tx_hash)
                 receipts = vm.get_block().get_receipts(chaindb)
@@ -251,7 +245,7 @@ class EmbeddedBackend(ChainBackend):
         with vm.in_costless_state() as state:
             snapshot = state.snapshot()
             try:
-                return state.costless_execute_transaction(tx)  # type: ignore[no-any-return]
+                return state.costless_execute_transaction(tx)
             except ValidationError as err:
                 raise InvalidInputError(f"cannot execute call: {err}") from err
             finally:
@@ -276,7 +270,7 @@ class EmbeddedBackend(ChainBackend):
             # 63/64 of the remaining gas is all a CALL may forward: leave room for it.
             candidate = min(GAS_LIMIT, math.ceil(used * 64 / 63) + 2_300)
             if not self._execute(vm, request, candidate).is_error:
-                return candidate
+                return int(candidate)
             return int(self._chain.estimate_gas(self._spoof(vm, request, GAS_LIMIT)))
 
     def fees(self) -> tuple[int, int]:
@@ -370,9 +364,7 @@ class EmbeddedBackend(ChainBackend):
                 header = chaindb.get_block_header_by_hash(head_hash)
             except HeaderNotFound as err:
                 raise InvalidInputError("unknown snapshot") from err
-            chaindb._set_as_canonical_chain_head(
-                chaindb.db, header, constants.GENESIS_PARENT_HASH
-            )
+            chaindb._set_as_canonical_chain_head(chaindb.db, header, constants.GENESIS_PARENT_HASH)
             self._kv.commit({"time_offset": str(offset)})
             self._chain = _chain_class(self.chain_id)(AtomicDB(self._kv))
             self._recent.clear()

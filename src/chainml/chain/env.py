@@ -250,4 +250,4 @@ class Env:
 def _address(value: str, what: str) -> str:
     if not isinstance(value, str) or not is_address(value):
         raise InvalidInputError(f"{what} {value!r} is not an Ethereum address")
-    return to_checksum_address(value)
+    return str(to_checksum_address(value))

@@ -23,7 +23,7 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 _DELETED = object()
 
 
-class SqliteKV(BaseDB):
+class SqliteKV(BaseDB):  # type: ignore[misc]
     """A py-evm key-value database whose writes become durable on :meth:`commit`."""
 
     def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:

@@ -35,7 +35,9 @@ def revert_reason(data: bytes) -> str | None:
     return None
 
 
-def revert_error(data: bytes, fallback: str | None = None, tx_hash: str | None = None) -> ContractRevertError:
+def revert_error(
+    data: bytes, fallback: str | None = None, tx_hash: str | None = None
+) -> ContractRevertError:
     """Build the ContractRevertError for revert ``data`` (fallback: the node's own message)."""
     reason = revert_reason(data)
     if reason is None and not data and fallback:
