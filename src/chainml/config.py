@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from chainml.errors import InvalidInputError
+from chainml.errors import DataDirectoryError, InvalidInputError
 
 DEFAULT_DATA_DIR = Path(".chainml")
 CONFIG_FILE = Path("chainml.toml")
@@ -121,3 +121,20 @@ def _coerce(values: dict[str, Any]) -> Settings:
             f"durability must be 'normal' or 'full', got {values['durability']!r}"
         )
     return Settings(**values)
+
+
+def ensure_directory(path: Path) -> None:
+    """Create the data directory on first use, but only inside an existing parent.
+
+    A missing parent is most likely a typo; creating the whole path would silently start a
+    new, empty chain somewhere unexpected.
+    """
+    if path.is_dir():
+        return
+    if path.exists():
+        raise DataDirectoryError(str(path), "exists but is not a directory")
+    if not path.parent.is_dir():
+        raise DataDirectoryError(
+            str(path), f"its parent directory {path.parent} does not exist (typo in the path?)"
+        )
+    path.mkdir(mode=0o700)

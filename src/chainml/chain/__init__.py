@@ -7,7 +7,7 @@ from chainml.chain.backend import Block, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.compiler import CompiledContract, compile_file, compile_source
 from chainml.chain.contract import Contract
 from chainml.chain.env import Env
-from chainml.config import Settings, load_settings
+from chainml.config import Settings, ensure_directory, load_settings
 from chainml.errors import InvalidInputError
 
 
@@ -32,7 +32,7 @@ def connect(settings: Settings | None = None) -> Env:
             "and CHAINML_KEYSTORE_PASSWORD"
         )
     rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
-    settings.data_dir.mkdir(exist_ok=True)
+    ensure_directory(settings.data_dir)
     return Env(rpc, [signer], data_dir=settings.data_dir)
 
 

@@ -9,7 +9,7 @@ everything above them, :class:`chainml.chain.Env` first, is backend-agnostic.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,10 @@ class Receipt:
     status: bool
     contract_address: str | None
     logs: tuple[Log, ...] = ()
+    # Why a failed transaction failed, when the backend knows without a replay (the embedded
+    # chain does): the revert data and the EVM's own message.
+    revert_data: bytes | None = field(default=None, repr=False)
+    failure: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,18 @@
 """The embedded chain: an in-process py-evm chain whose state lives in the data directory.
 
-Every transaction is mined into its own block at once (like anvil's auto-mining) and the
-block's writes are committed to SQLite in one transaction before the receipt is returned, so
-what was acknowledged survives ``kill -9``. Opening the chain reads the canonical head from
-the database; nothing is replayed, so restart time does not grow with history.
+A transaction is executed at once on top of the open block and its receipt returned as soon
+as the raw transaction is in the durable journal (see :mod:`chainml.chain.kvstore`). The open
+block is sealed (state root, tries, header, one SQLite commit that also clears the journal)
+when something needs a sealed view (blocks, logs, snapshots), when it is full, or when it is
+a second old. Sealing once for many transactions is what makes this backend fast; the
+journal is what makes it safe: after ``kill -9`` the next open re-executes the journalled
+transactions on the same block template, so every acknowledged transaction is there.
+Opening never replays sealed history, so restart time does not grow with it.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import threading
@@ -18,7 +23,7 @@ from typing import Any
 
 from eth import constants
 from eth._utils.address import generate_contract_address
-from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.exceptions import HeaderNotFound, ReceiptNotFound, TransactionNotFound
@@ -30,7 +35,9 @@ from rlp.exceptions import RLPException
 from chainml.chain.accounts import Signer, load_or_create_mnemonic, signers_from_mnemonic
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.kvstore import SqliteKV
+from chainml.chain.ordered_trie import ordered_trie
 from chainml.chain.revert import revert_error
+from chainml.config import ensure_directory
 from chainml.errors import (
     ChainError,
     DataDirectoryError,
@@ -45,7 +52,10 @@ EMBEDDED_CHAIN_ID = 1337
 GAS_LIMIT = 30_000_000
 DEV_BALANCE = 10_000 * 10**18
 FORMAT_VERSION = "1"
+MAX_BLOCK_TRANSACTIONS = 1_000
+MAX_BLOCK_AGE = 1.0  # seconds an open block may wait before the next transaction seals it
 _RECENT_RECEIPTS = 4096
+_FLOOR_GAS_PER_TOKEN = 10  # EIP-7623 calldata floor
 
 
 def _chain_class(chain_id: int) -> type[MiningChain]:
@@ -56,6 +66,64 @@ def _chain_class(chain_id: int) -> type[MiningChain]:
     )
 
 
+class _OpenBlock:
+    """Transactions executed on top of the head, not yet sealed into a block."""
+
+    def __init__(self, chain: MiningChain, template: dict[str, Any]) -> None:
+        parent = chain.chaindb.get_block_header_by_hash(bytes.fromhex(template["parent"]))
+        self.template = template
+        self.header = chain.create_header_from_parent(
+            parent,
+            timestamp=template["timestamp"],
+            mix_hash=bytes.fromhex(template["mix_hash"]),
+            coinbase=constants.ZERO_ADDRESS,
+        )
+        self.vm = chain.get_vm(self.header)
+        self.transactions: list[SignedTransactionAPI] = []
+        self.receipts: list[Any] = []
+        self.log_count = 0
+        self.opened = time.monotonic()
+
+    @property
+    def number(self) -> int:
+        return int(self.header.block_number)
+
+    @property
+    def state(self) -> StateAPI:
+        return self.vm.state
+
+    def apply(self, tx: SignedTransactionAPI) -> tuple[Any, ComputationAPI]:
+        snapshot = self.vm.state.snapshot()
+        try:
+            receipt, computation = self.vm.apply_transaction(self.header, tx)
+        except BaseException:
+            self.vm.state.revert(snapshot)
+            raise
+        self.header = self.vm.increment_blob_gas_used(
+            self.vm.add_receipt_to_header(self.header, receipt), tx
+        )
+        self.transactions.append(tx)
+        self.receipts.append(receipt)
+        return receipt, computation
+
+    def seal(self, chain: MiningChain) -> None:
+        """Commit the state, build the block around the executed transactions, store it.
+
+        This is py-evm's ``mine_block`` without re-validating a block we just built
+        ourselves, and with the one-pass tries of :mod:`chainml.chain.ordered_trie`.
+        """
+        vm, chaindb = self.vm, chain.chaindb
+        tx_root, tx_nodes = ordered_trie([tx.encode() for tx in self.transactions])
+        receipt_root, receipt_nodes = ordered_trie([r.encode() for r in self.receipts])
+        chaindb.persist_trie_data_dict(tx_nodes)
+        chaindb.persist_trie_data_dict(receipt_nodes)
+        header = self.header.copy(transaction_root=tx_root, receipt_root=receipt_root)
+        filled = vm.get_block().copy(transactions=tuple(self.transactions), header=header)
+        sealed = vm.finalize_block(filled).block  # block rewards (none) and the state root
+        vm.validate_header(sealed.header, chaindb.get_block_header_by_hash(header.parent_hash))
+        chaindb.persist_block(sealed)
+
+
 class EmbeddedBackend(ChainBackend):
     """A py-evm chain persisted under ``data_dir``; safe to share between threads."""
 
@@ -63,7 +131,7 @@ class EmbeddedBackend(ChainBackend):
 
     def __init__(self, data_dir: Path, *, durability: str = "normal") -> None:
         self.data_dir = data_dir
-        _ensure_directory(data_dir)
+        ensure_directory(data_dir)
         db_path = data_dir / "chain.sqlite"
         fresh = not db_path.exists()
         self.signers: list[Signer] = signers_from_mnemonic(
@@ -76,11 +144,12 @@ class EmbeddedBackend(ChainBackend):
             self._chain = self._create_genesis()
         else:
             self._chain = self._open_existing()
+        self._block: _OpenBlock | None = None
+        self._recover_journal()
 
     # -- opening -------------------------------------------------------------------------
 
     def _create_genesis(self) -> MiningChain:
-        chain_class = _chain_class(EMBEDDED_CHAIN_ID)
         genesis_params = {
             "difficulty": 0,
             "gas_limit": GAS_LIMIT,
@@ -90,20 +159,15 @@ class EmbeddedBackend(ChainBackend):
             "mix_hash": constants.POST_MERGE_MIX_HASH,
             "extra_data": b"chainml",
         }
-        state = {
-            signer.canonical_address: {
-                "balance": DEV_BALANCE,
-                "nonce": 0,
-                "code": b"",
-                "storage": {},
-            }
-            for signer in self.signers
-        }
-        chain = chain_class.from_genesis(AtomicDB(self._kv), genesis_params, state)
+        funded = {"balance": DEV_BALANCE, "nonce": 0, "code": b"", "storage": {}}
+        state = {signer.canonical_address: dict(funded) for signer in self.signers}
+        chain = _chain_class(EMBEDDED_CHAIN_ID).from_genesis(
+            AtomicDB(self._kv), genesis_params, state
+        )
         self._kv.commit(
             {"format": FORMAT_VERSION, "chain_id": str(EMBEDDED_CHAIN_ID), "time_offset": "0"}
         )
-        return chain
+        return chain  # type: ignore[no-any-return]
 
     def _open_existing(self) -> MiningChain:
         if self._kv.get_meta("format") != FORMAT_VERSION:
@@ -113,12 +177,35 @@ class EmbeddedBackend(ChainBackend):
         chain_id = int(self._kv.get_meta("chain_id") or EMBEDDED_CHAIN_ID)
         try:
             chain = _chain_class(chain_id)(AtomicDB(self._kv))
-            chain.get_vm()  # touches the head header and its state root
+            chain.get_vm().state.get_balance(self.signers[0].canonical_address)
         except Exception as err:  # py-evm raises many kinds on damaged data; keep the cause
             raise DataDirectoryError(
                 str(self.data_dir), f"the chain database is incomplete or corrupted ({err!r})"
             ) from err
         return chain
+
+    def _recover_journal(self) -> None:
+        """Re-execute acknowledged transactions that a crash left unsealed, then seal them."""
+        journal = self._kv.journal()
+        if not journal:
+            return
+        template = json.loads(self._kv.get_meta("open_block") or "{}")
+        head = self._chain.get_canonical_head()
+        if template.get("parent") != bytes(head.hash).hex():
+            raise DataDirectoryError(
+                str(self.data_dir), "the transaction journal does not continue the chain head"
+            )
+        block = _OpenBlock(self._chain, template)
+        builder = block.vm.get_transaction_builder()
+        for raw in journal:
+            try:
+                block.apply(builder.decode(raw))
+            except (ValidationError, RLPException) as err:
+                raise DataDirectoryError(
+                    str(self.data_dir), f"a journalled transaction no longer applies ({err})"
+                ) from err
+        self._block = block
+        self._seal()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -134,64 +221,95 @@ class EmbeddedBackend(ChainBackend):
         """Bytes used by the chain database."""
         return self._kv.size_bytes()
 
+    # -- the open block ------------------------------------------------------------------
+
+    def _open_block(self) -> _OpenBlock:
+        """The block new transactions go into; a stale or full one is sealed first."""
+        block = self._block
+        if block is not None and block.transactions:
+            if (
+                time.monotonic() - block.opened < MAX_BLOCK_AGE
+                and len(block.transactions) < MAX_BLOCK_TRANSACTIONS
+            ):
+                return block
+            self._seal()
+            block = None
+        if block is None or time.monotonic() - block.opened >= MAX_BLOCK_AGE:
+            parent = self._chain.get_canonical_head()
+            template = {
+                "parent": bytes(parent.hash).hex(),
+                "timestamp": max(parent.timestamp + 1, int(time.time()) + self._time_offset()),
+                "mix_hash": os.urandom(32).hex(),
+            }
+            block = self._block = _OpenBlock(self._chain, template)
+        return block
+
+    def _seal(self) -> None:
+        """Seal the open block if it holds transactions; one commit writes it and clears the
+        journal."""
+        block = self._block
+        if block is None or not block.transactions:
+            return
+        try:
+            block.seal(self._chain)
+            self._kv.commit(clear_journal=True)
+        except BaseException:
+            self._kv.discard()
+            raise
+        self._block = None
+
+    def _sealed(self) -> MiningChain:
+        self._seal()
+        return self._chain
+
     # -- transactions --------------------------------------------------------------------
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
         with self._lock:
-            vm = self._chain.get_vm()
+            block = self._open_block()
             try:
-                tx = vm.get_transaction_builder().decode(raw)
+                tx = block.vm.get_transaction_builder().decode(raw)
                 tx.validate()
             except (ValidationError, ValueError, RLPException) as err:
                 raise InvalidInputError(f"malformed transaction: {err}") from err
             if tx.chain_id is not None and tx.chain_id != self.chain_id:
                 raise WrongChainIdError(expected=self.chain_id, actual=tx.chain_id)
-            self._check_against_state(vm, tx)
-            receipt = self._mine([tx])[0]
-            self._remember(receipt)
-            return receipt.tx_hash
+            if block.header.gas_used + tx.gas > block.header.gas_limit:
+                self._seal()
+                block = self._open_block()
+            try:
+                receipt, computation = block.apply(tx)
+            except ValidationError as err:
+                self._explain_rejection(block, tx)
+                raise ChainError(f"the embedded chain rejected the transaction: {err}") from err
+            is_first = len(block.transactions) == 1
+            # Durable before acknowledged: the journal entry is what a restart re-executes.
+            self._kv.journal_append(
+                raw, {"open_block": json.dumps(block.template)} if is_first else None
+            )
+            previous = block.receipts[-2].gas_used if len(block.receipts) > 1 else 0
+            result = _receipt(tx, receipt, block.number, block.log_count, previous, computation)
+            block.log_count += len(receipt.logs)
+            self._remember(result)
+            return result.tx_hash
 
-    def _check_against_state(self, vm: Any, tx: SignedTransactionAPI) -> None:
-        state = vm.state
+    def _explain_rejection(self, block: _OpenBlock, tx: SignedTransactionAPI) -> None:
+        """Raise the typed error for a transaction py-evm refused (nonce, funds, fee)."""
+        state = block.state
         sender = to_checksum_address(tx.sender)
         expected = state.get_nonce(tx.sender)
         if tx.nonce != expected:
             raise NonceConflictError(sender, tx.nonce, f"the account's next nonce is {expected}")
         cost = tx.gas * tx.max_fee_per_gas + tx.value
-        if state.get_balance(tx.sender) < cost:
+        if (balance := state.get_balance(tx.sender)) < cost:
             raise InsufficientFundsError(
-                sender,
-                f"needs {cost} wei for gas and value, has {state.get_balance(tx.sender)}",
+                sender, f"needs {cost} wei for gas and value, has {balance}"
             )
-
-    def _mine(self, transactions: list[SignedTransactionAPI]) -> list[Receipt]:
-        chain = self._chain
-        parent = chain.get_canonical_head()
-        timestamp = max(parent.timestamp + 1, int(time.time()) + self._time_offset())
-        chain.header = chain.create_header_from_parent(parent, timestamp=timestamp)
-        try:
-            result, receipts, _ = chain.mine_all(
-                transactions, coinbase=constants.ZERO_ADDRESS, mix_hash=os.urandom(32)
+        if tx.max_fee_per_gas < block.header.base_fee_per_gas:
+            raise ChainError(
+                f"max fee per gas {tx.max_fee_per_gas} is below the base fee "
+                f"{block.header.base_fee_per_gas}"
             )
-            self._kv.commit()
-        except ValidationError as err:
-            self._abandon_block()
-            raise ChainError(f"the embedded chain rejected the block: {err}") from err
-        except BaseException:
-            self._abandon_block()
-            raise
-        block = result.imported_block
-        out: list[Receipt] = []
-        previous_cumulative = first_log_index = 0
-        for tx, receipt in zip(transactions, receipts, strict=True):
-            out.append(_receipt(tx, receipt, block.number, first_log_index, previous_cumulative))
-            previous_cumulative = receipt.gas_used
-            first_log_index += len(receipt.logs)
-        return out
-
-    def _abandon_block(self) -> None:
-        self._kv.discard()
-        self._chain = _chain_class(self.chain_id)(AtomicDB(self._kv))
 
     def _remember(self, receipt: Receipt) -> None:
         self._recent[receipt.tx_hash] = receipt
@@ -203,10 +321,11 @@ class EmbeddedBackend(ChainBackend):
             cached = self._recent.get(tx_hash)
             if cached is not None:
                 return cached
-            chaindb = self._chain.chaindb
+            chain = self._sealed()
+            chaindb = chain.chaindb
             try:
                 number, index = chaindb.get_transaction_index(tx_hash)
-                vm = self._chain.get_vm(chaindb.get_canonical_block_header_by_number(number))
+                vm = chain.get_vm(chaindb.get_canonical_block_header_by_number(number))
                 tx = chaindb.get_transaction_by_index(number, index, vm.get_transaction_builder())
                 if tx.hash != tx_hash:  # indexed once, then reverted away by a snapshot
                     raise TransactionNotFound(tx_hash)
@@ -216,82 +335,94 @@ class EmbeddedBackend(ChainBackend):
                     f"transaction 0x{tx_hash.hex()} is not on the embedded chain"
                 ) from err
             previous = receipts[index - 1].gas_used if index else 0
-            first_log_index = sum(len(r.logs) for r in receipts[:index])
-            return _receipt(tx, receipts[index], number, first_log_index, previous)
+            first_log = sum(len(r.logs) for r in receipts[:index])
+            return _receipt(tx, receipts[index], number, first_log, previous, None)
 
     # -- reading state -------------------------------------------------------------------
 
-    def _vm_after(self, block: int | None) -> Any:
-        chain = self._chain
+    def _state_after(self, block: int | None) -> StateAPI:
+        """The live state of the open block (latest, including unsealed transactions), or
+        the state right after sealed block ``block``."""
         if block is None:
-            return chain.get_vm()
-        parent = self._header(block)
-        return chain.get_vm(chain.create_header_from_parent(parent))
+            return self._open_block().state
+        chain = self._chain
+        header = chain.create_header_from_parent(self._header(block))
+        return chain.get_vm(header).state
 
-    def _spoof(self, vm: Any, request: CallRequest, gas: int) -> SpoofTransaction:
+    def _execute(self, state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
+        """Run ``request`` as a free transaction on ``state`` and undo every change."""
         sender = to_canonical_address(request.sender)
-        unsigned = vm.get_transaction_builder().create_unsigned_transaction(
-            nonce=vm.state.get_nonce(sender),
-            gas_price=0,
-            gas=gas,
-            to=to_canonical_address(request.to) if request.to else b"",
-            value=request.value,
-            data=request.data,
+        tx = self._spoof(state, request, gas)
+        # Start like a new transaction: the previous one's changes become final and its
+        # warm accounts and slots cold again (EIP-2929), as they would be for a real one.
+        state.lock_changes()
+        snapshot = state.snapshot()
+        try:
+            executor = state.get_transaction_executor()
+            return executor.build_computation(executor.build_evm_message(tx), tx)
+        except ValidationError as err:
+            raise InvalidInputError(f"cannot execute call from {sender.hex()}: {err}") from err
+        finally:
+            state.revert(snapshot)
+
+    def _spoof(self, state: StateAPI, request: CallRequest, gas: int) -> SpoofTransaction:
+        sender = to_canonical_address(request.sender)
+        unsigned = (
+            self._chain.get_vm()
+            .get_transaction_builder()
+            .create_unsigned_transaction(
+                nonce=state.get_nonce(sender),
+                gas_price=0,
+                gas=gas,
+                to=to_canonical_address(request.to) if request.to else b"",
+                value=request.value,
+                data=request.data,
+            )
         )
         return SpoofTransaction(unsigned, from_=sender)
 
-    def _execute(self, vm: Any, request: CallRequest, gas: int) -> ComputationAPI:
-        tx = self._spoof(vm, request, gas)
-        with vm.in_costless_state() as state:
-            snapshot = state.snapshot()
-            try:
-                return state.costless_execute_transaction(tx)
-            except ValidationError as err:
-                raise InvalidInputError(f"cannot execute call: {err}") from err
-            finally:
-                state.revert(snapshot)
-
     def call(self, request: CallRequest, block: int | None = None) -> bytes:
         with self._lock:
-            vm = self._vm_after(block)
-            computation = self._execute(vm, request, request.gas or GAS_LIMIT)
+            state = self._state_after(block)
+            computation = self._execute(state, request, request.gas or GAS_LIMIT)
             if computation.is_error:
                 raise revert_error(_revert_data(computation), str(computation.error))
             return bytes(computation.output)
 
     def estimate_gas(self, request: CallRequest) -> int:
         with self._lock:
-            vm = self._vm_after(None)
-            computation = self._execute(vm, request, GAS_LIMIT)
+            state = self._state_after(None)
+            computation = self._execute(state, request, GAS_LIMIT)
             if computation.is_error:
                 raise revert_error(_revert_data(computation), str(computation.error))
-            intrinsic = self._spoof(vm, request, GAS_LIMIT).intrinsic_gas
-            used = intrinsic + computation.get_gas_used()
-            # 63/64 of the remaining gas is all a CALL may forward: leave room for it.
-            candidate = min(GAS_LIMIT, math.ceil(used * 64 / 63) + 2_300)
-            if not self._execute(vm, request, candidate).is_error:
-                return int(candidate)
-            return int(self._chain.estimate_gas(self._spoof(vm, request, GAS_LIMIT)))
+            used = self._spoof(state, request, GAS_LIMIT).intrinsic_gas + computation.get_gas_used()
+            # A CALL forwards at most 63/64 of the gas left: leave that room, then check it.
+            limit = max(math.ceil(used * 64 / 63) + 2_300, _floor_gas(request.data))
+            for _ in range(8):
+                if limit >= GAS_LIMIT or not self._execute(state, request, limit).is_error:
+                    break
+                limit = math.ceil(limit * 1.5)
+            return min(limit, GAS_LIMIT)
 
     def fees(self) -> tuple[int, int]:
         with self._lock:
-            base_fee = int(self._chain.header.base_fee_per_gas)
+            base_fee = int(self._open_block().header.base_fee_per_gas)
         return 2 * base_fee + 1, 0
 
     def nonce(self, address: str) -> int:
         with self._lock:
-            return int(self._chain.get_vm().state.get_nonce(to_canonical_address(address)))
+            return int(self._open_block().state.get_nonce(to_canonical_address(address)))
 
     def balance(self, address: str) -> int:
         with self._lock:
-            return int(self._chain.get_vm().state.get_balance(to_canonical_address(address)))
+            return int(self._open_block().state.get_balance(to_canonical_address(address)))
 
     def code(self, address: str) -> bytes:
         with self._lock:
-            return bytes(self._chain.get_vm().state.get_code(to_canonical_address(address)))
+            return bytes(self._open_block().state.get_code(to_canonical_address(address)))
 
     def _header(self, number: int | None) -> BlockHeaderAPI:
-        chaindb = self._chain.chaindb
+        chaindb = self._sealed().chaindb
         if number is None:
             return chaindb.get_canonical_head()
         try:
@@ -313,17 +444,17 @@ class EmbeddedBackend(ChainBackend):
 
     def get_logs(self, log_filter: LogFilter) -> list[Log]:
         with self._lock:
-            head = self._chain.get_canonical_head().block_number
+            chain = self._sealed()
+            head = chain.get_canonical_head().block_number
             last = head if log_filter.to_block is None else min(log_filter.to_block, head)
             found: list[Log] = []
             for number in range(log_filter.from_block, last + 1):
                 header = self._header(number)
                 if header.gas_used == 0:
                     continue  # an empty block has no logs
-                vm = self._chain.get_vm(header)
-                block = vm.get_block()
-                receipts = block.get_receipts(self._chain.chaindb)
+                block = chain.get_vm(header).get_block()
                 log_index = 0
+                receipts = block.get_receipts(chain.chaindb)
                 for tx, receipt in zip(block.transactions, receipts, strict=True):
                     for evm_log in receipt.logs:
                         log = _log(evm_log, number, bytes(tx.hash), log_index)
@@ -341,25 +472,31 @@ class EmbeddedBackend(ChainBackend):
         if blocks < 0:
             raise InvalidInputError(f"cannot mine {blocks} blocks")
         with self._lock:
+            self._seal()
             for _ in range(blocks):
-                self._mine([])
+                self._block = None
+                self._open_block().seal(self._chain)
+                self._kv.commit()
+                self._block = None
 
     def increase_time(self, seconds: int) -> None:
         if seconds < 0:
             raise InvalidInputError("time only moves forward; got a negative number of seconds")
         with self._lock:
+            self._seal()
             self._kv.commit({"time_offset": str(self._time_offset() + seconds)})
+            self._block = None
 
     def snapshot(self) -> object:
         with self._lock:
-            return (bytes(self._chain.get_canonical_head().hash), self._time_offset())
+            return (bytes(self._sealed().get_canonical_head().hash), self._time_offset())
 
     def revert(self, snapshot: object) -> None:
         if not (isinstance(snapshot, tuple) and len(snapshot) == 2):
             raise InvalidInputError(f"not a snapshot of the embedded chain: {snapshot!r}")
         head_hash, offset = snapshot
         with self._lock:
-            chaindb = self._chain.chaindb
+            chaindb = self._sealed().chaindb
             try:
                 header = chaindb.get_block_header_by_hash(head_hash)
             except HeaderNotFound as err:
@@ -367,26 +504,22 @@ class EmbeddedBackend(ChainBackend):
             chaindb._set_as_canonical_chain_head(chaindb.db, header, constants.GENESIS_PARENT_HASH)
             self._kv.commit({"time_offset": str(offset)})
             self._chain = _chain_class(self.chain_id)(AtomicDB(self._kv))
+            self._block = None
             self._recent.clear()
 
     def close(self) -> None:
         with self._lock:
+            self._seal()
             self._kv.close()
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.data_dir)!r}, chain_id={self.chain_id})"
 
 
-def _ensure_directory(path: Path) -> None:
-    if path.is_dir():
-        return
-    if path.exists():
-        raise DataDirectoryError(str(path), "exists but is not a directory")
-    if not path.parent.is_dir():
-        raise DataDirectoryError(
-            str(path), f"its parent directory {path.parent} does not exist (typo in the path?)"
-        )
-    path.mkdir(mode=0o700)
+def _floor_gas(data: bytes) -> int:
+    zeros = data.count(0)
+    tokens = zeros + 4 * (len(data) - zeros)
+    return 21_000 + _FLOOR_GAS_PER_TOKEN * tokens
 
 
 def _revert_data(computation: ComputationAPI) -> bytes:
@@ -411,21 +544,24 @@ def _receipt(
     block_number: int,
     first_log_index: int,
     previous_cumulative: int,
+    computation: ComputationAPI | None,
 ) -> Receipt:
     tx_hash = bytes(tx.hash)
     status = receipt.state_root == b"\x01"
     created = None
     if not tx.to and status:
         created = to_checksum_address(generate_contract_address(tx.sender, tx.nonce))
-    logs = tuple(
-        _log(evm_log, block_number, tx_hash, first_log_index + i)
-        for i, evm_log in enumerate(receipt.logs)
-    )
+    failed = computation is not None and computation.is_error
     return Receipt(
         tx_hash=tx_hash,
         block_number=block_number,
         gas_used=receipt.gas_used - previous_cumulative,
         status=status,
         contract_address=created,
-        logs=logs,
+        logs=tuple(
+            _log(evm_log, block_number, tx_hash, first_log_index + i)
+            for i, evm_log in enumerate(receipt.logs)
+        ),
+        revert_data=_revert_data(computation) if failed and computation else None,
+        failure=str(computation.error) if failed and computation else None,
     )

@@ -170,8 +170,11 @@ class Env:
     def _explain_failure(
         self, request: CallRequest, gas: int, receipt: Receipt
     ) -> ContractRevertError:
-        """Replay a failed transaction on the state before its block to learn the reason."""
+        """Say why a transaction failed: from the receipt, else by replaying it."""
         tx_hash = "0x" + receipt.tx_hash.hex()
+        if receipt.revert_data is not None:
+            return revert_error(receipt.revert_data, receipt.failure, tx_hash=tx_hash)
+        # Replayed on the state before its block: exact when it was the block's first one.
         replay = CallRequest(request.sender, request.to, request.data, request.value, gas)
         try:
             self.backend.call(replay, block=receipt.block_number - 1)

@@ -3,7 +3,11 @@
 py-evm writes trie nodes, headers, receipts and indexes through a small key-value API. This
 store buffers those writes in memory and :meth:`SqliteKV.commit` makes them durable in one
 SQLite transaction, so a block is either wholly on disk or not at all, whatever moment the
-process dies. Reads see the buffered writes first.
+process dies. Reads see the buffered writes first, then a bounded cache, then SQLite.
+
+Next to the key-value table lives the *journal*: raw transactions that were executed and
+acknowledged but not yet sealed into a block. Each append is durable on return; sealing a
+block clears the journal in the same transaction that writes the block.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from chainml.errors import DataDirectoryError
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
 """
+_CACHE_LIMIT = 200_000  # entries; trie nodes are a few hundred bytes
 
 _DELETED = object()
 
@@ -42,6 +48,7 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
                 str(path), f"the chain database is unreadable or corrupted ({err})"
             ) from err
         self._pending: dict[bytes, bytes | object] = {}
+        self._cache: dict[bytes, bytes] = {}
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self._pending.get(key)
@@ -49,10 +56,19 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
             raise KeyError(key)
         if value is not None:
             return value  # type: ignore[return-value]
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
         row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
         if row is None:
             raise KeyError(key)
+        self._remember({key: bytes(row[0])})
         return bytes(row[0])
+
+    def _remember(self, items: dict[bytes, bytes]) -> None:
+        if len(self._cache) + len(items) > _CACHE_LIMIT:
+            self._cache.clear()  # crude but bounded; the hot nodes come back at once
+        self._cache.update(items)
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         self._pending[key] = value
@@ -69,7 +85,7 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
             return False
         return True
 
-    def commit(self, meta: dict[str, str] | None = None) -> None:
+    def commit(self, meta: dict[str, str] | None = None, *, clear_journal: bool = False) -> None:
         """Write every buffered change, plus ``meta`` entries, in one durable transaction."""
         writes = [(k, v) for k, v in self._pending.items() if v is not _DELETED]
         deletes = [(k,) for k, v in self._pending.items() if v is _DELETED]
@@ -82,11 +98,36 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
                 conn.executemany(
                     "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta.items()
                 )
+            if clear_journal:
+                conn.execute("DELETE FROM journal")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        for key, _ in deletes:
+            self._cache.pop(key, None)
+        self._remember(dict(writes))  # type: ignore[arg-type]
         self._pending.clear()
+
+    def journal_append(self, raw: bytes, meta: dict[str, str] | None = None) -> None:
+        """Durably record an executed, not yet sealed transaction (and ``meta``) at once."""
+        conn = self._conn
+        conn.execute("BEGIN")
+        try:
+            conn.execute("INSERT INTO journal (raw) VALUES (?)", (raw,))
+            if meta:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta.items()
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def journal(self) -> list[bytes]:
+        """Raw transactions acknowledged but not sealed, in order."""
+        rows = self._conn.execute("SELECT raw FROM journal ORDER BY seq").fetchall()
+        return [bytes(row[0]) for row in rows]
 
     def discard(self) -> None:
         """Forget buffered writes (used when building a block failed halfway)."""
