@@ -87,7 +87,7 @@ def _read_config_file(path: Path) -> dict[str, Any]:
         return {}
     try:
         document = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as err:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
         raise InvalidInputError(f"cannot read {path}: {err}") from err
     section = document.get("chainml", document)
     if not isinstance(section, dict):

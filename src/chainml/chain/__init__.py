@@ -22,17 +22,22 @@ def connect(settings: Settings | None = None) -> Env:
 
     from chainml.chain.rpc import RpcBackend
 
-    if settings.private_key is not None:
-        signer = Signer(settings.private_key)
-    elif settings.keystore is not None:
-        signer = signer_from_keystore(settings.keystore, settings.keystore_password)
-    else:
-        raise InvalidInputError(
-            "an RPC chain needs a signing key: set CHAINML_PRIVATE_KEY, or CHAINML_KEYSTORE "
-            "and CHAINML_KEYSTORE_PASSWORD"
-        )
+    # The node first: "cannot reach the node" is the more useful news when both are wrong.
     rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
-    ensure_directory(settings.data_dir)
+    try:
+        if settings.private_key is not None:
+            signer = Signer(settings.private_key)
+        elif settings.keystore is not None:
+            signer = signer_from_keystore(settings.keystore, settings.keystore_password)
+        else:
+            raise InvalidInputError(
+                "an RPC chain needs a signing key: set CHAINML_PRIVATE_KEY, or CHAINML_KEYSTORE "
+                "and CHAINML_KEYSTORE_PASSWORD"
+            )
+        ensure_directory(settings.data_dir)
+    except BaseException:
+        rpc.close()
+        raise
     return Env(rpc, [signer], data_dir=settings.data_dir)
 
 

@@ -114,23 +114,46 @@ class Event:
             if arg == name:
                 if not indexed:
                     raise InvalidInputError(f"{self.name}.{name} is not indexed; cannot filter")
-                encoded = encode([kind], [value])
-                return encoded if len(encoded) == 32 else bytes(keccak(encoded))
+                # An indexed string or bytes value is stored as the keccak of its raw bytes.
+                if kind == "string":
+                    return bytes(keccak(text=value))
+                if kind == "bytes":
+                    return bytes(keccak(value))
+                if _is_dynamic(kind):
+                    raise InvalidInputError(
+                        f"filtering on indexed {kind} values is not supported ({self.name}.{name})"
+                    )
+                try:
+                    return bytes(encode([kind], [value]))
+                except (EncodingError, TypeError, ValueError, OverflowError) as err:
+                    message = f"bad filter value for {self.name}.{name}: {err}"
+                    raise InvalidInputError(message) from err
         raise InvalidInputError(f"event {self.name} has no argument {name!r}")
 
     def decode(self, log: Log) -> dict[str, Any]:
         """Decode a log of this event into a name -> value mapping."""
         indexed = [(n, t) for n, t, i in self.inputs if i]
         plain = [(n, t) for n, t, i in self.inputs if not i]
+        if len(log.topics) != len(indexed) + 1 or log.topics[:1] != (self.topic,):
+            raise InvalidInputError(
+                f"a log with {len(log.topics)} topic(s) is not a {self.name} event "
+                f"(expected {len(indexed) + 1}, the first being its signature hash)"
+            )
         values: dict[str, Any] = {}
-        for (name, kind), topic in zip(indexed, log.topics[1:], strict=True):
-            # dynamic types are stored as their hash: only the hash can be returned
-            is_dynamic = kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
-            values[name] = topic if is_dynamic else _normalize(decode([kind], topic)[0])
-        decoded = decode([t for _, t in plain], log.data)
+        try:
+            for (name, kind), topic in zip(indexed, log.topics[1:], strict=True):
+                # dynamic types are stored as their hash: only the hash can be returned
+                values[name] = topic if _is_dynamic(kind) else _normalize(decode([kind], topic)[0])
+            decoded = decode([t for _, t in plain], log.data)
+        except DecodingError as err:
+            raise InvalidInputError(f"the log does not decode as {self.name}: {err}") from err
         for (name, _), value in zip(plain, decoded, strict=True):
             values[name] = _normalize(value)
         return values
+
+
+def _is_dynamic(kind: str) -> bool:
+    return kind in ("string", "bytes") or kind.endswith("]") or kind.startswith("(")
 
 
 def _normalize(value: Any) -> Any:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_account import Account
+from eth_account.hdaccount.mnemonic import Mnemonic
 from eth_keys import keys
 from eth_utils import to_checksum_address
 
@@ -97,10 +98,13 @@ def signers_from_mnemonic(mnemonic: str, count: int = DEV_ACCOUNT_COUNT) -> list
 def load_or_create_mnemonic(path: Path, *, create: bool) -> str:
     """Read the development mnemonic at ``path``; create it (mode 0600) when allowed."""
     if path.exists():
-        words = path.read_text().split()
-        if len(words) not in (12, 15, 18, 21, 24):
+        try:
+            mnemonic = " ".join(path.read_text().split())
+        except (OSError, UnicodeDecodeError) as err:
+            raise DataDirectoryError(str(path.parent), f"cannot read {path.name}: {err}") from None
+        if not Mnemonic().is_mnemonic_valid(mnemonic):
             raise DataDirectoryError(str(path.parent), f"{path.name} is not a BIP-39 mnemonic")
-        return " ".join(words)
+        return mnemonic
     if not create:
         raise DataDirectoryError(
             str(path.parent),
@@ -124,7 +128,7 @@ def signer_from_keystore(path: Path, password: Secret | None) -> Signer:
         document = json.loads(path.read_text())
     except FileNotFoundError:
         raise InvalidInputError(f"keystore file {path} does not exist") from None
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise InvalidInputError(f"keystore {path} is not a readable JSON file: {err}") from None
     try:
         key = Account.decrypt(document, password.reveal())

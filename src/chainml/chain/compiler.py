@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ class CompiledContract:
     runtime_bytecode: bytes
     source_hash: str
     compiler_version: str
+    #: True when this artifact was read from the cache instead of compiled now
+    from_cache: bool = field(default=False, compare=False)
 
 
 def compiler_version() -> str:
@@ -64,8 +66,10 @@ def compile_source(
         b"\0".join([source.encode(), version.encode(), EVM_VERSION.encode(), extra_key])
     ).hexdigest()
     entry = cache_dir / f"{name}-{digest[:32]}.json" if cache_dir else None
-    if entry is not None and (cached := _read_cache(entry)) is not None:
-        return cached
+    cached = _read_cache(entry) if entry is not None else None
+    # an entry that contradicts its own key is damaged: recompile rather than trust it
+    if cached is not None and (cached.source_hash, cached.compiler_version) == (digest, version):
+        return replace(cached, from_cache=True)
     compiled = _compile(source, name, search_path, digest, version)
     if entry is not None:
         _write_cache(entry, compiled)

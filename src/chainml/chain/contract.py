@@ -20,11 +20,20 @@ class Contract:
     checked against the ABI before anything is sent.
     """
 
-    def __init__(self, env: Env, address: str, abi: list[dict[str, Any]], name: str) -> None:
+    def __init__(
+        self,
+        env: Env,
+        address: str,
+        abi: list[dict[str, Any]],
+        name: str,
+        deployment: Receipt | None = None,
+    ) -> None:
         self.env = env
         self.address = address
         self.abi = abi
         self.name = name
+        #: the receipt of the deploying transaction, when this handle came from a deploy
+        self.deployment = deployment
         self._functions: dict[str, list[Function]] = {}
         self._events: dict[str, Event] = {}
         for item in abi:
@@ -96,10 +105,10 @@ class Contract:
             ) from None
 
     def events(
-        self, name: str, from_block: int = 0, to_block: int | None = None, **indexed: Any
+        self, event_name: str, /, from_block: int = 0, to_block: int | None = None, **indexed: Any
     ) -> list[dict[str, Any]]:
-        """Decoded ``name`` events emitted by this contract, filtered by indexed arguments."""
-        event = self.event(name)
+        """Decoded ``event_name`` events emitted by this contract, filtered by indexed args."""
+        event = self.event(event_name)
         topics: list[tuple[bytes, ...] | None] = [(event.topic,)]
         positions = [arg for arg, _, is_indexed in event.inputs if is_indexed]
         for arg in indexed:

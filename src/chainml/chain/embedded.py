@@ -26,6 +26,7 @@ from eth._utils.address import generate_contract_address
 from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
+from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound, ReceiptNotFound, TransactionNotFound
 from eth.vm.forks import PragueVM
 from eth.vm.spoof import SpoofTransaction
@@ -74,6 +75,7 @@ class _OpenBlock:
         self.template = template
         self.header = chain.create_header_from_parent(
             parent,
+            gas_limit=parent.gas_limit,  # constant, as on anvil; py-evm would let it drift
             timestamp=template["timestamp"],
             mix_hash=bytes.fromhex(template["mix_hash"]),
             coinbase=constants.ZERO_ADDRESS,
@@ -93,12 +95,9 @@ class _OpenBlock:
         return self.vm.state
 
     def apply(self, tx: SignedTransactionAPI) -> tuple[Any, ComputationAPI]:
-        snapshot = self.vm.state.snapshot()
-        try:
-            receipt, computation = self.vm.apply_transaction(self.header, tx)
-        except BaseException:
-            self.vm.state.revert(snapshot)
-            raise
+        # py-evm validates (nonce, balance, fee, gas) before it changes any state, so a
+        # rejected transaction leaves the open block as it was.
+        receipt, computation = self.vm.apply_transaction(self.header, tx)
         self.header = self.vm.increment_blob_gas_used(
             self.vm.add_receipt_to_header(self.header, receipt), tx
         )
@@ -167,7 +166,7 @@ class EmbeddedBackend(ChainBackend):
         self._kv.commit(
             {"format": FORMAT_VERSION, "chain_id": str(EMBEDDED_CHAIN_ID), "time_offset": "0"}
         )
-        return chain  # type: ignore[no-any-return]
+        return chain
 
     def _open_existing(self) -> MiningChain:
         if self._kv.get_meta("format") != FORMAT_VERSION:
@@ -245,8 +244,7 @@ class EmbeddedBackend(ChainBackend):
         return block
 
     def _seal(self) -> None:
-        """Seal the open block if it holds transactions; one commit writes it and clears the
-        journal."""
+        """Seal the open block, if it holds transactions, in one commit that clears the journal."""
         block = self._block
         if block is None or not block.transactions:
             return
@@ -341,8 +339,7 @@ class EmbeddedBackend(ChainBackend):
     # -- reading state -------------------------------------------------------------------
 
     def _state_after(self, block: int | None) -> StateAPI:
-        """The live state of the open block (latest, including unsealed transactions), or
-        the state right after sealed block ``block``."""
+        """The state after sealed block ``block``, or by default the open block's live state."""
         if block is None:
             return self._open_block().state
         chain = self._chain
@@ -402,7 +399,7 @@ class EmbeddedBackend(ChainBackend):
                 if limit >= GAS_LIMIT or not self._execute(state, request, limit).is_error:
                     break
                 limit = math.ceil(limit * 1.5)
-            return min(limit, GAS_LIMIT)
+            return int(min(limit, GAS_LIMIT))
 
     def fees(self) -> tuple[int, int]:
         with self._lock:
@@ -501,7 +498,7 @@ class EmbeddedBackend(ChainBackend):
                 header = chaindb.get_block_header_by_hash(head_hash)
             except HeaderNotFound as err:
                 raise InvalidInputError("unknown snapshot") from err
-            chaindb._set_as_canonical_chain_head(chaindb.db, header, constants.GENESIS_PARENT_HASH)
+            _rewind_canonical_chain(chaindb, header)
             self._kv.commit({"time_offset": str(offset)})
             self._chain = _chain_class(self.chain_id)(AtomicDB(self._kv))
             self._block = None
@@ -514,6 +511,21 @@ class EmbeddedBackend(ChainBackend):
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.data_dir)!r}, chain_id={self.chain_id})"
+
+
+def _rewind_canonical_chain(chaindb: Any, header: BlockHeaderAPI) -> None:
+    """Make ``header`` the head again and forget every later block and its transactions.
+
+    py-evm's own head switch keeps descendants of the new head canonical (they are not
+    orphans), so their numbers and transaction lookups would survive the revert.
+    """
+    db = chaindb.db
+    later = range(header.block_number + 1, chaindb.get_canonical_head().block_number + 1)
+    chaindb._decanonicalize_old_headers(db, later)  # drops their transaction lookups
+    gaps = chaindb._get_header_chain_gaps(db)
+    for number in reversed(later):  # numbers and the header-gap bookkeeping
+        gaps = chaindb._decanonicalize_single(db, number, gaps)
+    db.set(SchemaV1.make_canonical_head_hash_lookup_key(), header.hash)
 
 
 def _floor_gas(data: bytes) -> int:

@@ -118,7 +118,7 @@ class Env:
         )
         if receipt.contract_address is None:
             raise ChainError(f"deploying {compiled.name} created no contract")
-        return Contract(self, receipt.contract_address, compiled.abi, compiled.name)
+        return Contract(self, receipt.contract_address, compiled.abi, compiled.name, receipt)
 
     def at(self, address: str, compiled: CompiledContract) -> Contract:
         """A handle on an already deployed contract; there must be code at ``address``."""

@@ -13,7 +13,9 @@ block clears the journal in the same transaction that writes the block.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 from eth.db.backends.base import BaseDB
 
@@ -24,6 +26,7 @@ CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWI
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
 """
+_SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 _CACHE_LIMIT = 200_000  # entries; trie nodes are a few hundred bytes
 
 _DELETED = object()
@@ -45,7 +48,7 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
             self._conn.execute("SELECT count(*) FROM kv LIMIT 1").fetchone()
         except sqlite3.DatabaseError as err:
             raise DataDirectoryError(
-                str(path), f"the chain database is unreadable or corrupted ({err})"
+                str(path.parent), f"{path.name} is unreadable or corrupted ({err})"
             ) from err
         self._pending: dict[bytes, bytes | object] = {}
         self._cache: dict[bytes, bytes] = {}
@@ -59,11 +62,12 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
         cached = self._cache.get(key)
         if cached is not None:
             return cached
-        row = self._conn.execute("SELECT v FROM kv WHERE k = ?", (key,)).fetchone()
-        if row is None:
+        row = self._read("SELECT v FROM kv WHERE k = ?", (key,))
+        if not row:
             raise KeyError(key)
-        self._remember({key: bytes(row[0])})
-        return bytes(row[0])
+        found = bytes(row[0][0])
+        self._remember({key: found})
+        return found
 
     def _remember(self, items: dict[bytes, bytes]) -> None:
         if len(self._cache) + len(items) > _CACHE_LIMIT:
@@ -85,49 +89,65 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
             return False
         return True
 
+    # -- SQLite, with its errors translated at this boundary -----------------------------
+
+    def _damaged(self, err: sqlite3.DatabaseError) -> DataDirectoryError:
+        return DataDirectoryError(
+            str(self.path.parent), f"{self.path.name} is unreadable, corrupted or full ({err})"
+        )
+
+    def _read(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self._conn.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as err:
+            raise self._damaged(err) from err
+
+    def _write(self, steps: list[tuple[str, Sequence[tuple[object, ...]]]]) -> None:
+        """Run ``(sql, rows)`` steps in one transaction: all of them are durable, or none."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            try:
+                for sql, rows in steps:
+                    conn.executemany(sql, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.DatabaseError as err:
+            raise self._damaged(err) from err
+
+    # -- durable writes ------------------------------------------------------------------
+
     def commit(self, meta: dict[str, str] | None = None, *, clear_journal: bool = False) -> None:
         """Write every buffered change, plus ``meta`` entries, in one durable transaction."""
-        writes = [(k, v) for k, v in self._pending.items() if v is not _DELETED]
+        writes = [(k, cast(bytes, v)) for k, v in self._pending.items() if v is not _DELETED]
         deletes = [(k,) for k, v in self._pending.items() if v is _DELETED]
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            conn.executemany("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", writes)
-            conn.executemany("DELETE FROM kv WHERE k = ?", deletes)
-            if meta:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta.items()
-                )
-            if clear_journal:
-                conn.execute("DELETE FROM journal")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        for key, _ in deletes:
+        steps: list[tuple[str, Sequence[tuple[object, ...]]]] = [
+            ("INSERT OR REPLACE INTO kv (k, v) VALUES (?, ?)", writes),
+            ("DELETE FROM kv WHERE k = ?", deletes),
+            (_SET_META, list((meta or {}).items())),
+        ]
+        if clear_journal:
+            steps.append(("DELETE FROM journal", [()]))
+        self._write(steps)
+        for (key,) in deletes:
             self._cache.pop(key, None)
-        self._remember(dict(writes))  # type: ignore[arg-type]
+        self._remember(dict(writes))
         self._pending.clear()
 
     def journal_append(self, raw: bytes, meta: dict[str, str] | None = None) -> None:
         """Durably record an executed, not yet sealed transaction (and ``meta``) at once."""
-        conn = self._conn
-        conn.execute("BEGIN")
-        try:
-            conn.execute("INSERT INTO journal (raw) VALUES (?)", (raw,))
-            if meta:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta.items()
-                )
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
+        self._write(
+            [
+                ("INSERT INTO journal (raw) VALUES (?)", [(raw,)]),
+                (_SET_META, list((meta or {}).items())),
+            ]
+        )
 
     def journal(self) -> list[bytes]:
         """Raw transactions acknowledged but not sealed, in order."""
-        rows = self._conn.execute("SELECT raw FROM journal ORDER BY seq").fetchall()
-        return [bytes(row[0]) for row in rows]
+        return [bytes(row[0]) for row in self._read("SELECT raw FROM journal ORDER BY seq")]
 
     def discard(self) -> None:
         """Forget buffered writes (used when building a block failed halfway)."""
@@ -135,8 +155,8 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
 
     def get_meta(self, name: str) -> str | None:
         """Read a committed metadata entry."""
-        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._read("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
 
     def size_bytes(self) -> int:
         """Disk use of the database and its write-ahead log."""

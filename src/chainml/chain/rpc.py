@@ -50,7 +50,9 @@ class RpcBackend(ChainBackend):
         self, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0
     ) -> None:
         if urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidInputError(f"an RPC URL starts with http:// or https://, got {url!r}")
+            raise InvalidInputError(
+                f"an RPC URL starts with http:// or https://, got {redact_url(url)!r}"
+            )
         self._url = url
         self._shown_url = redact_url(url)
         self._timeout = timeout
@@ -255,7 +257,9 @@ class RpcError(ChainError):
 
     def as_revert_or_chain_error(self) -> ChainError:
         """A revert becomes ContractRevertError; anything else stays a chain error."""
-        if self.revert_data or "revert" in self.message.lower() or self.code == 3:
+        message = self.message.lower()
+        failed = any(text in message for text in ("revert", "out of gas", "evm error"))
+        if self.revert_data or failed or self.code == 3:
             return revert_error(self.revert_data, self.message)
         return self
 

@@ -1,0 +1,102 @@
+"""The embedded chain's own promises: it keeps its data, recovers its journal, seals blocks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chainml import contracts
+from chainml.chain import CompiledContract, Env, connect
+from chainml.chain.embedded import MAX_BLOCK_TRANSACTIONS, EmbeddedBackend
+from chainml.config import Settings
+from chainml.errors import DataDirectoryError, NotFoundError
+
+
+@pytest.fixture(scope="module")
+def counter_code(tmp_path_factory: pytest.TempPathFactory) -> CompiledContract:
+    return contracts.load("Counter", tmp_path_factory.mktemp("vyper-cache"))
+
+
+def open_env(data_dir: Path) -> Env:
+    backend = EmbeddedBackend(data_dir)
+    return Env(backend, backend.signers, data_dir=data_dir)
+
+
+def test_state_and_accounts_survive_a_restart(fresh_dir: Path, counter_code) -> None:
+    with open_env(fresh_dir) as env:
+        accounts = env.accounts
+        counter = env.deploy(counter_code, 0)
+        for _ in range(5):
+            counter.increment()
+        address, head = counter.address, env.block_number
+    with open_env(fresh_dir) as env:
+        assert env.accounts == accounts  # same mnemonic, same keys
+        assert env.at(address, counter_code).count() == 5
+        assert env.block_number == head
+        assert len(env.at(address, counter_code).events("Incremented")) == 5
+
+
+def test_acknowledged_but_unsealed_transactions_are_recovered(fresh_dir: Path, counter_code):
+    crashed = open_env(fresh_dir)
+    counter = crashed.deploy(counter_code, 0)
+    hashes = [counter.increment().tx_hash for _ in range(7)]
+    # The first process never sealed its open block (as after kill -9); a second one opens
+    # the same directory and must re-execute the journal.
+    assert crashed.backend._block is not None and crashed.backend._block.transactions
+    with open_env(fresh_dir) as env:
+        assert env.at(counter.address, counter_code).count() == 7
+        receipts = [env.backend.wait_for_receipt(h) for h in hashes]
+        assert all(r.status for r in receipts)
+        assert [r.gas_used for r in receipts] == [27_822 + 17_100] + [27_822] * 6
+
+
+def test_receipt_found_after_sealing_matches_the_first_one(fresh_dir: Path, counter_code):
+    with open_env(fresh_dir) as env:
+        counter = env.deploy(counter_code, 3)
+        first = counter.increment()
+        env.mine(1)  # seals; the in-memory receipt cache is bypassed below
+        env.backend._recent.clear()
+        again = env.backend.wait_for_receipt(first.tx_hash)
+        assert again == first
+
+
+def test_many_transactions_share_a_block_and_blocks_are_bounded(fresh_dir: Path, counter_code):
+    with open_env(fresh_dir) as env:
+        counter = env.deploy(counter_code, 0)
+        numbers = {counter.transact("increment", gas=60_000).block_number for _ in range(50)}
+        assert len(numbers) < 50  # batched, not one block a transaction
+        assert counter.count() == 50
+        assert env.block().gas_used <= 30_000_000
+        assert MAX_BLOCK_TRANSACTIONS <= 30_000_000 // 21_000
+
+
+def test_reverted_away_transaction_is_not_found(fresh_dir: Path, counter_code) -> None:
+    with open_env(fresh_dir) as env:
+        counter = env.deploy(counter_code, 0)
+        with env.anchor():
+            gone = counter.increment().tx_hash
+        env.backend._recent.clear()
+        with pytest.raises(NotFoundError):
+            env.backend.wait_for_receipt(gone)
+
+
+def test_connect_uses_the_data_dir_setting(fresh_dir: Path) -> None:
+    with connect(Settings(data_dir=fresh_dir)) as env:
+        assert env.backend.kind == "embedded"
+        assert env.chain_id == 1337
+        assert (fresh_dir / "mnemonic").stat().st_mode & 0o777 == 0o600
+        assert env.balance() == 10_000 * 10**18
+
+
+def test_missing_parent_directory_is_an_error_and_creates_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "dir"
+    with pytest.raises(DataDirectoryError, match="does not exist"):
+        EmbeddedBackend(target)
+    assert not (tmp_path / "no").exists()
+
+
+def test_a_file_where_the_directory_should_be(tmp_path: Path) -> None:
+    (tmp_path / "chain").write_text("not a directory")
+    with pytest.raises(DataDirectoryError, match="not a directory"):
+        EmbeddedBackend(tmp_path / "chain")
