@@ -39,9 +39,12 @@ def test_credentials_and_query_never_shown() -> None:
 
 
 @pytest.mark.integration
-def test_rpc_needs_a_key(tmp_path: Path, anvil_node: AnvilNode) -> None:
-    with pytest.raises(InvalidInputError, match="CHAINML_PRIVATE_KEY"):
-        connect(Settings(data_dir=tmp_path / "d", rpc=anvil_node.url))
+def test_without_a_key_the_env_is_read_only(tmp_path: Path, anvil_node: AnvilNode) -> None:
+    with connect(Settings(data_dir=tmp_path / "d", rpc=anvil_node.url)) as env:
+        assert env.read_only and env.accounts == []
+        assert env.block_number >= 0  # reading works
+        with pytest.raises(InvalidInputError, match="CHAINML_PRIVATE_KEY"):
+            env.transact("0x" + "11" * 20, value=1)
 
 
 @pytest.mark.integration

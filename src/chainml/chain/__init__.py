@@ -8,7 +8,6 @@ from chainml.chain.compiler import CompiledContract, compile_file, compile_sourc
 from chainml.chain.contract import Contract
 from chainml.chain.env import Env
 from chainml.config import Settings, ensure_directory, load_settings
-from chainml.errors import InvalidInputError
 
 
 def connect(settings: Settings | None = None) -> Env:
@@ -25,20 +24,17 @@ def connect(settings: Settings | None = None) -> Env:
     # The node first: "cannot reach the node" is the more useful news when both are wrong.
     rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
     try:
+        signers: list[Signer] = []
         if settings.private_key is not None:
-            signer = Signer(settings.private_key)
+            signers.append(Signer(settings.private_key))
         elif settings.keystore is not None:
-            signer = signer_from_keystore(settings.keystore, settings.keystore_password)
-        else:
-            raise InvalidInputError(
-                "an RPC chain needs a signing key: set CHAINML_PRIVATE_KEY, or CHAINML_KEYSTORE "
-                "and CHAINML_KEYSTORE_PASSWORD"
-            )
+            signers.append(signer_from_keystore(settings.keystore, settings.keystore_password))
         ensure_directory(settings.data_dir)
     except BaseException:
         rpc.close()
         raise
-    return Env(rpc, [signer], data_dir=settings.data_dir)
+    # No key: a read-only Env (auditors verify receipts without one).
+    return Env(rpc, signers, data_dir=settings.data_dir)
 
 
 __all__ = [

@@ -66,12 +66,11 @@ class Env:
     def __init__(
         self, backend: ChainBackend, signers: Sequence[Signer], data_dir: Path | None = None
     ) -> None:
-        if not signers:
-            raise InvalidInputError("an Env needs at least one signing account")
         self.backend = backend
         self.data_dir = data_dir
         self._signers = {s.address: s for s in signers}
-        self.sender: str = signers[0].address
+        # Without signers the Env is read-only: calls, logs and blocks work, transactions don't.
+        self._default = signers[0].address if signers else None
         self._nonces = NonceBook(backend)
 
     # -- identity ------------------------------------------------------------------------
@@ -80,6 +79,25 @@ class Env:
     def chain_id(self) -> int:
         """The chain's EIP-155 id."""
         return self.backend.chain_id
+
+    @property
+    def sender(self) -> str:
+        """The default sending account."""
+        if self._default is None:
+            raise InvalidInputError(
+                "this chain connection is read-only: no signing key is configured (set "
+                "CHAINML_PRIVATE_KEY, or CHAINML_KEYSTORE and CHAINML_KEYSTORE_PASSWORD)"
+            )
+        return self._default
+
+    @sender.setter
+    def sender(self, address: str) -> None:
+        self._default = self._signer(address).address
+
+    @property
+    def read_only(self) -> bool:
+        """True when the Env holds no signing key."""
+        return self._default is None
 
     @property
     def accounts(self) -> list[str]:
@@ -186,9 +204,8 @@ class Env:
         self, to: str, data: bytes, *, sender: str | None = None, block: int | None = None
     ) -> bytes:
         """Execute a read-only call and return the raw output."""
-        request = CallRequest(
-            sender=self._signer(sender).address, to=_address(to, "contract address"), data=data
-        )
+        origin = self._signer(sender).address if sender or self._default else ZERO_ADDRESS
+        request = CallRequest(sender=origin, to=_address(to, "contract address"), data=data)
         return self.backend.call(request, block=block)
 
     def balance(self, address: str | None = None) -> int:
@@ -247,7 +264,10 @@ class Env:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Env({self.backend!r}, sender={self.sender})"
+        return f"Env({self.backend!r}, sender={self._default or 'none (read-only)'})"
+
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def _address(value: str, what: str) -> str:

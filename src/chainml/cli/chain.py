@@ -21,7 +21,7 @@ def chain_info(env: Env) -> dict[str, Any]:
 
     block = env.block()
     backend = env.backend
-    balance = env.balance()
+    balance = None if env.read_only else env.balance()
     return {
         "backend": backend.kind,
         "chain_id": env.chain_id,
@@ -29,9 +29,9 @@ def chain_info(env: Env) -> dict[str, Any]:
         "block_timestamp": iso_utc(block.timestamp),
         "location": backend.location,  # a node URL comes back without credentials
         "data_dir": str(env.data_dir.resolve()) if env.data_dir else None,
-        "default_account": env.sender,
-        "balance_eth": format_eth(balance),
-        "balance_wei": str(balance),
+        "default_account": None if env.read_only else env.sender,
+        "balance_eth": None if balance is None else format_eth(balance),
+        "balance_wei": None if balance is None else str(balance),
         "disk_usage_bytes": (
             backend.disk_usage() if isinstance(backend, EmbeddedBackend) else None
         ),
@@ -70,8 +70,11 @@ def info(ctx: typer.Context, as_json: _JSON = False) -> None:
     table.add_row("latest block", f"{facts['block_number']}  ({facts['block_timestamp']})")
     table.add_row("location", facts["location"])
     table.add_row("data directory", facts["data_dir"] or "-")
-    table.add_row("default account", facts["default_account"])
-    table.add_row("balance", f"{facts['balance_eth']} ETH")
+    if facts["default_account"] is None:
+        table.add_row("default account", "none: read-only (no signing key configured)")
+    else:
+        table.add_row("default account", facts["default_account"])
+        table.add_row("balance", f"{facts['balance_eth']} ETH")
     if facts["disk_usage_bytes"] is not None:
         table.add_row("database size", format_bytes(facts["disk_usage_bytes"]))
     console().print(table)
