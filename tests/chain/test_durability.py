@@ -107,6 +107,7 @@ def test_sigkill_never_loses_an_acknowledged_transaction(tmp_path: Path, cache: 
         # the state agrees with the history: one event per increment, each exactly once
         value = counter.call("count")
         assert value >= len(acked)
+        assert len(logs) == value
         assert sorted(on_chain.values()) == list(range(1, value + 1))
 
         # receipts: every round's first and last acknowledgement (nearest a kill or a

@@ -55,7 +55,7 @@ DEV_BALANCE = 10_000 * 10**18
 FORMAT_VERSION = "1"
 MAX_BLOCK_TRANSACTIONS = 1_000
 MAX_BLOCK_AGE = 1.0  # seconds an open block may wait before the next transaction seals it
-_RECENT_RECEIPTS = 4096
+_RECENT_RECEIPTS = 20_000  # more than a full block, so one block's lookups share a decode
 _FLOOR_GAS_PER_TOKEN = 10  # EIP-7623 calldata floor
 
 
@@ -320,21 +320,29 @@ class EmbeddedBackend(ChainBackend):
             if cached is not None:
                 return cached
             chain = self._sealed()
-            chaindb = chain.chaindb
             try:
-                number, index = chaindb.get_transaction_index(tx_hash)
-                vm = chain.get_vm(chaindb.get_canonical_block_header_by_number(number))
-                tx = chaindb.get_transaction_by_index(number, index, vm.get_transaction_builder())
-                if tx.hash != tx_hash:  # indexed once, then reverted away by a snapshot
-                    raise TransactionNotFound(tx_hash)
-                receipts = vm.get_block().get_receipts(chaindb)
+                number, _ = chain.chaindb.get_transaction_index(tx_hash)
+                # One decode for the whole block: neighbours are usually asked for next.
+                for receipt in self._block_receipts(number):
+                    self._remember(receipt)
             except (TransactionNotFound, ReceiptNotFound, HeaderNotFound) as err:
                 raise NotFoundError(
                     f"transaction 0x{tx_hash.hex()} is not on the embedded chain"
                 ) from err
-            previous = receipts[index - 1].gas_used if index else 0
-            first_log = sum(len(r.logs) for r in receipts[:index])
-            return _receipt(tx, receipts[index], number, first_log, previous, None)
+            found = self._recent.get(tx_hash)
+            if found is None:  # indexed once, then reverted away by a snapshot
+                raise NotFoundError(f"transaction 0x{tx_hash.hex()} is not on the embedded chain")
+            return found
+
+    def _block_receipts(self, number: int) -> list[Receipt]:
+        chain = self._chain
+        block = chain.get_vm(chain.chaindb.get_canonical_block_header_by_number(number)).get_block()
+        out: list[Receipt] = []
+        previous = first_log = 0
+        for tx, receipt in zip(block.transactions, block.get_receipts(chain.chaindb), strict=True):
+            out.append(_receipt(tx, receipt, number, first_log, previous, None))
+            previous, first_log = receipt.gas_used, first_log + len(receipt.logs)
+        return out
 
     # -- reading state -------------------------------------------------------------------
 

@@ -129,7 +129,7 @@ class RpcBackend(ChainBackend):
 
     def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
         deadline = time.monotonic() + timeout
-        delay = 0.0005
+        delay = 0.0002  # auto-mining dev nodes answer within a millisecond; real chains in s
         while True:
             raw = self.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
             if raw is not None:
@@ -139,7 +139,7 @@ class RpcBackend(ChainBackend):
                     f"transaction 0x{tx_hash.hex()} was not mined within {timeout:.0f} s"
                 )
             time.sleep(delay)
-            delay = min(delay * 2, 0.25)
+            delay = min(delay * 1.5, 0.25)
 
     # -- reading state -------------------------------------------------------------------
 
