@@ -37,7 +37,8 @@ def find_anvil(start: Path | None = None) -> Path:
         return Path(explicit)
     suffix = _PLATFORMS.get((platform.system(), platform.machine()))
     here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
+    source = Path(__file__).resolve()  # a source checkout keeps node_modules at its root
+    for folder in (here, *here.parents, *source.parents):
         candidate = folder / "node_modules" / "@foundry-rs" / f"anvil-{suffix}" / "bin" / "anvil"
         if suffix and candidate.is_file():
             return candidate

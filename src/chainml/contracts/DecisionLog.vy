@@ -11,12 +11,16 @@
         the owner (remove it from the anchorers if the two roles must be separate).
         Size 0 is the initial head; its root reads as empty(bytes32) and any head of size > 0
         must have a non-zero root, so `roots[size] != empty(bytes32)` means "size is anchored".
+        As in RFC 9162 a root does not commit to its tree size: anchorers are trusted for the
+        size they claim, as a CT log's signature vouches for its tree heads.
 """
 
 # RFC 9162 domain separation: leaves are SHA-256(0x00 || data), interior nodes
-# SHA-256(0x01 || left || right).
-LEAF_PREFIX: constant(Bytes[1]) = b"\x00"
-NODE_PREFIX: constant(Bytes[1]) = b"\x01"
+# SHA-256(0x01 || left || right). The sha256 builtin calls the precompile at 0x02; node hashes
+# are written inline as sha256(concat(NODE_PREFIX, left, right)) because an internal helper
+# costs ~100 gas a call, and a bytes1 prefix concatenates cheaper than a Bytes[1].
+LEAF_PREFIX: constant(bytes1) = 0x00
+NODE_PREFIX: constant(bytes1) = 0x01
 # MTH({}) = SHA-256 of the empty string: the RFC's root of the empty tree.
 EMPTY_TREE_ROOT: constant(bytes32) = 0xe3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
 # Longest proof accepted. An inclusion proof has at most ceil(log2(n)) elements and a
@@ -137,18 +141,13 @@ def anchor(new_size: uint256, new_root: bytes32, proof: DynArray[bytes32, MAX_PR
         # Every tree extends the empty one; the RFC's proof of that is empty.
         assert len(proof) == 0, "invalid consistency proof"
     else:
-        assert self._consistent(old_size, old_root, new_size, new_root, proof), "invalid consistency proof"
+        if not self._consistent(old_size, old_root, new_size, new_root, proof):
+            raise "invalid consistency proof"
 
     self.size = new_size
     self.roots[new_size] = new_root
     self.anchored_at[new_size] = block.number
     log Anchored(size=new_size, root=new_root, previous_size=old_size, anchorer=msg.sender)
-
-
-@pure
-@internal
-def _node(left: bytes32, right: bytes32) -> bytes32:
-    return sha256(concat(NODE_PREFIX, left, right))
 
 
 @pure
@@ -164,10 +163,10 @@ def _consistent(
     count: uint256 = len(proof)
     if count == 0:
         return False  # step 1
-    # Step 2 prepends first_hash to the path when `first` is a power of two: the old tree is
-    # then a complete subtree of the new one, whose hash the proof leaves out. Rather than
-    # copy the array, start the walk from first_hash and read the whole proof; otherwise start
-    # from proof[0] and read the rest.
+    # Steps 2 and 5: the RFC prepends first_hash to the path when `first` is a power of two
+    # (the old tree is then a complete subtree of the new one, whose hash the proof leaves
+    # out) and starts fr = sr = path[0]. Rather than copy the array, start from first_hash and
+    # read the whole proof, or else start from proof[0] and read the rest.
     start: uint256 = 1
     fr: bytes32 = empty(bytes32)
     if first & (first - 1) == 0:
@@ -176,8 +175,9 @@ def _consistent(
     else:
         fr = proof[0]
     sr: bytes32 = fr
-    # Step 3-4: fn and sn walk the last leaf of each tree up to the root; skip the levels
-    # where the old tree's last node is a right child, whose hash the first node stands for.
+    # Steps 3 and 4: fn and sn walk from the last leaf of each tree up to the root. Climb
+    # while the old tree's node is a right child: those levels lie inside the complete subtree
+    # whose hash path[0] is.
     fn: uint256 = first - 1
     sn: uint256 = second - 1
     for _: uint256 in range(256):
@@ -193,8 +193,8 @@ def _consistent(
         c: bytes32 = proof[i]
         if fn & 1 == 1 or fn == sn:
             # c is a left sibling, shared by both trees.
-            fr = self._node(c, fr)
-            sr = self._node(c, sr)
+            fr = sha256(concat(NODE_PREFIX, c, fr))
+            sr = sha256(concat(NODE_PREFIX, c, sr))
             # On the old tree's right edge a node may lack a right sibling: climb past the
             # levels where it is a left child until it is a right child or the old root.
             for _: uint256 in range(256):
@@ -204,7 +204,7 @@ def _consistent(
                 sn >>= 1
         else:
             # c is a right sibling, present in the new tree only.
-            sr = self._node(sr, c)
+            sr = sha256(concat(NODE_PREFIX, sr, c))
         fn >>= 1
         sn >>= 1
 
@@ -232,7 +232,7 @@ def _included(
             return False  # the proof is longer than the path to the root
         if fn & 1 == 1 or fn == sn:
             # p is a left sibling.
-            r = self._node(p, r)
+            r = sha256(concat(NODE_PREFIX, p, r))
             # On the right edge a node may lack a right sibling: skip those levels.
             for _: uint256 in range(256):
                 if fn & 1 == 1 or fn == 0:
@@ -240,7 +240,7 @@ def _included(
                 fn >>= 1
                 sn >>= 1
         else:
-            r = self._node(r, p)
+            r = sha256(concat(NODE_PREFIX, r, p))
         fn >>= 1
         sn >>= 1
     return sn == 0 and r == expected
