@@ -33,6 +33,10 @@ class SwitchableProxy:
         """Close the listener and every open connection: the node looks gone."""
         with self._lock:
             if self._server is not None:
+                # shutdown, not just close: a thread blocked in accept() keeps a closed
+                # listener alive, and connections would still get through
+                with contextlib.suppress(OSError):
+                    self._server.shutdown(socket.SHUT_RDWR)
                 self._server.close()
                 self._server = None
             for conn in self._connections:

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from chainml.cli import chain, demo
+from chainml.cli import chain, demo, log
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
 
@@ -38,6 +38,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(chain.app, name="chain")
+app.add_typer(log.app, name="log")
 app.command("demo")(demo.demo)
 
 

@@ -1,0 +1,118 @@
+"""The decision log: decisions become records, records become leaves of a durable Merkle log.
+
+``DecisionLog`` numbers each decision with its index in the log, encodes it
+(:mod:`chainml.log.record`) and appends it to a :class:`~chainml.log.store.LogStore` in
+batches; an append that returned is on disk. It is the single writer of its store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+
+from chainml.config import ensure_directory
+from chainml.errors import ChainMLError
+from chainml.log.record import ZERO32, DecisionRecord, commit_features
+from chainml.log.store import LogStore
+
+LOG_FILE = "decisions.sqlite"
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    """The size and root of the log at one moment."""
+
+    size: int
+    root: bytes
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A decision before it is logged (the log assigns its sequence number)."""
+
+    model_id: bytes
+    score: int
+    label: int
+    request_id: bytes
+    features: tuple[int, ...] = field(default=())
+    input_commitment: bytes | None = None  # derived from features when None
+    metadata_hash: bytes = ZERO32
+    timestamp_ms: int | None = None  # now, when None
+
+    def to_record(self, sequence: int, now_ms: int) -> DecisionRecord:
+        """The record this decision becomes at position ``sequence``."""
+        commitment = self.input_commitment
+        if commitment is None:
+            commitment = commit_features(self.features)
+        return DecisionRecord(
+            sequence=sequence,
+            timestamp_ms=now_ms if self.timestamp_ms is None else self.timestamp_ms,
+            model_id=self.model_id,
+            input_commitment=commitment,
+            score=self.score,
+            label=self.label,
+            request_id=self.request_id,
+            metadata_hash=self.metadata_hash,
+            features=self.features,
+        )
+
+
+class DecisionLog:
+    """Append decisions, read them back, and know the tree head."""
+
+    def __init__(self, store: LogStore, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, data_dir: Path, *, durability: str = "full") -> DecisionLog:
+        """The log kept in ``data_dir`` (created on first use)."""
+        from chainml.log.sqlite_store import SqliteLogStore
+
+        ensure_directory(data_dir)
+        return cls(SqliteLogStore(data_dir / LOG_FILE, durability=durability))
+
+    def append(self, decisions: Iterable[Decision]) -> list[DecisionRecord]:
+        """Log ``decisions`` as one atomic, durable batch; return their records."""
+        with self._lock:
+            start = self.store.size
+            now_ms = int(self._clock() * 1000)
+            records = [d.to_record(start + i, now_ms) for i, d in enumerate(decisions)]
+            first = self.store.append([(r.encode(), r.request_id) for r in records])
+            if first != start:  # another writer on the same store: sequence numbers are wrong
+                raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
+        return records
+
+    def head(self) -> TreeHead:
+        """The current tree head."""
+        with self._lock:
+            size = self.store.size
+            return TreeHead(size, self.store.root(size))
+
+    def record(self, index: int) -> DecisionRecord:
+        """The record at ``index``."""
+        return DecisionRecord.decode(self.store.leaf_data(index))
+
+    def index_of(self, request_id: bytes) -> int:
+        """Index of the record with ``request_id`` (NotFoundError if none)."""
+        return self.store.index_of(request_id)
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def __enter__(self) -> DecisionLog:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

@@ -1,0 +1,323 @@
+"""The decision log kept in one SQLite file: SqliteLogStore, the embedded LogStore.
+
+The file format is in :mod:`chainml.log.sqlite_schema`, the in-memory head in
+:mod:`chainml.log.sqlite_head`. An append hashes each new node once from the frontier held in
+memory, reads nothing back and writes one row per leaf, in one transaction; a tree head or proof
+reads at most two complete subtrees per level by primary key. Other connections, in this process
+or another, may read and append to the same file.
+"""
+
+# ruff: noqa: D102  (public methods implement LogStore, whose methods carry the docstrings)
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import astuple
+from hashlib import sha256
+from itertools import count
+from pathlib import Path
+
+from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
+from chainml.log import merkle, subtrees
+from chainml.log.merkle import EMPTY_ROOT
+from chainml.log.sqlite_audit import SqliteAuditReader
+from chainml.log.sqlite_head import SqliteHead
+from chainml.log.sqlite_schema import RESERVED, UPPER_LEVEL, in_chunk, open_log, translated
+from chainml.log.store import (
+    REQUEST_ID_SIZE,
+    AnchorConflictError,
+    AnchorRecord,
+    AuditReport,
+    DuplicateRequestIdError,
+    Leaf,
+    LogStore,
+    Progress,
+    checked_size,
+    checksummed,
+)
+from chainml.log.store_audit import run_audit
+
+_ITER_CHUNK = 1024  # leaves per read of iter_leaves
+_INSERT_LEAF = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES (?, ?, ?, ?)"
+_INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
+_MERGE = (
+    "INSERT INTO requests (request_id, idx) SELECT request_id, idx FROM leaves"
+    " WHERE idx >= ? AND request_id IS NOT NULL ORDER BY request_id"
+)
+_SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
+# the fields of AnchorRecord, in their order
+_ANCHOR_COLUMNS = "size, root, chain_id, contract, tx_hash, block_number, anchored_at"
+
+
+class SqliteLogStore(LogStore):
+    """A :class:`LogStore` in the SQLite file ``path`` (created if absent, unless ``create=False``).
+
+    ``durability="full"`` (the default) makes every append survive power loss (an fsync per
+    commit); ``"normal"`` survives any process crash. Up to ``merge_every`` request ids are
+    indexed in memory before they are merged into the on-disk index in one sorted pass.
+    The store is thread-safe.
+    """
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        durability: str = "full",
+        create: bool = True,
+        merge_every: int = 1 << 17,
+    ) -> None:
+        if durability not in ("full", "normal"):
+            raise InvalidInputError(f"durability must be 'full' or 'normal', not {durability!r}")
+        if merge_every < 1:
+            raise InvalidInputError(f"merge_every must be positive, not {merge_every}")
+        self.path = Path(path)
+        self._merge_every = merge_every
+        self._lock = threading.RLock()
+        self._closed = False
+        self._conn = open_log(self.path, synchronous=durability.upper(), create=create)
+        self._head = SqliteHead(self._conn, self.path)
+        with self._reading():
+            pass
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise DataDirectoryError(str(self.path.parent), f"{self.path.name}: store is closed")
+
+    @contextmanager
+    def _reading(self) -> Iterator[SqliteHead]:
+        """The head, up to date with every commit, for one operation."""
+        with self._lock, translated(self.path):
+            self._check_open()
+            self._head.refresh()
+            yield self._head
+
+    @contextmanager
+    def _writing(self) -> Iterator[tuple[sqlite3.Connection, SqliteHead]]:
+        """One write transaction, holding the database's write lock from its start."""
+        with self._lock, translated(self.path):
+            self._check_open()
+            conn = self._conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._head.refresh()
+                yield conn, self._head
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    # -- leaves ------------------------------------------------------------------------------
+
+    def append(self, leaves: Sequence[Leaf]) -> int:
+        datas, ids = _checked_batch(leaves)
+        if not datas:
+            return self.size
+        hashes = [sha256(b"\x00" + data).digest() for data in datas]
+        with self._lock:
+            with self._writing() as (conn, head):
+                first, end = head.size, head.size + len(datas)
+                self._check_new_ids(head, [i for i in ids if i is not None])
+                if len(head.frontier) != first.bit_count():
+                    raise head.damaged("a subtree on the right edge of the tree is missing")
+                levels, frontier = subtrees.extend(first, head.frontier, hashes)
+                rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
+                conn.executemany(_INSERT_LEAF, zip(count(first), rows, ids, datas))
+                conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
+                merge = end - head.indexed >= self._merge_every
+                if merge:
+                    conn.execute(_MERGE, (head.indexed,))
+                    conn.execute(_SET_META, ("indexed_size", str(end)))
+                conn.execute(_SET_META, ("size", str(end)))
+            head.advance(first, levels, frontier, ids, merge)  # committed
+            return first
+
+    def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
+        young = head.young_ids()
+        if not young.keys().isdisjoint(ids):
+            taken = next(i for i in ids if i in young)
+            raise DuplicateRequestIdError(taken, young[taken])
+        step = in_chunk(self._conn)
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT request_id, idx FROM requests WHERE request_id IN ({marks})"
+            indexed = dict(self._conn.execute(sql, chunk).fetchall())
+            if indexed:
+                taken = next(i for i in chunk if i in indexed)
+                raise DuplicateRequestIdError(taken, indexed[taken])
+
+    @property
+    def size(self) -> int:
+        with self._reading() as head:
+            return head.size
+
+    def leaf_data(self, index: int) -> bytes:
+        with self._reading() as head:
+            _check_index(index, head.size)
+            row = self._conn.execute("SELECT data FROM leaves WHERE idx = ?", (index,)).fetchone()
+            if row is None:
+                raise head.damaged(f"leaf {index} is missing")
+            return bytes(row[0])
+
+    def leaf_hash(self, index: int) -> bytes:
+        with self._reading() as head:
+            _check_index(index, head.size)
+            return head.node(0, index)
+
+    def index_of(self, request_id: bytes) -> int:
+        if not isinstance(request_id, bytes) or len(request_id) != REQUEST_ID_SIZE:
+            raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes")
+        with self._reading() as head:
+            found = head.young_ids().get(request_id)
+            if found is not None:
+                return found
+            sql = "SELECT idx FROM requests WHERE request_id = ?"
+            row = self._conn.execute(sql, (request_id,)).fetchone()
+        if row is None:
+            raise NotFoundError(f"no leaf has request id 0x{request_id.hex()}")
+        return int(row[0])
+
+    def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
+        size = self.size
+        end = size if end is None else end
+        if not 0 <= start <= end <= size:
+            raise InvalidInputError(f"[{start}, {end}) is not a range of the log of size {size}")
+        return self._leaves_from(start, end)
+
+    def _leaves_from(self, position: int, end: int) -> Iterator[tuple[int, bytes]]:
+        while position < end:  # one short read at a time: no transaction stays open
+            stop = min(end, position + _ITER_CHUNK)
+            with self._reading() as head:
+                sql = "SELECT idx, data FROM leaves WHERE idx >= ? AND idx < ? ORDER BY idx"
+                rows = self._conn.execute(sql, (position, stop)).fetchall()
+            for index, data in rows:
+                if index != position:
+                    break
+                yield index, bytes(data)
+                position += 1
+            if position < stop:
+                raise head.damaged(f"leaf {position} is missing")
+
+    # -- tree heads: the generic versions would check the head once per node, these once -----
+
+    def subtree_root(self, start: int, end: int) -> bytes:
+        with self._reading() as head:
+            if end > head.size:
+                raise InvalidInputError(f"[{start}, {end}) exceeds the log size {head.size}")
+            return head.subtree_root(start, end)
+
+    def root(self, size: int | None = None) -> bytes:
+        with self._reading() as head:
+            size = checked_size(size, head.size, "size")
+            return EMPTY_ROOT if size == 0 else head.subtree_root(0, size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        with self._reading() as head:
+            size = checked_size(size, head.size, "size")
+            return merkle.inclusion_proof_from(index, size, head.subtree_root)
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        with self._reading() as head:
+            new_size = checked_size(new_size, head.size, "new size")
+            return merkle.consistency_proof_from(old_size, new_size, head.subtree_root)
+
+    # -- anchors and settings ----------------------------------------------------------------
+
+    def record_anchor(self, anchor: AnchorRecord) -> None:
+        with self._writing() as (conn, head):
+            if anchor.size > head.size:
+                raise InvalidInputError(f"anchored size {anchor.size} exceeds the log size")
+            sql = "SELECT root FROM anchors WHERE chain_id = ? AND contract = ? AND size = ?"
+            row = conn.execute(sql, (anchor.chain_id, anchor.contract, anchor.size)).fetchone()
+            if row is not None and bytes(row[0]) != anchor.root:
+                raise AnchorConflictError(anchor, bytes(row[0]), "the root recorded for it is")
+            ours = head.subtree_root(0, anchor.size) if anchor.size else EMPTY_ROOT
+            if ours != anchor.root:
+                raise AnchorConflictError(anchor, ours, "the log's root at that size is")
+            marks = ", ".join("?" * 7)
+            sql = f"INSERT OR REPLACE INTO anchors ({_ANCHOR_COLUMNS}) VALUES ({marks})"
+            conn.execute(sql, astuple(anchor))
+
+    def _select_anchors(
+        self, chain_id: int | None, contract: str | None, order: str
+    ) -> list[AnchorRecord]:
+        sql = f"SELECT {_ANCHOR_COLUMNS} FROM anchors WHERE (? IS NULL OR chain_id = ?)"
+        sql += f" AND (? IS NULL OR contract = ?) ORDER BY {order}"
+        wanted = None if contract is None else checksummed(contract)
+        with self._reading():
+            rows = self._conn.execute(sql, (chain_id, chain_id, wanted, wanted)).fetchall()
+        return [AnchorRecord(*row) for row in rows]
+
+    def anchors(
+        self, chain_id: int | None = None, contract: str | None = None
+    ) -> list[AnchorRecord]:
+        return self._select_anchors(chain_id, contract, "size, chain_id, contract")
+
+    def latest_anchor(
+        self, chain_id: int | None = None, contract: str | None = None
+    ) -> AnchorRecord | None:
+        found = self._select_anchors(chain_id, contract, "size DESC, anchored_at DESC LIMIT 1")
+        return found[0] if found else None
+
+    def get_meta(self, name: str) -> str | None:
+        with self._reading():
+            row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, name: str, value: str) -> None:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidInputError("meta names and values are strings")
+        if name in RESERVED:
+            raise InvalidInputError(f"meta {name!r} is managed by the store itself")
+        with self._writing() as (conn, _):
+            conn.execute(_SET_META, (name, value))
+
+    # -- integrity and lifetime --------------------------------------------------------------
+
+    def audit(self, progress: Progress | None = None) -> AuditReport:
+        with self._reading() as head:  # one view: every anchor is within the size
+            size, indexed, anchors = head.size, head.indexed, self.anchors()
+        reader = SqliteAuditReader(self._conn, self._lock, self.path, indexed)
+        return run_audit(reader, size, anchors, progress)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._conn.close()
+
+
+def _upper_rows(first: int, levels: list[list[bytes]]) -> Iterator[tuple[int, int, bytes]]:
+    for level in range(UPPER_LEVEL, len(levels)):
+        offset = first >> level
+        yield from ((level, offset + k, h) for k, h in enumerate(levels[level]))
+
+
+def _check_index(index: int, size: int) -> None:
+    if not 0 <= index < size:
+        raise NotFoundError(f"leaf {index} is not in the log of size {size}")
+
+
+def _checked_batch(leaves: Sequence[Leaf]) -> tuple[list[bytes], list[bytes | None]]:
+    """Split a batch into data and request ids, refusing malformed leaves and repeated ids."""
+    try:
+        datas = [data for data, _ in leaves]
+        ids = [request_id for _, request_id in leaves]
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError("each leaf is a (data, request id or None) pair") from err
+    if not all(isinstance(data, bytes) for data in datas):
+        raise InvalidInputError("leaf data must be bytes")
+    given = [i for i in ids if i is not None]
+    if not all(isinstance(i, bytes) and len(i) == REQUEST_ID_SIZE for i in given):
+        raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes or None")
+    if len(set(given)) != len(given):
+        seen: set[bytes] = set()
+        for request_id in given:
+            if request_id in seen:
+                raise DuplicateRequestIdError(request_id, None)
+            seen.add(request_id)
+    return datas, ids
