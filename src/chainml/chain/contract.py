@@ -126,7 +126,9 @@ class Contract:
                 to_block=to_block,
             )
         )
-        return [event.decode(log) | {"_block": log.block_number} for log in logs]
+        return [
+            event.decode(log) | {"_block": log.block_number, "_tx": log.tx_hash} for log in logs
+        ]
 
     def decode_receipt(self, receipt: Receipt, name: str) -> list[dict[str, Any]]:
         """The ``name`` events this contract emitted in ``receipt``."""

@@ -277,16 +277,14 @@ def audit(ctx: typer.Context, offline: Annotated[bool, typer.Option("--offline")
 
 
 def _check_anchors(log: DecisionLog, env: Any) -> int:
-    checked = 0
+    """Every head the contract holds is a head of this log, and every recorded one is held."""
     contract = log_contract(env, log, deploy=False)
-    for record in log.store.anchors():
-        if record.chain_id != env.chain_id or record.contract != contract.address:
-            continue
+    Anchorer(log, contract).reconcile(from_block=0)  # raises on a head the log does not have
+    for record in log.store.anchors(env.chain_id, contract.address):
         on_chain = bytes(contract.roots(record.size))
-        if on_chain != log.store.root(record.size):
+        if on_chain != record.root:
             raise VerificationError(
-                f"anchored head of size {record.size} on chain is 0x{on_chain.hex()}, "
-                f"but the log's root at that size is 0x{log.store.root(record.size).hex()}"
+                f"the log recorded an anchor of size {record.size} that contract "
+                f"{contract.address} does not hold (it holds 0x{on_chain.hex()})"
             )
-        checked += 1
-    return checked
+    return len(log.store.anchors(env.chain_id, contract.address))

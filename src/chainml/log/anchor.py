@@ -84,11 +84,54 @@ class Anchorer:
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
 
+    def _latest(self) -> AnchorRecord | None:
+        return self.log.store.latest_anchor(self.contract.env.chain_id, self.contract.address)
+
     @property
     def anchored_size(self) -> int:
-        """Size of the latest head this log knows it anchored."""
-        latest = self.log.store.latest_anchor()
+        """Size of the latest head this log knows it anchored through this contract."""
+        latest = self._latest()
         return latest.size if latest else 0
+
+    def reconcile(self, from_block: int | None = None) -> list[AnchorRecord]:
+        """Record the heads the contract holds that the log has not recorded yet.
+
+        That happens after a crash between the anchor transaction and its bookkeeping, or
+        when another anchorer of the same log anchored. Every such head must be a head of
+        this log (VerificationError otherwise). ``from_block=0`` re-checks every head.
+        """
+        store, env = self.log.store, self.contract.env
+        latest = self._latest()
+        if from_block is None:
+            from_block = latest.block_number if latest else 0
+        added: list[AnchorRecord] = []
+        for event in self.contract.events("Anchored", from_block=from_block):
+            size, root = int(event["size"]), bytes(event["root"])
+            if size > store.size:
+                raise VerificationError(
+                    f"contract {self.contract.address} holds a head of size {size}, beyond this "
+                    f"log's {store.size} records: is this the log it anchors?"
+                )
+            if store.root(size) != root:
+                raise VerificationError(
+                    f"the anchored head of size {size} (block {event['_block']}) has root "
+                    f"0x{root.hex()}, but this log's root at that size is "
+                    f"0x{store.root(size).hex()}: the log was changed after anchoring"
+                )
+            if latest is not None and size <= latest.size:
+                continue
+            record = AnchorRecord(
+                size=size,
+                root=root,
+                chain_id=env.chain_id,
+                contract=self.contract.address,
+                tx_hash=bytes(event["_tx"]),
+                block_number=int(event["_block"]),
+                anchored_at=time.time(),
+            )
+            store.record_anchor(record)
+            added.append(record)
+        return added
 
     def due(self) -> bool:
         """Whether the policy asks for an anchor now."""
@@ -102,6 +145,7 @@ class Anchorer:
         """Anchor the current head now; None when the chain already holds it."""
         self._last_attempt = self._clock()
         store, env = self.log.store, self.contract.env
+        self.reconcile()
         head = self.log.head()
         chain_size = int(self.contract.size())
         chain_root = bytes(self.contract.root())
@@ -118,12 +162,13 @@ class Anchorer:
                 "run `chainml log audit`"
             )
         if chain_size == head.size:
-            return None
+            return None  # reconcile() recorded it if it was not recorded yet
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
         except ContractRevertError:
             if int(self.contract.size()) >= head.size:  # another anchorer got there first
+                self.reconcile()
                 return None
             raise
         record = AnchorRecord(
