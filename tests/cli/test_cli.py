@@ -226,11 +226,24 @@ def test_bad_rpc_url_from_the_environment_exits_2_without_credentials(
 
 def test_demo_verifies_the_count(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = run(
-        capsys, "--data-dir", str(tmp_path / "chain"), "demo", "--transactions", "5"
+        capsys,
+        "--data-dir",
+        str(tmp_path / "chain"),
+        "demo",
+        "--transactions",
+        "5",
+        "--decisions",
+        "300",
+        "--receipts",
+        "4",
     )
     assert code == 0, err
     text = flat(out)
     assert "final count: 105 (= 100 + 5), 5 events" in text
+    assert "logged 300 decisions" in text and "anchored size 300" in text
+    assert "4 receipts proven and verified on chain" in text
+    assert "a receipt with a flipped decision is rejected" in text
+    assert "audit: 300 records recomputed" in text
     assert "freshly compiled" in text and "from cache" not in text
     assert "'amount must be positive'" in text
 
@@ -239,11 +252,12 @@ def test_second_demo_run_compiles_from_cache(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     args = ("--data-dir", str(tmp_path / "chain"), "demo", "-n", "2", "--start", "7")
-    assert run(capsys, *args)[0] == 0
-    code, out, _ = run(capsys, *args)
+    assert run(capsys, *args, "--decisions", "10")[0] == 0
+    code, out, _ = run(capsys, *args, "--decisions", "20")
     assert code == 0
     assert "Counter from cache" in out
     assert "final count: 9" in out
+    assert "log size 30" in flat(out) and "anchored size 30" in flat(out)  # the log grew
 
 
 def test_demo_exits_3_when_the_count_does_not_add_up(

@@ -1,4 +1,4 @@
-"""The ``chainml demo`` command: a guided tour of the chain layer, one small step at a time.
+"""The ``chainml demo`` command: a guided tour, one small step at a time.
 
 Each step is a function that does one thing, prints one line and adds its facts to the
 summary table; later features (models, the decision log, receipts) add steps of their own.
@@ -7,7 +7,6 @@ summary table; later features (models, the decision log, receipts) add steps of 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
@@ -15,69 +14,38 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from chainml import contracts
 from chainml.chain import CompiledContract, Contract, Env, Receipt, connect
-from chainml.chain.abi import Function
-from chainml.cli import console, settings_of
-from chainml.errors import ChainError, ContractRevertError, VerificationError
+from chainml.cli import console, demo_log, settings_of
+from chainml.cli.summary import Summary
+from chainml.errors import ContractRevertError, VerificationError
+from chainml.log.decision_log import DecisionLog
 
 EXPECTED_REVERT = "amount must be positive"
 
 
-@dataclass
-class Summary:
-    """The facts the steps collected, shown as one table at the end."""
-
-    rows: list[tuple[str, str]] = field(default_factory=list)
-
-    def add(self, label: str, value: object) -> None:
-        """Record one fact."""
-        self.rows.append((label, str(value)))
-
-    def table(self) -> Table:
-        """The facts as a rich table."""
-        table = Table(title="chainml demo", show_header=False, title_justify="left")
-        table.add_column("fact", style="bold")
-        table.add_column("value", overflow="fold")
-        for label, value in self.rows:
-            table.add_row(label, value)
-        return table
-
-
 def compile_counter(cache_dir: Path, out: Console, summary: Summary) -> CompiledContract:
     """Compile ``Counter.vy``, or take it from the cache; say which."""
-    before = _cache_entries(cache_dir)
     started = time.perf_counter()
     compiled = contracts.load("Counter", cache_dir=cache_dir)
     seconds = time.perf_counter() - started
-    after = _cache_entries(cache_dir)
-    origin = "from cache" if after and after == before else "freshly compiled"
+    origin = "from cache" if compiled.from_cache else "freshly compiled"
     out.print(f"[green]✓[/] Counter {origin} (vyper {compiled.compiler_version}, {seconds:.2f} s)")
     summary.add("compile", f"{origin} ({seconds:.2f} s)")
     return compiled
-
-
-def _cache_entries(cache_dir: Path) -> dict[str, int]:
-    # The compiler writes (or rewrites) an entry only when it compiled; a hit touches nothing.
-    return {p.name: p.stat().st_mtime_ns for p in cache_dir.glob("Counter-*.json")}
 
 
 def deploy_counter(
     env: Env, compiled: CompiledContract, start: int, out: Console, summary: Summary
 ) -> tuple[Contract, Receipt]:
     """Deploy Counter(start); return the handle and the deployment receipt."""
-    constructor = next(item for item in compiled.abi if item.get("type") == "constructor")
-    arguments = Function.from_abi(constructor).encode_arguments((start,))
-    receipt = env.transact(None, compiled.bytecode + arguments)
-    if receipt.contract_address is None:
-        raise ChainError("deploying Counter created no contract")
-    counter = env.at(receipt.contract_address, compiled)
+    counter = env.deploy(compiled, start)
+    assert counter.deployment is not None  # set by every deploy
     out.print(f"[green]✓[/] deployed Counter({start}) at {counter.address}")
     summary.add("contract address", counter.address)
-    summary.add("gas used: deploy", f"{receipt.gas_used:,}")
-    return counter, receipt
+    summary.add("gas used: deploy", f"{counter.deployment.gas_used:,}")
+    return counter, counter.deployment
 
 
 def send_increments(counter: Contract, count: int, out: Console, summary: Summary) -> None:
@@ -151,8 +119,14 @@ def demo(
     start: Annotated[
         int, typer.Option("--start", min=0, help="The counter's initial value.")
     ] = 100,
+    decisions: Annotated[
+        int, typer.Option("--decisions", min=1, help="How many decisions to log and anchor.")
+    ] = 20_000,
+    receipts: Annotated[
+        int, typer.Option("--receipts", min=1, help="How many receipts to verify on chain.")
+    ] = 25,
 ) -> None:
-    """Deploy a contract, transact, read events, verify the result and catch a revert."""
+    """Exercise the chain, then log decisions, anchor them, and verify receipts on chain."""
     settings = settings_of(ctx)
     out = console()
     summary = Summary()
@@ -166,5 +140,11 @@ def demo(
         send_increments(counter, transactions, out, summary)
         verify_count(counter, start, transactions, deployed.block_number, out, summary)
         show_revert(counter, out, summary)
+        with DecisionLog.open(settings.data_dir) as log:
+            demo_log.log_decisions(log, decisions, out, summary)
+            anchorer = demo_log.anchor_head(env, log, out, summary)
+            demo_log.verify_receipts(env, log, receipts, out, summary)
+            demo_log.show_tampering(env, log, out, summary)
+            demo_log.audit_log(anchorer, log, out, summary)
         summary.add("block number", env.block_number)
     out.print(summary.table())
