@@ -3,13 +3,8 @@ damaged data directory is refused, never silently reset or rewritten."""
 
 from __future__ import annotations
 
-import os
 import random
-import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -20,6 +15,7 @@ from chainml import contracts
 from chainml.chain import Contract, Env, LogFilter, connect
 from chainml.config import Settings
 from chainml.errors import DataDirectoryError
+from tests.kill import run_then_kill
 
 WRITER = Path(__file__).with_name("writer.py")
 ROUNDS = 5
@@ -53,27 +49,7 @@ def _acknowledged(ack_file: Path) -> list[tuple[bytes, int]]:
 
 def _run_and_kill(data_dir: Path, ack_file: Path, cache: Path, delay: float, log: Path) -> int:
     """Start the writer, let it send for ``delay`` seconds, SIGKILL it; return its start count."""
-    with log.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), str(data_dir), str(ack_file), str(cache)],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline().split()
-        assert ready[:1] == ["ready"], f"the writer did not start:\n{log.read_text()}"
-        time.sleep(delay)
-        assert proc.poll() is None, f"the writer stopped by itself:\n{log.read_text()}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-    return int(ready[1])
+    return run_then_kill(WRITER, [str(data_dir), str(ack_file), str(cache)], delay, log)
 
 
 @pytest.mark.slow

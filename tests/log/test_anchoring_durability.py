@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +11,7 @@ from chainml.chain import connect
 from chainml.config import Settings
 from chainml.log.anchor import Anchorer, log_contract
 from chainml.log.decision_log import DecisionLog
+from tests.kill import run_then_kill
 from tests.log.anchoring_writer import decision
 
 WRITER = Path(__file__).with_name("anchoring_writer.py")
@@ -34,26 +30,10 @@ def _acknowledged(ack_file: Path, kind: str) -> int:
 def test_sigkill_while_logging_and_anchoring(tmp_path: Path) -> None:
     data_dir, ack = tmp_path / "data", tmp_path / "ack"
     rng = random.Random(20261126)
-    environment = dict(os.environ, PYTHONPATH=str(Path(__file__).parents[2]))
-    for _ in range(ROUNDS):
-        proc = subprocess.Popen(
-            [sys.executable, str(WRITER), str(data_dir), str(ack)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=environment,
+    for round_ in range(ROUNDS):
+        run_then_kill(
+            WRITER, [str(data_dir), str(ack)], rng.uniform(0.3, 1.5), tmp_path / f"{round_}.err"
         )
-        try:
-            assert proc.stdout is not None
-            ready = proc.stdout.readline()
-            assert ready.startswith("ready"), proc.stderr.read() if proc.stderr else ready
-            time.sleep(rng.uniform(0.3, 1.5))
-        finally:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
-            for stream in (proc.stdout, proc.stderr):
-                if stream:
-                    stream.close()
 
     logged, anchored = _acknowledged(ack, "logged"), _acknowledged(ack, "anchored")
     assert logged > 0 and anchored > 0, "the writer never got going"

@@ -15,10 +15,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 import requests
 
+from chainml._closing import Closing
 from chainml.errors import ChainUnavailableError, InvalidInputError
 
 # anvil's well-known first development account (mnemonic "test test ... junk"); public.
@@ -58,7 +58,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class AnvilNode:
+class AnvilNode(Closing):
     """A running anvil process; use as a context manager or call :meth:`stop`."""
 
     def __init__(self, *, binary: Path | None = None, startup_timeout: float = 20.0) -> None:
@@ -99,6 +99,10 @@ class AnvilNode:
         """The anvil process id."""
         return int(self.process.pid)
 
+    def close(self) -> None:
+        """Stop the node (what ``with AnvilNode() as node:`` does on the way out)."""
+        self.stop()
+
     def stop(self) -> None:
         """Stop anvil by its PID (TERM, then KILL after 5 s)."""
         if self.process.poll() is None:
@@ -110,14 +114,3 @@ class AnvilNode:
                 self.process.wait()
         if self.process.stderr:
             self.process.stderr.close()
-
-    def __enter__(self) -> AnvilNode:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -11,11 +11,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from eth_utils import is_address, to_checksum_address
 
+from chainml._closing import Closing
 from chainml.chain.abi import Function
 from chainml.chain.accounts import Signer, UnsignedTx
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
@@ -60,7 +60,7 @@ class NonceBook:
             self._next.clear()
 
 
-class Env:
+class Env(Closing):
     """A chain plus the accounts that act on it."""
 
     def __init__(
@@ -251,17 +251,6 @@ class Env:
     def close(self) -> None:
         """Release the backend."""
         self.backend.close()
-
-    def __enter__(self) -> Env:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"Env({self.backend!r}, sender={self._default or 'none (read-only)'})"

@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
+from chainml._closing import Closing
 from chainml.config import ensure_directory
 from chainml.errors import ChainMLError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
@@ -61,7 +61,7 @@ class Decision:
         )
 
 
-class DecisionLog:
+class DecisionLog(Closing):
     """Append decisions, read them back, and know the tree head."""
 
     def __init__(self, store: LogStore, clock: Callable[[], float] = time.time) -> None:
@@ -105,14 +105,3 @@ class DecisionLog:
     def close(self) -> None:
         """Close the store."""
         self.store.close()
-
-    def __enter__(self) -> DecisionLog:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
