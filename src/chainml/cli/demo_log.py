@@ -121,7 +121,7 @@ def show_tampering(env: Env, log: DecisionLog, out: Console, summary: Summary) -
 
 def audit_log(anchorer: Anchorer, log: DecisionLog, out: Console, summary: Summary) -> None:
     """Recompute the whole log and check every anchored head on chain."""
-    report = log.store.audit()
+    report = log.audit()
     if not report.ok:
         raise VerificationError(f"audit failed: {report.message}")
     anchorer.reconcile(from_block=0)

@@ -261,7 +261,7 @@ def audit(ctx: typer.Context, offline: Annotated[bool, typer.Option("--offline")
     with _open_log(ctx) as log:
         with Progress(console=console(), transient=True) as progress:
             task = progress.add_task("auditing", total=log.store.size)
-            report = log.store.audit(lambda done, total: progress.update(task, completed=done))
+            report = log.audit(lambda done, total: progress.update(task, completed=done))
         if not report.ok:
             raise VerificationError(f"audit failed: {report.message}")
         anchors = log.store.anchors()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chainml._closing import Closing
 from chainml.config import ensure_directory
-from chainml.errors import ChainMLError
+from chainml.errors import ChainMLError, InvalidInputError, NotFoundError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
-from chainml.log.store import LogStore
+from chainml.log.store import AuditProblem, AuditReport, LogStore, Progress
 
 LOG_FILE = "decisions.sqlite"
 
@@ -101,6 +101,41 @@ class DecisionLog(Closing):
     def index_of(self, request_id: bytes) -> int:
         """Index of the record with ``request_id`` (NotFoundError if none)."""
         return self.store.index_of(request_id)
+
+    def audit(self, progress: Progress | None = None) -> AuditReport:
+        """The store's audit, plus what only the record layer can check.
+
+        Every leaf must decode as a canonical record whose sequence is its index, and the
+        store's request-id index (which the leaf hash does not cover) must point to it.
+        """
+        report = self.store.audit(progress)
+        problems = list(report.problems)
+        for index, data in self.store.iter_leaves():
+            try:
+                record = DecisionRecord.decode(data)
+            except InvalidInputError as err:
+                problems.append(
+                    AuditProblem(index, f"leaf {index} is not a decision record: {err}")
+                )
+                continue
+            if record.sequence != index:
+                problems.append(AuditProblem(index, f"leaf {index} holds record {record.sequence}"))
+            elif self._indexed_at(record.request_id) != index:
+                problems.append(
+                    AuditProblem(index, f"the request-id index does not point to leaf {index}")
+                )
+        problems.sort(key=lambda p: (p.index is None, p.index or 0))
+        return replace(
+            report,
+            problems=tuple(problems[:10]),
+            problem_count=report.problem_count + len(problems) - len(report.problems),
+        )
+
+    def _indexed_at(self, request_id: bytes) -> int | None:
+        try:
+            return self.store.index_of(request_id)
+        except NotFoundError:
+            return None
 
     def close(self) -> None:
         """Close the store."""

@@ -1,0 +1,63 @@
+"""The DecisionLog facade: numbering, atomic batches, and the record-level audit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chainml.errors import InvalidInputError
+from chainml.log.decision_log import DecisionLog
+from chainml.log.record import DecisionRecord, commit_features
+from tests.log.test_anchor import decisions
+
+
+@pytest.fixture
+def log(tmp_path: Path):
+    with DecisionLog.open(tmp_path / "log", durability="normal") as opened:
+        yield opened
+
+
+def test_records_are_numbered_by_their_index(log: DecisionLog) -> None:
+    first = log.append(decisions(0, 3))
+    second = log.append(decisions(3, 2))
+    assert [r.sequence for r in first + second] == [0, 1, 2, 3, 4]
+    assert log.record(3) == second[0]
+    assert log.index_of(second[1].request_id) == 4
+    assert first[0].input_commitment == commit_features(first[0].features)
+    assert log.audit().ok
+
+
+def test_a_failing_batch_appends_nothing(log: DecisionLog) -> None:
+    log.append(decisions(0, 3))
+    head = log.head()
+    with pytest.raises(InvalidInputError):
+        log.append(decisions(3, 2) + decisions(1, 1))  # request id of decision 1 again
+    assert log.head() == head
+
+
+def _raw(sequence: int, request: bytes) -> DecisionRecord:
+    return DecisionRecord(
+        sequence=sequence,
+        timestamp_ms=1,
+        model_id=bytes(32),
+        input_commitment=bytes(32),
+        score=0,
+        label=0,
+        request_id=request,
+    )
+
+
+def test_audit_catches_what_the_store_cannot(log: DecisionLog) -> None:
+    log.append(decisions(0, 4))
+    # Written behind the facade's back: a record numbered 9 at index 4, and one whose
+    # indexed request id is not the one inside the record.
+    log.store.append([(_raw(9, b"\x01" * 32).encode(), b"\x01" * 32)])
+    log.store.append([(_raw(5, b"\x02" * 32).encode(), b"\x03" * 32)])
+    log.store.append([(b"not a record", None)])
+    report = log.audit()
+    assert not report.ok and report.problem_count == 3
+    assert [p.index for p in report.problems] == [4, 5, 6]
+    assert "holds record 9" in report.problems[0].detail
+    assert "request-id index" in report.problems[1].detail
+    assert "not a decision record" in report.problems[2].detail
