@@ -13,31 +13,31 @@ Opening never replays sealed history, so restart time does not grow with it.
 from __future__ import annotations
 
 import json
-import math
 import os
 import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 from eth import constants
-from eth._utils.address import generate_contract_address
-from eth.abc import BlockHeaderAPI, ComputationAPI, SignedTransactionAPI, StateAPI
+from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
-from eth.db.schema import SchemaV1
 from eth.exceptions import HeaderNotFound, ReceiptNotFound, TransactionNotFound
-from eth.vm.forks import PragueVM
-from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError, to_canonical_address, to_checksum_address
 from rlp.exceptions import RLPException
 
+from chainml.chain import pyevm_calls
 from chainml.chain.accounts import Signer, load_or_create_mnemonic, signers_from_mnemonic
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.kvstore import SqliteKV
-from chainml.chain.ordered_trie import ordered_trie
-from chainml.chain.revert import revert_error
+from chainml.chain.pyevm_blocks import (
+    OpenBlock,
+    chain_class,
+    log_from,
+    receipt_from,
+    rewind_canonical_chain,
+)
 from chainml.config import ensure_directory
 from chainml.errors import (
     ChainError,
@@ -56,71 +56,6 @@ FORMAT_VERSION = "1"
 MAX_BLOCK_TRANSACTIONS = 1_000
 MAX_BLOCK_AGE = 1.0  # seconds an open block may wait before the next transaction seals it
 _RECENT_RECEIPTS = 20_000  # more than a full block, so one block's lookups share a decode
-_FLOOR_GAS_PER_TOKEN = 10  # EIP-7623 calldata floor
-
-
-def _chain_class(chain_id: int) -> type[MiningChain]:
-    return type(
-        "ChainMLEmbeddedChain",
-        (MiningChain,),
-        {"chain_id": chain_id, "vm_configuration": ((0, PragueVM),)},
-    )
-
-
-class _OpenBlock:
-    """Transactions executed on top of the head, not yet sealed into a block."""
-
-    def __init__(self, chain: MiningChain, template: dict[str, Any]) -> None:
-        parent = chain.chaindb.get_block_header_by_hash(bytes.fromhex(template["parent"]))
-        self.template = template
-        self.header = chain.create_header_from_parent(
-            parent,
-            gas_limit=parent.gas_limit,  # constant, as on anvil; py-evm would let it drift
-            timestamp=template["timestamp"],
-            mix_hash=bytes.fromhex(template["mix_hash"]),
-            coinbase=constants.ZERO_ADDRESS,
-        )
-        self.vm = chain.get_vm(self.header)
-        self.transactions: list[SignedTransactionAPI] = []
-        self.receipts: list[Any] = []
-        self.log_count = 0
-        self.opened = time.monotonic()
-
-    @property
-    def number(self) -> int:
-        return int(self.header.block_number)
-
-    @property
-    def state(self) -> StateAPI:
-        return self.vm.state
-
-    def apply(self, tx: SignedTransactionAPI) -> tuple[Any, ComputationAPI]:
-        # py-evm validates (nonce, balance, fee, gas) before it changes any state, so a
-        # rejected transaction leaves the open block as it was.
-        receipt, computation = self.vm.apply_transaction(self.header, tx)
-        self.header = self.vm.increment_blob_gas_used(
-            self.vm.add_receipt_to_header(self.header, receipt), tx
-        )
-        self.transactions.append(tx)
-        self.receipts.append(receipt)
-        return receipt, computation
-
-    def seal(self, chain: MiningChain) -> None:
-        """Commit the state, build the block around the executed transactions, store it.
-
-        This is py-evm's ``mine_block`` without re-validating a block we just built
-        ourselves, and with the one-pass tries of :mod:`chainml.chain.ordered_trie`.
-        """
-        vm, chaindb = self.vm, chain.chaindb
-        tx_root, tx_nodes = ordered_trie([tx.encode() for tx in self.transactions])
-        receipt_root, receipt_nodes = ordered_trie([r.encode() for r in self.receipts])
-        chaindb.persist_trie_data_dict(tx_nodes)
-        chaindb.persist_trie_data_dict(receipt_nodes)
-        header = self.header.copy(transaction_root=tx_root, receipt_root=receipt_root)
-        filled = vm.get_block().copy(transactions=tuple(self.transactions), header=header)
-        sealed = vm.finalize_block(filled).block  # block rewards (none) and the state root
-        vm.validate_header(sealed.header, chaindb.get_block_header_by_hash(header.parent_hash))
-        chaindb.persist_block(sealed)
 
 
 class EmbeddedBackend(ChainBackend):
@@ -143,7 +78,7 @@ class EmbeddedBackend(ChainBackend):
             self._chain = self._create_genesis()
         else:
             self._chain = self._open_existing()
-        self._block: _OpenBlock | None = None
+        self._block: OpenBlock | None = None
         self._recover_journal()
 
     # -- opening -------------------------------------------------------------------------
@@ -160,7 +95,7 @@ class EmbeddedBackend(ChainBackend):
         }
         funded = {"balance": DEV_BALANCE, "nonce": 0, "code": b"", "storage": {}}
         state = {signer.canonical_address: dict(funded) for signer in self.signers}
-        chain = _chain_class(EMBEDDED_CHAIN_ID).from_genesis(
+        chain = chain_class(EMBEDDED_CHAIN_ID).from_genesis(
             AtomicDB(self._kv), genesis_params, state
         )
         self._kv.commit(
@@ -175,7 +110,7 @@ class EmbeddedBackend(ChainBackend):
             )
         chain_id = int(self._kv.get_meta("chain_id") or EMBEDDED_CHAIN_ID)
         try:
-            chain = _chain_class(chain_id)(AtomicDB(self._kv))
+            chain = chain_class(chain_id)(AtomicDB(self._kv))
             chain.get_vm().state.get_balance(self.signers[0].canonical_address)
         except Exception as err:  # py-evm raises many kinds on damaged data; keep the cause
             raise DataDirectoryError(
@@ -194,7 +129,7 @@ class EmbeddedBackend(ChainBackend):
             raise DataDirectoryError(
                 str(self.data_dir), "the transaction journal does not continue the chain head"
             )
-        block = _OpenBlock(self._chain, template)
+        block = OpenBlock(self._chain, template)
         builder = block.vm.get_transaction_builder()
         for raw in journal:
             try:
@@ -222,7 +157,7 @@ class EmbeddedBackend(ChainBackend):
 
     # -- the open block ------------------------------------------------------------------
 
-    def _open_block(self) -> _OpenBlock:
+    def _open_block(self) -> OpenBlock:
         """The block new transactions go into; a stale or full one is sealed first."""
         block = self._block
         if block is not None and block.transactions:
@@ -240,7 +175,7 @@ class EmbeddedBackend(ChainBackend):
                 "timestamp": max(parent.timestamp + 1, int(time.time()) + self._time_offset()),
                 "mix_hash": os.urandom(32).hex(),
             }
-            block = self._block = _OpenBlock(self._chain, template)
+            block = self._block = OpenBlock(self._chain, template)
         return block
 
     def _seal(self) -> None:
@@ -286,12 +221,12 @@ class EmbeddedBackend(ChainBackend):
                 raw, {"open_block": json.dumps(block.template)} if is_first else None
             )
             previous = block.receipts[-2].gas_used if len(block.receipts) > 1 else 0
-            result = _receipt(tx, receipt, block.number, block.log_count, previous, computation)
+            result = receipt_from(tx, receipt, block.number, block.log_count, previous, computation)
             block.log_count += len(receipt.logs)
             self._remember(result)
             return result.tx_hash
 
-    def _explain_rejection(self, block: _OpenBlock, tx: SignedTransactionAPI) -> None:
+    def _explain_rejection(self, block: OpenBlock, tx: SignedTransactionAPI) -> None:
         """Raise the typed error for a transaction py-evm refused (nonce, funds, fee)."""
         state = block.state
         sender = to_checksum_address(tx.sender)
@@ -340,7 +275,7 @@ class EmbeddedBackend(ChainBackend):
         out: list[Receipt] = []
         previous = first_log = 0
         for tx, receipt in zip(block.transactions, block.get_receipts(chain.chaindb), strict=True):
-            out.append(_receipt(tx, receipt, number, first_log, previous, None))
+            out.append(receipt_from(tx, receipt, number, first_log, previous, None))
             previous, first_log = receipt.gas_used, first_log + len(receipt.logs)
         return out
 
@@ -354,60 +289,13 @@ class EmbeddedBackend(ChainBackend):
         header = chain.create_header_from_parent(self._header(block))
         return chain.get_vm(header).state
 
-    def _execute(self, state: StateAPI, request: CallRequest, gas: int) -> ComputationAPI:
-        """Run ``request`` as a free transaction on ``state`` and undo every change."""
-        sender = to_canonical_address(request.sender)
-        tx = self._spoof(state, request, gas)
-        # Start like a new transaction: the previous one's changes become final and its
-        # warm accounts and slots cold again (EIP-2929), as they would be for a real one.
-        state.lock_changes()
-        snapshot = state.snapshot()
-        try:
-            executor = state.get_transaction_executor()
-            return executor.build_computation(executor.build_evm_message(tx), tx)
-        except ValidationError as err:
-            raise InvalidInputError(f"cannot execute call from {sender.hex()}: {err}") from err
-        finally:
-            state.revert(snapshot)
-
-    def _spoof(self, state: StateAPI, request: CallRequest, gas: int) -> SpoofTransaction:
-        sender = to_canonical_address(request.sender)
-        unsigned = (
-            self._chain.get_vm()
-            .get_transaction_builder()
-            .create_unsigned_transaction(
-                nonce=state.get_nonce(sender),
-                gas_price=0,
-                gas=gas,
-                to=to_canonical_address(request.to) if request.to else b"",
-                value=request.value,
-                data=request.data,
-            )
-        )
-        return SpoofTransaction(unsigned, from_=sender)
-
     def call(self, request: CallRequest, block: int | None = None) -> bytes:
         with self._lock:
-            state = self._state_after(block)
-            computation = self._execute(state, request, request.gas or GAS_LIMIT)
-            if computation.is_error:
-                raise revert_error(_revert_data(computation), str(computation.error))
-            return bytes(computation.output)
+            return pyevm_calls.call(self._state_after(block), request, request.gas or GAS_LIMIT)
 
     def estimate_gas(self, request: CallRequest) -> int:
         with self._lock:
-            state = self._state_after(None)
-            computation = self._execute(state, request, GAS_LIMIT)
-            if computation.is_error:
-                raise revert_error(_revert_data(computation), str(computation.error))
-            used = self._spoof(state, request, GAS_LIMIT).intrinsic_gas + computation.get_gas_used()
-            # A CALL forwards at most 63/64 of the gas left: leave that room, then check it.
-            limit = max(math.ceil(used * 64 / 63) + 2_300, _floor_gas(request.data))
-            for _ in range(8):
-                if limit >= GAS_LIMIT or not self._execute(state, request, limit).is_error:
-                    break
-                limit = math.ceil(limit * 1.5)
-            return int(min(limit, GAS_LIMIT))
+            return pyevm_calls.estimate_gas(self._state_after(None), request, GAS_LIMIT)
 
     def fees(self) -> tuple[int, int]:
         with self._lock:
@@ -462,7 +350,7 @@ class EmbeddedBackend(ChainBackend):
                 receipts = block.get_receipts(chain.chaindb)
                 for tx, receipt in zip(block.transactions, receipts, strict=True):
                     for evm_log in receipt.logs:
-                        log = _log(evm_log, number, bytes(tx.hash), log_index)
+                        log = log_from(evm_log, number, bytes(tx.hash), log_index)
                         log_index += 1
                         if log_filter.matches(log):
                             found.append(log)
@@ -506,9 +394,9 @@ class EmbeddedBackend(ChainBackend):
                 header = chaindb.get_block_header_by_hash(head_hash)
             except HeaderNotFound as err:
                 raise InvalidInputError("unknown snapshot") from err
-            _rewind_canonical_chain(chaindb, header)
+            rewind_canonical_chain(chaindb, header)
             self._kv.commit({"time_offset": str(offset)})
-            self._chain = _chain_class(self.chain_id)(AtomicDB(self._kv))
+            self._chain = chain_class(self.chain_id)(AtomicDB(self._kv))
             self._block = None
             self._recent.clear()
 
@@ -519,69 +407,3 @@ class EmbeddedBackend(ChainBackend):
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.data_dir)!r}, chain_id={self.chain_id})"
-
-
-def _rewind_canonical_chain(chaindb: Any, header: BlockHeaderAPI) -> None:
-    """Make ``header`` the head again and forget every later block and its transactions.
-
-    py-evm's own head switch keeps descendants of the new head canonical (they are not
-    orphans), so their numbers and transaction lookups would survive the revert.
-    """
-    db = chaindb.db
-    later = range(header.block_number + 1, chaindb.get_canonical_head().block_number + 1)
-    chaindb._decanonicalize_old_headers(db, later)  # drops their transaction lookups
-    gaps = chaindb._get_header_chain_gaps(db)
-    for number in reversed(later):  # numbers and the header-gap bookkeeping
-        gaps = chaindb._decanonicalize_single(db, number, gaps)
-    db.set(SchemaV1.make_canonical_head_hash_lookup_key(), header.hash)
-
-
-def _floor_gas(data: bytes) -> int:
-    zeros = data.count(0)
-    tokens = zeros + 4 * (len(data) - zeros)
-    return 21_000 + _FLOOR_GAS_PER_TOKEN * tokens
-
-
-def _revert_data(computation: ComputationAPI) -> bytes:
-    # py-evm keeps the REVERT payload in the computation's output.
-    return bytes(computation.output) if computation.is_error else b""
-
-
-def _log(evm_log: Any, block_number: int, tx_hash: bytes, log_index: int) -> Log:
-    return Log(
-        address=to_checksum_address(evm_log.address),
-        topics=tuple(topic.to_bytes(32, "big") for topic in evm_log.topics),
-        data=bytes(evm_log.data),
-        block_number=block_number,
-        tx_hash=tx_hash,
-        log_index=log_index,
-    )
-
-
-def _receipt(
-    tx: SignedTransactionAPI,
-    receipt: Any,
-    block_number: int,
-    first_log_index: int,
-    previous_cumulative: int,
-    computation: ComputationAPI | None,
-) -> Receipt:
-    tx_hash = bytes(tx.hash)
-    status = receipt.state_root == b"\x01"
-    created = None
-    if not tx.to and status:
-        created = to_checksum_address(generate_contract_address(tx.sender, tx.nonce))
-    failed = computation is not None and computation.is_error
-    return Receipt(
-        tx_hash=tx_hash,
-        block_number=block_number,
-        gas_used=receipt.gas_used - previous_cumulative,
-        status=status,
-        contract_address=created,
-        logs=tuple(
-            _log(evm_log, block_number, tx_hash, first_log_index + i)
-            for i, evm_log in enumerate(receipt.logs)
-        ),
-        revert_data=_revert_data(computation) if failed and computation else None,
-        failure=str(computation.error) if failed and computation else None,
-    )
