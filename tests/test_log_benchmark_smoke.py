@@ -51,7 +51,7 @@ def test_log_benchmark_runs_both_implementations_and_verifies(tmp_path: Path) ->
     assert document["cross_check"]["inclusion_paths_agree"] is True
     head = document["tree_head"]
     assert head["size"] == 2000 + 50 and head["root"]["samples"] == 50
-    assert head["pm_root"]["samples"] == 50
+    assert head["pm_root"]["samples"] == 50 and head["reader_agrees"] is True
 
     big = document["big"]
     assert big["skipped"] is False and big["records"] == 3000
@@ -66,8 +66,13 @@ def test_log_benchmark_runs_both_implementations_and_verifies(tmp_path: Path) ->
         assert row["gas_per_decision"] == row["gas_used"] / row["batch"]
         assert row["inclusion_verified_on_chain"] is True
     by_size = anchoring["consistency_check_by_size"]
-    assert [row["from_size"] for row in by_size] == [1024]
-    assert by_size[0]["to_size"] == 1025 and by_size[0]["gas_used"] > 21_000
+    assert [row["size"] for row in by_size] == [1024]  # the sizes up to twice --records
+    for key, heads in [("to_next", (1024, 1025)), ("from_previous", (1023, 1024))]:
+        row = by_size[0][key]
+        assert (row["from_size"], row["to_size"]) == heads
+        assert row["gas_used"] > 21_000 and row["inclusion_verified_on_chain"] is True
+    # from a power of two the proof is one hash; from 1023 it climbs the whole tree
+    assert by_size[0]["to_next"]["proof_length"] < by_size[0]["from_previous"]["proof_length"]
     per_tx = anchoring["per_decision_tx"]
     assert per_tx["plain_transfer_gas"] == 21_000
     assert per_tx["store_leaf_hash_gas"] > 21_000
