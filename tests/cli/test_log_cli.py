@@ -122,3 +122,24 @@ def _leaf_table(db: sqlite3.Connection) -> tuple[str, str, str]:
             key = next(c for c in columns if c in ("idx", "index", "leaf_index", "seq", "i"))
             return table, "data", key
     raise AssertionError("no leaf table found")
+
+
+@pytest.mark.integration
+def test_receipts_from_the_cli_verify_on_anvil(
+    capsys, tmp_path: Path, data: str, anvil_node, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainml.chain.devnode import ANVIL_DEV_KEY
+
+    monkeypatch.setenv("CHAINML_PRIVATE_KEY", ANVIL_DEV_KEY)
+    node = ("--data-dir", data, "--rpc", anvil_node.url)
+    run(capsys, *node, "log", "append", str(write_jsonl(tmp_path / "a.jsonl", 12)))
+    code, out, _ = run(capsys, *node, "log", "anchor")
+    assert code == 0 and "chain 31337" in flat(out)
+    receipt = tmp_path / "r.json"
+    assert run(capsys, *node, "log", "prove", "9", "-o", str(receipt))[0] == 0
+    assert json.loads(receipt.read_text())["anchor"]["chain_id"] == 31337
+    monkeypatch.delenv("CHAINML_PRIVATE_KEY")  # an auditor needs no key
+    code, out, _ = run(capsys, *node, "log", "verify", str(receipt))
+    assert code == 0 and "the contract holds that root" in flat(out)
+    code, _, err = run(capsys, "--data-dir", data, "log", "verify", str(receipt))
+    assert code == 2 and "pass --rpc" in flat(err)  # the embedded chain is another chain
