@@ -20,6 +20,7 @@ rejects any bytes that ``encode`` would not have produced, so one record has one
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,6 +53,12 @@ def encode_features(features: Sequence[int]) -> bytes:
 
 def commit_features(features: Sequence[int]) -> bytes:
     """The input commitment of a fixed-point feature vector: SHA-256 of its ABI encoding."""
+    return _commit(tuple(features))
+
+
+@functools.lru_cache(maxsize=4096)
+def _commit(features: tuple[int, ...]) -> bytes:
+    # Cached: building a record computes the commitment, and validating it checks it again.
     return hashlib.sha256(encode_features(features)).digest()
 
 
