@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from chainml.log import merkle
 from chainml.log.sqlite_store import SqliteLogStore
+from tests.kill import run_then_kill
 from tests.log.appender import data_of, request_id_of
 
 APPENDER = Path(__file__).with_name("appender.py")
@@ -30,27 +26,7 @@ def _acknowledged(ack_file: Path) -> int:
 
 def _run_and_kill(log_file: Path, ack_file: Path, seed: int, delay: float, log: Path) -> int:
     """Start the appender, let it run for ``delay`` seconds, SIGKILL it; return its start size."""
-    with log.open("w") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, str(APPENDER), str(log_file), str(ack_file), str(seed)],
-            stdout=subprocess.PIPE,
-            stderr=stderr,
-            text=True,
-        )
-    try:
-        assert proc.stdout is not None
-        ready = proc.stdout.readline().split()
-        assert ready[:1] == ["ready"], f"the appender did not start:\n{log.read_text()}"
-        time.sleep(delay)
-        assert proc.poll() is None, f"the appender stopped by itself:\n{log.read_text()}"
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        if proc.stdout is not None:
-            proc.stdout.close()
-    return int(ready[1])
+    return run_then_kill(APPENDER, [str(log_file), str(ack_file), str(seed)], delay, log)
 
 
 @pytest.mark.slow
