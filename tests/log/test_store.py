@@ -573,3 +573,52 @@ class TestSqliteFile:
                 [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
                 + [merkle.leaf_hash(b"one more"), merkle.leaf_hash(b"and another")]
             )
+
+
+class TestRequestFilter:
+    """The in-memory Bloom filter in front of the on-disk request-id index."""
+
+    def test_added_ids_are_always_candidates_across_layers(self) -> None:
+        from chainml.log.request_filter import RequestFilter
+
+        found = RequestFilter(16)
+        added = [rid(i) for i in range(0, 700_000, 2)]  # more than the first layer holds
+        for start in range(0, len(added), 50_000):
+            found.add(added[start : start + 50_000])
+        assert len(found._layers) > 1 and found.count == len(added)
+        assert found.candidates(added) == added
+        others = [rid(i) for i in range(1, 200_001, 2)]
+        assert len(found.candidates(others)) < len(others) // 20  # few false positives
+
+    def test_a_duplicate_is_caught_whatever_the_filter_says(self, tmp_path: Path) -> None:
+        with SqliteLogStore(tmp_path / "log.sqlite", merge_every=16) as store:
+            fill(store, [40, 40])  # ids below 80 are on disk, behind the filter
+            head = store._head
+            assert head._filter is not None and head._filtered == head.indexed >= 64
+            # full of other ids: every id may be there, so each one is looked up
+            head._filter.add(rid(i) for i in range(1000, 60_000))
+            for bits, _ in head._filter._layers:
+                bits[:] = b"\xff" * len(bits)
+            before = unchanged(store)
+            with pytest.raises(DuplicateRequestIdError, match=rid(7).hex()) as caught:
+                store.append([*leaves(80, 5), (b"again", rid(7)), *leaves(85, 5)])
+            assert caught.value.index == 7 and unchanged(store) == before
+            assert store.append(leaves(80, 30)) == 80  # false positives cost lookups, no more
+            assert store.index_of(rid(100)) == 100 and store.audit().ok
+
+    def test_a_duplicate_appended_by_another_connection_is_caught(self, tmp_path: Path) -> None:
+        path = tmp_path / "log.sqlite"
+        with SqliteLogStore(path, merge_every=8) as a, SqliteLogStore(path, merge_every=8) as b:
+            a.append(leaves(0, 20))  # a's filter holds the ids a merged
+            assert a._head._filter is not None
+            b.append(leaves(20, 30))  # b merges ids a has never seen
+            b.append(leaves(50, 3))  # and keeps the newest in memory
+            for taken in (22, 49, 50):
+                with pytest.raises(DuplicateRequestIdError) as caught:
+                    a.append([*leaves(60, 2), (b"retry", rid(taken))])
+                assert caught.value.index == taken
+            assert a.size == b.size == 53
+        with SqliteLogStore(path, merge_every=8) as c:  # a new process: its filter from disk
+            with pytest.raises(DuplicateRequestIdError) as caught:
+                c.append([(b"retry", rid(4))])
+            assert caught.value.index == 4 and c.audit().ok

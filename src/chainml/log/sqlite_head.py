@@ -11,11 +11,15 @@ from the ``upper`` table from level :data:`~chainml.log.sqlite_schema.UPPER_LEVE
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from itertools import count
 from pathlib import Path
+from typing import cast
 
 from chainml.errors import DataDirectoryError
 from chainml.log import subtrees
 from chainml.log.merkle import HASH_SIZE
+from chainml.log.request_filter import RequestFilter
 from chainml.log.sqlite_schema import UPPER_LEVEL
 
 #: Nodes at this level and above (1 per 128 leaves) are cached once read or written.
@@ -34,6 +38,8 @@ class SqliteHead:
         self.frontier: subtrees.Frontier = {}
         self._young: dict[bytes, int] | None = None  # request id -> leaf, for leaves >= indexed
         self._cache: dict[tuple[int, int], bytes] = {}
+        self._filter: RequestFilter | None = None  # the ids of leaves below _filtered
+        self._filtered = 0
 
     def damaged(self, detail: str) -> DataDirectoryError:
         """The error for a log whose rows are not what the store wrote."""
@@ -70,6 +76,8 @@ class SqliteHead:
             self._young = None  # loaded again when needed
         if size < self.size:
             self._cache.clear()  # the file was replaced or rewritten under us
+        if size < self.size or indexed < self.indexed:
+            self._filter = None
         self.size, self.indexed, self.frontier = size, indexed, {}
         for level, index in subtrees.frontier_positions(size):
             found = self._read_node(level, index)
@@ -88,6 +96,25 @@ class SqliteHead:
         if self._young is None:
             self._young = dict(self._young_rows(self.indexed, self.size))
         return self._young
+
+    def maybe_indexed(self, ids: list[bytes]) -> list[bytes]:
+        """Those of ``ids`` that may be in the on-disk index: every one that is, and few others.
+
+        The filter is built on first use from the ``requests`` table (about a second per million
+        ids), then kept up to date with the merges of any connection.
+        """
+        if self._filter is None or self._filtered > self.indexed:
+            total = self._conn.execute("SELECT count(*) FROM requests").fetchone()[0]
+            found = RequestFilter(2 * total)
+            rows = self._conn.execute("SELECT request_id FROM requests")
+            while chunk := rows.fetchmany(1 << 16):
+                found.add([row[0] for row in chunk])
+            self._filter, self._filtered = found, self.indexed
+        elif self._filtered < self.indexed:  # another connection merged
+            merged = self._young_rows(self._filtered, self.indexed)
+            self._filter.add([request_id for request_id, _ in merged])
+            self._filtered = self.indexed
+        return self._filter.candidates(ids)
 
     def _read_node(self, level: int, index: int) -> bytes | None:
         if level >= UPPER_LEVEL:
@@ -132,6 +159,14 @@ class SqliteHead:
             offset = first >> level
             self._cache.update(((level, offset + k), h) for k, h in enumerate(levels[level]))
         if merged:
+            young, found = self._young, self._filter
+            if young is not None and found is not None and self._filtered == self.indexed:
+                found.add([*young, *(i for i in ids if i is not None)])  # what was merged
+                self._filtered = end
             self.indexed, self._young = end, {}
         elif self._young is not None:
-            self._young.update((i, n) for n, i in enumerate(ids, first) if i is not None)
+            pairs = zip(ids, count(first))
+            if None in ids:
+                self._young.update((i, n) for i, n in pairs if i is not None)
+            else:
+                self._young.update(cast("Iterator[tuple[bytes, int]]", pairs))

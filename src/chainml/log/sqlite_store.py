@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
+from functools import lru_cache
 from hashlib import sha256
-from itertools import count
+from itertools import chain, count
 from pathlib import Path
 
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
@@ -41,7 +42,9 @@ from chainml.log.store import (
 from chainml.log.store_audit import run_audit
 
 _ITER_CHUNK = 1024  # leaves per read of iter_leaves
-_INSERT_LEAF = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES (?, ?, ?, ?)"
+_INSERT_LEAVES = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES "
+_LEAF_VALUES = "(?, ?, ?, ?)"
+_LEAVES_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
 _INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
 _MERGE = (
     "INSERT INTO requests (request_id, idx) SELECT request_id, idx FROM leaves"
@@ -125,7 +128,7 @@ class SqliteLogStore(LogStore):
                     raise head.damaged("a subtree on the right edge of the tree is missing")
                 levels, frontier = subtrees.extend(first, head.frontier, hashes)
                 rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
-                conn.executemany(_INSERT_LEAF, zip(count(first), rows, ids, datas))
+                _insert_leaves(conn, zip(count(first), rows, ids, datas))
                 conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
                 merge = end - head.indexed >= self._merge_every
                 if merge:
@@ -140,9 +143,10 @@ class SqliteLogStore(LogStore):
         if not young.keys().isdisjoint(ids):
             taken = next(i for i in ids if i in young)
             raise DuplicateRequestIdError(taken, young[taken])
+        candidates = head.maybe_indexed(ids) if ids else []  # in memory: rarely any
         step = in_chunk(self._conn)
-        for start in range(0, len(ids), step):
-            chunk = ids[start : start + step]
+        for start in range(0, len(candidates), step):
+            chunk = candidates[start : start + step]
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT request_id, idx FROM requests WHERE request_id IN ({marks})"
             indexed = dict(self._conn.execute(sql, chunk).fetchall())
@@ -291,6 +295,24 @@ class SqliteLogStore(LogStore):
                 self._conn.close()
 
 
+def _insert_leaves(conn: sqlite3.Connection, rows: Iterable[tuple[object, ...]]) -> None:
+    """Insert leaf rows (idx, hashes, request_id, data), many rows to a statement."""
+    flat = list(chain.from_iterable(rows))
+    columns = _LEAF_VALUES.count("?")
+    step = columns * min(_LEAVES_PER_INSERT, in_chunk(conn) // columns)
+    whole = len(flat) - len(flat) % step
+    if whole:
+        params = [flat[k : k + step] for k in range(0, whole, step)]
+        conn.executemany(_leaves_insert(step // columns), params)
+    if whole < len(flat):
+        conn.execute(_leaves_insert((len(flat) - whole) // columns), flat[whole:])
+
+
+@lru_cache(maxsize=64)
+def _leaves_insert(count: int) -> str:
+    return _INSERT_LEAVES + ", ".join([_LEAF_VALUES] * count)
+
+
 def _upper_rows(first: int, levels: list[list[bytes]]) -> Iterator[tuple[int, int, bytes]]:
     for level in range(UPPER_LEVEL, len(levels)):
         offset = first >> level
@@ -309,10 +331,11 @@ def _checked_batch(leaves: Sequence[Leaf]) -> tuple[list[bytes], list[bytes | No
         ids = [request_id for _, request_id in leaves]
     except (TypeError, ValueError) as err:
         raise InvalidInputError("each leaf is a (data, request id or None) pair") from err
-    if not all(isinstance(data, bytes) for data in datas):
+    if not all(issubclass(kind, bytes) for kind in set(map(type, datas))):  # C loops mostly
         raise InvalidInputError("leaf data must be bytes")
     given = [i for i in ids if i is not None]
-    if not all(isinstance(i, bytes) and len(i) == REQUEST_ID_SIZE for i in given):
+    kinds = set(map(type, given))
+    if not (all(issubclass(k, bytes) for k in kinds) and set(map(len, given)) <= {REQUEST_ID_SIZE}):
         raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes or None")
     if len(set(given)) != len(given):
         seen: set[bytes] = set()
