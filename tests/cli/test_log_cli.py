@@ -143,3 +143,8 @@ def test_receipts_from_the_cli_verify_on_anvil(
     assert code == 0 and "the contract holds that root" in flat(out)
     code, _, err = run(capsys, "--data-dir", data, "log", "verify", str(receipt))
     assert code == 2 and "pass --rpc" in flat(err)  # the embedded chain is another chain
+    # the option may also follow the command, as docs/receipts.md writes it
+    code, out, _ = run(
+        capsys, "--data-dir", data, "log", "verify", str(receipt), "--rpc", anvil_node.url
+    )
+    assert code == 0 and "the contract holds that root" in flat(out)

@@ -8,6 +8,7 @@ from chainml.chain.compiler import CompiledContract, compile_file, compile_sourc
 from chainml.chain.contract import Contract
 from chainml.chain.env import Env
 from chainml.config import Settings, ensure_directory, load_settings
+from chainml.errors import WrongChainIdError
 
 
 def connect(settings: Settings | None = None) -> Env:
@@ -17,6 +18,9 @@ def connect(settings: Settings | None = None) -> Env:
         from chainml.chain.embedded import EmbeddedBackend
 
         embedded = EmbeddedBackend(settings.data_dir, durability=settings.durability)
+        if settings.chain_id is not None and settings.chain_id != embedded.chain_id:
+            embedded.close()
+            raise WrongChainIdError(expected=settings.chain_id, actual=embedded.chain_id)
         return Env(embedded, embedded.signers, data_dir=settings.data_dir)
 
     from chainml.chain.rpc import RpcBackend

@@ -13,11 +13,11 @@ from rich.progress import Progress
 
 from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
-from chainml.errors import InvalidInputError, VerificationError
+from chainml.errors import InvalidInputError, NotFoundError, VerificationError
 from chainml.log.anchor import Anchorer, log_contract
 from chainml.log.decision_log import Decision, DecisionLog
 from chainml.log.receipt import build_receipt, verify_receipt
-from chainml.log.record import request_id_from
+from chainml.log.record import hex32, request_id_from
 
 app = typer.Typer(help="The tamper-evident decision log.", no_args_is_help=True)
 BATCH = 10_000
@@ -37,7 +37,7 @@ def _decision(line: str, number: int, default_model: bytes | None) -> Decision:
         if not isinstance(item, dict):
             raise InvalidInputError("each line must be a JSON object")
         model = item.get("model_id")
-        model_id = _hex32(model, "model_id") if model is not None else default_model
+        model_id = hex32(model, "model_id") if model is not None else default_model
         if model_id is None:
             raise InvalidInputError("model_id missing (give it per line or with --model-id)")
         if "request_id" not in item:
@@ -50,7 +50,7 @@ def _decision(line: str, number: int, default_model: bytes | None) -> Decision:
             label=_int(item.get("label"), "label"),
             request_id=request_id_from(str(item["request_id"])),
             features=tuple(_int(f, "feature") for f in item.get("features", [])),
-            input_commitment=_hex32(commitment, "input_commitment") if commitment else None,
+            input_commitment=hex32(commitment, "input_commitment") if commitment else None,
             metadata_hash=_metadata_hash(metadata) if metadata is not None else bytes(32),
             timestamp_ms=_int(item["timestamp_ms"], "timestamp_ms")
             if "timestamp_ms" in item
@@ -69,15 +69,6 @@ def _int(value: Any, name: str) -> int:
         return int(value)
     except ValueError:
         raise InvalidInputError(f"{name} must be an integer, got {value!r}") from None
-
-
-def _hex32(value: Any, name: str) -> bytes:
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 66:
-        try:
-            return bytes.fromhex(value[2:])
-        except ValueError:
-            pass
-    raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {value!r}")
 
 
 def _metadata_hash(metadata: Any) -> bytes:
@@ -108,7 +99,7 @@ def append(
     Each line: {"request_id", "score", "label", "model_id"?, "features"? [ints],
     "input_commitment"?, "metadata"? {...}, "timestamp_ms"?}.
     """
-    default_model = _hex32(model_id, "--model-id") if model_id else None
+    default_model = hex32(model_id, "--model-id") if model_id else None
     with _open_log(ctx) as log:
         # First pass: validate everything (including duplicate request ids) before writing.
         seen: set[bytes] = set()
@@ -134,8 +125,6 @@ def append(
 
 
 def _known(log: DecisionLog, request_id: bytes) -> bool:
-    from chainml.errors import NotFoundError
-
     try:
         log.index_of(request_id)
     except NotFoundError:
@@ -233,6 +222,12 @@ def verify(
     ctx: typer.Context,
     receipt_file: Annotated[Path, typer.Argument(metavar="RECEIPT", help="A receipt JSON file.")],
     offline: Annotated[bool, typer.Option("--offline", help="Check hashes only.")] = False,
+    rpc: Annotated[
+        str | None,
+        typer.Option(
+            "--rpc", metavar="URL", help="Node of the receipt's chain (beats the global --rpc)."
+        ),
+    ] = None,
 ) -> None:
     """Verify a receipt: hashes offline, then the anchor on chain. Exit 0 valid, 3 invalid."""
     try:
@@ -241,7 +236,7 @@ def verify(
         raise InvalidInputError(f"cannot read receipt {receipt_file}: {err}") from err
     check = verify_receipt(document)  # offline first: a bad proof fails without a node
     if check.anchored_size is not None and not offline:
-        with connect(settings_of(ctx)) as env:
+        with connect(settings_of(ctx).with_overrides(rpc=rpc)) as env:
             check = verify_receipt(document, env)
     out = console()
     out.print(

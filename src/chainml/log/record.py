@@ -180,13 +180,13 @@ class DecisionRecord:
                 version=int(document["version"]),
                 sequence=int(document["sequence"]),
                 timestamp_ms=int(document["timestamp_ms"]),
-                model_id=_hex32(document["model_id"], "model_id"),
-                input_commitment=_hex32(document["input_commitment"], "input_commitment"),
+                model_id=hex32(document["model_id"], "model_id"),
+                input_commitment=hex32(document["input_commitment"], "input_commitment"),
                 features=tuple(int(f) for f in document.get("features", [])),
                 score=int(document["score"]),
                 label=int(document["label"]),
-                request_id=_hex32(document["request_id"], "request_id"),
-                metadata_hash=_hex32(
+                request_id=hex32(document["request_id"], "request_id"),
+                metadata_hash=hex32(
                     document.get("metadata_hash", "0x" + "00" * 32), "metadata_hash"
                 ),
             )
@@ -198,7 +198,8 @@ class DecisionRecord:
             raise InvalidInputError(f"malformed decision record: {err}") from err
 
 
-def _hex32(value: object, name: str) -> bytes:
+def hex32(value: object, name: str) -> bytes:
+    """Parse ``0x`` + 64 hex digits; anything else is an InvalidInputError naming ``name``."""
     if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
         raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {value!r}")
     try:
