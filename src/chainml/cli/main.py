@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from chainml.cli import chain, demo, log
+from chainml.cli import chain, data, demo, gov, log, model
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
 
@@ -39,6 +39,9 @@ app = typer.Typer(
 )
 app.add_typer(chain.app, name="chain")
 app.add_typer(log.app, name="log")
+app.add_typer(data.app, name="data")
+app.add_typer(model.app, name="model")
+app.add_typer(gov.app, name="gov")
 app.command("demo")(demo.demo)
 
 

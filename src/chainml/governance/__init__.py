@@ -1,0 +1,1 @@
+"""On-chain model governance: the model registry and the governor that approves models."""
