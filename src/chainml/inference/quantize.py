@@ -27,12 +27,12 @@ from chainml.inference.fixedpoint import (
 
 DEFAULT_WEIGHT_BITS = 48
 MAX_EXPONENT = 96
-DEFAULT_INPUT_BOUND = 2**64 - 1  # |x_int| accepted by default: amounts in wei still fit
+INPUT_BITS = 64  # inputs accepted by default: [-2**64, 2**64 - 1]; amounts in wei still fit
 
 
 def default_inputs(names: Sequence[str], scale: int = 1) -> tuple[InputSpec, ...]:
-    """Every feature at ``scale``, accepted within +-``DEFAULT_INPUT_BOUND``."""
-    return tuple(InputSpec(n, scale, -DEFAULT_INPUT_BOUND, DEFAULT_INPUT_BOUND) for n in names)
+    """Every feature at ``scale``, accepted in ``[-2**INPUT_BITS, 2**INPUT_BITS - 1]``."""
+    return tuple(InputSpec(n, scale, -(2**INPUT_BITS), 2**INPUT_BITS - 1) for n in names)
 
 
 def _exponent(values: Sequence[Fraction], weight_bits: int) -> int:

@@ -1,0 +1,158 @@
+"""Vyper code generation: one contract per fixed-point model, with the weights in the code.
+
+Weights, biases, thresholds and split points are literals (PUSH operands), never storage slots,
+so a score costs arithmetic, not cold SLOADs. Features are read straight from calldata. Every
+input is range-checked first; with the inputs bounded, :meth:`FixedPointModel.max_magnitude`
+proves that no intermediate value leaves int256, which is why the arithmetic is ``unsafe_*``
+(no overflow checks to pay for) and still equals the Python reference bit for bit.
+
+Interface of every generated contract::
+
+    MODEL_ID: bytes32, N_FEATURES: uint256, THRESHOLD: int256, SCORE_SCALE: int256 (constants)
+    score(x: int256[N]) -> int256
+    decide(x: int256[N]) -> (int256, bool)      # (score, score >= THRESHOLD)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from chainml.errors import InvalidInputError
+from chainml.inference.fixedpoint import (
+    FixedPointModel,
+    InputSpec,
+    LinearModel,
+    MLPModel,
+    TreeEnsembleModel,
+    TreeNode,
+)
+
+INDENT = "    "
+
+
+def _accumulate(bias: int, weights: Sequence[int], operands: Sequence[str]) -> str:
+    """``bias + sum(w * v)`` as nested ``unsafe_*`` calls.
+
+    Negative weights are subtracted, so every literal is a short positive PUSH rather than a
+    32-byte two's-complement one.
+    """
+    expression = str(bias)  # one literal per sum; a negative one is a PUSH32
+    for weight, operand in zip(weights, operands, strict=True):
+        if weight > 0:
+            expression = f"unsafe_add({expression}, unsafe_mul({operand}, {weight}))"
+        elif weight < 0:
+            expression = f"unsafe_sub({expression}, unsafe_mul({operand}, {-weight}))"
+    return expression
+
+
+def _range_check(index: int, spec: InputSpec) -> str:
+    message = f'"feature {index} out of range"'
+    span = spec.high - spec.low + 1
+    if spec.low == -spec.high - 1 and span & (span - 1) == 0:
+        # [-2**k, 2**k - 1]: x >> k is 0 or -1 exactly inside, so one shift and one comparison
+        bits = span.bit_length() - 2
+        return f"assert unsafe_add(x[{index}] >> {bits}, 1) in [0, 1], {message}"
+    return f"assert x[{index}] >= {spec.low} and x[{index}] <= {spec.high}, {message}"
+
+
+def _linear_body(model: LinearModel) -> list[str]:
+    operands = [f"x[{i}]" for i in range(model.n_features)]
+    return [f"s: int256 = {_accumulate(model.bias, model.weights, operands)}"]
+
+
+def _mlp_body(model: MLPModel) -> list[str]:
+    lines: list[str] = []
+    operands = [f"x[{i}]" for i in range(model.n_features)]
+    for depth, layer in enumerate(model.layers[:-1]):
+        names = [f"h{depth}_{j}" for j in range(len(layer.bias))]
+        for name, row, bias in zip(names, layer.weights, layer.bias, strict=True):
+            lines.append(f"{name}: int256 = max({_accumulate(bias, row, operands)}, 0)")
+        operands = names
+    last = model.layers[-1]
+    lines.append(f"s: int256 = {_accumulate(last.bias[0], last.weights[0], operands)}")
+    return lines
+
+
+def _tree_lines(tree: Sequence[TreeNode], index: int, depth: int) -> list[str]:
+    node, pad = tree[index], INDENT * depth
+    if node.feature < 0:
+        if node.value >= 0:
+            return [f"{pad}s = unsafe_add(s, {node.value})"]
+        return [f"{pad}s = unsafe_sub(s, {-node.value})"]
+    return [
+        f"{pad}if x[{node.feature}] <= {node.threshold}:",
+        *_tree_lines(tree, node.left, depth + 1),
+        f"{pad}else:",
+        *_tree_lines(tree, node.right, depth + 1),
+    ]
+
+
+def _trees_body(model: TreeEnsembleModel) -> list[str]:
+    lines = [f"s: int256 = {_accumulate(model.bias, [], [])}"]
+    for tree in model.trees:
+        lines.extend(_tree_lines(tree, 0, 0))
+    return lines
+
+
+def _body(model: FixedPointModel) -> list[str]:
+    if isinstance(model, LinearModel):
+        return _linear_body(model)
+    if isinstance(model, MLPModel):
+        return _mlp_body(model)
+    if isinstance(model, TreeEnsembleModel):
+        return _trees_body(model)
+    raise InvalidInputError(f"no code generator for {type(model).__name__}")
+
+
+def _model_id_literal(model_id: str) -> str:
+    digits = model_id.removeprefix("0x")
+    if len(digits) != 64 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+        raise InvalidInputError(f"model id must be 32 bytes of hex, got {model_id!r}")
+    return "0x" + digits.lower()
+
+
+def generate_vyper(model: FixedPointModel, model_id: str, title: str = "model") -> str:
+    """Vyper 0.4 source of the contract that scores exactly as ``model.score`` does."""
+    model.assert_no_overflow()
+    n = model.n_features
+    checks = [_range_check(i, spec) for i, spec in enumerate(model.inputs)]
+    body = [*checks, *_body(model), "return s"]
+    indented = [INDENT + line for line in body]
+    scale = getattr(model, "score_scale", 1)
+    bound = max(model.max_magnitude(), abs(model.threshold)).bit_length()
+    return "\n".join(
+        [
+            "# pragma version ~=0.4.3",
+            '"""',
+            f"@title {title} (generated by chainml; do not edit)",
+            f"@notice {type(model).__name__} over {n} int256 features; decide = score >= THRESHOLD",
+            f"@dev every intermediate |value| < 2**{bound} over the checked input ranges, so the",
+            "     unchecked arithmetic cannot overflow int256 (chainml.inference.fixedpoint).",
+            '"""',
+            "",
+            f"MODEL_ID: public(constant(bytes32)) = {_model_id_literal(model_id)}",
+            f"N_FEATURES: public(constant(uint256)) = {n}",
+            f"THRESHOLD: public(constant(int256)) = {model.threshold}",
+            f"SCORE_SCALE: public(constant(int256)) = {scale}",
+            "",
+            "",
+            "@internal",
+            "@pure",
+            f"def _score(x: int256[{n}]) -> int256:",
+            *indented,
+            "",
+            "",
+            "@external",
+            "@pure",
+            f"def score(x: int256[{n}]) -> int256:",
+            f"{INDENT}return self._score(x)",
+            "",
+            "",
+            "@external",
+            "@pure",
+            f"def decide(x: int256[{n}]) -> (int256, bool):",
+            f"{INDENT}s: int256 = self._score(x)",
+            f"{INDENT}return s, s >= THRESHOLD",
+            "",
+        ]
+    )
