@@ -121,15 +121,17 @@ def test_out_of_range_inputs_revert_like_the_reference_refuses(deployed):
             contract.score(row)
 
 
+@pytest.fixture(scope="module")
+def on_embedded(embedded_env: Env, compiled) -> list[tuple[FixedPointModel, Contract]]:
+    return [(model, embedded_env.deploy(code)) for model, code in compiled.values()]
+
+
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(
-    rows=st.lists(st.lists(st.integers(LOW, HIGH), min_size=N, max_size=N), min_size=1, max_size=4)
-)
-def test_random_inputs_are_bit_exact_on_the_embedded_chain(embedded_env, compiled, rows):
-    for model, code in compiled.values():
-        contract = embedded_env.deploy(code) if not hasattr(code, "_deployed") else None
+@given(rows=st.lists(st.lists(st.integers(LOW, HIGH), min_size=N, max_size=N), max_size=4))
+def test_random_inputs_are_bit_exact_on_the_embedded_chain(on_embedded, rows):
+    for model, contract in on_embedded:
         for row in rows:
             assert tuple(contract.decide(row)) == model.decide(row)
 
