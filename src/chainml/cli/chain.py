@@ -9,6 +9,7 @@ from rich.table import Table
 
 from chainml.chain import Env, connect
 from chainml.cli import console, format_bytes, format_eth, iso_utc, print_json, settings_of
+from chainml.errors import ChainError, ChainUnavailableError
 
 app = typer.Typer(help="Inspect the chain chainml talks to.", no_args_is_help=True)
 
@@ -96,3 +97,24 @@ def accounts(ctx: typer.Context, as_json: _JSON = False) -> None:
         suffix = "  (default)" if row["index"] == 0 else ""
         table.add_row(str(row["index"]), row["address"] + suffix, row["balance_eth"])
     console().print(table)
+
+
+@app.command("mine")
+def mine(
+    ctx: typer.Context,
+    blocks: Annotated[int, typer.Argument(metavar="N", min=1, help="How many blocks.")],
+) -> None:
+    """Mine N empty blocks (development chains only: embedded or anvil)."""
+    with connect(settings_of(ctx)) as env:
+        try:
+            env.mine(blocks)
+        except ChainUnavailableError:
+            raise
+        except ChainError as err:
+            raise ChainError(
+                f"cannot mine on chain {env.chain_id} at {env.backend.location}: only development "
+                "chains (the embedded chain, anvil) mine on request; real networks make blocks "
+                "on their own schedule"
+            ) from err
+        latest = env.block_number
+    console().print(f"mined {blocks} block(s); latest block {latest}")

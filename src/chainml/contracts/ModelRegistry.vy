@@ -1,0 +1,189 @@
+# pragma version ~=0.4.3
+"""
+@title ModelRegistry
+@notice The on-chain register of chainml models: each version is identified by its model id
+        (the SHA-256 of its canonical artifact) and carries its artifact hash, model-card hash,
+        URI and registrant. Only the governor (normally a Governor contract, so every change
+        is a passed vote) approves a model for a named use ("fraud-screening", ...) or retires
+        it; anyone may register.
+@dev    Rules:
+        - register: anyone; the model id and the artifact hash must not be zero; an id is
+          registered once and never reused, even after retirement.
+        - Status lifecycle: Registered -> Approved -> Retired, or Registered -> Retired.
+          Retired is final; an Approved model cannot be approved again (for another use either:
+          a model serves at most one use; register a new version for another).
+        - approve(model_id, use): governor only; the model must be Registered and `use`
+          non-empty. It becomes the approved model for `use`; the model previously approved
+          for that use (if any) is retired in the same transaction.
+        - retire(model_id): governor only; a Registered or Approved model becomes Retired; an
+          Approved one stops being the approved model for its use (the use then has none).
+        - attach_contract(model_id, target): the registrant only, while the model is still
+          Registered and only once; records `target` and its code hash, so the code a vote
+          approved cannot change afterwards without the hash telling.
+        - set_governor: governor only (a governor may hand its role to a new governor).
+"""
+
+# Status values; 0 means "no such model".
+UNKNOWN: constant(uint8) = 0
+REGISTERED: constant(uint8) = 1
+APPROVED: constant(uint8) = 2
+RETIRED: constant(uint8) = 3
+
+MAX_URI: constant(uint256) = 256
+MAX_USE: constant(uint256) = 64
+
+
+struct Model:
+    artifact_hash: bytes32
+    card_hash: bytes32
+    uri: String[MAX_URI]
+    registrant: address
+    registered_block: uint256
+    status: uint8
+    use: String[MAX_USE]  # the use it was approved for; empty if never approved
+    target: address  # the attached model contract, if any
+    codehash: bytes32  # that contract's code hash when it was attached
+
+
+governor: public(address)
+model_count: public(uint256)
+_models: HashMap[bytes32, Model]
+# The currently approved model for each use (empty(bytes32) when none).
+approved_model: public(HashMap[String[MAX_USE], bytes32])
+
+event ModelRegistered:
+    model_id: indexed(bytes32)
+    registrant: indexed(address)
+    artifact_hash: bytes32
+    card_hash: bytes32
+    uri: String[MAX_URI]
+
+event ModelApproved:
+    model_id: indexed(bytes32)
+    use: String[MAX_USE]
+    replaced: bytes32  # the model approved for this use before, now retired (or zero)
+
+event ModelRetired:
+    model_id: indexed(bytes32)
+    use: String[MAX_USE]  # the use it was approved for (empty if it never was)
+
+event ContractAttached:
+    model_id: indexed(bytes32)
+    target: indexed(address)
+    codehash: bytes32
+
+event GovernorChanged:
+    previous_governor: indexed(address)
+    new_governor: indexed(address)
+
+
+@deploy
+def __init__(governor: address):
+    """
+    @notice `governor` alone may approve and retire models (normally a Governor contract).
+    """
+    assert governor != empty(address), "governor is the zero address"
+    self.governor = governor
+    log GovernorChanged(previous_governor=empty(address), new_governor=governor)
+
+
+@external
+def set_governor(new_governor: address):
+    """
+    @notice Hand the governor role to `new_governor`.
+    """
+    assert msg.sender == self.governor, "only the governor"
+    assert new_governor != empty(address), "governor is the zero address"
+    log GovernorChanged(previous_governor=msg.sender, new_governor=new_governor)
+    self.governor = new_governor
+
+
+@external
+def register(model_id: bytes32, artifact_hash: bytes32, card_hash: bytes32, uri: String[MAX_URI]):
+    """
+    @notice Register a model version; the caller becomes its registrant.
+    """
+    assert model_id != empty(bytes32), "model id is zero"
+    assert artifact_hash != empty(bytes32), "artifact hash is zero"
+    assert self._models[model_id].status == UNKNOWN, "model already registered"
+    self._models[model_id] = Model(
+        artifact_hash=artifact_hash,
+        card_hash=card_hash,
+        uri=uri,
+        registrant=msg.sender,
+        registered_block=block.number,
+        status=REGISTERED,
+        use="",
+        target=empty(address),
+        codehash=empty(bytes32),
+    )
+    self.model_count += 1
+    log ModelRegistered(
+        model_id=model_id,
+        registrant=msg.sender,
+        artifact_hash=artifact_hash,
+        card_hash=card_hash,
+        uri=uri,
+    )
+
+
+@external
+def attach_contract(model_id: bytes32, target: address):
+    """
+    @notice Record the contract that computes model `model_id` and its current code hash.
+    """
+    status: uint8 = self._models[model_id].status
+    assert status != UNKNOWN, "unknown model"
+    assert msg.sender == self._models[model_id].registrant, "only the registrant"
+    assert status == REGISTERED, "model is no longer registered-only"
+    assert self._models[model_id].target == empty(address), "contract already attached"
+    assert target.is_contract, "target has no code"
+    self._models[model_id].target = target
+    self._models[model_id].codehash = target.codehash
+    log ContractAttached(model_id=model_id, target=target, codehash=target.codehash)
+
+
+@external
+def approve(model_id: bytes32, use: String[MAX_USE]):
+    """
+    @notice Make `model_id` the approved model for `use`, retiring the one approved before.
+    """
+    assert msg.sender == self.governor, "only the governor"
+    assert len(use) > 0, "use is empty"
+    status: uint8 = self._models[model_id].status
+    assert status != UNKNOWN, "unknown model"
+    assert status != APPROVED, "model already approved"
+    assert status != RETIRED, "model is retired"
+    previous: bytes32 = self.approved_model[use]
+    if previous != empty(bytes32):
+        self._models[previous].status = RETIRED
+        log ModelRetired(model_id=previous, use=use)
+    self._models[model_id].status = APPROVED
+    self._models[model_id].use = use
+    self.approved_model[use] = model_id
+    log ModelApproved(model_id=model_id, use=use, replaced=previous)
+
+
+@external
+def retire(model_id: bytes32):
+    """
+    @notice Retire `model_id`; if it is the approved model for its use, that use has none.
+    """
+    assert msg.sender == self.governor, "only the governor"
+    status: uint8 = self._models[model_id].status
+    assert status != UNKNOWN, "unknown model"
+    assert status != RETIRED, "model already retired"
+    use: String[MAX_USE] = self._models[model_id].use
+    if status == APPROVED and self.approved_model[use] == model_id:
+        self.approved_model[use] = empty(bytes32)
+    self._models[model_id].status = RETIRED
+    log ModelRetired(model_id=model_id, use=use)
+
+
+@view
+@external
+def model(model_id: bytes32) -> Model:
+    """
+    @notice Everything recorded about `model_id` (status 0 when it was never registered).
+    """
+    return self._models[model_id]

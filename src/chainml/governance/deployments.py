@@ -1,0 +1,138 @@
+"""Which Governor and ModelRegistry belong to which chain: ``<data_dir>/deployments.json``.
+
+The file maps a chain id to the addresses of the contracts chainml deployed there::
+
+    {"1337": {"Governor": "0x…", "ModelRegistry": "0x…"}}
+
+It is rewritten atomically (temporary file, fsync, rename), so a crash leaves the old or the
+new version, never half of one; a damaged file is a DataDirectoryError, never reset silently.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from eth_utils import is_address
+
+from chainml.chain import Env
+from chainml.config import ensure_directory
+from chainml.errors import DataDirectoryError, NotFoundError
+from chainml.governance.governor import Governor
+from chainml.governance.registry import ModelRegistry
+
+FILE_NAME = "deployments.json"
+NAMES = ("Governor", "ModelRegistry")
+
+
+def deployments_path(data_dir: Path) -> Path:
+    """Where the deployments of ``data_dir`` are recorded."""
+    return data_dir / FILE_NAME
+
+
+def load_deployments(data_dir: Path) -> dict[str, dict[str, str]]:
+    """Every recorded deployment, by chain id (as a string); empty when there is no file."""
+    path = deployments_path(data_dir)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise DataDirectoryError(str(data_dir), f"{FILE_NAME} is unreadable: {err}") from err
+    if not isinstance(document, dict):
+        raise DataDirectoryError(str(data_dir), f"{FILE_NAME} must hold a JSON object")
+    for chain_id, entry in document.items():
+        if not chain_id.isdigit() or not isinstance(entry, dict):
+            raise DataDirectoryError(
+                str(data_dir), f"{FILE_NAME}: entry {chain_id!r} is not chain id -> addresses"
+            )
+        for name, address in entry.items():
+            if not isinstance(address, str) or not is_address(address):
+                raise DataDirectoryError(
+                    str(data_dir),
+                    f"{FILE_NAME}: {name} on chain {chain_id} is not an address: {address!r}",
+                )
+    return document
+
+
+def deployment(data_dir: Path, chain_id: int) -> dict[str, str] | None:
+    """The contract addresses recorded for ``chain_id``, or None."""
+    return load_deployments(data_dir).get(str(chain_id))
+
+
+def save_deployment(data_dir: Path, chain_id: int, addresses: dict[str, str]) -> None:
+    """Record ``addresses`` (name -> address) for ``chain_id``, atomically."""
+    ensure_directory(data_dir)
+    document = load_deployments(data_dir)
+    document[str(chain_id)] = dict(addresses)
+    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{FILE_NAME}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(document, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, deployments_path(data_dir))
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    directory = os.open(data_dir, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # make the rename itself durable
+    finally:
+        os.close(directory)
+
+
+def governance(
+    env: Env,
+    data_dir: Path,
+    *,
+    deploy: bool = True,
+    members: dict[str, int] | None = None,
+    quorum_bps: int = 5000,
+    majority_bps: int = 5000,
+    voting_period_blocks: int = 10,
+    timelock_blocks: int = 5,
+) -> tuple[Governor, ModelRegistry]:
+    """The Governor and ModelRegistry of ``env``'s chain, deployed and recorded on first use.
+
+    The first deployment makes ``members`` (default: the Env's sender with weight 1) the
+    governor's members and the governor the registry's governor. Later calls return the
+    recorded contracts and ignore the deployment arguments.
+    """
+    recorded = deployment(data_dir, env.chain_id)
+    if recorded is not None:
+        missing = [name for name in NAMES if name not in recorded]
+        if missing:
+            raise DataDirectoryError(
+                str(data_dir), f"{FILE_NAME}: chain {env.chain_id} lacks {', '.join(missing)}"
+            )
+        try:
+            governor = Governor.at(env, recorded["Governor"])
+            registry = ModelRegistry.at(env, recorded["ModelRegistry"])
+        except NotFoundError as err:
+            raise NotFoundError(
+                f"the governance contracts recorded in {deployments_path(data_dir)} are gone "
+                f"from chain {env.chain_id} (was the node reset?); proposals and approvals "
+                f"there are lost. Remove the entry for chain {env.chain_id} to deploy anew"
+            ) from err
+        return governor, registry
+    if not deploy:
+        raise NotFoundError(
+            f"no governance contracts on chain {env.chain_id}; run `chainml gov deploy`"
+        )
+    governor = Governor.deploy(
+        env,
+        members or {env.sender: 1},
+        quorum_bps=quorum_bps,
+        majority_bps=majority_bps,
+        voting_period_blocks=voting_period_blocks,
+        timelock_blocks=timelock_blocks,
+    )
+    registry = ModelRegistry.deploy(env, governor.address)
+    save_deployment(
+        data_dir, env.chain_id, {"Governor": governor.address, "ModelRegistry": registry.address}
+    )
+    return governor, registry
