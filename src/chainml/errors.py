@@ -16,7 +16,7 @@ EXIT_CODES: dict[int, str] = {
     1: "unexpected internal error (a bug: please report it)",
     2: "bad input or usage (malformed argument, unknown contract, invalid file)",
     3: "verification failed (a proof or record does not check out)",
-    4: "chain unavailable (the node cannot be reached)",
+    4: "unavailable (a chain node or a download source cannot be reached)",
     5: "transaction rejected (revert, insufficient funds, nonce conflict, wrong chain)",
     6: "local data unusable (missing or corrupted data directory)",
 }

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from chainml.cli import chain, data, demo, gov, log, model
+from chainml.cli import chain, data, demo, gov, log, model, model_registry
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
 
@@ -40,6 +40,9 @@ app = typer.Typer(
 app.add_typer(chain.app, name="chain")
 app.add_typer(log.app, name="log")
 app.add_typer(data.app, name="data")
+model.app.command("register")(model_registry.register)
+model.app.command("show")(model_registry.show)
+model.app.command("list")(model_registry.list_)
 app.add_typer(model.app, name="model")
 app.add_typer(gov.app, name="gov")
 app.command("demo")(demo.demo)

@@ -2,8 +2,260 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+
+from chainml.cli import console, format_bytes, print_json, settings_of
+from chainml.errors import DataDirectoryError, InvalidInputError
+
+if TYPE_CHECKING:
+    from chainml.models.dataset import Dataset
+    from chainml.models.train_base import Progress as ProgressCallback
 
 app = typer.Typer(
     help="Models: train, evaluate, export to ONNX, register on chain, show.", no_args_is_help=True
 )
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+_KINDS = ("lr", "lgbm", "mlp")
+_TARGET = Annotated[
+    str | None, typer.Option("--target", help="Label column of a CSV (default: Class).")
+]
+_ORDER = Annotated[
+    str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
+]
+
+
+def _load_dataset(spec: str, data_dir: Path, target: str | None, order: str | None) -> Dataset:
+    """The dataset named by ``spec`` (creditcard, simulated[:N[:SEED]] or a CSV path)."""
+    from chainml.models.sources import load_dataset
+
+    return load_dataset(spec, data_dir, target=target, order=order)
+
+
+def _parse_params(values: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise InvalidInputError(f"--param {item!r}: expected NAME=VALUE")
+        value: Any = raw
+        for cast in (int, float):
+            try:
+                value = cast(raw)
+                break
+            except ValueError:
+                continue
+        params[key.strip()] = value
+    return params
+
+
+@contextmanager
+def _steps() -> Iterator[Any]:
+    """A rich progress display; yields a factory of per-step progress callbacks."""
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console(), transient=True) as progress:
+
+        def step(description: str) -> ProgressCallback:
+            task = progress.add_task(description, total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            return advance
+
+        yield step
+
+
+def _metric_row(kind: str, test: dict[str, Any]) -> list[str]:
+    interval = test["pr_auc_interval"]
+    return [
+        kind,
+        f"{test['pr_auc']:.4f}",
+        f"{interval['low']:.3f}-{interval['high']:.3f}",
+        f"{test['roc_auc']:.4f}",
+        f"{test['recall_at_fpr']['0.001']:.3f}",
+        f"{test['recall_at_fpr']['0.01']:.3f}",
+        f"{test['precision_at_recall']['0.8']:.3f}",
+    ]
+
+
+_METRIC_COLUMNS = (
+    "model", "PR-AUC", "95% interval", "ROC-AUC", "recall@0.1%FPR", "recall@1%FPR",
+    "precision@80%recall",
+)  # fmt: skip
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    data: Annotated[
+        str,
+        typer.Option("--data", help="creditcard | simulated[:N[:SEED]] | path to a CSV file."),
+    ],
+    target: _TARGET = None,
+    order: _ORDER = None,
+    kind: Annotated[str, typer.Option("--kind", help="lr | lgbm | mlp | all")] = "all",
+    seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
+    threshold_rule: Annotated[
+        str,
+        typer.Option(
+            "--threshold-rule", help="f1 | fpr:RATE | recall:RATE | probability:P (on validation)"
+        ),
+    ] = "f1",
+    preset: Annotated[
+        str, typer.Option("--preset", help="LightGBM preset: quality | compact (50 trees).")
+    ] = "quality",
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", help="Hyperparameter NAME=VALUE (one --kind only); repeatable."),
+    ] = None,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
+    ] = 1000,
+    as_json: _JSON = False,
+) -> None:
+    """Train on a time-ordered split, evaluate on its last 20%, store ONNX + card per model."""
+    from chainml.models.artifacts import save_model
+    from chainml.models.metrics import parse_rule
+    from chainml.models.split import time_split
+    from chainml.models.train import train_model
+
+    kinds = list(_KINDS) if kind == "all" else [kind]
+    if any(k not in _KINDS for k in kinds):
+        raise InvalidInputError(f"--kind must be one of lr, lgbm, mlp, all; got {kind!r}")
+    extra = _parse_params(param or [])
+    if extra and len(kinds) > 1:
+        raise InvalidInputError("--param needs a single --kind (parameters differ per kind)")
+    parse_rule(threshold_rule)
+    data_dir = settings_of(ctx).data_dir
+    dataset = _load_dataset(data, data_dir, target, order)
+    split = time_split(dataset)
+    results = []
+    with _steps() as step:
+        for k in kinds:
+            params = {**({"preset": preset} if k == "lgbm" else {}), **extra}
+            trained = train_model(
+                dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
+                split=split, resamples=resamples, steps=step,
+            )  # fmt: skip
+            artifact, new = save_model(data_dir, trained, dataset_spec=data)
+            results.append((k, trained, artifact, new))
+    if as_json:
+        print_json([
+            {"kind": k, "model_id": a.model_id, "path": str(a.path), "new": new,
+             "metrics": a.card["metrics"]["test"], "threshold": a.card["threshold"]}
+            for k, _, a, new in results
+        ])  # fmt: skip
+        return
+    out = console()
+    parts = split.summary()
+    out.print(
+        f"dataset {dataset.name}: {dataset.rows:,} rows, {dataset.positives:,} positives, "
+        f"commitment {dataset.commitment()}\ntime split: "
+        + ", ".join(f"{n} {p['rows']:,} / {p['positives']:,} positives" for n, p in parts.items())
+    )
+    table = Table(title="Test split (the last 20% in time)")
+    for i, column in enumerate((*_METRIC_COLUMNS, "train s", "peak RSS")):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for k, trained, artifact, _ in results:
+        row = _metric_row(k, artifact.card["metrics"]["test"])
+        table.add_row(
+            *row, f"{trained.training.seconds:.1f}", format_bytes(trained.training.peak_rss_bytes)
+        )
+    out.print(table)
+    for k, _, artifact, new in results:
+        threshold = artifact.card["threshold"]
+        state = "stored" if new else "already stored (unchanged)"
+        out.print(
+            f"{k}: model {artifact.model_id} {state} in {artifact.path}\n"
+            f"    threshold ({threshold['rule']}): logit {threshold['logit']:.6g}, "
+            f"probability {threshold['probability']:.6g}"
+        )
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="Model id (0x + 64 hex) or a unique prefix.")],
+    data: Annotated[
+        str | None,
+        typer.Option("--data", help="Dataset to score (default: the one the card names)."),
+    ] = None,
+    target: _TARGET = None,
+    order: _ORDER = None,
+    resamples: Annotated[int, typer.Option("--resamples")] = 1000,
+    as_json: _JSON = False,
+) -> None:
+    """Score a stored model on a dataset at its recorded threshold (the test split of its own)."""
+    from chainml.models.artifacts import load_model
+    from chainml.models.evaluate import evaluate_model
+
+    data_dir = settings_of(ctx).data_dir
+    model = load_model(data_dir, model_id)
+    spec = data or model.card["dataset"].get("spec")
+    if spec is None:
+        raise InvalidInputError(
+            "the card names no dataset spec (the model was not trained from the CLI); give --data"
+        )
+    dataset = _load_dataset(spec, data_dir, target, order)
+    result = evaluate_model(model, dataset, resamples=resamples)
+    if as_json:
+        print_json(result)
+        return
+    out = console()
+    out.print(
+        f"model {model.model_id} ({model.kind}) on {dataset.name}: {result['rows_used']}, "
+        f"{result['metrics']['rows']:,} rows, {result['metrics']['positives']:,} positives"
+    )
+    table = Table()
+    for i, column in enumerate(_METRIC_COLUMNS):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    table.add_row(*_metric_row(model.kind, result["metrics"]))
+    out.print(table)
+    cells = result["metrics"]["at_threshold"]["confusion"]
+    out.print(
+        f"at the threshold (rule {result['threshold']['rule']}, logit "
+        f"{model.threshold:.6g}): TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, "
+        f"FN {cells['fn']}"
+    )
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="Model id (0x + 64 hex) or a unique prefix.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Directory to write into.")],
+) -> None:
+    """Re-verify a stored model (hashes, ONNX vs native) and copy model.onnx and its card."""
+    from chainml.models.artifacts import load_model
+    from chainml.models.evaluate import reverify_onnx
+
+    model = load_model(settings_of(ctx).data_dir, model_id)
+    check = reverify_onnx(model)
+    if output.exists() and not output.is_dir():
+        raise InvalidInputError(f"{output} exists and is not a directory")
+    if not output.parent.is_dir():
+        raise DataDirectoryError(str(output), f"its parent {output.parent} does not exist")
+    output.mkdir(exist_ok=True)
+    for name in ("model.onnx", "card.json", "card.md", "pr_curve.png"):
+        staging = output / f".{name}.tmp"
+        shutil.copyfile(model.path / name, staging)
+        os.replace(staging, output / name)
+    console().print(
+        f"model {model.model_id} ({model.kind}) verified: ONNX vs native max |dp| "
+        f"{check['max_abs_diff_probability']:.3g} on {check['rows']:,} probe rows\n"
+        f"wrote model.onnx, card.json, card.md, pr_curve.png to {output}"
+    )

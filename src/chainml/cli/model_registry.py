@@ -1,0 +1,211 @@
+"""``chainml model register|show|list``: stored models next to what the chain's registry says.
+
+A local model is trusted only as far as its hashes agree with the registry: ``show`` fails
+(exit 3) when the ONNX file, the parameters or the card differ from what was registered.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from chainml.chain import connect
+from chainml.cli import console, print_json, settings_of
+from chainml.errors import NotFoundError, VerificationError
+from chainml.governance.deployments import deployment, governance
+from chainml.governance.registry import ModelRegistry, RegisteredModel
+from chainml.models.artifacts import ModelArtifact, list_models, load_model
+
+_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+_MODEL = Annotated[str, typer.Argument(metavar="MODEL_ID", help="Model id (or a unique prefix).")]
+
+
+def _artifact_hash(artifact: ModelArtifact) -> str:
+    return str(artifact.card["artifact_hash"])
+
+
+def mismatches(artifact: ModelArtifact, entry: RegisteredModel) -> list[str]:
+    """How the local artifact differs from its registry entry (empty when it matches)."""
+    found = []
+    if entry.artifact_hash != _artifact_hash(artifact):
+        found.append(
+            f"params.json hashes to {_artifact_hash(artifact)}, "
+            f"the registry holds {entry.artifact_hash}"
+        )
+    if entry.card_hash != artifact.card_hash:
+        found.append(f"card.json hashes to {artifact.card_hash}, registry {entry.card_hash}")
+    return found
+
+
+def register(
+    ctx: typer.Context,
+    model_id: _MODEL,
+    uri: Annotated[
+        str | None, typer.Option(help="Where the artifact can be fetched (default: its path).")
+    ] = None,
+) -> None:
+    """Record a stored model (id, artifact hash, card hash, URI) in the on-chain registry.
+
+    Deploys the governance contracts on first use. Registering is not approval: that takes a
+    governance vote (`chainml gov propose approve`).
+    """
+    settings = settings_of(ctx)
+    artifact = load_model(settings.data_dir, model_id)  # verifies every local hash first
+    with connect(settings) as env:
+        fresh = deployment(settings.data_dir, env.chain_id) is None
+        _, registry = governance(env, settings.data_dir)
+        if fresh:
+            console().print(f"deployed governance on chain {env.chain_id}")
+        existing = _lookup(registry, artifact.model_id)
+        if existing is not None:
+            if problems := mismatches(artifact, existing):
+                raise VerificationError(
+                    f"model {artifact.model_id} is registered with other hashes: "
+                    + "; ".join(problems)
+                )
+            console().print(
+                f"model {artifact.model_id} is already registered ({existing.status.name})"
+            )
+            return
+        receipt = registry.register(
+            artifact.model_id,
+            _artifact_hash(artifact),
+            artifact.card_hash,
+            uri or artifact.path.resolve().as_uri(),
+        )
+    console().print(
+        f"registered {artifact.model_id} in ModelRegistry {registry.address} "
+        f"(block {receipt.block_number}, gas {receipt.gas_used})\n"
+        f"next: chainml gov propose approve {artifact.model_id} --use fraud-screening"
+    )
+
+
+def _lookup(registry: ModelRegistry, model_id: str) -> RegisteredModel | None:
+    try:
+        return registry.model(model_id)
+    except NotFoundError:
+        return None
+
+
+def _chain_entry(ctx: typer.Context, model_id: str) -> tuple[RegisteredModel | None, str]:
+    """The registry entry (or None) and a line saying where it was looked up."""
+    settings = settings_of(ctx)
+    with connect(settings) as env:
+        if deployment(settings.data_dir, env.chain_id) is None:
+            return None, f"no registry on chain {env.chain_id}"
+        _, registry = governance(env, settings.data_dir, deploy=False)
+        return _lookup(registry, model_id), f"ModelRegistry {registry.address}"
+
+
+def _card_facts(artifact: ModelArtifact) -> dict[str, Any]:
+    card = artifact.card
+    test = card.get("metrics", {}).get("test", {})
+    return {
+        "kind": artifact.kind,
+        "dataset": card.get("dataset", {}).get("name"),
+        "dataset commitment": card.get("dataset", {}).get("commitment"),
+        "features": len(artifact.feature_names),
+        "PR-AUC (test)": test.get("pr_auc"),
+        "ROC-AUC (test)": test.get("roc_auc"),
+        "threshold": card.get("threshold", {}).get("probability"),
+        "artifact hash": _artifact_hash(artifact),
+        "card hash": artifact.card_hash,
+        "chainml": card.get("versions", {}).get("chainml"),
+    }
+
+
+def _chain_facts(entry: RegisteredModel | None, where: str) -> dict[str, Any]:
+    if entry is None:
+        return {"status": "not registered", "registry": where}
+    return {
+        "status": entry.status.name.lower(),
+        "use": entry.use,
+        "registrant": entry.registrant,
+        "registered in block": entry.registered_block,
+        "artifact hash": entry.artifact_hash,
+        "card hash": entry.card_hash,
+        "uri": entry.uri,
+        "contract": entry.contract,
+        "registry": where,
+    }
+
+
+def show(
+    ctx: typer.Context,
+    model_id: _MODEL,
+    offline: Annotated[bool, typer.Option(help="Show the local card only.")] = False,
+    as_json: _JSON = False,
+) -> None:
+    """The model card next to its on-chain status; exit 3 if the local files don't match it."""
+    artifact = load_model(settings_of(ctx).data_dir, model_id)
+    entry, where = (None, "not checked (--offline)") if offline else _chain_entry(ctx, model_id)
+    local, chain = _card_facts(artifact), _chain_facts(entry, where)
+    problems = mismatches(artifact, entry) if entry is not None else []
+    if as_json:
+        print_json({"model_id": artifact.model_id, "card": local, "chain": chain})
+    else:
+        table = Table(title=f"model {artifact.model_id}")
+        table.add_column("card (local)")
+        table.add_column("")
+        table.add_column("registry (chain)")
+        table.add_column("")
+        rows = max(len(local), len(chain))
+        left, right = list(local.items()), list(chain.items())
+        for i in range(rows):
+            lk, lv = left[i] if i < len(left) else ("", "")
+            rk, rv = right[i] if i < len(right) else ("", "")
+            table.add_row(lk, str(lv), rk, str(rv))
+        console().print(table)
+        console().print(f"card: {Path(artifact.path) / 'card.md'}")
+    if problems:
+        raise VerificationError(
+            f"local model {artifact.model_id} does not match the registry: " + "; ".join(problems)
+        )
+
+
+def list_(
+    ctx: typer.Context,
+    offline: Annotated[bool, typer.Option(help="Local models only.")] = False,
+    as_json: _JSON = False,
+) -> None:
+    """Stored models with their test PR-AUC and, unless --offline, their on-chain status."""
+    settings = settings_of(ctx)
+    models = list_models(settings.data_dir)
+    status: dict[str, str] = {}
+    if not offline and models:
+        with connect(settings) as env:
+            if deployment(settings.data_dir, env.chain_id) is not None:
+                _, registry = governance(env, settings.data_dir, deploy=False)
+                for summary in models:
+                    entry = _lookup(registry, summary.model_id)
+                    status[summary.model_id] = (
+                        "not registered" if entry is None else entry.status.name.lower()
+                    )
+    rows = [
+        {
+            "model_id": m.model_id,
+            "kind": m.kind,
+            "dataset": m.dataset,
+            "pr_auc": m.pr_auc,
+            "status": status.get(m.model_id, "unknown" if not offline else "-"),
+        }
+        for m in models
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        console().print(f"no models in {settings.data_dir}; train one with `chainml model train`")
+        return
+    table = Table()
+    for column in ("model id", "kind", "dataset", "PR-AUC", "status"):
+        table.add_column(column)
+    for row in rows:
+        pr_auc = "?" if row["pr_auc"] is None else f"{row['pr_auc']:.3f}"
+        table.add_row(
+            *(str(row[k]) for k in ("model_id", "kind", "dataset")), pr_auc, str(row["status"])
+        )
+    console().print(table)

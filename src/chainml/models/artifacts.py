@@ -1,0 +1,290 @@
+"""Stored models: one directory per model id, written atomically and verified when loaded.
+
+Layout: ``<data_dir>/models/<model_id>/`` holds ``model.onnx`` (its SHA-256 is the id), the
+native parameter file(s) (``params.json``, plus ``booster.txt`` for LightGBM), ``card.json``,
+``card.md`` and ``pr_curve.png``. A model is written into a temporary sibling directory and
+renamed into place, so a reader never sees a half-written model. :func:`load_model` checks
+every hash link: id -> model.onnx, card -> params.json (artifact hash), params.json ->
+booster.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from chainml.config import ensure_directory
+from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError, VerificationError
+from chainml.models import card as cards
+from chainml.models import export, native
+from chainml.models.dataset import FloatArray
+from chainml.models.plot import save_pr_curve
+from chainml.models.train import TrainedModel
+
+MODELS = "models"
+ONNX_FILE = "model.onnx"
+PARAMS_FILE = "params.json"
+CARD_FILE = "card.json"
+_ID = re.compile(r"^0x[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ModelArtifact:
+    """A stored, verified model: its files' contents and the native evaluator."""
+
+    model_id: str
+    path: Path
+    card: dict[str, Any]
+    params: dict[str, Any]
+    onnx_bytes: bytes
+    card_hash: str
+    booster: Any = None  # the parsed LightGBM booster, for kind "lightgbm"
+
+    @property
+    def kind(self) -> str:
+        """``logistic_regression``, ``mlp`` or ``lightgbm``."""
+        return str(self.params["kind"])
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The input features, in order."""
+        return tuple(self.params["feature_names"])
+
+    @property
+    def threshold(self) -> float:
+        """The decision threshold, as a logit."""
+        return float(self.card["threshold"]["logit"])
+
+    def predict_logit(self, features: npt.ArrayLike) -> FloatArray:
+        """Logits (raw scores) from the native parameters, in float64."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != len(self.feature_names):
+            names = ", ".join(self.feature_names[:5])
+            names += ", ..." if len(self.feature_names) > 5 else ""
+            raise InvalidInputError(
+                f"model {self.model_id[:10]}... takes {len(self.feature_names)} features per row "
+                f"({names}), got shape {x.shape}"
+            )
+        if self.kind == "lightgbm":
+            return native.lightgbm_logit(self.booster, x)
+        if self.kind == "mlp":
+            return native.mlp_logit(self.params, x)
+        return native.linear_logit(self.params, x)
+
+    def predict_proba(self, features: npt.ArrayLike) -> FloatArray:
+        """Probabilities of class 1."""
+        return native.sigmoid(self.predict_logit(features))
+
+    def decide(self, features: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+        """True where the logit reaches the card's threshold."""
+        return self.predict_logit(features) >= self.threshold
+
+
+def models_dir(data_dir: Path) -> Path:
+    """Where models are stored under a data directory."""
+    return Path(data_dir) / MODELS
+
+
+def _verification_rows(trained: TrainedModel) -> FloatArray:
+    split = trained.split
+    return np.concatenate([split.validation.features, split.test.features])
+
+
+def save_model(
+    data_dir: Path,
+    trained: TrainedModel,
+    *,
+    dataset_spec: str | None = None,
+    tolerance: float = export.TOLERANCE,
+) -> tuple[ModelArtifact, bool]:
+    """Export, verify and store ``trained``; return the stored model and whether it is new.
+
+    The ONNX graph is checked against the native model with onnxruntime on the validation and
+    test rows (:class:`VerificationError` above ``tolerance``) before anything is written. A
+    model whose id is already stored is left untouched (its card may be registered on chain).
+    """
+    estimator = trained.estimator
+    files = estimator.native_files()
+    params = json.loads(files[PARAMS_FILE])
+    onnx_bytes = export.build_onnx(params, getattr(estimator, "booster_", None))
+    model_id = export.model_id(onnx_bytes)
+    rows = _verification_rows(trained)
+    verification = export.verify_onnx(
+        onnx_bytes, estimator.decision_function(rows), rows, tolerance
+    )
+    root = models_dir(data_dir)
+    final = root / model_id
+    if final.is_dir():
+        return load_model(data_dir, model_id), False
+    card = cards.build_card(
+        trained,
+        model_id=model_id,
+        native_files=files,
+        onnx_info=_onnx_info(onnx_bytes, verification),
+        dataset_spec=dataset_spec,
+    )
+    ensure_directory(Path(data_dir))
+    root.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model_id[:18]}-", dir=root))
+    try:
+        (staging / ONNX_FILE).write_bytes(onnx_bytes)
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+        (staging / CARD_FILE).write_bytes(cards.card_bytes(card))
+        (staging / "card.md").write_text(cards.render_markdown(card))
+        assert trained.test_logits is not None
+        title = f"{card['kind']} on {trained.dataset.name} (test split)"
+        save_pr_curve(
+            staging / "pr_curve.png", trained.split.test.labels, trained.test_logits,
+            trained.threshold, title,
+        )  # fmt: skip
+        for item in staging.iterdir():
+            with item.open("rb") as handle:
+                os.fsync(handle.fileno())
+        staging.chmod(0o755)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return load_model(data_dir, model_id), True
+
+
+def _onnx_info(onnx_bytes: bytes, verification: dict[str, Any]) -> dict[str, Any]:
+    import onnx
+
+    model = onnx.load_from_string(onnx_bytes)
+    return {
+        "file": ONNX_FILE,
+        "bytes": len(onnx_bytes),
+        "input": model.graph.input[0].name,
+        "input_dtype": "float32",
+        "outputs": [o.name for o in model.graph.output],
+        "opsets": {(o.domain or "ai.onnx"): o.version for o in model.opset_import},
+        "producer": f"{model.producer_name} {model.producer_version}",
+        "verification": verification,
+    }
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise DataDirectoryError(str(path.parent), f"{path.name} is missing") from None
+    except OSError as err:
+        raise DataDirectoryError(str(path.parent), f"cannot read {path.name}: {err}") from err
+
+
+def resolve_model_id(data_dir: Path, model_id: str) -> str:
+    """The full id of a stored model given its id or a unique prefix (at least 0x + 6 hex)."""
+    wanted = model_id.strip().lower()
+    if not wanted.startswith("0x"):
+        wanted = "0x" + wanted
+    if _ID.match(wanted) and (models_dir(data_dir) / wanted).is_dir():
+        return wanted
+    if not re.fullmatch(r"0x[0-9a-f]{6,64}", wanted):
+        raise InvalidInputError(f"{model_id!r} is not a model id (0x + 64 hex digits)")
+    matches = [m.model_id for m in list_models(data_dir) if m.model_id.startswith(wanted)]
+    if len(matches) > 1:
+        raise InvalidInputError(f"model id prefix {model_id!r} is ambiguous: {len(matches)} match")
+    if not matches:
+        raise NotFoundError(
+            f"no model {model_id} in {models_dir(data_dir)} (see `chainml model list`)"
+        )
+    return matches[0]
+
+
+def load_model(
+    data_dir: Path, model_id: str, *, expected_card_hash: str | None = None
+) -> ModelArtifact:
+    """Load a stored model after checking its files against its id and hashes.
+
+    Raises :class:`NotFoundError` for an unknown id and :class:`VerificationError` naming the
+    file whose bytes do not match (``model.onnx`` vs the id, ``params.json`` vs the card's
+    artifact hash, ``booster.txt`` vs ``params.json``, ``card.json`` vs ``expected_card_hash``).
+    """
+    model_id = resolve_model_id(data_dir, model_id)
+    path = models_dir(data_dir) / model_id
+    onnx_bytes = _read(path / ONNX_FILE)
+    if export.model_id(onnx_bytes) != model_id:
+        raise VerificationError(
+            f"{path / ONNX_FILE}: its SHA-256 {export.model_id(onnx_bytes)} is not the model id"
+        )
+    card_json = _read(path / CARD_FILE)
+    digest = cards.card_hash(card_json)
+    if expected_card_hash is not None and digest != expected_card_hash.lower():
+        raise VerificationError(
+            f"{path / CARD_FILE}: card hash {digest}, expected {expected_card_hash}"
+        )
+    card = _json(path / CARD_FILE, card_json)
+    if card.get("model_id") != model_id:
+        raise VerificationError(f"{path / CARD_FILE}: describes model {card.get('model_id')}")
+    params_json = _read(path / PARAMS_FILE)
+    if cards.artifact_hash(params_json) != card.get("artifact_hash"):
+        raise VerificationError(
+            f"{path / PARAMS_FILE}: artifact hash {cards.artifact_hash(params_json)} differs "
+            f"from the card's {card.get('artifact_hash')}"
+        )
+    params = _json(path / PARAMS_FILE, params_json)
+    native.check_params(params, str(path / PARAMS_FILE))
+    booster = None
+    if params["kind"] == "lightgbm":
+        booster_path = path / params["booster_file"]
+        text = _read(booster_path)
+        if cards.sha256_hex(text)[2:] != params["booster_sha256"]:
+            raise VerificationError(
+                f"{booster_path}: SHA-256 {cards.sha256_hex(text)[2:]} differs from "
+                f"params.json's booster_sha256 {params['booster_sha256']}"
+            )
+        booster = native.lightgbm_booster(text.decode())
+    return ModelArtifact(model_id, path, card, params, onnx_bytes, digest, booster)
+
+
+def _json(path: Path, data: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise VerificationError(f"{path}: not valid JSON ({err})") from err
+    if not isinstance(document, dict):
+        raise VerificationError(f"{path}: not a JSON object")
+    return document
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """One line of ``list_models``: read from the card, not verified."""
+
+    model_id: str
+    kind: str
+    dataset: str
+    pr_auc: float | None
+    path: Path
+
+
+def list_models(data_dir: Path) -> list[ModelSummary]:
+    """The stored models (by id), summarized from their cards; unreadable cards show as such."""
+    root = models_dir(data_dir)
+    if not root.is_dir():
+        return []
+    found = []
+    for path in sorted(root.iterdir()):
+        if not (path.is_dir() and _ID.match(path.name)):
+            continue  # staging directories of interrupted writes, stray files
+        try:
+            card = json.loads((path / CARD_FILE).read_bytes())
+            summary = ModelSummary(
+                path.name, str(card["kind"]), str(card["dataset"]["name"]),
+                float(card["metrics"]["test"]["pr_auc"]), path,
+            )  # fmt: skip
+        except (OSError, ValueError, KeyError, TypeError):
+            summary = ModelSummary(path.name, "unreadable card", "?", None, path)
+        found.append(summary)
+    return found

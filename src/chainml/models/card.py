@@ -1,0 +1,204 @@
+"""Model cards: what a model is, what it was trained on, how good it is (JSON and Markdown).
+
+``card.json`` is canonical JSON (sorted keys, two-space indent, trailing newline); its SHA-256
+is the card hash (:func:`card_hash`) that the on-chain registry records. ``card.md`` is a
+rendering of the same facts for people.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from chainml.models.train import KINDS, TrainedModel
+
+CARD_FORMAT = "chainml.card/1"
+ARTIFACT_HASH_DEFINITION = (
+    "SHA-256 of the bytes of params.json; for LightGBM, params.json pins booster.txt by its "
+    "SHA-256 (booster_sha256), so the hash covers both files"
+)
+LIBRARIES = ("numpy", "scikit-learn", "lightgbm", "onnx", "onnxruntime", "onnxmltools", "scipy")
+
+
+def sha256_hex(data: bytes) -> str:
+    """``0x`` + SHA-256 of ``data``."""
+    return "0x" + hashlib.sha256(data).hexdigest()
+
+
+def artifact_hash(params_json: bytes) -> str:
+    """The artifact hash: SHA-256 of ``params.json`` (see :data:`ARTIFACT_HASH_DEFINITION`)."""
+    return sha256_hex(params_json)
+
+
+def card_bytes(card: dict[str, Any]) -> bytes:
+    """The canonical bytes of a card (what ``card.json`` holds)."""
+    return (json.dumps(card, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+
+
+def card_hash(card_json: bytes) -> str:
+    """The card hash: ``0x`` + SHA-256 of the bytes of ``card.json``."""
+    return sha256_hex(card_json)
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python, chainml and the ML libraries used for training and export."""
+    found = {"python": platform.python_version()}
+    for name in ("chainml", *LIBRARIES):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+def feature_schema(trained: TrainedModel) -> list[dict[str, Any]]:
+    """Each feature's name and statistics on the fit part (float64, in input order)."""
+    x = trained.split.fit.features
+    stats = zip(x.mean(axis=0), x.std(axis=0), x.min(axis=0), x.max(axis=0), strict=True)
+    return [
+        {"name": name, "dtype": "float64", "mean": float(m), "std": float(s), "min": float(lo),
+         "max": float(hi)}
+        for name, (m, s, lo, hi) in zip(trained.dataset.feature_names, stats, strict=True)
+    ]  # fmt: skip
+
+
+def _fitted_details(trained: TrainedModel) -> dict[str, Any]:
+    estimator = trained.estimator
+    names = ("class_weight_", "selection_", "best_iteration_", "best_epoch_", "epochs_")
+    found = {n.rstrip("_"): getattr(estimator, n) for n in names if hasattr(estimator, n)}
+    return json.loads(json.dumps(found, default=float))  # type: ignore[no-any-return]
+
+
+def build_card(
+    trained: TrainedModel,
+    *,
+    model_id: str,
+    native_files: dict[str, bytes],
+    onnx_info: dict[str, Any],
+    dataset_spec: str | None = None,
+) -> dict[str, Any]:
+    """The card of a trained model whose ONNX bytes hash to ``model_id``."""
+    dataset, split = trained.dataset, trained.split
+    return {
+        "card_format": CARD_FORMAT,
+        "model_id": model_id,
+        "kind": KINDS[trained.kind],
+        "hyperparameters": trained.estimator.get_params(),
+        "fitted": _fitted_details(trained),
+        "seed": trained.seed,
+        "dataset": {
+            "name": dataset.name,
+            "spec": dataset_spec,
+            "source": dataset.source,
+            "commitment": dataset.commitment(),
+            "rows": dataset.rows,
+            "positives": dataset.positives,
+            "split": {
+                "method": "time-ordered" if dataset.order is not None else "row order",
+                "test_fraction": split.test_fraction,
+                "validation_fraction": split.validation_fraction,
+                "fitted_on": "fit",
+                "tuned_on": "validation (early stopping, model selection, threshold)",
+                "parts": split.summary(),
+            },
+        },
+        "features": feature_schema(trained),
+        "metrics": {"test": trained.metrics, "validation": trained.validation_metrics},
+        "threshold": {
+            "rule": trained.threshold_rule,
+            "chosen_on": "validation",
+            "logit": trained.threshold,
+            "probability": trained.threshold_probability,
+            "decision": "flag when logit (raw score) >= threshold.logit",
+        },
+        "training": {
+            "seconds": trained.training.seconds,
+            "peak_rss_bytes": trained.training.peak_rss_bytes,
+            "peak_scope": trained.training.peak_scope,
+        },
+        "onnx": onnx_info,
+        "native_files": sorted(native_files),
+        "artifact_hash": artifact_hash(native_files["params.json"]),
+        "artifact_hash_definition": ARTIFACT_HASH_DEFINITION,
+        "versions": library_versions(),
+    }
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.1f}%"
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """``card.md``: the card for people."""
+    test = card["metrics"]["test"]
+    interval = test["pr_auc_interval"]
+    parts = card["dataset"]["split"]["parts"]
+    cells = test["at_threshold"]["confusion"]
+    threshold = card["threshold"]
+    at_fpr = test["recall_at_fpr"]
+    parity = card["onnx"]["verification"]
+    lines = [
+        f"# Model card: {card['kind']}",
+        "",
+        f"- **Model id** (SHA-256 of model.onnx): `{card['model_id']}`",
+        f"- **Artifact hash** (native parameters): `{card['artifact_hash']}`",
+        f"  ({card['artifact_hash_definition']})",
+        f"- **Seed**: {card['seed']}",
+        "",
+        "## Data",
+        "",
+        f"Dataset `{card['dataset']['name']}` ({card['dataset']['source'] or 'no source given'}),",
+        f"{card['dataset']['rows']:,} rows, {card['dataset']['positives']:,} positives;",
+        f"commitment `{card['dataset']['commitment']}`.",
+        f"Split: {card['dataset']['split']['method']}; fitted on `fit`, tuned on `validation`"
+        ", evaluated once on `test`.",
+        "",
+        "| part | rows | positives |",
+        "|---|---:|---:|",
+        *(f"| {n} | {p['rows']:,} | {p['positives']:,} |" for n, p in parts.items()),
+        "",
+        "## Test metrics",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+        f"| PR-AUC (average precision) | {test['pr_auc']:.4f} |",
+        f"| PR-AUC 95% bootstrap interval ({interval['resamples']} resamples) | "
+        f"{interval['low']:.4f} - {interval['high']:.4f} |",
+        f"| ROC-AUC | {test['roc_auc']:.4f} |",
+        *(f"| recall at {_pct(float(f))} FPR | {v:.4f} |" for f, v in at_fpr.items()),
+        *(
+            f"| precision at {_pct(float(r))} recall | {v:.4f} |"
+            for r, v in test["precision_at_recall"].items()
+        ),
+        "",
+        f"Threshold (rule `{threshold['rule']}`, chosen on validation): logit "
+        f"{threshold['logit']!r}, probability {threshold['probability']:.6g}. At it on test: "
+        f"TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}; precision "
+        f"{test['at_threshold']['precision']:.4f}, recall {test['at_threshold']['recall']:.4f}.",
+        "",
+        "![PR curve](pr_curve.png)",
+        "",
+        "## Model",
+        "",
+        "```json",
+        json.dumps(card["hyperparameters"], indent=2, sort_keys=True),
+        "```",
+        "",
+        f"Features ({len(card['features'])}): "
+        + ", ".join(f"`{f['name']}`" for f in card["features"]),
+        "",
+        f"ONNX: input `{card['onnx']['input']}` float32 [N, {len(card['features'])}], outputs "
+        + ", ".join(f"`{o}`" for o in card["onnx"]["outputs"])
+        + f"; max |p_onnx - p_native| = {parity['max_abs_diff_probability']:.3g}"
+        f" on {parity['rows']:,} rows.",
+        "",
+        f"Training: {card['training']['seconds']:.2f} s, peak RSS "
+        f"{card['training']['peak_rss_bytes'] / 2**20:.0f} MiB ({card['training']['peak_scope']}).",
+        "",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Evaluating and re-checking a stored model: metrics on a dataset, ONNX parity on probe rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from chainml.errors import InvalidInputError
+from chainml.models import export, metrics
+from chainml.models.artifacts import ModelArtifact
+from chainml.models.dataset import Dataset, FloatArray
+from chainml.models.split import time_split
+
+
+def check_features(model: ModelArtifact, dataset: Dataset) -> None:
+    """Raise :class:`InvalidInputError` unless ``dataset`` has the model's features, in order."""
+    expected, got = model.feature_names, dataset.feature_names
+    if expected == got:
+        return
+    missing = [n for n in expected if n not in got]
+    extra = [n for n in got if n not in expected]
+    detail = []
+    if missing:
+        detail.append(f"missing {', '.join(missing[:5])}")
+    if extra:
+        detail.append(f"extra {', '.join(extra[:5])}")
+    if not detail:
+        detail.append("same names in another order")
+    raise InvalidInputError(
+        f"dataset {dataset.name!r} has {len(got)} features, the model takes {len(expected)} "
+        f"({'; '.join(detail)})"
+    )
+
+
+def evaluate_model(
+    model: ModelArtifact, dataset: Dataset, *, resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """Metrics of ``model`` at its threshold on ``dataset``.
+
+    On the very data the model was trained on (same commitment) only the test split is used,
+    with the card's split fractions, and the result reproduces the card; on any other data
+    every row is used.
+    """
+    check_features(model, dataset)
+    trained_on = model.card["dataset"]
+    same = dataset.commitment() == trained_on["commitment"]
+    part = dataset
+    if same:
+        split = trained_on["split"]
+        part = time_split(dataset, split["test_fraction"], split["validation_fraction"]).test
+    logits = model.predict_logit(part.features)
+    return {
+        "model_id": model.model_id,
+        "dataset": dataset.name,
+        "commitment": dataset.commitment(),
+        "rows_used": "test split of the training data" if same else "all rows",
+        "threshold": {"rule": model.card["threshold"]["rule"], "logit": model.threshold},
+        "metrics": metrics.evaluate(
+            part.labels, logits, model.threshold, resamples=resamples, seed=seed
+        ),
+    }
+
+
+def probe_rows(model: ModelArtifact, rows: int = 2000, seed: int = 0) -> FloatArray:
+    """Deterministic inputs spread over the card's feature ranges (half uniform, half normal)."""
+    schema = model.card["features"]
+    low = np.array([f["min"] for f in schema])
+    high = np.array([f["max"] for f in schema])
+    mean = np.array([f["mean"] for f in schema])
+    std = np.array([f["std"] for f in schema])
+    rng = np.random.default_rng(seed)
+    half = rows // 2
+    uniform = low + (high - low) * rng.random((half, len(schema)))
+    normal = np.clip(mean + std * rng.standard_normal((rows - half, len(schema))), low, high)
+    return np.asarray(np.concatenate([uniform, normal]), dtype=np.float64)
+
+
+def reverify_onnx(
+    model: ModelArtifact, features: FloatArray | None = None, tolerance: float = export.TOLERANCE
+) -> dict[str, Any]:
+    """Check ``model.onnx`` against the native parameters with onnxruntime (probe rows default)."""
+    x = probe_rows(model) if features is None else features
+    return export.verify_onnx(model.onnx_bytes, model.predict_logit(x), x, tolerance)

@@ -1,0 +1,161 @@
+"""Training a model on a time-ordered split: fit, early-stop, pick the threshold, measure, evaluate.
+
+``train_model(dataset, "lgbm")`` is the whole recipe: split by time (:mod:`chainml.models.split`),
+fit on the earliest part while tuning on the validation slice, choose the decision threshold on
+the validation slice by a recorded rule, and evaluate once on the test split, which nothing
+before has seen. Training time and peak memory are measured around ``fit``.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from chainml.errors import InvalidInputError
+from chainml.models import metrics
+from chainml.models.dataset import Dataset, FloatArray
+from chainml.models.native import sigmoid
+from chainml.models.split import TimeSplit, time_split
+from chainml.models.train_base import Estimator, Progress
+
+#: CLI names of the model kinds and the ``kind`` they record.
+KINDS = {"lr": "logistic_regression", "lgbm": "lightgbm", "mlp": "mlp"}
+DEFAULT_RULE = "f1"
+
+#: Called with a step description; returns the progress callback of that step.
+StepReporter = Callable[[str], Progress]
+
+
+def make_estimator(kind: str, seed: int = 0, **params: Any) -> Estimator:
+    """A fresh estimator of ``kind`` (``lr``, ``lgbm``, ``mlp``; ``lgbm`` takes ``preset=``)."""
+    if kind == "lr":
+        from chainml.models.train_linear import LogisticModel
+
+        return LogisticModel(seed=seed).set_params(**params)
+    if kind == "lgbm":
+        from chainml.models.train_lgbm import PRESETS, BoostedTreesModel
+
+        preset = params.pop("preset", "quality")
+        if preset not in PRESETS:
+            raise InvalidInputError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        return BoostedTreesModel(seed=seed).set_params(**{**PRESETS[preset], **params})
+    if kind == "mlp":
+        from chainml.models.train_mlp import MLPModel
+
+        return MLPModel(seed=seed).set_params(**params)
+    raise InvalidInputError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+@dataclass
+class Measurement:
+    """Wall-clock seconds and the process's peak resident memory over a step."""
+
+    seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    peak_scope: str = "process"
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux >= 4.0), so the next peak is this step's."""
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def _peak_rss_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)  # KiB on Linux
+
+
+@contextmanager
+def measured() -> Iterator[Measurement]:
+    """Measure the time and peak memory (resource.getrusage) of the enclosed block."""
+    result = Measurement(peak_scope="step" if _reset_peak_rss() else "process lifetime")
+    start = time.perf_counter()
+    yield result
+    result.seconds = time.perf_counter() - start
+    result.peak_rss_bytes = _peak_rss_bytes()
+
+
+@dataclass
+class TrainedModel:
+    """A fitted estimator with its split, threshold, measurements and test metrics."""
+
+    kind: str
+    estimator: Estimator
+    dataset: Dataset
+    split: TimeSplit
+    seed: int
+    threshold_rule: str
+    threshold: float  # a logit: flag rows with logit >= threshold
+    training: Measurement
+    metrics: dict[str, Any] = field(default_factory=dict)
+    validation_metrics: dict[str, Any] = field(default_factory=dict)
+    test_logits: FloatArray | None = None
+
+    @property
+    def threshold_probability(self) -> float:
+        """The threshold as a probability."""
+        return float(sigmoid(self.threshold))
+
+
+def _noop(done: int, total: int) -> None:
+    return None
+
+
+def train_model(
+    dataset: Dataset,
+    kind: str,
+    *,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+    threshold_rule: str = DEFAULT_RULE,
+    split: TimeSplit | None = None,
+    resamples: int = 1000,
+    steps: StepReporter | None = None,
+) -> TrainedModel:
+    """Split ``dataset`` by time, fit a ``kind`` model, choose its threshold and evaluate it."""
+    metrics.parse_rule(threshold_rule)  # fail before the expensive part
+    estimator = make_estimator(kind, seed, **(params or {}))
+    split = split or time_split(dataset)
+    estimator.set_feature_names(dataset.feature_names)
+    report = steps or (lambda _: _noop)
+    with measured() as training:
+        estimator.fit(
+            split.fit.features,
+            split.fit.labels,
+            x_val=split.validation.features,
+            y_val=split.validation.labels,
+            progress=report(f"training {KINDS[kind]}"),
+        )
+    validation_logits = estimator.decision_function(split.validation.features)
+    threshold = metrics.choose_threshold(threshold_rule, split.validation.labels, validation_logits)
+    test_logits = estimator.decision_function(split.test.features)
+    trained = TrainedModel(
+        kind=kind,
+        estimator=estimator,
+        dataset=dataset,
+        split=split,
+        seed=seed,
+        threshold_rule=threshold_rule,
+        threshold=threshold,
+        training=training,
+        test_logits=test_logits,
+    )
+    bootstrap = report("bootstrap interval")
+    trained.validation_metrics = metrics.evaluate(
+        split.validation.labels, validation_logits, threshold, resamples=resamples, seed=seed
+    )
+    trained.metrics = metrics.evaluate(
+        split.test.labels, test_logits, threshold, resamples=resamples, seed=seed
+    )
+    bootstrap(1, 1)
+    return trained
