@@ -43,6 +43,7 @@ test: install lint
 bench: install
 	$(BIN)/python benchmarks/chain_tx.py
 	$(BIN)/python benchmarks/log.py
+	$(BIN)/python benchmarks/fraud_quality.py
 
 clean:
 	rm -rf $(VENV) node_modules .chainml .pytest_cache .mypy_cache .ruff_cache

@@ -168,8 +168,14 @@ def simulate(
     fraud_rate: Annotated[
         float, typer.Option("--fraud-rate", min=0.0, max=0.2, help="Target share of fraud.")
     ] = 0.01,
+    details: Annotated[
+        bool,
+        typer.Option(
+            "--details", help="Also write sender, recipient and fraud pattern (not for training)."
+        ),
+    ] = False,
 ) -> None:
-    """Simulate payments: transfers, their on-chain features and the fraud label, as CSV."""
+    """Simulate payments: timestamp, the on-chain features and the fraud label, as CSV."""
     from chainml.models.simulator import simulate_payments
 
     if not output.parent.is_dir():
@@ -179,7 +185,7 @@ def simulate(
     handle, temp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
     os.close(handle)
     try:
-        simulation.write_csv(Path(temp))
+        simulation.write_csv(Path(temp), details=details)
         os.replace(temp, output)
     finally:
         Path(temp).unlink(missing_ok=True)

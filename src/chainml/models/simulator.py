@@ -75,29 +75,22 @@ class Simulation:
             source=f"chainml payments simulator (n={len(self.transfers)}, seed={self.seed})",
         )
 
-    def write_csv(self, path: Path) -> None:
-        """Write ``timestamp,sender,recipient,<features>,pattern,is_fraud`` rows to ``path``.
+    def write_csv(self, path: Path, *, details: bool = False) -> None:
+        """Write ``timestamp,<features>,is_fraud`` rows to ``path``, ready for training.
 
-        ``pattern`` is written as its code (0 legit, 1 account_takeover, 2 card_testing,
-        3 mule_chain) so that the file stays numeric; it reveals the label, so leave it out of
-        training features.
+        With ``details``, ``sender``, ``recipient`` and the fraud ``pattern`` (as its code: 0 legit,
+        1 account_takeover, 2 card_testing, 3 mule_chain) come after the label; they identify
+        accounts or reveal the label, so such a file is for analysis, not for training as is.
         """
         codes = {name: code for code, name in enumerate(PATTERNS)}
+        extra = ["sender", "recipient", "pattern"] if details else []
         with Path(path).open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(
-                ["timestamp", "sender", "recipient", *FEATURE_NAMES, "pattern", "is_fraud"]
-            )
+            writer.writerow(["timestamp", *FEATURE_NAMES, "is_fraud", *extra])
             for transfer, row in zip(self.transfers, self.features.tolist(), strict=True):
+                more = [transfer.sender, transfer.recipient, codes[transfer.pattern]]
                 writer.writerow(
-                    [
-                        transfer.timestamp,
-                        transfer.sender,
-                        transfer.recipient,
-                        *row,
-                        codes[transfer.pattern],
-                        int(transfer.is_fraud),
-                    ]
+                    [transfer.timestamp, *row, int(transfer.is_fraud), *(more if details else [])]
                 )
 
 
