@@ -51,7 +51,7 @@ def test_simulate_writes_transfers_features_and_labels(
     )
     facts = json.loads(out)
     assert code == 0 and facts["rows"] == 400 and facts["ordered"] is True
-    assert "sender" in facts["features"] and "timestamp" not in facts["features"]
+    assert facts["features"] == list(FEATURE_NAMES)  # timestamp is the order, not a feature
     assert (tmp_path / ".chainml" / "datasets" / "p.schema.json").is_file()
 
 
