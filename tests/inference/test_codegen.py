@@ -117,7 +117,7 @@ def test_out_of_range_inputs_revert_like_the_reference_refuses(deployed):
         row[index] = value
         with pytest.raises(InvalidInputError):
             model.score(row)
-        with pytest.raises(ContractRevertError, match=f"feature {index} out of range"):
+        with pytest.raises(ContractRevertError, match="feature out of range"):
             contract.score(row)
 
 

@@ -45,14 +45,35 @@ def _accumulate(bias: int, weights: Sequence[int], operands: Sequence[str]) -> s
     return expression
 
 
-def _range_check(index: int, spec: InputSpec) -> str:
-    message = f'"feature {index} out of range"'
+def _power_of_two_bits(spec: InputSpec) -> int | None:
+    """The k of a range that is exactly [-2**k, 2**k - 1], else None."""
     span = spec.high - spec.low + 1
-    if spec.low == -spec.high - 1 and span & (span - 1) == 0:
-        # [-2**k, 2**k - 1]: x >> k is 0 or -1 exactly inside, so one shift and one comparison
-        bits = span.bit_length() - 2
-        return f"assert unsafe_add(x[{index}] >> {bits}, 1) in [0, 1], {message}"
-    return f"assert x[{index}] >= {spec.low} and x[{index}] <= {spec.high}, {message}"
+    if spec.low == -spec.high - 1 and span & (span - 1) == 0 and span >= 2:
+        return span.bit_length() - 2
+    return None
+
+
+def _range_checks(inputs: Sequence[InputSpec]) -> list[str]:
+    """Revert unless every input is inside its range.
+
+    For a range [-2**k, 2**k - 1], ``(x >> k) + 1`` is 0 or 1 exactly inside it, so the OR of
+    those terms over all such inputs is 0 or 1 exactly when all are inside: one comparison
+    for all of them. Other ranges get two comparisons each.
+    """
+    terms, lines = [], []
+    for index, spec in enumerate(inputs):
+        bits = _power_of_two_bits(spec)
+        if bits is not None:
+            terms.append(f"unsafe_add(x[{index}] >> {bits}, 1)")
+        else:
+            lines.append(
+                f"assert x[{index}] >= {spec.low} and x[{index}] <= {spec.high}, "
+                f'"feature {index} out of range"'
+            )
+    if terms:
+        lines.insert(0, f"inside: int256 = {' | '.join(terms)}")
+        lines.insert(1, 'assert inside >= 0 and inside <= 1, "feature out of range"')
+    return lines
 
 
 def _linear_body(model: LinearModel) -> list[str]:
@@ -73,32 +94,53 @@ def _mlp_body(model: MLPModel) -> list[str]:
     return lines
 
 
-def _tree_lines(tree: Sequence[TreeNode], index: int, depth: int) -> list[str]:
-    node, pad = tree[index], INDENT * depth
+def _split(feature: int, threshold: int) -> str:
+    """``x[feature] <= threshold``, written so that every literal is a short PUSH.
+
+    A negative threshold is compared negated (``-x >= -t``; inputs are bounded, so no overflow)
+    instead of as a 32-byte two's complement literal.
+    """
+    if threshold >= 0:
+        return f"x[{feature}] <= {threshold}"
+    return f"unsafe_sub(0, x[{feature}]) >= {-threshold}"
+
+
+def _tree_expression(tree: Sequence[TreeNode], index: int, prefix: str) -> str:
+    node = tree[index]
     if node.feature < 0:
-        if node.value >= 0:
-            return [f"{pad}s = unsafe_add(s, {node.value})"]
-        return [f"{pad}s = unsafe_sub(s, {-node.value})"]
-    return [
-        f"{pad}if x[{node.feature}] <= {node.threshold}:",
-        *_tree_lines(tree, node.left, depth + 1),
-        f"{pad}else:",
-        *_tree_lines(tree, node.right, depth + 1),
-    ]
+        return f"{prefix}{index}"
+    left = _tree_expression(tree, node.left, prefix)
+    right = _tree_expression(tree, node.right, prefix)
+    return f"({left} if {_split(node.feature, node.threshold)} else {right})"
 
 
-def _trees_body(model: TreeEnsembleModel) -> list[str]:
-    lines = [f"s: int256 = {_accumulate(model.bias, [], [])}"]
-    for tree in model.trees:
-        lines.extend(_tree_lines(tree, 0, 0))
-    return lines
+def _trees_body(model: TreeEnsembleModel) -> tuple[list[str], list[str]]:
+    """Each tree is one conditional expression over named leaf constants.
+
+    Leaves are shifted by their tree's smallest value so that every leaf literal is
+    non-negative (short PUSHes); the shifts are added back in the starting bias.
+    """
+    constants: list[str] = []
+    lines: list[str] = []
+    bias = model.bias
+    for number, tree in enumerate(model.trees):
+        lowest = min(node.value for node in tree if node.feature < 0)
+        bias += lowest
+        for index, node in enumerate(tree):
+            if node.feature < 0:
+                value = node.value - lowest
+                constants.append(f"T{number}_{index}: constant(int256) = {value}")
+        expression = _tree_expression(tree, 0, f"T{number}_")
+        lines.append(f"s = unsafe_add(s, {expression})")
+    return constants, [f"s: int256 = {bias}", *lines]
 
 
-def _body(model: FixedPointModel) -> list[str]:
+def _body(model: FixedPointModel) -> tuple[list[str], list[str]]:
+    """Constant declarations and the statements that compute ``s``, the score."""
     if isinstance(model, LinearModel):
-        return _linear_body(model)
+        return [], _linear_body(model)
     if isinstance(model, MLPModel):
-        return _mlp_body(model)
+        return [], _mlp_body(model)
     if isinstance(model, TreeEnsembleModel):
         return _trees_body(model)
     raise InvalidInputError(f"no code generator for {type(model).__name__}")
@@ -115,8 +157,9 @@ def generate_vyper(model: FixedPointModel, model_id: str, title: str = "model") 
     """Vyper 0.4 source of the contract that scores exactly as ``model.score`` does."""
     model.assert_no_overflow()
     n = model.n_features
-    checks = [_range_check(i, spec) for i, spec in enumerate(model.inputs)]
-    body = [*checks, *_body(model), "return s"]
+    checks = _range_checks(model.inputs)
+    constants, statements = _body(model)
+    body = [*checks, *statements, "return s"]
     indented = [INDENT + line for line in body]
     scale = getattr(model, "score_scale", 1)
     bound = max(model.max_magnitude(), abs(model.threshold)).bit_length()
@@ -134,6 +177,7 @@ def generate_vyper(model: FixedPointModel, model_id: str, title: str = "model") 
             f"N_FEATURES: public(constant(uint256)) = {n}",
             f"THRESHOLD: public(constant(int256)) = {model.threshold}",
             f"SCORE_SCALE: public(constant(int256)) = {scale}",
+            *constants,
             "",
             "",
             "@internal",
