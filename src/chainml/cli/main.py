@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from chainml.cli import chain, data, demo, gov, log, model, model_registry
+from chainml.cli import chain, data, demo, gov, guard, log, model, model_registry, onchain, serve
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
 
@@ -45,6 +45,9 @@ model.app.command("show")(model_registry.show)
 model.app.command("list")(model_registry.list_)
 app.add_typer(model.app, name="model")
 app.add_typer(gov.app, name="gov")
+app.add_typer(onchain.app, name="onchain")
+app.add_typer(guard.app, name="guard")
+app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 
 

@@ -13,6 +13,8 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+import numpy as np
+
 from chainml.models.train import KINDS, TrainedModel
 
 CARD_FORMAT = "chainml.card/1"
@@ -58,10 +60,13 @@ def feature_schema(trained: TrainedModel) -> list[dict[str, Any]]:
     """Each feature's name and statistics on the fit part (float64, in input order)."""
     x = trained.split.fit.features
     stats = zip(x.mean(axis=0), x.std(axis=0), x.min(axis=0), x.max(axis=0), strict=True)
+    integral = np.all(x == np.round(x), axis=0)  # integer features compile at scale 1
     return [
         {"name": name, "dtype": "float64", "mean": float(m), "std": float(s), "min": float(lo),
-         "max": float(hi)}
-        for name, (m, s, lo, hi) in zip(trained.dataset.feature_names, stats, strict=True)
+         "max": float(hi), "integer": bool(whole)}
+        for name, (m, s, lo, hi), whole in zip(
+            trained.dataset.feature_names, stats, integral, strict=True
+        )
     ]  # fmt: skip
 
 

@@ -1,0 +1,1 @@
+"""Applications built on chainml's primitives: one module or package per application."""
