@@ -26,6 +26,7 @@ from chainml.inference.quantize import (
     quantize_linear,
     quantize_mlp,
     quantize_trees,
+    sklearn_trees,
 )
 
 SCALE = 2**20  # a power of two: x_int / SCALE is an exact double
@@ -170,3 +171,21 @@ class TestTrees:
         decisions = np.array([model.decide(row)[1] for row in x_int])
         assert (decisions == (raw >= threshold)).mean() == 1.0
         assert math.isclose(decisions.mean(), 0.1, abs_tol=0.01)
+
+
+def test_sklearn_gradient_boosting_quantizes_exactly():
+    ensemble = pytest.importorskip("sklearn.ensemble")
+    rng = np.random.default_rng(5)
+    x = np.round(rng.normal(size=(3000, 4)) * SCALE) / SCALE
+    y = (x[:, 0] - x[:, 1] ** 2 + rng.normal(size=3000) > 0).astype(int)
+    gb = ensemble.GradientBoostingClassifier(n_estimators=30, max_depth=3, random_state=0).fit(x, y)
+    trees, bias = sklearn_trees(gb)
+    raw = gb.decision_function(x)
+    distinct = np.unique(raw)
+    middle = int(np.searchsorted(distinct, np.median(raw)))
+    threshold = float((distinct[middle - 1] + distinct[middle]) / 2)
+    model = quantize_trees(trees, bias, default_inputs(["f"] * 4, SCALE), threshold)
+    x_int = np.round(x * SCALE).astype(np.int64).tolist()
+    scores = np.array([model.score(row) for row in x_int], dtype=float)
+    np.testing.assert_allclose(scores / model.score_scale, raw, atol=1e-9)
+    assert all(model.decide(row)[1] == (r >= threshold) for row, r in zip(x_int, raw, strict=True))

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from chainml.errors import InvalidInputError
 from chainml.inference.fixedpoint import (
     DenseLayer,
@@ -196,3 +198,34 @@ def lightgbm_trees(dump: Mapping[str, Any]) -> list[list[tuple[int, float, int, 
         visit(info["tree_structure"], nodes)
         flat_trees.append(nodes)
     return flat_trees
+
+
+def sklearn_trees(model: Any) -> tuple[list[list[tuple[int, float, int, int, float]]], float]:
+    """Flat trees and the bias of a fitted binary ``GradientBoostingClassifier``.
+
+    Its raw score is ``init + learning_rate * sum(tree leaf values)``; the learning rate is
+    folded into the leaves and the initial log-odds becomes the bias.
+    """
+    estimators = getattr(model, "estimators_", None)
+    if estimators is None or estimators.shape[1] != 1:
+        raise InvalidInputError("expected a fitted binary GradientBoostingClassifier")
+    rate = float(model.learning_rate)
+    flat_trees = []
+    for estimator in estimators[:, 0]:
+        tree = estimator.tree_
+        # scikit-learn numbers nodes depth-first, children after their parent, -2 for leaves
+        flat_trees.append(
+            [
+                (
+                    int(tree.feature[i]) if tree.children_left[i] >= 0 else -1,
+                    float(tree.threshold[i]),
+                    int(tree.children_left[i]),
+                    int(tree.children_right[i]),
+                    rate * float(tree.value[i, 0, 0]),
+                )
+                for i in range(tree.node_count)
+            ]
+        )
+    width = int(model.n_features_in_)
+    bias = float(model._raw_predict_init(np.zeros((1, width)))[0, 0])  # the prior log-odds
+    return flat_trees, bias

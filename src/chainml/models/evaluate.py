@@ -33,6 +33,20 @@ def check_features(model: ModelArtifact, dataset: Dataset) -> None:
     )
 
 
+def held_out(model: ModelArtifact, dataset: Dataset) -> tuple[Dataset, bool]:
+    """The rows to judge ``model`` on, and whether they are its own test split.
+
+    On the model's training data (same commitment) that is the test split with the card's
+    fractions; on any other data it is every row.
+    """
+    check_features(model, dataset)
+    trained_on = model.card["dataset"]
+    if dataset.commitment() != trained_on["commitment"]:
+        return dataset, False
+    split = trained_on["split"]
+    return time_split(dataset, split["test_fraction"], split["validation_fraction"]).test, True
+
+
 def evaluate_model(
     model: ModelArtifact, dataset: Dataset, *, resamples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
@@ -42,13 +56,7 @@ def evaluate_model(
     with the card's split fractions, and the result reproduces the card; on any other data
     every row is used.
     """
-    check_features(model, dataset)
-    trained_on = model.card["dataset"]
-    same = dataset.commitment() == trained_on["commitment"]
-    part = dataset
-    if same:
-        split = trained_on["split"]
-        part = time_split(dataset, split["test_fraction"], split["validation_fraction"]).test
+    part, same = held_out(model, dataset)
     logits = model.predict_logit(part.features)
     return {
         "model_id": model.model_id,

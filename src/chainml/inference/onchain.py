@@ -1,0 +1,186 @@
+"""Model contracts on a chain: compile, deploy (remembered per chain), and check bit-exactness.
+
+The parity check sends rows through the deployed contract in batches (one ``eth_call`` to
+``BatchCaller.vy`` per batch) and compares every ``(score, decision)`` with the Python
+reference; a single differing row fails the check.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from chainml import contracts
+from chainml.chain import CompiledContract, Contract, Env
+from chainml.chain.compiler import compile_source
+from chainml.config import ensure_directory
+from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
+from chainml.inference.compile import contract_source, fixed_point_model
+from chainml.inference.fixedpoint import FixedPointModel, TreeEnsembleModel
+from chainml.models.artifacts import ModelArtifact
+
+EIP170_LIMIT = 24_576
+BATCH = 250
+
+
+@dataclass(frozen=True)
+class CompiledModel:
+    """A stored model's integer twin, its generated source and its bytecode."""
+
+    artifact: ModelArtifact
+    model: FixedPointModel
+    source: str
+    compiled: CompiledContract
+
+    @property
+    def code_size(self) -> int:
+        """Runtime bytecode size in bytes (Ethereum refuses more than 24,576)."""
+        return len(self.compiled.runtime_bytecode)
+
+
+def compile_contract(source: str, name: str, cache_dir: Path | None) -> CompiledContract:
+    """Compile generated Vyper; refuse code too large for Ethereum (EIP-170) before deploying."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # vyper warns about the size; we raise instead
+        compiled = compile_source(source, name, cache_dir)
+    size = len(compiled.runtime_bytecode)
+    if size > EIP170_LIMIT:
+        raise InvalidInputError(
+            f"the contract {name} would be {size:,} bytes, over the {EIP170_LIMIT:,}-byte "
+            "limit (EIP-170); use fewer or shallower trees"
+        )
+    return compiled
+
+
+def compile_model(artifact: ModelArtifact, cache_dir: Path | None) -> CompiledModel:
+    """Quantize, generate and compile a stored model."""
+    model = fixed_point_model(artifact)
+    if isinstance(model, TreeEnsembleModel):
+        # about 12 bytes a node; far beyond the limit the compiler itself breaks (64 KiB jumps)
+        nodes = sum(len(tree) for tree in model.trees)
+        if nodes * 12 > 2 * EIP170_LIMIT:
+            raise InvalidInputError(
+                f"model {artifact.model_id} has {nodes:,} tree nodes, about {nodes * 12:,} "
+                f"bytes of code, over the {EIP170_LIMIT:,}-byte limit (EIP-170); use fewer or "
+                "shallower trees (e.g. `--preset compact`)"
+            )
+    source = contract_source(artifact, model)
+    compiled = compile_contract(source, f"Model_{artifact.model_id[2:14]}", cache_dir)
+    return CompiledModel(artifact, model, source, compiled)
+
+
+def _registry_file(data_dir: Path, chain_id: int) -> Path:
+    return data_dir / "onchain" / f"{chain_id}.json"
+
+
+def recorded_contracts(data_dir: Path, chain_id: int) -> dict[str, str]:
+    """Model id -> contract address of the model contracts deployed on ``chain_id``."""
+    path = _registry_file(data_dir, chain_id)
+    try:
+        document = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as err:
+        raise DataDirectoryError(str(path.parent), f"{path.name} is unreadable: {err}") from err
+    if not isinstance(document, dict):
+        raise DataDirectoryError(str(path.parent), f"{path.name} is not a JSON object")
+    return {str(k): str(v) for k, v in document.items()}
+
+
+def _record(data_dir: Path, chain_id: int, model_id: str, address: str) -> None:
+    path = _registry_file(data_dir, chain_id)
+    ensure_directory(path.parent)
+    document = recorded_contracts(data_dir, chain_id) | {model_id: address}
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as out:
+            json.dump(document, out, indent=2, sort_keys=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    finally:
+        Path(temp).unlink(missing_ok=True)
+
+
+def deploy_model(env: Env, compiled: CompiledModel, data_dir: Path) -> Contract:
+    """The model's contract on ``env``'s chain: the recorded one if its code matches, else new."""
+    model_id = compiled.artifact.model_id
+    address = recorded_contracts(data_dir, env.chain_id).get(model_id)
+    if address is not None:
+        try:
+            contract = env.at(address, compiled.compiled)
+        except NotFoundError:
+            contract = None  # the chain was reset: deploy again
+        if contract is not None and env.backend.code(address) == compiled.compiled.runtime_bytecode:
+            return contract
+    contract = env.deploy(compiled.compiled)
+    _record(data_dir, env.chain_id, model_id, contract.address)
+    return contract
+
+
+def model_contract(env: Env, compiled: CompiledModel, data_dir: Path) -> Contract:
+    """The recorded contract of a model; NotFoundError when it was never deployed here."""
+    model_id = compiled.artifact.model_id
+    address = recorded_contracts(data_dir, env.chain_id).get(model_id)
+    if address is None:
+        raise NotFoundError(
+            f"model {model_id} has no contract on chain {env.chain_id}; "
+            "run `chainml onchain deploy` first"
+        )
+    return env.at(address, compiled.compiled)
+
+
+@dataclass
+class ParityReport:
+    """Contract outputs against the Python reference, row by row."""
+
+    rows: int = 0
+    matches: int = 0
+    flagged: int = 0
+    mismatches: list[tuple[int, tuple[int, bool], tuple[object, ...]]] = field(default_factory=list)
+
+    @property
+    def exact(self) -> bool:
+        """True when every row matched bit for bit."""
+        return self.rows > 0 and self.matches == self.rows
+
+
+def check_parity(
+    env: Env,
+    contract: Contract,
+    model: FixedPointModel,
+    rows: Sequence[Sequence[int]],
+    progress: Callable[[int], None] | None = None,
+) -> ParityReport:
+    """Score ``rows`` on chain and in Python; keep the first few mismatches."""
+    decide = contract.function("decide", 1)
+    # one eth_call per batch through BatchCaller; a read-only Env cannot deploy it: row by row
+    caller = None if env.read_only else env.deploy(contracts.load("BatchCaller", _cache(env)))
+    report = ParityReport()
+    for start in range(0, len(rows), BATCH):
+        batch = [list(row) for row in rows[start : start + BATCH]]
+        if caller is not None:
+            raw = caller.call_many(contract.address, [decide.encode_call((r,)) for r in batch])
+            results = [tuple(decide.decode_result(data)) for data in raw]
+        else:
+            results = [tuple(contract.decide(r)) for r in batch]
+        for offset, (row, on_chain) in enumerate(zip(batch, results, strict=True)):
+            expected = model.decide(row)
+            report.rows += 1
+            report.flagged += int(expected[1])
+            if on_chain == expected:
+                report.matches += 1
+            elif len(report.mismatches) < 5:
+                report.mismatches.append((start + offset, expected, on_chain))
+        if progress is not None:
+            progress(len(batch))
+    return report
+
+
+def _cache(env: Env) -> Path | None:
+    return env.data_dir / "cache" / "vyper" if env.data_dir else None
