@@ -282,9 +282,17 @@ class EmbeddedBackend(ChainBackend):
     # -- reading state -------------------------------------------------------------------
 
     def _state_after(self, block: int | None) -> StateAPI:
-        """The state after sealed block ``block``, or by default the open block's live state."""
+        """The state after sealed block ``block``, or by default the latest state.
+
+        The latest state is the open block's while it holds transactions (their receipts name
+        it); when it is empty, the head's, with the head's number and time, as a node's
+        ``latest`` is: a call then sees the same ``block.number`` as on anvil.
+        """
         if block is None:
-            return self._open_block().state
+            open_block = self._open_block()
+            if open_block.transactions:
+                return open_block.state
+            return self._chain.get_vm(self._chain.get_canonical_head()).state
         chain = self._chain
         header = chain.create_header_from_parent(self._header(block))
         return chain.get_vm(header).state
@@ -295,7 +303,8 @@ class EmbeddedBackend(ChainBackend):
 
     def estimate_gas(self, request: CallRequest) -> int:
         with self._lock:
-            return pyevm_calls.estimate_gas(self._state_after(None), request, GAS_LIMIT)
+            # the transaction will run in the open block: estimate it there
+            return pyevm_calls.estimate_gas(self._open_block().state, request, GAS_LIMIT)
 
     def fees(self) -> tuple[int, int]:
         with self._lock:
