@@ -1,0 +1,173 @@
+"""The governed path from a stored model to the guarded token's screening model.
+
+:func:`install_model` takes a trained :class:`~chainml.models.artifacts.ModelArtifact` all the
+way: fixed-point twin, generated Vyper contract (compiled, cached under the data directory),
+deployment, registration in the ModelRegistry with the artifact and card hashes, the contract
+attached with its code hash, a passed vote approving the model, and a passed vote calling
+``set_model`` on the token. Steps already done on chain (registered, attached, approved) are
+checked and skipped, so the path can be resumed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from chainml.apps.guard import GuardedToken
+from chainml.chain import CompiledContract, Contract, Env
+from chainml.chain.compiler import compile_source
+from chainml.errors import ChainError, InvalidInputError, NotFoundError, VerificationError
+from chainml.governance.governor import Governor, ProposalState, Support
+from chainml.governance.registry import ModelRegistry, ModelStatus, RegisteredModel
+from chainml.inference.compile import contract_source, fixed_point_model
+from chainml.inference.fixedpoint import FixedPointModel
+from chainml.models.artifacts import ModelArtifact
+
+
+class ProposalNotPassedError(ChainError):
+    """A governance proposal did not pass with the votes this process could cast."""
+
+    def __init__(self, proposal_id: int, state: ProposalState, description: str) -> None:
+        self.proposal_id = proposal_id
+        self.state = state
+        super().__init__(
+            f"proposal {proposal_id} ({description}) is {state.name.lower()} after voting with "
+            "every member key this process holds; other members must vote "
+            f"(`chainml gov vote {proposal_id} for`), then execute it"
+        )
+
+
+@dataclass(frozen=True)
+class InstalledModel:
+    """A model now screening the token's transfers, and how it got there."""
+
+    model_id: str
+    contract: str
+    threshold: int
+    fixed_point: FixedPointModel
+    code_size: int
+    proposals: tuple[int, ...]  # ids of the proposals passed on the way (approve, set_model)
+
+
+def compile_model_contract(
+    artifact: ModelArtifact, cache_dir: Path | None
+) -> tuple[FixedPointModel, CompiledContract]:
+    """The integer model of ``artifact`` and its compiled contract (integral inputs: scale 1)."""
+    fixed = fixed_point_model(artifact)
+    source = contract_source(artifact, fixed)
+    return fixed, compile_source(source, f"Model_{artifact.model_id[2:14]}", cache_dir)
+
+
+def pass_proposal(governor: Governor, target: str, calldata: bytes, description: str) -> int:
+    """Propose a call, vote for it with every member key the Env holds, wait, execute it."""
+    env = governor.env
+    proposal_id = governor.propose(target, calldata, description)
+    members = governor.members()
+    for account in env.accounts:
+        if members.get(account, 0) > 0:
+            governor.vote(proposal_id, Support.FOR, sender=account)
+    proposal = governor.proposal(proposal_id)
+    latest = env.block_number  # seals: the next transaction lands in latest + 1
+    if proposal.executable_after > latest:
+        env.mine(proposal.executable_after - latest)
+    state = governor.state(proposal_id)
+    if state != ProposalState.READY:
+        raise ProposalNotPassedError(proposal_id, state, description)
+    governor.execute(proposal_id)
+    return proposal_id
+
+
+def _registered(registry: ModelRegistry, model_id: str) -> RegisteredModel | None:
+    try:
+        return registry.model(model_id)
+    except NotFoundError:
+        return None
+
+
+def _model_contract(
+    env: Env,
+    registry: ModelRegistry,
+    artifact: ModelArtifact,
+    compiled: CompiledContract,
+    entry: RegisteredModel | None,
+) -> Contract:
+    """The attached model contract, deploying and attaching it when there is none yet."""
+    if entry is not None and entry.contract is not None:
+        if env.backend.code(entry.contract) != compiled.runtime_bytecode:
+            raise VerificationError(
+                f"the contract attached to model {artifact.model_id} ({entry.contract}) does not "
+                "hold the code generated from the stored model"
+            )
+        return env.at(entry.contract, compiled)
+    contract = env.deploy(compiled)
+    registry.attach_contract(artifact.model_id, contract.address)
+    return contract
+
+
+def install_model(
+    env: Env,
+    token: GuardedToken,
+    artifact: ModelArtifact,
+    governor: Governor,
+    registry: ModelRegistry,
+    *,
+    threshold: int | None = None,
+    uri: str | None = None,
+) -> InstalledModel:
+    """Screen ``token``'s transfers with ``artifact``, through the registry and two votes.
+
+    ``threshold`` defaults to the integer threshold of the model's fixed-point twin (the
+    card's threshold, quantized). The Env's sender registers the model and proposes.
+    """
+    cache = env.data_dir / "cache" / "vyper" if env.data_dir else None
+    fixed, compiled = compile_model_contract(artifact, cache)
+    use = str(token.contract.model_use())
+    entry = _registered(registry, artifact.model_id)
+    if entry is None:
+        registry.register(
+            artifact.model_id,
+            str(artifact.card["artifact_hash"]),
+            artifact.card_hash,
+            uri or artifact.path.resolve().as_uri(),
+        )
+    elif entry.artifact_hash != artifact.card["artifact_hash"] or (
+        entry.card_hash != artifact.card_hash
+    ):
+        raise VerificationError(
+            f"model {artifact.model_id} is registered with other artifact or card hashes"
+        )
+    elif entry.status == ModelStatus.RETIRED:
+        raise InvalidInputError(f"model {artifact.model_id} is retired; train a new version")
+    elif entry.status == ModelStatus.APPROVED and entry.use != use:
+        raise InvalidInputError(
+            f"model {artifact.model_id} is approved for {entry.use!r}, the token screens with "
+            f"models approved for {use!r}"
+        )
+    contract = _model_contract(env, registry, artifact, compiled, entry)
+    proposals = []
+    if entry is None or entry.status != ModelStatus.APPROVED:
+        proposals.append(
+            pass_proposal(
+                governor,
+                registry.address,
+                registry.approve_calldata(artifact.model_id, use),
+                f"approve {artifact.model_id} for {use}",
+            )
+        )
+    chosen = fixed.threshold if threshold is None else threshold
+    proposals.append(
+        pass_proposal(
+            governor,
+            token.address,
+            token.set_model_calldata(artifact.model_id, contract.address, chosen),
+            f"screen {token.address} with {artifact.model_id} at threshold {chosen}",
+        )
+    )
+    return InstalledModel(
+        model_id=artifact.model_id,
+        contract=contract.address,
+        threshold=chosen,
+        fixed_point=fixed,
+        code_size=len(compiled.runtime_bytecode),
+        proposals=tuple(proposals),
+    )
