@@ -15,12 +15,11 @@ from pathlib import Path
 
 from chainml.apps.guard import GuardedToken
 from chainml.chain import CompiledContract, Contract, Env
-from chainml.chain.compiler import compile_source
 from chainml.errors import ChainError, InvalidInputError, NotFoundError, VerificationError
 from chainml.governance.governor import Governor, ProposalState, Support
 from chainml.governance.registry import ModelRegistry, ModelStatus, RegisteredModel
-from chainml.inference.compile import contract_source, fixed_point_model
 from chainml.inference.fixedpoint import FixedPointModel
+from chainml.inference.onchain import compile_model
 from chainml.models.artifacts import ModelArtifact
 
 
@@ -53,9 +52,8 @@ def compile_model_contract(
     artifact: ModelArtifact, cache_dir: Path | None
 ) -> tuple[FixedPointModel, CompiledContract]:
     """The integer model of ``artifact`` and its compiled contract (integral inputs: scale 1)."""
-    fixed = fixed_point_model(artifact)
-    source = contract_source(artifact, fixed)
-    return fixed, compile_source(source, f"Model_{artifact.model_id[2:14]}", cache_dir)
+    compiled = compile_model(artifact, cache_dir)  # refuses code over the EIP-170 limit
+    return compiled.model, compiled.compiled
 
 
 def pass_proposal(governor: Governor, target: str, calldata: bytes, description: str) -> int:
