@@ -44,6 +44,7 @@ bench: install
 	$(BIN)/python benchmarks/chain_tx.py
 	$(BIN)/python benchmarks/log.py
 	$(BIN)/python benchmarks/fraud_quality.py
+	$(BIN)/python benchmarks/service.py
 	$(BIN)/python benchmarks/onchain_inference.py
 
 clean:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from chainml._closing import Closing
 from chainml.config import ensure_directory
 from chainml.errors import ChainMLError, InvalidInputError, NotFoundError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
-from chainml.log.store import AuditProblem, AuditReport, LogStore, Progress
+from chainml.log.store import AuditProblem, AuditReport, Leaf, LogStore, Progress
 
 LOG_FILE = "decisions.sqlite"
 
@@ -87,6 +87,21 @@ class DecisionLog(Closing):
             if first != start:  # another writer on the same store: sequence numbers are wrong
                 raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
         return records
+
+    def append_encoded(self, build: Callable[[int, int], Sequence[Leaf]]) -> int:
+        """Log leaves that ``build(first_sequence, now_ms)`` encodes, as one durable batch.
+
+        For callers that encode records in bulk themselves (the scoring service): leaf ``i``
+        must be the canonical encoding of a :class:`DecisionRecord` whose sequence is
+        ``first_sequence + i``, with its request id. Returns ``first_sequence``.
+        """
+        with self._lock:
+            start = self.store.size
+            leaves = build(start, int(self._clock() * 1000))
+            first = self.store.append(leaves)
+            if first != start:
+                raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
+        return start
 
     def head(self) -> TreeHead:
         """The current tree head."""

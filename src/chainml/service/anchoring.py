@@ -1,0 +1,122 @@
+"""Background anchoring for the service: the log's Anchorer, started once the chain answers.
+
+The service never waits for the chain. Until the node answers (and the log's anchor contract
+is found or deployed) a thread keeps trying with back-off; then the log's
+:class:`~chainml.log.anchor.Anchorer` anchors by policy in its own thread, retrying through
+outages and never anchoring a size twice. Scoring goes on whatever the chain does.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from chainml.chain import Contract, Env
+from chainml.log.anchor import Anchorer, AnchorPolicy, log_contract
+from chainml.log.decision_log import DecisionLog
+from chainml.log.store import AnchorRecord
+from chainml.service.metrics import Metrics
+
+_log = logging.getLogger(__name__)
+POLL_SECONDS = 0.25
+
+
+class CountingAnchorer(Anchorer):
+    """An Anchorer that counts its anchors and failures in the service's metrics."""
+
+    def __init__(
+        self, log: DecisionLog, contract: Contract, policy: AnchorPolicy, metrics: Metrics
+    ) -> None:
+        super().__init__(log, contract, policy)
+        self.metrics = metrics
+
+    def anchor(self) -> AnchorRecord | None:
+        """Anchor now (see :meth:`Anchorer.anchor`), counting the outcome."""
+        try:
+            record = super().anchor()
+        except Exception:
+            self.metrics.count("anchor_errors")
+            raise
+        if record is not None:
+            self.metrics.count("anchors")
+        return record
+
+
+class BackgroundAnchoring:
+    """Connects to the chain when it can, then anchors by policy until stopped."""
+
+    def __init__(
+        self,
+        log: DecisionLog,
+        chain: Callable[[], Env],
+        policy: AnchorPolicy,
+        metrics: Metrics,
+    ) -> None:
+        self.log = log
+        self._chain = chain
+        self.policy = policy
+        self.metrics = metrics
+        self.anchorer: CountingAnchorer | None = None
+        self.last_error: Exception | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> str:
+        """``ok`` while anchoring works, ``retrying`` while the chain fails."""
+        if self.anchorer is None:
+            return "retrying"
+        return "retrying" if self.anchorer.last_error is not None else "ok"
+
+    @property
+    def error(self) -> str | None:
+        """The last anchoring problem, for /healthz."""
+        err = self.anchorer.last_error if self.anchorer is not None else self.last_error
+        return None if err is None else str(err)
+
+    def start(self) -> None:
+        """Start trying (returns at once)."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._connect, name="chainml-anchor-connect", daemon=True
+        )
+        self._thread.start()
+
+    def _connect(self) -> None:
+        backoff = self.policy.retry_seconds
+        while not self._stop.is_set():
+            try:
+                env = self._chain()
+                anchorer = CountingAnchorer(
+                    self.log, log_contract(env, self.log), self.policy, self.metrics
+                )
+                anchorer.reconcile()  # heads anchored before a crash are recorded first
+            except Exception as err:  # the chain is not there yet: try again later
+                self.last_error = err
+                self.metrics.count("anchor_errors")
+                _log.warning("anchoring not started yet: %s", err)
+                if self._stop.wait(backoff):
+                    return
+                backoff = min(backoff * 2, 30.0)
+                continue
+            self.last_error = None
+            self.anchorer = anchorer
+            anchorer.start(POLL_SECONDS)
+            return
+
+    def stop(self) -> None:
+        """Stop anchoring; a last anchor is attempted when the chain is reachable."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(30)
+            self._thread = None
+        anchorer = self.anchorer
+        if anchorer is None:
+            return
+        anchorer.stop()
+        if anchorer.last_error is None and self.log.store.size > anchorer.anchored_size:
+            try:
+                anchorer.anchor()
+            except Exception as err:  # best effort: the next start catches up
+                _log.warning("final anchor skipped: %s", err)

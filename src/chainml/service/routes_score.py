@@ -1,0 +1,115 @@
+"""``POST /v1/score`` and ``POST /v1/score/batch``: score, log durably, answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from chainml.log.record import request_id_from
+from chainml.service.auth import WriteAccess
+from chainml.service.committer import Logged
+from chainml.service.errors import DuplicateInBatchError, NoModelError
+from chainml.service.runtime import ServiceRuntime
+from chainml.service.schemas import (
+    BatchRequest,
+    BatchResponse,
+    Problem,
+    ScoreRequest,
+    ScoreResponse,
+)
+from chainml.service.scoring import Scored, ServingModel, metadata_hash
+
+router = APIRouter(tags=["scoring"])
+_WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "No API key."},
+    403: {"model": Problem, "description": "Wrong API key."},
+    409: {"model": Problem, "description": "The request id is already logged."},
+    413: {"model": Problem, "description": "Body or batch too large."},
+    503: {"model": Problem, "description": "No approved model, or the log cannot be written."},
+}
+
+
+def _serving(runtime: ServiceRuntime) -> ServingModel:
+    model = runtime.slot.current
+    if model is None:
+        raise NoModelError(runtime.options.use)
+    return model
+
+
+def _results(
+    scored: Scored, texts: Sequence[str], ids: Sequence[bytes], logged: Logged
+) -> list[dict[str, Any]]:
+    probabilities, logits = scored.probabilities.tolist(), scored.logits.tolist()
+    return [
+        {
+            "request_id": text,
+            "request_hash": "0x" + rid.hex(),
+            "log_index": logged.first + i,
+            "score": p,
+            "logit": z,
+            "label": label,
+            "decision": "hold" if label else "pass",
+        }
+        for i, (text, rid, p, z, label) in enumerate(
+            zip(texts, ids, probabilities, logits, scored.labels, strict=True)
+        )
+    ]
+
+
+def _json(document: dict[str, Any]) -> Response:
+    return Response(json.dumps(document, separators=(",", ":")), media_type="application/json")
+
+
+@router.post(
+    "/v1/score", response_model=ScoreResponse, responses=_WRITE_ERRORS, dependencies=[WriteAccess]
+)
+async def score(body: ScoreRequest, request: Request) -> Response:
+    """Score one record with the serving model; answer once the decision is durably logged."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    model = _serving(runtime)
+    scored = model.score(model.rows([body.features], "features"))
+    texts = [body.request_id or uuid.uuid4().hex]
+    ids = [request_id_from(texts[0])]
+    logged = await runtime.committer.submit(
+        model.prepare(scored, ids, [metadata_hash(body.metadata)])
+    )
+    [result] = _results(scored, texts, ids, logged)
+    result.update(model_id=model.model_id, timestamp_ms=logged.timestamp_ms)
+    return _json(result)
+
+
+@router.post(
+    "/v1/score/batch",
+    response_model=BatchResponse,
+    responses=_WRITE_ERRORS,
+    dependencies=[WriteAccess],
+)
+async def score_batch(body: BatchRequest, request: Request) -> Response:
+    """Score many records; all of them are logged in one durable batch, or none is."""
+    runtime: ServiceRuntime = request.app.state.runtime
+    limit = runtime.options.max_batch
+    if len(body.records) > limit:
+        raise HTTPException(413, f"a batch holds at most {limit} records, got {len(body.records)}")
+    model = _serving(runtime)
+    texts = [r.request_id or uuid.uuid4().hex for r in body.records]
+    ids = [request_id_from(t) for t in texts]
+    if len(set(ids)) != len(ids):
+        seen: set[bytes] = set()
+        for position, rid in enumerate(ids):
+            if rid in seen:
+                raise DuplicateInBatchError(position, texts[position])
+            seen.add(rid)
+    scored = model.score(model.rows([r.features for r in body.records], "records"))
+    metadata = [metadata_hash(r.metadata) for r in body.records]
+    logged = await runtime.committer.submit(model.prepare(scored, ids, metadata))
+    return _json(
+        {
+            "model_id": model.model_id,
+            "timestamp_ms": logged.timestamp_ms,
+            "results": _results(scored, texts, ids, logged),
+        }
+    )

@@ -1,0 +1,177 @@
+"""The service's request and response documents (pydantic), as published in its OpenAPI spec."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Strict, Tag
+
+#: Largest feature magnitude accepted: keeps ``x * 2**20`` exact in a 64-bit integer.
+MAX_FEATURE = 1e12
+MAX_FEATURES = 4096
+Feature = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-MAX_FEATURE, le=MAX_FEATURE)]
+FeatureList = Annotated[list[Feature], Field(min_length=1, max_length=MAX_FEATURES)]
+FeatureMap = Annotated[
+    dict[Annotated[str, Field(max_length=128)], Feature],
+    Field(min_length=1, max_length=MAX_FEATURES),
+]
+
+
+def _unicode(text: str) -> str:
+    text.encode()  # lone surrogates (valid JSON escapes, invalid text) raise: a 422
+    return text
+
+
+def _canonical(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    if metadata is not None:  # what metadata_hash hashes must exist: no NaN, valid text
+        json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode()
+    return metadata
+
+
+RequestId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_unicode)]
+Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$")]
+
+
+def _feature_shape(value: Any) -> str:
+    return "object" if isinstance(value, dict) else "list"
+
+
+class _Document(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ScoreRequest(_Document):
+    """One record to score: its features, by position or by name."""
+
+    request_id: RequestId | None = Field(
+        default=None,
+        description="Your id for this request, unique in the log (generated when absent). "
+        "`0x` + 64 hex digits is used as is, anything else is hashed with SHA-256.",
+    )
+    features: Annotated[
+        Annotated[FeatureList, Tag("list")] | Annotated[FeatureMap, Tag("object")],
+        Discriminator(_feature_shape),
+    ] = Field(
+        description="The model's features in its order, or an object naming each of them.",
+    )
+    metadata: Annotated[dict[str, Any] | None, AfterValidator(_canonical)] = Field(
+        default=None,
+        description="Anything else; only its SHA-256 (of canonical JSON) is logged.",
+    )
+
+
+class BatchRequest(_Document):
+    """Many records, scored and logged together (all or nothing)."""
+
+    records: list[ScoreRequest] = Field(min_length=1)
+
+
+class ScoreResult(_Document):
+    """The decision on one record, as logged."""
+
+    request_id: str = Field(description="The request id given (or generated).")
+    request_hash: Hex32 = Field(description="The 32-byte request id the log holds.")
+    log_index: int = Field(description="The decision's index in the log.")
+    score: float = Field(description="Probability of the positive class (e.g. fraud).")
+    logit: float = Field(description="The model's raw score; decided against its threshold.")
+    label: int = Field(description="1 when the logit reaches the threshold, else 0.")
+    decision: Literal["hold", "pass"]
+
+
+class ScoreResponse(ScoreResult):
+    """``POST /v1/score``: the decision and the model that made it."""
+
+    model_id: Hex32
+    timestamp_ms: int
+
+
+class BatchResponse(_Document):
+    """``POST /v1/score/batch``: one result per record, in order."""
+
+    model_id: Hex32
+    timestamp_ms: int
+    results: list[ScoreResult]
+
+
+class ReceiptResponse(_Document):
+    """A decision's receipt: ``anchored`` once a tree head covering it is on chain."""
+
+    status: Literal["anchored", "pending"]
+    leaf_index: int
+    receipt: dict[str, Any] = Field(description="A chainml.receipt/1 document (docs/receipts.md).")
+
+
+class AnchorInfo(_Document):
+    """The latest tree head anchored on chain."""
+
+    size: int
+    root: Hex32
+    chain_id: int
+    contract: str
+    tx_hash: Hex32
+    block_number: int
+
+
+class HeadResponse(_Document):
+    """The log's current tree head and what of it is anchored."""
+
+    size: int
+    root: Hex32
+    anchored_size: int
+    pending: int
+    anchor: AnchorInfo | None
+
+
+class ConsistencyResponse(_Document):
+    """An RFC 9162 consistency proof between two tree heads of the log."""
+
+    first: int
+    second: int
+    first_root: Hex32
+    second_root: Hex32
+    proof: list[Hex32]
+
+
+class ModelSummary(_Document):
+    """A stored model, as its card describes it."""
+
+    model_id: Hex32
+    kind: str
+    dataset: str
+    pr_auc: float | None
+    serving: bool
+
+
+class ModelsResponse(_Document):
+    """The stored models and the one serving now."""
+
+    use: str
+    serving: Hex32 | None
+    models: list[ModelSummary]
+
+
+class ModelResponse(_Document):
+    """One stored model: its card, and the registry's entry when there is a chain registry."""
+
+    model_id: Hex32
+    serving: bool
+    card: dict[str, Any]
+    registry: dict[str, Any] | None
+
+
+class Health(_Document):
+    """Liveness and what the service is doing."""
+
+    status: Literal["ok", "degraded"]
+    model_id: Hex32 | None
+    log_size: int
+    anchored_size: int
+    anchoring: Literal["off", "ok", "retrying"]
+    detail: str | None = None
+
+
+class Problem(_Document):
+    """An error: ``detail`` says what went wrong."""
+
+    detail: str | list[dict[str, Any]]

@@ -1,0 +1,41 @@
+"""benchmarks/service.py --quick runs end to end and reports every figure it promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_service_benchmark_quick(tmp_path: Path) -> None:
+    output = tmp_path / "service.json"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "service.py"),
+            "--quick",
+            "--output",
+            str(output),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=REPO,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    for line in ("single: requests/s", "batch: decisions/s", "cost of verifiability"):
+        assert line in done.stdout
+    result = json.loads(output.read_text())
+    for server in ("verifiable", "plain"):
+        assert result[server]["single"]["requests"] > 0
+        assert result[server]["batch"]["decisions_per_s"] > 0
+        assert result[server]["single"]["p99_ms"] >= result[server]["single"]["p50_ms"]
+    assert result["verifiable"]["log"]["size"] > 0
+    assert set(result["checks"]) == {"single_rps", "single_p99_ms", "batch_dps", "ratio"}
+    assert result["ratio"]["single"] > 0
