@@ -53,7 +53,9 @@ def test_simulated_transfers_have_the_simulators_features(env: Env, guard: Guard
     # anvil mines one block per transaction: transfers in the same second land a second later
     assert same_as_simulator >= len(simulation.transfers) - 5
     if env.backend.kind == "embedded":
-        assert same_as_simulator == len(simulation.transfers)
+        clock.finish()  # a wall-clock second may tick between pin and block: that one is late
+        assert same_as_simulator >= len(simulation.transfers) - clock.late
+        assert clock.late <= 2
     for account, address in enumerate(addresses):
         assert token.statistics(address) == asdict(reference.stats(account)), account
         assert token.balance_of(address) == reference.balance(account), account

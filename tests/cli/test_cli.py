@@ -15,7 +15,7 @@ import pytest
 import chainml
 from chainml.chain.devnode import ANVIL_DEV_KEY
 from chainml.cli import chain as chain_cli
-from chainml.cli import demo as demo_cli
+from chainml.cli import demo_log
 from chainml.cli.main import main
 from chainml.errors import EXIT_CODES
 
@@ -224,51 +224,47 @@ def test_bad_rpc_url_from_the_environment_exits_2_without_credentials(
 # -- demo -------------------------------------------------------------------------------
 
 
-def test_demo_verifies_the_count(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code, out, err = run(
-        capsys,
-        "--data-dir",
-        str(tmp_path / "chain"),
-        "demo",
-        "--transactions",
-        "5",
-        "--decisions",
-        "300",
-        "--receipts",
-        "4",
-    )
-    assert code == 0, err
-    text = flat(out)
-    assert "final count: 105 (= 100 + 5), 5 events" in text
-    assert "logged 300 decisions" in text and "anchored size 300" in text
-    assert "4 receipts proven and verified on chain" in text
-    assert "a receipt with a flipped decision is rejected" in text
-    assert "audit: 300 records recomputed" in text
-    assert "freshly compiled" in text and "from cache" not in text
-    assert "'amount must be positive'" in text
-
-
-def test_second_demo_run_compiles_from_cache(
+@pytest.mark.slow
+def test_demo_tells_the_whole_story_offline(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    args = ("--data-dir", str(tmp_path / "chain"), "demo", "-n", "2", "--start", "7")
-    assert run(capsys, *args, "--decisions", "10")[0] == 0
-    code, out, _ = run(capsys, *args, "--decisions", "20")
-    assert code == 0
-    assert "Counter from cache" in out
-    assert "final count: 9" in out
-    assert "log size 30" in flat(out) and "anchored size 30" in flat(out)  # the log grew
+    args = ("--data-dir", str(tmp_path / "d"), "demo", "--offline", "--transfers", "40")
+    args += ("--stream", "3000", "--receipts", "3", "--report", str(tmp_path / "r.html"))
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    text = flat(out)
+    assert "data: simulated-60000-seed0, 60,000 rows" in text
+    assert "lr: test PR-AUC" in text and "mlp: test PR-AUC" in text
+    assert "governance: proposal 1 voted" in text and "approved for 'fraud-screening'" in text
+    assert "approved and installed by proposals" in text
+    assert "payments screened on chain" in text and "for a plain ERC-20" in text
+    assert "3,000 held-out records scored and logged durably" in text
+    assert "3 receipts proven and verified on chain" in text
+    assert "a receipt with a flipped decision is rejected" in text
+    assert "audit: 3,000 records recomputed" in text
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("data:image/png;base64,") == 3 and "Example receipts" in page
+
+    code, out, err = run(capsys, *args)  # a second run reuses what the first one stored
+    assert code == 0, err
+    text = flat(out)
+    assert text.count("already stored") == 2 and "is already approved" in text
+    assert "audit: 6,000 records recomputed" in text
 
 
-def test_demo_exits_3_when_the_count_does_not_add_up(
+def test_demo_exits_3_when_a_receipt_does_not_verify(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    send = demo_cli.send_increments
+    """A receipt whose record was altered must stop the demo with exit code 3."""
+    build = demo_log.build_receipt
 
-    def one_short(counter: object, count: int, *rest: object) -> None:
-        send(counter, count - 1, *rest)  # type: ignore[arg-type]
+    def altered(log: object, index: int) -> dict[str, object]:
+        receipt = build(log, index)  # type: ignore[arg-type]
+        receipt["record"]["label"] = 1 - receipt["record"]["label"]  # type: ignore[index]
+        return receipt
 
-    monkeypatch.setattr(demo_cli, "send_increments", one_short)
-    code, _, err = run(capsys, "--data-dir", str(tmp_path / "chain"), "demo", "-n", "3")
+    monkeypatch.setattr(demo_log, "build_receipt", altered)
+    args = ("--data-dir", str(tmp_path / "d"), "demo", "--offline", "--transfers", "10")
+    code, _, err = run(capsys, *args, "--stream", "500", "--receipts", "2")
     assert code == 3
-    assert "expected 103" in err
+    assert "does not match" in flat(err)

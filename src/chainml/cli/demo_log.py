@@ -1,70 +1,19 @@
-"""The decision-log steps of ``chainml demo``: log, anchor, prove, verify, tamper, audit.
-
-Until the model lifecycle lands, the decisions come from a small fixed-point scoring rule
-over synthetic payments; everything after that (log, anchor, receipts) is the real thing.
-"""
+"""The decision-log steps of ``chainml demo``: anchor, prove, verify, tamper, audit."""
 
 from __future__ import annotations
 
 import copy
-import hashlib
 import random
 import time
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from chainml.chain import Env
 from chainml.cli.summary import Summary
 from chainml.errors import VerificationError
 from chainml.log.anchor import Anchorer, log_contract
-from chainml.log.decision_log import Decision, DecisionLog
+from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import build_receipt, verify_receipt
-
-DEMO_MODEL_ID = hashlib.sha256(b"chainml demo scoring rule v1").digest()
-_WEIGHTS = (3, 40, 900)  # per amount (cents / 100), per night hour, per recent transfer
-_THRESHOLD = 30_000
-_BATCH = 5_000
-
-
-def synthetic_decisions(start: int, count: int, seed: int = 7) -> list[Decision]:
-    """Payments (amount, night hour flag, transfers in the last hour) scored by a fixed rule."""
-    rng = random.Random(seed * 1_000_003 + start)
-    out = []
-    for i in range(start, start + count):
-        features = (rng.randint(1, 500_000) // 100, int(rng.random() < 0.2), rng.randint(0, 20))
-        score = sum(w * f for w, f in zip(_WEIGHTS, features, strict=True))
-        out.append(
-            Decision(
-                model_id=DEMO_MODEL_ID,
-                score=score,
-                label=int(score > _THRESHOLD),
-                request_id=hashlib.sha256(b"demo-payment-%d" % i).digest(),
-                features=features,
-            )
-        )
-    return out
-
-
-def log_decisions(log: DecisionLog, count: int, out: Console, summary: Summary) -> None:
-    """Append ``count`` decisions in durable batches."""
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    started = time.perf_counter()
-    with Progress(*columns, console=out, transient=True) as progress:
-        task = progress.add_task("logging decisions", total=count)
-        done = 0
-        while done < count:
-            batch = min(_BATCH, count - done)
-            log.append(synthetic_decisions(log.head().size, batch))
-            done += batch
-            progress.advance(task, batch)
-    seconds = time.perf_counter() - started
-    head = log.head()
-    out.print(
-        f"[green]✓[/] logged {count:,} decisions durably in {seconds:.2f} s "
-        f"({count / max(seconds, 1e-9):,.0f}/s); log size {head.size:,}"
-    )
-    summary.add("decisions logged", f"{count:,} ({count / max(seconds, 1e-9):,.0f}/s)")
 
 
 def anchor_head(env: Env, log: DecisionLog, out: Console, summary: Summary) -> Anchorer:
