@@ -149,12 +149,13 @@ def plain_server(data_dir: Path, model_id: str, port: int) -> None:
     from fastapi import FastAPI
 
     from chainml.models.artifacts import load_model
-    from chainml.service.routes_score import _json
+    from chainml.service.fastbody import FastBodyRoute, json_response
     from chainml.service.scoring import ServingModel
     from chainml.service.server import run_server
 
     model = ServingModel(load_model(data_dir, model_id))
     app = FastAPI()
+    app.router.route_class = FastBodyRoute  # the service's body parsing, for a fair comparison
 
     def results(scored: Any, texts: list[str]) -> list[dict[str, Any]]:
         return [
@@ -175,13 +176,13 @@ def plain_server(data_dir: Path, model_id: str, port: int) -> None:
         scored = model.score(model.rows([body.features], "features"))
         [result] = results(scored, [body.request_id or ""])
         result.update(model_id=model.model_id)
-        return _json(result)
+        return json_response(result)
 
     @app.post("/v1/score/batch")
     async def batch(body: BatchRequest) -> Response:
         scored = model.score(model.rows([r.features for r in body.records], "records"))
         texts = [r.request_id or "" for r in body.records]
-        return _json({"model_id": model.model_id, "results": results(scored, texts)})
+        return json_response({"model_id": model.model_id, "results": results(scored, texts)})
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

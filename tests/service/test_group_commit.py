@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chainml.log.decision_log import DecisionLog
 from chainml.log.record import request_id_from
@@ -13,18 +14,33 @@ from chainml.models.artifacts import ModelArtifact
 from tests.service.conftest import HEADERS, make_app, row
 
 
-def test_concurrent_requests_share_batches(data_dir: Path, model: ModelArtifact) -> None:
-    app = make_app(data_dir, model.model_id)
+@pytest.mark.parametrize("writer_process", [True, False], ids=["process", "thread"])
+def test_concurrent_requests_share_batches(
+    data_dir: Path, model: ModelArtifact, writer_process: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chainml.service.committer.PROCESS_FROM", 1)  # small batches too
+    app = make_app(data_dir, model.model_id, writer_process=writer_process)
     runtime = app.state.runtime
     seen_sizes: list[int] = []
-    original = runtime.log.append_encoded
+    writer = runtime.committer.writer
+    if writer_process:  # the batch is committed (seen from this process) before any answer
+        original_write = writer.write
 
-    def watched(build):  # every acknowledged decision must be in the store when answered
-        first = original(build)
-        seen_sizes.append(runtime.log.store.size)
-        return first
+        def watched_write(batch):
+            outcomes = original_write(batch)
+            seen_sizes.append(runtime.log.store.size)
+            return outcomes
 
-    runtime.log.append_encoded = watched
+        writer.write = watched_write
+    else:
+        original = runtime.log.append_encoded
+
+        def watched(build):  # every acknowledged decision must be in the store when answered
+            first = original(build)
+            seen_sizes.append(runtime.log.store.size)
+            return first
+
+        runtime.log.append_encoded = watched
 
     async def main() -> list[httpx.Response]:
         runtime.start()

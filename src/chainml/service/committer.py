@@ -5,7 +5,9 @@ writer thread takes everything that is waiting, appends it to the :class:`Decisi
 atomic, durable batch (the SQLite store commits with an fsync) and only then resolves the requests'
 futures, so a response is never sent for a decision that is not on disk. While one batch is
 being written the next one gathers: the busier the service, the larger the batches, and the
-cost of an fsync is shared by everyone in its batch.
+cost of an fsync is shared by everyone in its batch. The append itself (encoding, hashing,
+SQLite, fsync) runs in a :class:`~chainml.service.log_writer.WriterProcess` when one is given:
+the writer thread then only ships a large batch and waits, without the GIL.
 
 A request whose request id is already logged (or taken by an earlier request in the same
 batch) fails alone with :class:`DuplicateRequestIdError`; the rest of the batch is written.
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import threading
 import time
@@ -25,10 +26,16 @@ from dataclasses import dataclass
 
 from chainml.errors import ChainMLError
 from chainml.log.decision_log import DecisionLog
-from chainml.log.store import DuplicateRequestIdError, Leaf
 from chainml.service.encoding import PreparedRecords
+from chainml.service.log_writer import Logged, Outcome, WriterProcess, append_batch
+
+__all__ = ["CommitStats", "GroupCommitter", "Logged", "ServiceStoppedError"]
 
 _log = logging.getLogger(__name__)
+# decisions in a batch from which the writer process appends it: below, the round trip to the
+# process costs the event loop more than the append itself (single requests stay in-thread);
+# batches alternate safely between the two because one batch is written at a time
+PROCESS_FROM = 256
 
 
 class ServiceStoppedError(ChainMLError):
@@ -36,15 +43,6 @@ class ServiceStoppedError(ChainMLError):
 
     def __init__(self) -> None:
         super().__init__("the service is stopping; the decision was not logged")
-
-
-@dataclass(frozen=True)
-class Logged:
-    """Where a request's records went: indices ``first`` to ``first + count - 1``, at a time."""
-
-    first: int
-    count: int
-    timestamp_ms: int
 
 
 @dataclass
@@ -70,8 +68,10 @@ class GroupCommitter:
         log: DecisionLog,
         max_batch: int = 50_000,
         on_commit: Callable[[int, float], None] | None = None,
+        writer: WriterProcess | None = None,
     ) -> None:
         self.log = log
+        self.writer = writer  # None: append in the writer thread, in this process
         self.max_batch = max_batch
         self._on_commit = on_commit
         self._pending: deque[_Entry] = deque()
@@ -87,7 +87,9 @@ class GroupCommitter:
         return CommitStats(self._batches, self._decisions, self._largest)
 
     def start(self) -> None:
-        """Start the writer thread."""
+        """Start the writer thread (and the writer process, if any)."""
+        if self.writer is not None:
+            self.writer.start()
         self._started = True
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="chainml-log-writer", daemon=True)
@@ -113,6 +115,8 @@ class GroupCommitter:
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        if self.writer is not None:
+            self.writer.close(timeout)
 
     # -- the writer thread ---------------------------------------------------------------
 
@@ -134,57 +138,26 @@ class GroupCommitter:
 
     def _run(self) -> None:
         while (entries := self._take()) is not None:
+            batch = [entry.records for entry in entries]
+            started = time.perf_counter()
             try:
-                outcomes = self._write(entries)
+                if self.writer is not None and sum(r.count for r in batch) >= PROCESS_FROM:
+                    results = self.writer.write(batch)
+                else:
+                    results = append_batch(self.log, batch)
             except BaseException as err:  # the store failed: every request of the batch fails
                 _log.error("logging a batch of %d requests failed: %s", len(entries), err)
-                outcomes = [(entry, err) for entry in entries]
-            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Entry, Logged | BaseException]]]
-            by_loop = {}
+                results = [err] * len(entries)
+            written = [r.count for r in results if isinstance(r, Logged)]
+            if written:
+                self._count(sum(written), time.perf_counter() - started)
+            outcomes = list(zip(entries, results, strict=True))
+            by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Entry, Outcome]]] = {}
             for outcome in outcomes:  # one wake-up per event loop (normally there is one)
                 by_loop.setdefault(outcome[0].future.get_loop(), []).append(outcome)
             for loop, some in by_loop.items():
                 with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                     loop.call_soon_threadsafe(_resolve, some)
-
-    def _write(self, entries: list[_Entry]) -> list[tuple[_Entry, Logged | BaseException]]:
-        outcomes: list[tuple[_Entry, Logged | BaseException]] = []
-        while entries:
-            stamp: list[int] = []
-            try:
-                started = time.perf_counter()
-                first = self.log.append_encoded(functools.partial(_leaves, entries, stamp))
-            except DuplicateRequestIdError as err:
-                entries = self._without_duplicate(entries, err, outcomes)
-                continue
-            size = sum(entry.records.count for entry in entries)
-            self._count(size, time.perf_counter() - started)
-            for entry in entries:
-                outcomes.append((entry, Logged(first, entry.records.count, stamp[0])))
-                first += entry.records.count
-            break
-        return outcomes
-
-    @staticmethod
-    def _without_duplicate(
-        entries: list[_Entry],
-        err: DuplicateRequestIdError,
-        outcomes: list[tuple[_Entry, Logged | BaseException]],
-    ) -> list[_Entry]:
-        """Fail the entries that repeat ``err``'s request id (all but the first, if in-batch)."""
-        keep: list[_Entry] = []
-        seen = err.index is not None  # already in the log: every holder fails
-        for entry in entries:
-            if err.request_id in entry.records.request_ids:
-                if seen:
-                    outcomes.append((entry, err))
-                    continue
-                seen = True
-            keep.append(entry)
-        if len(keep) == len(entries):  # cannot happen, but never loop forever
-            outcomes.extend((entry, err) for entry in entries)
-            return []
-        return keep
 
     def _count(self, size: int, seconds: float) -> None:
         self._batches += 1
@@ -194,16 +167,7 @@ class GroupCommitter:
             self._on_commit(size, seconds)
 
 
-def _leaves(entries: list[_Entry], stamp: list[int], first: int, now_ms: int) -> list[Leaf]:
-    """The leaves of ``entries`` from sequence ``first``; remembers the timestamp in ``stamp``."""
-    stamp.append(now_ms)
-    leaves: list[Leaf] = []
-    for entry in entries:
-        leaves += entry.records.leaves(first + len(leaves), now_ms)
-    return leaves
-
-
-def _resolve(outcomes: list[tuple[_Entry, Logged | BaseException]]) -> None:
+def _resolve(outcomes: list[tuple[_Entry, Outcome]]) -> None:
     for entry, outcome in outcomes:
         if entry.future.done():  # the client went away and the request was cancelled
             continue

@@ -70,11 +70,18 @@ class PreparedRecords:
         request_ids: Sequence[bytes],
         metadata_hashes: Sequence[bytes],
     ) -> None:
-        n, width = features.shape
+        # only the inputs are kept: encoding waits for :meth:`leaves`, so that it runs in the
+        # log writer (another process), not on the event loop, and the inputs pickle small
         self.request_ids = list(request_ids)
-        self.count = n
+        self.count = len(self.request_ids)
+        self._inputs = (model_id, features, list(scores), list(labels), list(metadata_hashes))
         self._words: npt.NDArray[np.uint8] | None = None
-        self._tails: list[bytes] = []
+        self._tails: list[bytes] | None = None
+
+    def _encode(self) -> None:
+        model_id, features, scores, labels, metadata_hashes = self._inputs
+        n, width = features.shape
+        request_ids = self.request_ids
         if n < NUMPY_FROM:
             self._tails = [
                 _tail(model_id, row, score, label, rid, meta)
@@ -100,8 +107,11 @@ class PreparedRecords:
 
     def leaves(self, first: int, now_ms: int) -> list[Leaf]:
         """The leaves of these records at sequence ``first`` onwards, decided at ``now_ms``."""
+        if self._words is None and self._tails is None:
+            self._encode()
         words = self._words
         if words is None:
+            assert self._tails is not None
             stamp = _word(now_ms)
             return [
                 (_PREFIX + _word(first + i) + stamp + tail, rid)

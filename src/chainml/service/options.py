@@ -34,6 +34,7 @@ class ServiceOptions:
     max_batch: int = 10_000  # records per /v1/score/batch request (413 beyond)
     max_body_bytes: int = 16 * 1024 * 1024  # any request body (413 beyond)
     max_commit: int = 50_000  # decisions per group-commit batch
+    writer_process: bool = True  # append in a child process (the second core), not a thread
     watch_seconds: float = 2.0  # how often the registry is polled for approvals
 
     def __post_init__(self) -> None:

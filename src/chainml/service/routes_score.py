@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -13,6 +12,7 @@ from chainml.log.record import request_id_from
 from chainml.service.auth import WriteAccess
 from chainml.service.committer import Logged
 from chainml.service.errors import DuplicateInBatchError, NoModelError
+from chainml.service.fastbody import FastBodyRoute, json_response
 from chainml.service.runtime import ServiceRuntime
 from chainml.service.schemas import (
     BatchRequest,
@@ -23,7 +23,7 @@ from chainml.service.schemas import (
 )
 from chainml.service.scoring import Scored, ServingModel, metadata_hash
 
-router = APIRouter(tags=["scoring"])
+router = APIRouter(tags=["scoring"], route_class=FastBodyRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key."},
     403: {"model": Problem, "description": "Wrong API key."},
@@ -60,10 +60,6 @@ def _results(
     ]
 
 
-def _json(document: dict[str, Any]) -> Response:
-    return Response(json.dumps(document, separators=(",", ":")), media_type="application/json")
-
-
 @router.post(
     "/v1/score", response_model=ScoreResponse, responses=_WRITE_ERRORS, dependencies=[WriteAccess]
 )
@@ -79,7 +75,7 @@ async def score(body: ScoreRequest, request: Request) -> Response:
     )
     [result] = _results(scored, texts, ids, logged)
     result.update(model_id=model.model_id, timestamp_ms=logged.timestamp_ms)
-    return _json(result)
+    return json_response(result)
 
 
 @router.post(
@@ -106,7 +102,7 @@ async def score_batch(body: BatchRequest, request: Request) -> Response:
     scored = model.score(model.rows([r.features for r in body.records], "records"))
     metadata = [metadata_hash(r.metadata) for r in body.records]
     logged = await runtime.committer.submit(model.prepare(scored, ids, metadata))
-    return _json(
+    return json_response(
         {
             "model_id": model.model_id,
             "timestamp_ms": logged.timestamp_ms,

@@ -20,6 +20,7 @@ from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import load_model
 from chainml.service.anchoring import BackgroundAnchoring
 from chainml.service.committer import GroupCommitter
+from chainml.service.log_writer import WriterProcess
 from chainml.service.metrics import Labels, Metrics
 from chainml.service.options import ServiceOptions
 from chainml.service.scoring import ModelSlot, ServingModel
@@ -45,7 +46,10 @@ class ServiceRuntime(Closing):
         except BaseException:
             self.close()
             raise
-        self.committer = GroupCommitter(self.log, options.max_commit, self.metrics.committed)
+        writer = WriterProcess(settings.data_dir) if options.writer_process else None
+        self.committer = GroupCommitter(
+            self.log, options.max_commit, self.metrics.committed, writer=writer
+        )
         self.anchoring: BackgroundAnchoring | None = None
         self.watcher: ModelWatcher | None = None
         self._register_gauges()

@@ -1,0 +1,219 @@
+"""Appending group-commit batches to the log, in this process or in a log-writer process.
+
+:func:`append_batch` appends the records of several requests as one durable batch: a request
+whose id is taken fails alone, the others are written. :class:`WriterProcess` runs it in a
+child process, so that encoding, hashing, SQLite and fsync use the second core instead of
+taking the GIL from the event loop; the parent sends each batch's inputs through a pipe and
+gets back, after the commit, where each request's records went. The child dies with its parent
+(``PR_SET_PDEATHSIG`` on Linux, and an end-of-file on its pipe anywhere): a SIGKILLed service
+leaves no writer behind to race the next one.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import logging
+import multiprocessing as mp
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+from chainml.errors import ChainMLError
+from chainml.log.decision_log import DecisionLog
+from chainml.log.store import DuplicateRequestIdError, Leaf
+from chainml.service.encoding import PreparedRecords
+
+_log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Logged:
+    """Where a request's records went: indices ``first`` to ``first + count - 1``, at a time."""
+
+    first: int
+    count: int
+    timestamp_ms: int
+
+
+Outcome = Logged | BaseException
+
+
+class LogWriterError(ChainMLError):
+    """The log-writer process failed or died: the batch's decisions are not acknowledged."""
+
+
+def append_batch(log: DecisionLog, batch: list[PreparedRecords]) -> list[Outcome]:
+    """Append every request's records as one durable batch; one outcome per request."""
+    outcomes: list[Outcome | None] = [None] * len(batch)
+    waiting = list(range(len(batch)))
+    while waiting:
+        stamp: list[int] = []
+        try:
+            first = log.append_encoded(
+                functools.partial(_leaves, [batch[k] for k in waiting], stamp)
+            )
+        except DuplicateRequestIdError as err:
+            waiting = _without_duplicate(batch, waiting, err, outcomes)
+            continue
+        for k in waiting:
+            outcomes[k] = Logged(first, batch[k].count, stamp[0])
+            first += batch[k].count
+        break
+    return [o if o is not None else LogWriterError("not written") for o in outcomes]
+
+
+def _without_duplicate(
+    batch: list[PreparedRecords],
+    waiting: list[int],
+    err: DuplicateRequestIdError,
+    outcomes: list[Outcome | None],
+) -> list[int]:
+    """Fail the requests that repeat ``err``'s request id (all but the first, if in-batch)."""
+    keep: list[int] = []
+    seen = err.index is not None  # already in the log: every holder fails
+    for k in waiting:
+        if err.request_id in batch[k].request_ids:
+            if seen:
+                outcomes[k] = err
+                continue
+            seen = True
+        keep.append(k)
+    if len(keep) == len(waiting):  # cannot happen, but never loop forever
+        for k in waiting:
+            outcomes[k] = err
+        return []
+    return keep
+
+
+def _leaves(batch: list[PreparedRecords], stamp: list[int], first: int, now_ms: int) -> list[Leaf]:
+    """The leaves of ``batch`` from sequence ``first``; remembers the timestamp in ``stamp``."""
+    stamp.append(now_ms)
+    leaves: list[Leaf] = []
+    for records in batch:
+        leaves += records.leaves(first + len(leaves), now_ms)
+    return leaves
+
+
+# -- the writer process -----------------------------------------------------------------------
+
+
+class WriterProcess:
+    """A child process that appends batches to the log in ``data_dir`` (one at a time)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self._conn: Connection | None = None
+        self._process: BaseProcess | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def start(self) -> None:
+        """Start the child and wait until it has opened the log."""
+        context = mp.get_context("spawn")  # no fork of a process with threads and an event loop
+        parent, child = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(child, self.data_dir), name="chainml-log-writer", daemon=True
+        )
+        process.start()
+        child.close()
+        self._conn, self._process = parent, process
+        try:
+            ready = parent.recv()
+        except EOFError:
+            ready = LogWriterError("the log-writer process exited at start")
+        if isinstance(ready, BaseException):
+            self.close()
+            raise ready
+
+    def write(self, batch: list[PreparedRecords]) -> list[Outcome]:
+        """Append ``batch`` in the child; restarts the child next time if it failed."""
+        try:
+            if self._conn is None:
+                self.start()
+            assert self._conn is not None
+            self._conn.send(batch)
+            outcomes = [restored(o) for o in self._conn.recv()]
+        except (EOFError, OSError) as err:  # the child died: nothing of the batch is acknowledged
+            _log.error("the log-writer process failed: %s", err)
+            self.close()
+            failure = LogWriterError("the log writer stopped; the decisions were not acknowledged")
+            return [failure] * len(batch)
+        return outcomes
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the child (it finishes the batch in hand) and wait for it."""
+        conn, process = self._conn, self._process
+        self._conn = self._process = None
+        if conn is not None:
+            conn.close()  # end of file: the child's loop ends
+        if process is not None:
+            process.join(timeout)
+            if process.is_alive():
+                process.kill()
+                process.join()
+
+
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _serve(conn: Connection, data_dir: Path) -> None:
+    """The child: append each batch received, answer with the outcomes, until end of file."""
+    _die_with_parent()
+    # the parent handles Ctrl-C and SIGTERM and closes the pipe when it has drained
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        log = DecisionLog.open(data_dir)
+    except BaseException as err:
+        conn.send(LogWriterError(f"the log-writer process cannot open the log: {err}"))
+        return
+    conn.send(None)
+    with log:
+        while True:
+            try:
+                batch: list[PreparedRecords] = conn.recv()
+            except EOFError:
+                return
+            started = time.perf_counter()
+            try:
+                outcomes = [_portable(o) for o in append_batch(log, batch)]
+            except BaseException as err:  # the store failed: every request of the batch fails
+                outcomes = [_portable(err)] * len(batch)
+            _log.debug("batch of %d written in %.4f s", len(batch), time.perf_counter() - started)
+            conn.send(outcomes)
+
+
+def _portable(outcome: Outcome) -> object:
+    """Outcomes that survive pickling: a duplicate as itself, any other failure as a message."""
+    if isinstance(outcome, Logged):
+        return outcome
+    if isinstance(outcome, DuplicateRequestIdError):
+        return _Duplicate(outcome.request_id, outcome.index)
+    return LogWriterError(f"the log cannot be written: {outcome}")
+
+
+@dataclass(frozen=True)
+class _Duplicate:
+    request_id: bytes
+    index: int | None
+
+
+def restored(outcome: object) -> Outcome:
+    """An outcome as the child sent it, turned back into a result or an exception."""
+    if isinstance(outcome, _Duplicate):
+        return DuplicateRequestIdError(outcome.request_id, outcome.index)
+    if isinstance(outcome, Logged | BaseException):
+        return outcome
+    return LogWriterError(f"the log writer answered {outcome!r}")
