@@ -129,6 +129,35 @@ def test_api_keys_guard_writes(client: TestClient, model: ModelArtifact) -> None
     assert client.get("/v1/log/head").json()["size"] == 0  # nothing was logged
 
 
+def test_fast_path_skips_only_dependencies_that_would_pass(
+    client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chainml.service import auth
+
+    solved: list[str | None] = []
+    real = auth._check
+    monkeypatch.setattr(
+        auth, "_check", lambda request, key: solved.append(key) or real(request, key)
+    )
+    body = {"features": row(model)}
+    fast = score(client, body | {"request_id": "fast"})
+    assert fast.status_code == 200 and solved == []  # valid key and body: called directly
+    # an unusual content type goes through FastAPI's handler, with the same answer
+    usual = client.post(
+        "/v1/score",
+        content=json.dumps(body | {"request_id": "usual"}).encode(),
+        headers=HEADERS | {"content-type": "application/json; charset=utf-8"},
+    )
+    assert usual.status_code == 200 and solved == [KEY]
+    assert set(usual.json()) == set(fast.json()) and usual.json()["log_index"] == 1
+    wrong = score(client, body, headers={"X-API-Key": KEY + "x"})
+    assert wrong.status_code == 403 and solved[-1] == KEY + "x"
+    text = client.post(
+        "/v1/score", content=json.dumps(body), headers=HEADERS | {"content-type": "text/plain"}
+    )
+    assert text.status_code == 422
+
+
 def test_private_reads_need_a_key(data_dir: Path, model: ModelArtifact) -> None:
     with TestClient(make_app(data_dir, model.model_id, public_reads=False)) as client:
         assert client.get("/v1/log/head").status_code == 401

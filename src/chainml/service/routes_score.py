@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from chainml.log.record import request_id_from
-from chainml.service.auth import WriteAccess
+from chainml.service.auth import WriteAccess, key_accepted, require_key
 from chainml.service.committer import Logged
 from chainml.service.errors import DuplicateInBatchError, NoModelError
 from chainml.service.fastbody import FastBodyRoute, json_response
@@ -23,7 +23,15 @@ from chainml.service.schemas import (
 )
 from chainml.service.scoring import Scored, ServingModel, metadata_hash
 
-router = APIRouter(tags=["scoring"], route_class=FastBodyRoute)
+
+class _ScoreRoute(FastBodyRoute):
+    # a request with a valid key skips FastAPI's dependency solving; others get its errors
+    skippable: ClassVar[Mapping[Callable[..., Any], Callable[[Request], bool]]] = {
+        require_key: key_accepted
+    }
+
+
+router = APIRouter(tags=["scoring"], route_class=_ScoreRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "No API key."},
     403: {"model": Problem, "description": "Wrong API key."},
