@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 
 import numpy as np
 from hypothesis import given, settings
@@ -34,6 +35,8 @@ def test_bulk_encoding_is_the_record_encoding(
     labels = [i % 2 for i in range(n)]
     model = hashlib.sha256(b"model").digest()
     prepared = PreparedRecords(model, np.array(rows, dtype=np.int64), scores, labels, ids, meta)
+    shipped = pickle.loads(pickle.dumps(prepared))  # as the log-writer process receives it
+    assert shipped.leaves(first, now) == prepared.leaves(first, now)
     for i, (data, request_id) in enumerate(prepared.leaves(first, now)):
         record = DecisionRecord(
             sequence=first + i,

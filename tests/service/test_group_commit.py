@@ -16,22 +16,21 @@ from tests.service.conftest import HEADERS, make_app, row
 
 @pytest.mark.parametrize("writer_process", [True, False], ids=["process", "thread"])
 def test_concurrent_requests_share_batches(
-    data_dir: Path, model: ModelArtifact, writer_process: bool, monkeypatch: pytest.MonkeyPatch
+    data_dir: Path, model: ModelArtifact, writer_process: bool
 ) -> None:
-    monkeypatch.setattr("chainml.service.committer.PROCESS_FROM", 1)  # small batches too
     app = make_app(data_dir, model.model_id, writer_process=writer_process)
     runtime = app.state.runtime
     seen_sizes: list[int] = []
     writer = runtime.committer.writer
     if writer_process:  # the batch is committed (seen from this process) before any answer
-        original_write = writer.write
+        original_receive = writer.receive
 
-        def watched_write(batch):
-            outcomes = original_write(batch)
+        def watched_receive():
+            outcomes = original_receive()
             seen_sizes.append(runtime.log.store.size)
             return outcomes
 
-        writer.write = watched_write
+        writer.receive = watched_receive
     else:
         original = runtime.log.append_encoded
 

@@ -6,19 +6,12 @@ import os
 import signal
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from chainml.log.decision_log import DecisionLog
 from chainml.log.record import request_id_from
 from chainml.models.artifacts import ModelArtifact
 from tests.service.conftest import HEADERS, make_app, row
-
-
-@pytest.fixture(autouse=True)
-def every_batch_to_the_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Single requests go to the writer process too (normally only large batches do)."""
-    monkeypatch.setattr("chainml.service.committer.PROCESS_FROM", 1)
 
 
 def test_a_dead_writer_process_fails_its_batch_then_is_replaced(

@@ -78,6 +78,17 @@ class PreparedRecords:
         self._words: npt.NDArray[np.uint8] | None = None
         self._tails: list[bytes] | None = None
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # the inputs only, features as raw bytes: pickling an ndarray costs the event loop
+        # ~8 us, about as much as the rest of a single request's trip to the log writer
+        model_id, features, scores, labels, metadata_hashes = self._inputs
+        rows = np.ascontiguousarray(features, dtype=np.int64)
+        return (
+            _restored,
+            (model_id, rows.tobytes(), rows.shape, scores, labels, self.request_ids,
+             metadata_hashes),
+        )  # fmt: skip
+
     def _encode(self) -> None:
         model_id, features, scores, labels, metadata_hashes = self._inputs
         n, width = features.shape
@@ -121,6 +132,19 @@ class PreparedRecords:
         words[:, 3] = np.frombuffer(_word(now_ms), dtype=np.uint8)
         flat = words.reshape(self.count, -1)
         return [(row.tobytes(), rid) for row, rid in zip(flat, self.request_ids, strict=True)]
+
+
+def _restored(
+    model_id: bytes,
+    features: bytes,
+    shape: tuple[int, int],
+    scores: list[int],
+    labels: list[int],
+    request_ids: list[bytes],
+    metadata_hashes: list[bytes],
+) -> PreparedRecords:
+    rows = np.frombuffer(features, dtype=np.int64).reshape(shape)
+    return PreparedRecords(model_id, rows, scores, labels, request_ids, metadata_hashes)
 
 
 def _word(value: int) -> bytes:

@@ -134,14 +134,34 @@ class WriterProcess:
             self.close()
             raise ready
 
+    @property
+    def running(self) -> bool:
+        """True while a child is up (after :meth:`start`, until a failure or :meth:`close`)."""
+        return self._conn is not None
+
+    def fileno(self) -> int:
+        """The parent's end of the pipe, for an event loop to watch for answers."""
+        assert self._conn is not None
+        return self._conn.fileno()
+
+    def send(self, batch: list[PreparedRecords]) -> None:
+        """Hand ``batch`` to the child (OSError if it is gone: nothing of it was written)."""
+        assert self._conn is not None
+        self._conn.send(batch)
+
+    def receive(self) -> list[Outcome]:
+        """The outcomes of the batch sent last (EOFError or OSError if the child died)."""
+        assert self._conn is not None
+        return [restored(o) for o in self._conn.recv()]
+
     def write(self, batch: list[PreparedRecords]) -> list[Outcome]:
         """Append ``batch`` in the child; restarts the child next time if it failed."""
         try:
             if self._conn is None:
                 self.start()
             assert self._conn is not None
-            self._conn.send(batch)
-            outcomes = [restored(o) for o in self._conn.recv()]
+            self.send(batch)
+            outcomes = self.receive()
         except (EOFError, OSError) as err:  # the child died: nothing of the batch is acknowledged
             _log.error("the log-writer process failed: %s", err)
             self.close()

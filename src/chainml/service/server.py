@@ -24,8 +24,8 @@ def run_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
     """
     import uvicorn
 
-    # The log writer thread releases the GIL at every SQLite call and must get it back fast:
-    # with the default 5 ms switch interval it would wait behind the event loop each time.
+    # A log writer thread (writer_process=False) releases the GIL at every SQLite call and must
+    # get it back fast: with the default 5 ms switch interval it would wait behind the loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
     # Everything loaded so far (models, chain libraries, the app) lives as long as the server:
     # frozen, the collector no longer rescans it; and a batch request allocates thousands of
