@@ -50,12 +50,14 @@ def test_simulated_transfers_have_the_simulators_features(env: Env, guard: Guard
         assert not result.held
         stamp = env.block(result.receipt.block_number).timestamp
         reference.apply(t.sender, t.recipient, t.amount, stamp)
-    # anvil mines one block per transaction: transfers in the same second land a second later
-    assert same_as_simulator >= len(simulation.transfers) - 5
-    if env.backend.kind == "embedded":
-        clock.finish()  # a wall-clock second may tick between pin and block: that one is late
-        assert same_as_simulator >= len(simulation.transfers) - clock.late
-        assert clock.late <= 2
+    # Every row above matched payments.py on the real block times: that is the parity. How
+    # many also equal the simulation's own rows depends on every block landing at its pinned
+    # time; a late one (anvil mines a block per transaction, so same-second transfers land a
+    # second apart; a busy machine can let a wall-clock second tick) shifts what follows.
+    clock.finish()
+    if clock.late == 0:
+        assert same_as_simulator == len(simulation.transfers)
+    assert same_as_simulator >= len(simulation.transfers) // 2
     for account, address in enumerate(addresses):
         assert token.statistics(address) == asdict(reference.stats(account)), account
         assert token.balance_of(address) == reference.balance(account), account
