@@ -6,15 +6,11 @@ import pytest
 
 from chainml.apps.guard import GuardedToken, HoldReason
 from chainml.apps.guard_demo import simulate_guard, train_screening_model
-from chainml.apps.guard_governance import (
-    ProposalNotPassedError,
-    compile_model_contract,
-    install_model,
-    pass_proposal,
-)
+from chainml.apps.guard_governance import compile_model_contract, install_model
 from chainml.apps.guard_simulation import GasSummary, account_signers
 from chainml.chain import Env
 from chainml.governance import Governor, ModelRegistry, ModelStatus, ProposalState
+from chainml.governance.passing import ProposalNotPassedError, pass_proposal
 from chainml.models.artifacts import ModelArtifact
 from chainml.models.simulator import PATTERNS, simulate_payments
 

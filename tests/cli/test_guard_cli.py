@@ -9,10 +9,10 @@ import pytest
 
 from chainml.apps.guard import recorded_token
 from chainml.apps.guard_demo import train_screening_model
-from chainml.apps.guard_governance import pass_proposal
 from chainml.chain import connect
 from chainml.config import Settings
 from chainml.governance import governance
+from chainml.governance.passing import pass_proposal
 from tests.apps.mock_models import compile_mock
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 

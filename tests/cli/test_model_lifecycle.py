@@ -41,6 +41,8 @@ def lifecycle(capsys: pytest.CaptureFixture[str], data: Path) -> str:
     assert code == 0, err
     assert f"registered {model_id}" in flat(out)
     assert ok_json(capsys, data, "model", "show", model_id)["chain"]["status"] == "registered"
+    by_prefix = ok_json(capsys, data, "model", "show", model_id[:10])  # looked up by full id
+    assert (by_prefix["model_id"], by_prefix["chain"]["status"]) == (model_id, "registered")
 
     code, out, err = cli(capsys, data, "gov", "propose", "approve", model_id, "--use", USE)
     assert code == 0 and "proposal 1 created" in flat(out), err

@@ -15,25 +15,13 @@ from pathlib import Path
 
 from chainml.apps.guard import GuardedToken
 from chainml.chain import CompiledContract, Contract, Env
-from chainml.errors import ChainError, InvalidInputError, NotFoundError, VerificationError
-from chainml.governance.governor import Governor, ProposalState, Support
+from chainml.errors import InvalidInputError, NotFoundError, VerificationError
+from chainml.governance.governor import Governor
+from chainml.governance.passing import pass_proposal
 from chainml.governance.registry import ModelRegistry, ModelStatus, RegisteredModel
 from chainml.inference.fixedpoint import FixedPointModel
 from chainml.inference.onchain import compile_model
 from chainml.models.artifacts import ModelArtifact
-
-
-class ProposalNotPassedError(ChainError):
-    """A governance proposal did not pass with the votes this process could cast."""
-
-    def __init__(self, proposal_id: int, state: ProposalState, description: str) -> None:
-        self.proposal_id = proposal_id
-        self.state = state
-        super().__init__(
-            f"proposal {proposal_id} ({description}) is {state.name.lower()} after voting with "
-            "every member key this process holds; other members must vote "
-            f"(`chainml gov vote {proposal_id} for`), then execute it"
-        )
 
 
 @dataclass(frozen=True)
@@ -54,25 +42,6 @@ def compile_model_contract(
     """The integer model of ``artifact`` and its compiled contract (integral inputs: scale 1)."""
     compiled = compile_model(artifact, cache_dir)  # refuses code over the EIP-170 limit
     return compiled.model, compiled.compiled
-
-
-def pass_proposal(governor: Governor, target: str, calldata: bytes, description: str) -> int:
-    """Propose a call, vote for it with every member key the Env holds, wait, execute it."""
-    env = governor.env
-    proposal_id = governor.propose(target, calldata, description)
-    members = governor.members()
-    for account in env.accounts:
-        if members.get(account, 0) > 0:
-            governor.vote(proposal_id, Support.FOR, sender=account)
-    proposal = governor.proposal(proposal_id)
-    latest = env.block_number  # seals: the next transaction lands in latest + 1
-    if proposal.executable_after > latest:
-        env.mine(proposal.executable_after - latest)
-    state = governor.state(proposal_id)
-    if state != ProposalState.READY:
-        raise ProposalNotPassedError(proposal_id, state, description)
-    governor.execute(proposal_id)
-    return proposal_id
 
 
 def _registered(registry: ModelRegistry, model_id: str) -> RegisteredModel | None:

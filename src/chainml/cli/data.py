@@ -109,14 +109,14 @@ def info(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Rows, positives, features, commitment, source and licence of a dataset."""
-    from chainml.models.sources import licence_of
+    from chainml.models.sources import licence_of, load_dataset
 
     data_dir = settings_of(ctx).data_dir
     if spec == "creditcard":
         with _progress() as report:
-            dataset = _load(spec, data_dir, target, order, {"progress": report})
+            dataset = load_dataset(spec, data_dir, target=target, order=order, progress=report)
     else:
-        dataset = _load(spec, data_dir, target, order, {})
+        dataset = load_dataset(spec, data_dir, target=target, order=order)
     facts: dict[str, Any] = {
         "name": dataset.name,
         "rows": dataset.rows,
@@ -142,18 +142,6 @@ def info(
         f"source      {dataset.source}\n"
         f"licence     {facts['licence']}"
     )
-
-
-def _load(spec: str, data_dir: Path, target: str | None, order: str | None, options: Any) -> Any:
-    from chainml.models.sources import load_dataset, parse_spec
-
-    if parse_spec(spec)[0] == "creditcard":
-        from chainml.models.creditcard import load_creditcard
-
-        if target not in (None, "Class") or order is not None:
-            return load_dataset(spec, data_dir, target=target, order=order)  # raises the error
-        return load_creditcard(data_dir, **options)
-    return load_dataset(spec, data_dir, target=target, order=order)
 
 
 @app.command()

@@ -15,7 +15,7 @@ from rich.console import Console
 from chainml.chain import Env
 from chainml.cli.summary import Summary
 from chainml.governance.deployments import governance
-from chainml.governance.governor import Governor, ProposalState, Support
+from chainml.governance.governor import Governor
 from chainml.governance.registry import ModelRegistry, ModelStatus
 from chainml.models.artifacts import ModelArtifact, save_model
 from chainml.models.dataset import Dataset
@@ -110,19 +110,16 @@ def approve(
     if entry.status == ModelStatus.APPROVED:
         out.print(f"[green]✓[/] {model_id[:14]}… is already approved for {entry.use!r}")
     else:
+        from chainml.governance.passing import pass_proposal
+
         calldata = registry.approve_calldata(model_id, USE)
-        proposal = governor.propose(registry.address, calldata, f"approve {model_id} for {USE}")
-        for account, weight in governor.members().items():
-            if weight > 0 and account in env.accounts:
-                governor.vote(proposal, Support.FOR, sender=account)
-        wait = governor.proposal(proposal).executable_after - env.block_number
-        env.mine(max(wait, 0))
-        if governor.state(proposal) != ProposalState.READY:
-            raise RuntimeError(f"proposal {proposal} did not pass")  # pragma: no cover
-        governor.execute(proposal)
+        before = env.block_number
+        proposal = pass_proposal(
+            governor, registry.address, calldata, f"approve {model_id} for {USE}"
+        )
         out.print(
-            f"[green]✓[/] governance: proposal {proposal} voted, {max(wait, 0)} blocks of voting "
-            f"period and timelock mined, executed: approved for {USE!r}"
+            f"[green]✓[/] governance: proposal {proposal} voted, voting period and timelock "
+            f"waited out ({env.block_number - before} blocks), executed: approved for {USE!r}"
         )
     summary.add("approved for " + USE, registry.approved(USE))
     return governor, registry

@@ -141,7 +141,9 @@ def show(
 ) -> None:
     """The model card next to its on-chain status; exit 3 if the local files don't match it."""
     artifact = load_model(settings_of(ctx).data_dir, model_id)
-    entry, where = (None, "not checked (--offline)") if offline else _chain_entry(ctx, model_id)
+    entry, where = (
+        (None, "not checked (--offline)") if offline else _chain_entry(ctx, artifact.model_id)
+    )
     local, chain = _card_facts(artifact), _chain_facts(entry, where)
     problems = mismatches(artifact, entry) if entry is not None else []
     if as_json:

@@ -64,21 +64,30 @@ def deployment(data_dir: Path, chain_id: int) -> dict[str, str] | None:
 
 def save_deployment(data_dir: Path, chain_id: int, addresses: dict[str, str]) -> None:
     """Record ``addresses`` (name -> address) for ``chain_id``, atomically."""
-    ensure_directory(data_dir)
     document = load_deployments(data_dir)
     document[str(chain_id)] = dict(addresses)
-    fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{FILE_NAME}.", suffix=".tmp")
+    write_json_atomic(deployments_path(data_dir), document)
+
+
+def write_json_atomic(path: Path, document: object) -> None:
+    """Write ``document`` to ``path`` as JSON: temporary file, fsync, rename, fsync the folder.
+
+    A crash leaves the old file or the new one, never half of one. Every file of recorded
+    addresses (this one, ``onchain/<chain id>.json``) is written with it.
+    """
+    ensure_directory(path.parent)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=2, sort_keys=True)
             handle.write("\n")
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, deployments_path(data_dir))
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    directory = os.open(data_dir, os.O_RDONLY)
+    directory = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(directory)  # make the rename itself durable
     finally:

@@ -8,8 +8,6 @@ reference; a single differing row fails the check.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +16,8 @@ from pathlib import Path
 from chainml import contracts
 from chainml.chain import CompiledContract, Contract, Env
 from chainml.chain.compiler import compile_source
-from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
+from chainml.governance.deployments import write_json_atomic
 from chainml.inference.compile import contract_source, fixed_point_model
 from chainml.inference.fixedpoint import FixedPointModel, TreeEnsembleModel
 from chainml.models.artifacts import ModelArtifact
@@ -93,18 +91,8 @@ def recorded_contracts(data_dir: Path, chain_id: int) -> dict[str, str]:
 
 
 def _record(data_dir: Path, chain_id: int, model_id: str, address: str) -> None:
-    path = _registry_file(data_dir, chain_id)
-    ensure_directory(path.parent)
     document = recorded_contracts(data_dir, chain_id) | {model_id: address}
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as out:
-            json.dump(document, out, indent=2, sort_keys=True)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    write_json_atomic(_registry_file(data_dir, chain_id), document)
 
 
 def deploy_model(env: Env, compiled: CompiledModel, data_dir: Path) -> Contract:

@@ -79,13 +79,13 @@ class DecisionLog(Closing):
 
     def append(self, decisions: Iterable[Decision]) -> list[DecisionRecord]:
         """Log ``decisions`` as one atomic, durable batch; return their records."""
-        with self._lock:
-            start = self.store.size
-            now_ms = int(self._clock() * 1000)
-            records = [d.to_record(start + i, now_ms) for i, d in enumerate(decisions)]
-            first = self.store.append([(r.encode(), r.request_id) for r in records])
-            if first != start:  # another writer on the same store: sequence numbers are wrong
-                raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
+        records: list[DecisionRecord] = []
+
+        def build(start: int, now_ms: int) -> list[Leaf]:
+            records.extend(d.to_record(start + i, now_ms) for i, d in enumerate(decisions))
+            return [(r.encode(), r.request_id) for r in records]
+
+        self.append_encoded(build)
         return records
 
     def append_encoded(self, build: Callable[[int, int], Sequence[Leaf]]) -> int:
@@ -99,7 +99,7 @@ class DecisionLog(Closing):
             start = self.store.size
             leaves = build(start, int(self._clock() * 1000))
             first = self.store.append(leaves)
-            if first != start:
+            if first != start:  # another writer on the same store: sequence numbers are wrong
                 raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
         return start
 

@@ -214,10 +214,9 @@ def load_model(
     model_id = resolve_model_id(data_dir, model_id)
     path = models_dir(data_dir) / model_id
     onnx_bytes = _read(path / ONNX_FILE)
-    if export.model_id(onnx_bytes) != model_id:
-        raise VerificationError(
-            f"{path / ONNX_FILE}: its SHA-256 {export.model_id(onnx_bytes)} is not the model id"
-        )
+    computed = export.model_id(onnx_bytes)
+    if computed != model_id:
+        raise VerificationError(f"{path / ONNX_FILE}: its SHA-256 {computed} is not the model id")
     card_json = _read(path / CARD_FILE)
     digest = cards.card_hash(card_json)
     if expected_card_hash is not None and digest != expected_card_hash.lower():
@@ -228,9 +227,10 @@ def load_model(
     if card.get("model_id") != model_id:
         raise VerificationError(f"{path / CARD_FILE}: describes model {card.get('model_id')}")
     params_json = _read(path / PARAMS_FILE)
-    if cards.artifact_hash(params_json) != card.get("artifact_hash"):
+    artifact_hash = cards.artifact_hash(params_json)
+    if artifact_hash != card.get("artifact_hash"):
         raise VerificationError(
-            f"{path / PARAMS_FILE}: artifact hash {cards.artifact_hash(params_json)} differs "
+            f"{path / PARAMS_FILE}: artifact hash {artifact_hash} differs "
             f"from the card's {card.get('artifact_hash')}"
         )
     params = _json(path / PARAMS_FILE, params_json)
@@ -239,9 +239,10 @@ def load_model(
     if params["kind"] == "lightgbm":
         booster_path = path / params["booster_file"]
         text = _read(booster_path)
-        if cards.sha256_hex(text)[2:] != params["booster_sha256"]:
+        booster_sha256 = cards.sha256_hex(text)[2:]
+        if booster_sha256 != params["booster_sha256"]:
             raise VerificationError(
-                f"{booster_path}: SHA-256 {cards.sha256_hex(text)[2:]} differs from "
+                f"{booster_path}: SHA-256 {booster_sha256} differs from "
                 f"params.json's booster_sha256 {params['booster_sha256']}"
             )
         booster = native.lightgbm_booster(text.decode())

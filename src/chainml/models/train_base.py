@@ -99,6 +99,12 @@ def feature_names(estimator: Estimator, width: int) -> tuple[str, ...]:
     return tuple(names)
 
 
+def check_class_weight(value: str, allowed: tuple[str, ...]) -> None:
+    """Reject a ``class_weight`` that is not one of ``allowed``."""
+    if value not in allowed:
+        raise InvalidInputError(f"class_weight must be one of {', '.join(allowed)}, got {value!r}")
+
+
 def standardization(x: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Mean and standard deviation per column (a constant column gets scale 1)."""
     mean = np.asarray(x.mean(axis=0), dtype=np.float64)

@@ -11,7 +11,13 @@ from chainml.errors import InvalidInputError
 from chainml.models import native
 from chainml.models.dataset import FloatArray
 from chainml.models.metrics import average_precision
-from chainml.models.train_base import Estimator, Progress, feature_names, standardization
+from chainml.models.train_base import (
+    Estimator,
+    Progress,
+    check_class_weight,
+    feature_names,
+    standardization,
+)
 
 CLASS_WEIGHTS = ("auto", "balanced", "none")
 
@@ -48,10 +54,7 @@ class LogisticModel(Estimator):
         progress: Progress | None = None,
     ) -> LogisticModel:
         """Fit on (x, y); ``x_val``/``y_val`` is needed for ``class_weight="auto"``."""
-        if self.class_weight not in CLASS_WEIGHTS:
-            raise InvalidInputError(
-                f"class_weight must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weight!r}"
-            )
+        check_class_weight(self.class_weight, CLASS_WEIGHTS)
         self.mean_, self.scale_ = standardization(x)
         z = (x - self.mean_) / self.scale_
         candidates = ["none", "balanced"] if self.class_weight == "auto" else [self.class_weight]

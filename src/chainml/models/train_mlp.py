@@ -15,7 +15,13 @@ from chainml.errors import InvalidInputError
 from chainml.models import native
 from chainml.models.dataset import FloatArray
 from chainml.models.metrics import average_precision
-from chainml.models.train_base import Estimator, Progress, feature_names, standardization
+from chainml.models.train_base import (
+    Estimator,
+    Progress,
+    check_class_weight,
+    feature_names,
+    standardization,
+)
 
 CLASS_WEIGHTS = ("balanced", "sqrt", "none")
 
@@ -69,10 +75,7 @@ class MLPModel(Estimator):
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
-        if self.class_weight not in CLASS_WEIGHTS:
-            raise InvalidInputError(
-                f"class_weight must be one of {', '.join(CLASS_WEIGHTS)}, got {self.class_weight!r}"
-            )
+        check_class_weight(self.class_weight, CLASS_WEIGHTS)
         if self.hidden < 1 or self.max_epochs < 1:
             raise InvalidInputError("hidden and max_epochs must be positive")
         self.mean_, self.scale_ = standardization(x)

@@ -253,9 +253,7 @@ class GroupCommitter:
         results: list[Outcome],
         started: float,
     ) -> None:
-        written = [r.count for r in results if isinstance(r, Logged)]
-        if written:
-            self._count(sum(written), time.perf_counter() - started)
+        self._count(results, started)
         _resolve_on(loop, list(zip(entries, results, strict=True)))
 
     def _drain(self) -> None:
@@ -286,15 +284,7 @@ class GroupCommitter:
                 if self._stopping:
                     return None
                 self._ready.wait()
-            taken: list[_Entry] = []
-            count = 0
-            while self._pending and (
-                not taken or count + self._pending[0].records.count <= self.max_batch
-            ):
-                entry = self._pending.popleft()
-                taken.append(entry)
-                count += entry.records.count
-            return taken
+            return self._take_from(self._pending)
 
     def _run(self) -> None:
         while (entries := self._take()) is not None:
@@ -305,18 +295,19 @@ class GroupCommitter:
             except BaseException as err:  # the store failed: every request of the batch fails
                 _log.error("logging a batch of %d requests failed: %s", len(entries), err)
                 results = [err] * len(entries)
-            written = [r.count for r in results if isinstance(r, Logged)]
-            if written:
-                self._count(sum(written), time.perf_counter() - started)
-            outcomes = list(zip(entries, results, strict=True))
+            self._count(results, started)
             by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Entry, Outcome]]] = {}
-            for outcome in outcomes:  # one wake-up per event loop (normally there is one)
+            for outcome in zip(entries, results, strict=True):  # one wake-up per event loop
                 by_loop.setdefault(outcome[0].future.get_loop(), []).append(outcome)
             for loop, some in by_loop.items():
-                with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
-                    loop.call_soon_threadsafe(_resolve, some)
+                _resolve_on(loop, some)
 
-    def _count(self, size: int, seconds: float) -> None:
+    def _count(self, results: list[Outcome], started: float) -> None:
+        """Count a batch that wrote anything (failed requests alone do not make a batch)."""
+        written = [r.count for r in results if isinstance(r, Logged)]
+        if not written:
+            return
+        size, seconds = sum(written), time.perf_counter() - started
         self._batches += 1
         self._decisions += size
         self._largest = max(self._largest, size)

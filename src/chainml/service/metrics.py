@@ -10,6 +10,23 @@ from collections.abc import Callable, Iterable
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 Labels = tuple[tuple[str, str], ...]
+#: the counters without labels: metric name, attribute of :class:`Metrics`, help text
+_SCALAR_COUNTERS = (
+    (
+        "chainml_decisions_logged_total",
+        "decisions_logged",
+        "Decisions durably appended to the log.",
+    ),
+    ("chainml_log_commits_total", "commits", "Group-commit batches (one fsync each)."),
+    ("chainml_anchors_total", "anchors", "Tree heads anchored on chain."),
+    ("chainml_anchor_errors_total", "anchor_errors", "Failed anchoring attempts (retried)."),
+    ("chainml_model_swaps_total", "model_swaps", "Serving-model changes after startup."),
+    (
+        "chainml_model_watch_errors_total",
+        "model_watch_errors",
+        "Failed polls of the model registry.",
+    ),
+)
 
 
 class Histogram:
@@ -80,48 +97,14 @@ class Metrics:
                 "HTTP request latency (from request to response).",
                 self.latency,
             )
-            _counter(
-                lines,
-                "chainml_decisions_logged_total",
-                "Decisions durably appended to the log.",
-                [((), self.decisions_logged)],
-            )
-            _counter(
-                lines,
-                "chainml_log_commits_total",
-                "Group-commit batches (one fsync each).",
-                [((), self.commits)],
-            )
             _histogram(
                 lines,
                 "chainml_log_commit_duration_seconds",
                 "Time to append and fsync one group-commit batch.",
                 self.commit_seconds,
             )
-            _counter(
-                lines,
-                "chainml_anchors_total",
-                "Tree heads anchored on chain.",
-                [((), self.anchors)],
-            )
-            _counter(
-                lines,
-                "chainml_anchor_errors_total",
-                "Failed anchoring attempts (retried).",
-                [((), self.anchor_errors)],
-            )
-            _counter(
-                lines,
-                "chainml_model_swaps_total",
-                "Serving-model changes after startup.",
-                [((), self.model_swaps)],
-            )
-            _counter(
-                lines,
-                "chainml_model_watch_errors_total",
-                "Failed polls of the model registry.",
-                [((), self.model_watch_errors)],
-            )
+            for name, attribute, text in _SCALAR_COUNTERS:
+                _counter(lines, name, text, [((), getattr(self, attribute))])
             gauges = list(self.gauges.items())
         for name, (text, reader) in gauges:  # readers may touch the store: outside the lock
             _family(lines, name, "gauge", text, reader())
