@@ -18,6 +18,7 @@ from chainml.errors import DataDirectoryError, InvalidInputError
 
 DEFAULT_DATA_DIR = Path(".chainml")
 CONFIG_FILE = Path("chainml.toml")
+DURABILITY_LEVELS = ("normal", "full")
 
 
 class Secret:
@@ -56,6 +57,23 @@ class Settings:
     chain_id: int | None = None
     # "normal" survives any process crash; "full" also survives power loss (fsync each block).
     durability: str = "normal"
+    # The decision logs this verifier trusts: "CHAIN_ID:ADDRESS" entries (the trust roots of
+    # receipt verification; see docs/receipts.md). Empty: no receipt verifies as anchored.
+    trusted_logs: tuple[str, ...] = ()
+    # Blocks on top of an anchor transaction before the anchor counts as final; None: 0 on
+    # development chains (embedded, anvil), a safe default elsewhere.
+    confirmations: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.durability not in DURABILITY_LEVELS:
+            raise InvalidInputError(
+                f"durability must be one of {', '.join(map(repr, DURABILITY_LEVELS))}, "
+                f"got {self.durability!r}"
+            )
+        if self.confirmations is not None and not 0 <= self.confirmations <= 10_000:
+            raise InvalidInputError(
+                f"confirmations must be between 0 and 10000, got {self.confirmations}"
+            )
 
     @property
     def backend(self) -> str:
@@ -73,9 +91,11 @@ def load_settings(
     """Read settings from ``chainml.toml`` (if present) and ``CHAINML_*`` variables."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = _read_config_file(config_file or CONFIG_FILE)
-    for key in ("data_dir", "rpc", "keystore", "chain_id", "durability"):
+    for key in ("data_dir", "rpc", "keystore", "chain_id", "durability", "confirmations"):
         if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
             values[key] = raw
+    if (raw := env.get("CHAINML_TRUSTED_LOGS")) not in (None, ""):
+        values["trusted_logs"] = [entry.strip() for entry in str(raw).split(",") if entry.strip()]
     for key in ("private_key", "keystore_password"):
         if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
             values[key] = Secret(str(raw))
@@ -109,18 +129,26 @@ def _coerce(values: dict[str, Any]) -> Settings:
         values["data_dir"] = Path(values["data_dir"])
     if "keystore" in values:
         values["keystore"] = Path(values["keystore"])
-    if "chain_id" in values:
-        try:
-            values["chain_id"] = int(values["chain_id"])
-        except (TypeError, ValueError) as err:
+    for key in ("chain_id", "confirmations"):
+        if key in values:
+            values[key] = _integer(values[key], key)
+    if "trusted_logs" in values:
+        logs = values["trusted_logs"]
+        if not isinstance(logs, list | tuple) or not all(isinstance(e, str) for e in logs):
             raise InvalidInputError(
-                f"chain_id must be an integer, got {values['chain_id']!r}"
-            ) from err
-    if values.get("durability", "normal") not in ("normal", "full"):
-        raise InvalidInputError(
-            f"durability must be 'normal' or 'full', got {values['durability']!r}"
-        )
+                f'trusted_logs must be a list of "CHAIN_ID:ADDRESS" strings, got {logs!r}'
+            )
+        values["trusted_logs"] = tuple(logs)
     return Settings(**values)
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be an integer, got {value!r}")
+    try:
+        return int(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"{name} must be an integer, got {value!r}") from err
 
 
 def ensure_directory(path: Path) -> None:

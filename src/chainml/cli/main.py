@@ -18,7 +18,21 @@ from urllib.parse import urlsplit
 import typer
 from rich.console import Console
 
-from chainml.cli import chain, data, demo, gov, guard, log, model, model_registry, onchain, serve
+from chainml.cli import (
+    chain,
+    data,
+    demo,
+    gov,
+    guard,
+    log,
+    log_anchor,
+    log_append,
+    log_receipts,
+    model,
+    model_registry,
+    onchain,
+    serve,
+)
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
 
@@ -38,6 +52,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(chain.app, name="chain")
+log.app.command("append")(log_append.append)
+log.app.command("anchor")(log_anchor.anchor)
+log.app.command("prove")(log_receipts.prove)
+log.app.command("verify")(log_receipts.verify)
 app.add_typer(log.app, name="log")
 app.add_typer(data.app, name="data")
 model.app.command("register")(model_registry.register)
