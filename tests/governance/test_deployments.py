@@ -29,7 +29,9 @@ def test_saved_addresses_are_remembered_per_chain(tmp_path: Path):
         "1337": {"Governor": B, "ModelRegistry": B},
         "31337": {"Governor": B, "ModelRegistry": A},
     }
-    assert json.loads(deployments_path(tmp_path).read_text())["31337"]["Governor"] == B
+    document = json.loads(deployments_path(tmp_path).read_text())
+    assert document["format"] == "chainml-deployments/2"
+    assert document["chains"]["31337"]["Governor"] == B
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deployments.json"]  # no temp files
 
 
@@ -65,10 +67,14 @@ def test_the_write_is_fsynced_before_the_rename(tmp_path: Path, monkeypatch: pyt
     [
         "{not json",
         "[1, 2]",
+        '{"format": "chainml-deployments/3", "chains": {}}',
+        '{"format": "chainml-deployments/2", "chains": [], "x": 1}',
+        '{"format": "chainml-deployments/2", "chains": []}',
+        '{"format": "chainml-deployments/2", "chains": {"x1": {"Governor": "0x11"}}}',
+        '{"format": "chainml-deployments/2", "chains": {"1": "0x' + "11" * 20 + '"}}',
+        '{"format": "chainml-deployments/2", "chains": {"1": {"Governor": "0x1234"}}}',
+        '{"format": "chainml-deployments/2", "chains": {"1": {"Governor": 5}}}',
         '{"x1": {"Governor": "0x11"}}',
-        '{"1": "0x' + "11" * 20 + '"}',
-        '{"1": {"Governor": "0x1234"}}',
-        '{"1": {"Governor": 5}}',
         b"\xff\xfe",
     ],
 )
@@ -86,6 +92,24 @@ def test_a_damaged_file_is_a_data_directory_error(tmp_path: Path, content: str |
     assert path.read_bytes() == (content if isinstance(content, bytes) else content.encode())
 
 
+def test_a_first_format_file_is_refused_never_misread(env: Env, tmp_path: Path):
+    """A record of the old contracts (no expiry, unchecked approvals) is never driven as new."""
+    path = deployments_path(tmp_path)
+    old = json.dumps({str(env.chain_id): {"Governor": A, "ModelRegistry": B, "GuardedToken": A}})
+    path.write_text(old)
+    for action in (
+        lambda: load_deployments(tmp_path),
+        lambda: governance(env, tmp_path),
+        lambda: save_deployment(tmp_path, env.chain_id, {"Governor": A}),
+    ):
+        with pytest.raises(DataDirectoryError, match="older chainml") as info:
+            action()
+        assert "Move the file aside" in str(info.value) and info.value.exit_code == 6
+    assert path.read_text() == old  # untouched
+    path.write_text("{}")  # an empty record has nothing to misread
+    assert load_deployments(tmp_path) == {}
+
+
 def test_governance_deploys_once_and_remembers(env: Env, tmp_path: Path):
     with pytest.raises(NotFoundError, match="run `chainml gov deploy`"):
         governance(env, tmp_path, deploy=False)
@@ -96,6 +120,7 @@ def test_governance_deploys_once_and_remembers(env: Env, tmp_path: Path):
         "majority_bps": 5000,
         "voting_period": 10,
         "timelock_blocks": 5,
+        "execution_window": 100,
     }
     assert registry.governor == governor.address
     assert load_deployments(tmp_path) == {
@@ -111,9 +136,12 @@ def test_governance_deploys_once_and_remembers(env: Env, tmp_path: Path):
 
 def test_custom_members_on_first_deployment(env: Env, tmp_path: Path):
     a, b = env.accounts[:2]
-    governor, _ = governance(env, tmp_path, members={a: 3, b: 4}, timelock_blocks=0)
+    governor, _ = governance(
+        env, tmp_path, members={a: 3, b: 4}, timelock_blocks=0, execution_window_blocks=7
+    )
     assert governor.members() == {a: 3, b: 4}
     assert governor.parameters()["timelock_blocks"] == 0
+    assert governor.parameters()["execution_window"] == 7
 
 
 def test_vanished_contracts_are_reported(env: Env, tmp_path: Path):

@@ -14,9 +14,9 @@ from chainml.chain import CompiledContract, Contract, Env
 
 from .conftest import ZERO_ADDRESS, mine_to, revert_reason
 
-PERIOD, TIMELOCK = 4, 3
+PERIOD, TIMELOCK, WINDOW = 4, 3, 6
 AGAINST, FOR, ABSTAIN = 0, 1, 2
-ACTIVE, DEFEATED, SUCCEEDED, READY, EXECUTED, CANCELED = range(6)
+ACTIVE, DEFEATED, SUCCEEDED, READY, EXECUTED, CANCELED, EXPIRED = range(7)
 
 
 def deploy(
@@ -27,10 +27,11 @@ def deploy(
     majority: int = 5000,
     period: int = PERIOD,
     timelock: int = TIMELOCK,
+    window: int = WINDOW,
 ) -> Contract:
     members = members if members is not None else {env.accounts[0]: 2, env.accounts[1]: 1}
     return env.deploy(
-        code, list(members), list(members.values()), quorum, majority, period, timelock
+        code, list(members), list(members.values()), quorum, majority, period, timelock, window
     )
 
 
@@ -80,27 +81,32 @@ class TestMembers:
         assert gov.member_count() == 2 and gov.version() == 0
         assert (gov.quorum_bps(), gov.majority_bps()) == (5000, 5000)
         assert (gov.voting_period(), gov.timelock_blocks()) == (PERIOD, TIMELOCK)
+        assert gov.execution_window() == WINDOW
         assert gov.decode_receipt(gov.deployment, "MemberChanged") == [
             {"member": a, "old_weight": 0, "new_weight": 2, "total_weight": 2, "version": 0},
             {"member": b, "old_weight": 0, "new_weight": 1, "total_weight": 3, "version": 0},
         ]
 
     @pytest.mark.parametrize(
-        ("members", "weights", "quorum", "majority", "period", "reason"),
+        ("members", "weights", "quorum", "majority", "period", "blocks", "reason"),
         [
-            (2, [1], 5000, 5000, 4, "members and weights differ in length"),
-            (0, [], 5000, 5000, 4, "no members"),
-            (1, [0], 5000, 5000, 4, "member weight is zero"),
-            ("dup", [1, 1], 5000, 5000, 4, "duplicate member"),
-            ("zero", [1], 5000, 5000, 4, "member is the zero address"),
-            (1, [1], 10001, 5000, 4, "quorum above 10000 bps"),
-            (1, [1], 5000, 10000, 4, "majority must be below 10000 bps"),
-            (1, [1], 5000, 5000, 0, "voting period is zero"),
+            (2, [1], 5000, 5000, 4, (1, 1), "members and weights differ in length"),
+            (0, [], 5000, 5000, 4, (1, 1), "no members"),
+            (1, [0], 5000, 5000, 4, (1, 1), "member weight is zero"),
+            ("dup", [1, 1], 5000, 5000, 4, (1, 1), "duplicate member"),
+            ("zero", [1], 5000, 5000, 4, (1, 1), "member is the zero address"),
+            (1, [1], 10001, 5000, 4, (1, 1), "quorum above 10000 bps"),
+            (1, [1], 5000, 10000, 4, (1, 1), "majority must be below 10000 bps"),
+            (1, [1], 5000, 5000, 0, (1, 1), "voting period is zero"),
+            (1, [1], 5000, 5000, 4, (1, 0), "execution window is zero"),
+            (1, [1], 5000, 5000, 2**64 + 1, (1, 1), "voting period too long"),
+            (1, [1], 5000, 5000, 4, (2**64 + 1, 1), "timelock too long"),
+            (1, [1], 5000, 5000, 4, (1, 2**256 - 1), "execution window too long"),
         ],
     )
     def test_constructor_rejects_bad_setups(
         self, env: Env, governor_code: CompiledContract, members, weights, quorum, majority,
-        period, reason,
+        period, blocks, reason,
     ):  # fmt: skip
         if members == "dup":
             addresses = [env.accounts[0], env.accounts[0]]
@@ -110,7 +116,9 @@ class TestMembers:
             addresses = env.accounts[:members]
         assert (
             revert_reason(
-                lambda: env.deploy(governor_code, addresses, weights, quorum, majority, period, 1)
+                lambda: env.deploy(
+                    governor_code, addresses, weights, quorum, majority, period, *blocks
+                )
             )
             == reason
         )
@@ -365,6 +373,47 @@ class TestOutcome:
         assert revert_reason(lambda: gov.execute(pid)) == "amount must be positive"
         assert revert_reason(lambda: gov.execute(reset_id)) == "only the owner may reset"
         assert gov.state(pid) == READY and not proposal(gov, pid)["executed"]
+
+
+class TestExpiry:
+    """A passed proposal executes only in its window: after the timelock, for WINDOW blocks."""
+
+    def test_the_last_block_of_the_window_executes(self, env: Env, gov: Contract, target):
+        pid = propose(gov, target)
+        pass_and_wait(env, gov, pid)
+        last = proposal(gov, pid)["end_block"] + TIMELOCK + WINDOW
+        mine_to(env, last - 1)  # the next transaction lands in the window's last block
+        receipt = gov.execute(pid)
+        assert receipt.block_number == last and target.count() == 5
+
+    def test_the_first_block_after_the_window_refuses(self, env: Env, gov: Contract, target):
+        pid = propose(gov, target)
+        pass_and_wait(env, gov, pid)
+        last = proposal(gov, pid)["end_block"] + TIMELOCK + WINDOW
+        mine_to(env, last)  # the next transaction lands in last + 1
+        reason = revert_reason(lambda: gov.execute(pid))
+        assert reason == "proposal expired: its execution window is over"
+        assert target.count() == 0 and not proposal(gov, pid)["executed"]
+        mine_to(env, last + 1000)  # and it never comes back
+        assert gov.state(pid) == EXPIRED
+        assert revert_reason(lambda: gov.execute(pid)) == reason
+
+    def test_state_view_reads_expired(self, env: Env, gov: Contract, target: Contract):
+        pid = propose(gov, target)
+        pass_and_wait(env, gov, pid)
+        end = proposal(gov, pid)["end_block"]
+        mine_to(env, end + TIMELOCK + WINDOW - 2)  # away from the boundary: backends agree
+        assert gov.state(pid) == READY
+        mine_to(env, end + TIMELOCK + WINDOW + 2)
+        assert gov.state(pid) == EXPIRED
+
+    def test_a_defeated_proposal_stays_defeated(self, env: Env, governor_code, target):
+        a, b = env.accounts[:2]
+        gov = deploy(env, governor_code, {a: 1, b: 3})
+        pid = propose(gov, target)
+        gov.vote(pid, FOR)  # no quorum
+        mine_to(env, proposal(gov, pid)["end_block"] + TIMELOCK + WINDOW + 2)
+        assert gov.state(pid) == DEFEATED
 
 
 class TestCancel:

@@ -33,6 +33,15 @@ def model(registry: Contract, n: int) -> dict[str, Any]:
     return dict(zip(FIELDS, registry.model(model_id(n)), strict=True))
 
 
+def approve(registry: Contract, n: int, use: str, sender: str | None = None) -> Any:
+    """Approve model ``n`` for ``use`` with the registry's current state as the expectation."""
+    entry = model(registry, n)
+    replaces = registry.approved_model(use)
+    return registry.transact(
+        "approve", model_id(n), use, replaces, entry["registrant"], entry["target"], sender=sender
+    )
+
+
 def register(registry: Contract, n: int, sender: str | None = None) -> Any:
     return registry.transact(
         "register", model_id(n), ARTIFACT, CARD, f"file:///m{n}.onnx", sender=sender
@@ -81,7 +90,13 @@ class TestGovernorOnly:
     def test_only_the_governor_approves_and_retires(self, env: Env, registry: Contract):
         other = env.accounts[1]
         register(registry, 1, sender=other)
-        for name, args in [("approve", (model_id(1), "fraud")), ("retire", (model_id(1),))]:
+        approve_args = (model_id(1), "fraud", ZERO, other, ZERO_ADDRESS)
+        reassign_args = (model_id(1), env.accounts[0], ARTIFACT, CARD, "u")
+        for name, args in [
+            ("approve", approve_args),
+            ("retire", (model_id(1),)),
+            ("reassign", reassign_args),
+        ]:
             reason = revert_reason(lambda n=name, a=args: registry.transact(n, *a, sender=other))
             assert reason == "only the governor"
         assert model(registry, 1)["status"] == REGISTERED
@@ -98,8 +113,8 @@ class TestGovernorOnly:
         ]
         assert registry.governor() == b
         register(registry, 1)
-        assert revert_reason(lambda: registry.approve(model_id(1), "x")) == "only the governor"
-        registry.transact("approve", model_id(1), "x", sender=b)
+        assert revert_reason(lambda: approve(registry, 1, "x")) == "only the governor"
+        approve(registry, 1, "x", sender=b)
         assert model(registry, 1)["status"] == APPROVED
 
     def test_zero_governor_is_refused(self, env: Env, registry_code: CompiledContract):
@@ -110,9 +125,15 @@ class TestGovernorOnly:
 class TestLifecycle:
     def test_registered_approved_retired(self, env: Env, registry: Contract):
         register(registry, 1)
-        receipt = registry.approve(model_id(1), "fraud-screening")
+        receipt = approve(registry, 1, "fraud-screening")
         assert registry.decode_receipt(receipt, "ModelApproved") == [
-            {"model_id": model_id(1), "use": "fraud-screening", "replaced": ZERO}
+            {
+                "model_id": model_id(1),
+                "use": "fraud-screening",
+                "replaced": ZERO,
+                "registrant": env.accounts[0],
+                "target": ZERO_ADDRESS,
+            }
         ]
         assert (model(registry, 1)["status"], model(registry, 1)["use"]) == (
             APPROVED,
@@ -137,16 +158,16 @@ class TestLifecycle:
     def test_illegal_transitions(self, env: Env, registry: Contract):
         register(registry, 1)
         register(registry, 2)
-        registry.approve(model_id(1), "fraud")
+        approve(registry, 1, "fraud")
         registry.retire(model_id(2))
         cases = [
-            (lambda: registry.approve(model_id(9), "fraud"), "unknown model"),
+            (lambda: approve(registry, 9, "fraud"), "unknown model"),
             (lambda: registry.retire(model_id(9)), "unknown model"),
-            (lambda: registry.approve(model_id(1), "fraud"), "model already approved"),
-            (lambda: registry.approve(model_id(1), "other"), "model already approved"),
-            (lambda: registry.approve(model_id(2), "fraud"), "model is retired"),
+            (lambda: approve(registry, 1, "fraud"), "model already approved"),
+            (lambda: approve(registry, 1, "other"), "model already approved"),
+            (lambda: approve(registry, 2, "fraud"), "model is retired"),
             (lambda: registry.retire(model_id(2)), "model already retired"),
-            (lambda: registry.approve(model_id(1), ""), "use is empty"),
+            (lambda: approve(registry, 1, ""), "use is empty"),
         ]
         for action, reason in cases:
             assert revert_reason(action) == reason
@@ -156,14 +177,20 @@ class TestLifecycle:
     def test_approval_replaces_the_previous_model_per_use(self, env: Env, registry: Contract):
         for n in (1, 2, 3):
             register(registry, n)
-        registry.approve(model_id(1), "fraud")
-        registry.approve(model_id(3), "fees")
-        receipt = registry.approve(model_id(2), "fraud")
+        approve(registry, 1, "fraud")
+        approve(registry, 3, "fees")
+        receipt = approve(registry, 2, "fraud")
         assert registry.decode_receipt(receipt, "ModelRetired") == [
             {"model_id": model_id(1), "use": "fraud"}
         ]
         assert registry.decode_receipt(receipt, "ModelApproved") == [
-            {"model_id": model_id(2), "use": "fraud", "replaced": model_id(1)}
+            {
+                "model_id": model_id(2),
+                "use": "fraud",
+                "replaced": model_id(1),
+                "registrant": env.accounts[0],
+                "target": ZERO_ADDRESS,
+            }
         ]
         assert registry.approved_model("fraud") == model_id(2)
         assert registry.approved_model("fees") == model_id(3)  # other uses are untouched
@@ -207,8 +234,133 @@ class TestAttachContract:
         registry.attach_contract(model_id(1), target.address)
         reason = revert_reason(lambda: registry.attach_contract(model_id(1), registry.address))
         assert reason == "contract already attached"
-        registry.approve(model_id(2), "fraud")
+        approve(registry, 2, "fraud")
         reason = revert_reason(lambda: registry.attach_contract(model_id(2), target.address))
         assert reason == "model is no longer registered-only"
         assert model(registry, 2)["target"] == ZERO_ADDRESS
         assert a == registry.governor()
+
+
+def approve_raw(
+    registry: Contract, n: int, use: str, replaces: bytes, registrant: str, target: str
+) -> Any:
+    return registry.transact("approve", model_id(n), use, replaces, registrant, target)
+
+
+class TestCompareAndSwap:
+    """An approval carries what its voters saw; anything changed since makes it revert."""
+
+    def test_a_stale_replacement_reverts(self, env: Env, registry: Contract):
+        a = env.accounts[0]
+        for n in (1, 2):
+            register(registry, n)
+        # approve A was built while nothing was approved; approve B executed first
+        approve(registry, 2, "fraud")
+        reason = revert_reason(lambda: approve_raw(registry, 1, "fraud", ZERO, a, ZERO_ADDRESS))
+        assert reason == "stale approval: the approved model for this use changed"
+        assert registry.approved_model("fraud") == model_id(2)
+        assert [model(registry, n)["status"] for n in (1, 2)] == [REGISTERED, APPROVED]
+        # built against B, it goes through and retires B
+        approve_raw(registry, 1, "fraud", model_id(2), a, ZERO_ADDRESS)
+        assert [model(registry, n)["status"] for n in (1, 2)] == [APPROVED, RETIRED]
+
+    def test_a_changed_registrant_or_contract_reverts(
+        self, env: Env, registry: Contract, counter_code: CompiledContract
+    ):
+        a, b = env.accounts[:2]
+        register(registry, 1, sender=b)
+        reason = revert_reason(lambda: approve_raw(registry, 1, "fraud", ZERO, a, ZERO_ADDRESS))
+        assert reason == "stale approval: the model's registrant changed"
+        # voters saw no contract; the registrant attached one before execution
+        target = env.deploy(counter_code, 0)
+        registry.transact("attach_contract", model_id(1), target.address, sender=b)
+        reason = revert_reason(lambda: approve_raw(registry, 1, "fraud", ZERO, b, ZERO_ADDRESS))
+        assert reason == "stale approval: the model's attached contract changed"
+        assert model(registry, 1)["status"] == REGISTERED
+        approve_raw(registry, 1, "fraud", ZERO, b, target.address)
+        assert model(registry, 1)["status"] == APPROVED
+
+
+class TestReassign:
+    """Governance's remedy for a squatted id: the entry goes to its rightful registrant."""
+
+    def test_a_squatted_id_is_recovered_and_the_squatters_contract_never_approved(
+        self, env: Env, registry: Contract, counter_code: CompiledContract
+    ):
+        owner, squatter = env.accounts[:2]
+        theirs, mine = env.deploy(counter_code, 0), env.deploy(counter_code, 1)
+        # the squatter claims the real artifact's id first and attaches their contract
+        registry.transact(
+            "register", model_id(1), b"\x66" * 32, b"\x67" * 32, "evil://", sender=squatter
+        )
+        registry.transact("attach_contract", model_id(1), theirs.address, sender=squatter)
+        assert revert_reason(lambda: register(registry, 1, sender=owner)) == (
+            "model already registered"
+        )
+        assert revert_reason(lambda: registry.attach_contract(model_id(1), mine.address)) == (
+            "only the registrant"
+        )
+        receipt = registry.reassign(model_id(1), owner, ARTIFACT, CARD, "file:///m1.onnx")
+        assert registry.decode_receipt(receipt, "ModelReassigned") == [
+            {
+                "model_id": model_id(1),
+                "previous_registrant": squatter,
+                "registrant": owner,
+                "artifact_hash": ARTIFACT,
+                "card_hash": CARD,
+                "uri": "file:///m1.onnx",
+            }
+        ]
+        entry = model(registry, 1)
+        assert (entry["registrant"], entry["target"], entry["codehash"]) == (
+            owner,
+            ZERO_ADDRESS,
+            ZERO,
+        )
+        assert (entry["artifact_hash"], entry["card_hash"], entry["uri"], entry["status"]) == (
+            ARTIFACT,
+            CARD,
+            "file:///m1.onnx",
+            REGISTERED,
+        )
+        # the squatter can no longer attach; an approval pinned to their contract is stale
+        reason = revert_reason(
+            lambda: registry.transact(
+                "attach_contract", model_id(1), theirs.address, sender=squatter
+            )
+        )
+        assert reason == "only the registrant"
+        reason = revert_reason(
+            lambda: approve_raw(registry, 1, "fraud", ZERO, squatter, theirs.address)
+        )
+        assert reason == "stale approval: the model's registrant changed"
+        registry.attach_contract(model_id(1), mine.address)
+        approve(registry, 1, "fraud")
+        entry = model(registry, 1)
+        assert (entry["status"], entry["registrant"], entry["target"]) == (
+            APPROVED,
+            owner,
+            mine.address,
+        )
+
+    def test_rules(self, env: Env, registry: Contract):
+        a, b = env.accounts[:2]
+        register(registry, 1, sender=b)
+        register(registry, 2)
+        approve(registry, 2, "fraud")
+        cases = [
+            ((model_id(9), a, ARTIFACT, CARD, ""), "unknown model"),
+            (
+                (model_id(2), b, ARTIFACT, CARD, ""),
+                "only a registered, never approved model can be reassigned",
+            ),
+            ((model_id(1), ZERO_ADDRESS, ARTIFACT, CARD, ""), "registrant is the zero address"),
+            ((model_id(1), a, ZERO, CARD, ""), "artifact hash is zero"),
+            ((model_id(1), b, ARTIFACT, CARD, ""), "model is already registered to that account"),
+        ]
+        for args, reason in cases:
+            assert revert_reason(lambda x=args: registry.reassign(*x)) == reason
+        registry.retire(model_id(1))
+        reason = revert_reason(lambda: registry.reassign(model_id(1), a, ARTIFACT, CARD, ""))
+        assert reason == "only a registered, never approved model can be reassigned"
+        assert model(registry, 1)["registrant"] == b

@@ -103,6 +103,13 @@ def install_model(
         raise VerificationError(
             f"model {artifact.model_id} is registered with other artifact or card hashes"
         )
+    elif entry.status == ModelStatus.REGISTERED and entry.registrant != env.sender:
+        raise VerificationError(
+            f"model {artifact.model_id} was registered by {entry.registrant}, not by "
+            f"{env.sender}; if its id was claimed first by someone else, governance can give "
+            f"it to you: chainml gov propose reassign {artifact.model_id} --registrant "
+            f"{env.sender} ..."
+        )
     elif entry.status == ModelStatus.RETIRED:
         raise InvalidInputError(f"model {artifact.model_id} is retired; train a new version")
     elif entry.status == ModelStatus.APPROVED and entry.use != use:
@@ -118,7 +125,7 @@ def install_model(
                 governor,
                 registry.address,
                 registry.approve_calldata(artifact.model_id, use),
-                f"approve {artifact.model_id} for {use}",
+                registry.approval_terms(artifact.model_id, use).describe(),
             )
         )
     chosen = fixed.threshold if threshold is None else threshold

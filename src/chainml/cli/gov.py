@@ -14,7 +14,7 @@ from chainml.chain import Env, connect
 from chainml.cli import console, print_json, settings_of
 from chainml.errors import InvalidInputError
 from chainml.governance.deployments import deployment, governance
-from chainml.governance.governor import Governor, Support
+from chainml.governance.governor import DEFAULT_EXECUTION_WINDOW, Governor, Support
 from chainml.governance.registry import ModelRegistry, ModelStatus, model_id_bytes
 
 app = typer.Typer(
@@ -86,6 +86,14 @@ def deploy(
     majority_bps: Annotated[int, typer.Option(help="For must exceed this share.")] = 5000,
     voting_period: Annotated[int, typer.Option(metavar="BLOCKS")] = 10,
     timelock: Annotated[int, typer.Option(metavar="BLOCKS")] = 5,
+    execution_window: Annotated[
+        int,
+        typer.Option(
+            metavar="BLOCKS",
+            help="Blocks after the timelock in which a passed proposal may be executed; "
+            "later it expires.",
+        ),
+    ] = DEFAULT_EXECUTION_WINDOW,
 ) -> None:
     """Deploy a Governor and the ModelRegistry it governs on this chain (once per chain)."""
     settings = settings_of(ctx)
@@ -104,12 +112,14 @@ def deploy(
             majority_bps=majority_bps,
             voting_period_blocks=voting_period,
             timelock_blocks=timelock,
+            execution_window_blocks=execution_window,
         )
         weights = governor.members()
     console().print(
         f"Governor {governor.address}\nModelRegistry {registry.address}\n"
         f"members {', '.join(f'{a}={w}' for a, w in weights.items())}; quorum {quorum_bps} "
         f"bps, majority {majority_bps} bps, voting {voting_period} blocks, timelock {timelock}"
+        f", execution window {execution_window} blocks"
     )
 
 
@@ -125,8 +135,8 @@ def _propose(
         pid = governor.propose(target, data, description or default, sender=_sender(env, sender))
         p = governor.proposal(pid)
     console().print(
-        f"proposal {pid} created: votes until block {p.end_block}, "
-        f"executable after block {p.executable_after}"
+        f"proposal {pid} created: votes until block {p.end_block}, executable in blocks "
+        f"{p.executable_after + 1}..{p.expires_after} (expires after that)"
     )
 
 
@@ -145,11 +155,17 @@ def propose_approve(
     description: _DESCRIPTION = None,
     sender: _FROM = None,
 ) -> None:
-    """Propose approving a registered model for a use (retiring the one approved before)."""
+    """Propose approving a registered model for a use (retiring the one approved before).
+
+    The proposal pins what you see now: the model approved for the use, the model's
+    registrant and its attached contract (all in the description). If any of them changes
+    before execution, executing reverts as stale; propose again.
+    """
 
     def build(_: Governor, registry: ModelRegistry) -> tuple[str, bytes, str]:
         known = _registered(registry, model_id, ModelStatus.APPROVED, ModelStatus.RETIRED)
-        return registry.address, registry.approve_calldata(known, use), f"approve {known} for {use}"
+        terms = registry.approval_terms(known, use)
+        return registry.address, registry.approve_calldata(known, use), terms.describe()
 
     _propose(ctx, sender, description, build)
 
@@ -166,6 +182,34 @@ def propose_retire(
     def build(_: Governor, registry: ModelRegistry) -> tuple[str, bytes, str]:
         known = _registered(registry, model_id, ModelStatus.RETIRED)
         return registry.address, registry.retire_calldata(known), f"retire {known}"
+
+    _propose(ctx, sender, description, build)
+
+
+@propose_app.command("reassign")
+def propose_reassign(
+    ctx: typer.Context,
+    model_id: Annotated[str, typer.Argument(help="The model id (0x + 64 hex).")],
+    registrant: Annotated[
+        str, typer.Option("--registrant", metavar="ADDR", help="The model's rightful owner.")
+    ],
+    artifact_hash: Annotated[str, typer.Option("--artifact-hash", metavar="0xHASH")],
+    card_hash: Annotated[str, typer.Option("--card-hash", metavar="0xHASH")],
+    uri: Annotated[str, typer.Option("--uri", help="Where the artifact can be fetched.")],
+    description: _DESCRIPTION = None,
+    sender: _FROM = None,
+) -> None:
+    """Propose handing a squatted model id to its rightful registrant.
+
+    Someone who registered an id first (with their own URI, card or contract) loses the entry:
+    registrant, hashes and URI are replaced and the attached contract is cleared, so the new
+    registrant attaches theirs. Only for a model that was never approved.
+    """
+
+    def build(_: Governor, registry: ModelRegistry) -> tuple[str, bytes, str]:
+        known = _registered(registry, model_id, ModelStatus.APPROVED, ModelStatus.RETIRED)
+        data = registry.reassign_calldata(known, registrant, artifact_hash, card_hash, uri)
+        return registry.address, data, f"reassign {known} to {registrant} ({uri})"
 
     _propose(ctx, sender, description, build)
 
@@ -219,7 +263,7 @@ def execute(
     proposal_id: Annotated[int, typer.Argument(metavar="ID")],
     sender: _FROM = None,
 ) -> None:
-    """Execute a passed proposal once its timelock is over (anyone may)."""
+    """Execute a passed proposal in its execution window (anyone may); it expires after."""
     with _governance(ctx) as (env, governor, _):
         governor.proposal(proposal_id)
         receipt = governor.execute(proposal_id, sender=_sender(env, sender))
@@ -277,7 +321,7 @@ def _print_status(overview: dict[str, Any]) -> None:
         f"Governor {overview['governor']} (chain {overview['chain_id']}, block "
         f"{overview['block']}); quorum {params['quorum_bps']} bps, majority "
         f"{params['majority_bps']} bps, voting {params['voting_period']} blocks, timelock "
-        f"{params['timelock_blocks']}"
+        f"{params['timelock_blocks']}, execution window {params['execution_window']} blocks"
     )
     if not overview["proposals"]:
         out.print("no proposals yet (`chainml gov propose ...`)")
@@ -291,8 +335,10 @@ def _print_status(overview: dict[str, Any]) -> None:
             left = f"{row['voting_blocks_left']} to vote"
         elif row["state"] == "succeeded":
             left = f"{row['blocks_until_executable']} to timelock end"
+        elif row["state"] == "ready":
+            left = f"executable: {row['execution_blocks_left']} to expiry"
         else:
-            left = "executable now" if row["state"] == "ready" else "-"
+            left = "-"
         table.add_row(
             str(row["id"]),
             row["state"],

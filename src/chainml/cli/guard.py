@@ -147,12 +147,13 @@ def simulate(
 ) -> None:
     """Stream simulated payments through a guarded token and report what it held.
 
-    Runs on a fresh embedded chain in a temporary directory (the simulation moves the chain
-    clock by weeks and creates an account per simulated customer), whatever --rpc says.
-    Without --model, a model is trained on a separate simulated set and stored first.
+    The simulation moves the chain clock by weeks and creates an account per simulated
+    customer, so it runs on a throw-away chain: a fresh embedded chain in a temporary
+    directory, or with --rpc the development node given (anvil: it needs evm_increaseTime
+    and a funded key, CHAINML_PRIVATE_KEY). Without --model, a model is trained on a separate
+    simulated set and stored first.
     """
     from chainml.apps.guard_demo import simulate_guard, train_screening_model
-    from chainml.chain.embedded import EmbeddedBackend
 
     if kind not in ("lr", "lgbm"):
         raise InvalidInputError(f"--kind must be lr or lgbm, got {kind!r}")
@@ -165,20 +166,20 @@ def simulate(
                   f"(seed {seed + 1_000_000}, not the screened ones)")  # fmt: skip
         artifact = train_screening_model(settings.data_dir, kind=kind, seed=seed)
         out.print(f"stored model {artifact.model_id}")
-    with tempfile.TemporaryDirectory(prefix="chainml-guard-") as scratch, _progress() as task:
-        backend = EmbeddedBackend(Path(scratch) / "chain")
-        # the compile cache stays in the data directory; the chain is thrown away
-        with Env(backend, backend.signers, data_dir=settings.data_dir) as env:
-            run = simulate_guard(
-                env,
-                artifact,
-                transfers=transfers,
-                seed=seed,
-                baseline=baseline,
-                check_features=check_features,
-                progress=task("screening transfers", transfers),
-                baseline_progress=task("plain ERC-20 baseline", transfers) if baseline else None,
-            )
+    with _simulation_chain(settings) as env, _progress() as task:
+        if settings.rpc is not None:
+            out.print(f"simulating on the node at --rpc (chain {env.chain_id}): its clock moves "
+                      "forward by the simulated period")  # fmt: skip
+        run = simulate_guard(
+            env,
+            artifact,
+            transfers=transfers,
+            seed=seed,
+            baseline=baseline,
+            check_features=check_features,
+            progress=task("screening transfers", transfers),
+            baseline_progress=task("plain ERC-20 baseline", transfers) if baseline else None,
+        )
     facts = run.report.facts() | {
         "model_id": run.installed.model_id,
         "model_kind": artifact.kind,
@@ -190,6 +191,22 @@ def simulate(
         print_json(facts)
         return
     _print_report(facts)
+
+
+@contextmanager
+def _simulation_chain(settings: Settings) -> Iterator[Env]:
+    """The node --rpc names, else a fresh embedded chain in a temporary directory."""
+    if settings.rpc is not None:
+        with connect(settings) as env:
+            yield env
+        return
+    from chainml.chain.embedded import EmbeddedBackend
+
+    with tempfile.TemporaryDirectory(prefix="chainml-guard-") as scratch:
+        backend = EmbeddedBackend(Path(scratch) / "chain")
+        # the compile cache stays in the data directory; the chain is thrown away
+        with Env(backend, backend.signers, data_dir=settings.data_dir) as env:
+            yield env
 
 
 def _print_report(facts: dict[str, Any]) -> None:

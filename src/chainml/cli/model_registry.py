@@ -61,10 +61,17 @@ def register(
             console().print(f"deployed governance on chain {env.chain_id}")
         existing = _lookup(registry, artifact.model_id)
         if existing is not None:
-            if problems := mismatches(artifact, existing):
+            problems = mismatches(artifact, existing)
+            if existing.registrant != env.sender:
+                problems.append(f"it was registered by {existing.registrant}, not {env.sender}")
+            if problems:
                 raise VerificationError(
-                    f"model {artifact.model_id} is registered with other hashes: "
+                    f"model {artifact.model_id} is registered with other hashes or registrant: "
                     + "; ".join(problems)
+                    + ". If someone claimed your model's id first, governance can give it to "
+                    f"you: chainml gov propose reassign {artifact.model_id} --registrant "
+                    f"{env.sender} --artifact-hash {_artifact_hash(artifact)} --card-hash "
+                    f"{artifact.card_hash} --uri {uri or artifact.path.resolve().as_uri()}"
                 )
             console().print(
                 f"model {artifact.model_id} is already registered ({existing.status.name})"
@@ -129,6 +136,7 @@ def _chain_facts(entry: RegisteredModel | None, where: str) -> dict[str, Any]:
         "card hash": entry.card_hash,
         "uri": entry.uri,
         "contract": entry.contract,
+        "contract code hash": entry.codehash,
         "registry": where,
     }
 

@@ -24,6 +24,11 @@
         - Timelock, one step: a passed proposal may be executed by anyone once
           block.number > end + timelock_blocks; there is no separate queue transaction.
           (timelock_blocks = 0: executable in the first block after voting closed.)
+        - Expiry: a passed proposal may be executed only in the execution window, the
+          `execution_window` blocks after the timelock: end + timelock_blocks < block.number
+          <= end + timelock_blocks + execution_window. After that it is Expired and never
+          executes, so a forgotten approval cannot be replayed long after the world moved on
+          (propose again instead). The window is at least one block.
         - execute(id): calls target with calldata; if that call reverts, execute reverts with
           the target's own revert data (its reason), so nothing changes and it may be retried.
           A proposal executes at most once.
@@ -36,6 +41,7 @@ MAX_CALLDATA: constant(uint256) = 2048
 MAX_DESCRIPTION: constant(uint256) = 1024
 MAX_RETURN: constant(uint256) = 1024
 MAX_WEIGHT: constant(uint256) = 2**128
+MAX_BLOCKS: constant(uint256) = 2**64  # bound on every block count: end + timelock + window fits
 BPS: constant(uint256) = 10000
 
 # Votes.
@@ -50,6 +56,7 @@ SUCCEEDED: constant(uint8) = 2  # passed, timelock running
 READY: constant(uint8) = 3  # passed, timelock over: executable
 EXECUTED: constant(uint8) = 4
 CANCELED: constant(uint8) = 5
+EXPIRED: constant(uint8) = 6  # passed, but the execution window closed unexecuted
 
 
 struct Proposal:
@@ -83,6 +90,7 @@ quorum_bps: public(uint256)
 majority_bps: public(uint256)
 voting_period: public(uint256)
 timelock_blocks: public(uint256)
+execution_window: public(uint256)
 
 weight_of: public(HashMap[address, uint256])
 total_weight: public(uint256)
@@ -135,6 +143,7 @@ def __init__(
     majority_bps: uint256,
     voting_period: uint256,
     timelock_blocks: uint256,
+    execution_window: uint256,
 ):
     """
     @notice Start with `members` holding `weights` (at membership version 0).
@@ -142,12 +151,18 @@ def __init__(
     @param majority_bps For-votes must exceed this share of for + against (0..9999).
     @param voting_period Blocks a proposal is open for votes after its creation block (> 0).
     @param timelock_blocks Blocks between the end of voting and the first execution.
+    @param execution_window Blocks after the timelock in which a passed proposal may be
+           executed (> 0); later it is Expired.
     """
     assert len(members) == len(weights), "members and weights differ in length"
     assert len(members) > 0, "no members"
     assert quorum_bps <= BPS, "quorum above 10000 bps"
     assert majority_bps < BPS, "majority must be below 10000 bps"
     assert voting_period > 0, "voting period is zero"
+    assert execution_window > 0, "execution window is zero"
+    assert voting_period <= MAX_BLOCKS, "voting period too long"
+    assert timelock_blocks <= MAX_BLOCKS, "timelock too long"
+    assert execution_window <= MAX_BLOCKS, "execution window too long"
     for i: uint256 in range(len(members), bound=MAX_MEMBERS):
         assert weights[i] > 0, "member weight is zero"
         assert self.weight_of[members[i]] == 0, "duplicate member"
@@ -156,6 +171,7 @@ def __init__(
     self.majority_bps = majority_bps
     self.voting_period = voting_period
     self.timelock_blocks = timelock_blocks
+    self.execution_window = execution_window
 
 
 # -- members -------------------------------------------------------------------------------
@@ -310,7 +326,9 @@ def _state(id: uint256) -> uint8:
         return DEFEATED
     if block.number <= p.end_block + self.timelock_blocks:
         return SUCCEEDED
-    return READY
+    if block.number <= p.end_block + self.timelock_blocks + self.execution_window:
+        return READY
+    return EXPIRED
 
 
 @view
@@ -318,7 +336,7 @@ def _state(id: uint256) -> uint8:
 def state(id: uint256) -> uint8:
     """
     @notice 0 Active, 1 Defeated, 2 Succeeded (timelock running), 3 Ready, 4 Executed,
-            5 Canceled.
+            5 Canceled, 6 Expired (passed, execution window over).
     """
     return self._state(id)
 
@@ -326,13 +344,15 @@ def state(id: uint256) -> uint8:
 @external
 def execute(id: uint256):
     """
-    @notice Execute passed proposal `id` once its timelock is over; anyone may call this.
+    @notice Execute passed proposal `id` in its execution window (after the timelock, before
+            it expires); anyone may call this.
     """
     state: uint8 = self._state(id)
     assert state != EXECUTED, "proposal already executed"
     assert state != CANCELED, "proposal was canceled"
     assert state != ACTIVE, "voting is still open"
     assert state != DEFEATED, "proposal was defeated"
+    assert state != EXPIRED, "proposal expired: its execution window is over"
     assert state == READY, "timelock has not passed"
     self._proposals[id].executed = True  # before the call: no re-entrant second execution
     success: bool = False

@@ -4,22 +4,34 @@
 @notice The on-chain register of chainml models: each version is identified by its model id
         (the SHA-256 of its canonical artifact) and carries its artifact hash, model-card hash,
         URI and registrant. Only the governor (normally a Governor contract, so every change
-        is a passed vote) approves a model for a named use ("fraud-screening", ...) or retires
-        it; anyone may register.
+        is a passed vote) approves a model for a named use ("fraud-screening", ...), retires
+        it, or reassigns a registered entry; anyone may register.
 @dev    Rules:
         - register: anyone; the model id and the artifact hash must not be zero; an id is
           registered once and never reused, even after retirement.
         - Status lifecycle: Registered -> Approved -> Retired, or Registered -> Retired.
           Retired is final; an Approved model cannot be approved again (for another use either:
           a model serves at most one use; register a new version for another).
-        - approve(model_id, use): governor only; the model must be Registered and `use`
-          non-empty. It becomes the approved model for `use`; the model previously approved
-          for that use (if any) is retired in the same transaction.
+        - approve(model_id, use, replaces, registrant, target): governor only; the model must
+          be Registered and `use` non-empty. Compare-and-swap: the call carries what the
+          proposal's voters saw, and reverts unless it is still true when it executes:
+          `replaces` is the model approved for `use` now (zero: none), `registrant` is the
+          model's registrant and `target` its attached contract (zero: none). A stale
+          approval therefore never replaces a model approved after it was proposed, and a
+          contract attached or an entry reassigned after the vote is never approved by it.
+          The model becomes the approved model for `use`; `replaces` (if any) is retired in
+          the same transaction.
         - retire(model_id): governor only; a Registered or Approved model becomes Retired; an
           Approved one stops being the approved model for its use (the use then has none).
         - attach_contract(model_id, target): the registrant only, while the model is still
           Registered and only once; records `target` and its code hash, so the code a vote
           approved cannot change afterwards without the hash telling.
+        - reassign(model_id, registrant, artifact_hash, card_hash, uri): governor only, while
+          the model is Registered (never approved). Squatting defence: anyone who has seen an
+          artifact can register its id first, with their own URI and card and their own
+          contract attached. Governance replaces such an entry wholesale: the new registrant,
+          hashes and URI, and the attached contract is cleared (the new registrant attaches
+          theirs). The new registrant must differ from the current one.
         - set_governor: governor only (a governor may hand its role to a new governor).
 """
 
@@ -62,6 +74,8 @@ event ModelApproved:
     model_id: indexed(bytes32)
     use: String[MAX_USE]
     replaced: bytes32  # the model approved for this use before, now retired (or zero)
+    registrant: address  # who registered the approved model
+    target: address  # its attached contract (zero: none)
 
 event ModelRetired:
     model_id: indexed(bytes32)
@@ -71,6 +85,14 @@ event ContractAttached:
     model_id: indexed(bytes32)
     target: indexed(address)
     codehash: bytes32
+
+event ModelReassigned:
+    model_id: indexed(bytes32)
+    previous_registrant: indexed(address)
+    registrant: indexed(address)
+    artifact_hash: bytes32
+    card_hash: bytes32
+    uri: String[MAX_URI]
 
 event GovernorChanged:
     previous_governor: indexed(address)
@@ -144,9 +166,12 @@ def attach_contract(model_id: bytes32, target: address):
 
 
 @external
-def approve(model_id: bytes32, use: String[MAX_USE]):
+def approve(
+    model_id: bytes32, use: String[MAX_USE], replaces: bytes32, registrant: address, target: address
+):
     """
-    @notice Make `model_id` the approved model for `use`, retiring the one approved before.
+    @notice Make `model_id` the approved model for `use`, retiring `replaces`, provided the
+            registry still looks as the proposal expected (see the rules above).
     """
     assert msg.sender == self.governor, "only the governor"
     assert len(use) > 0, "use is empty"
@@ -155,13 +180,58 @@ def approve(model_id: bytes32, use: String[MAX_USE]):
     assert status != APPROVED, "model already approved"
     assert status != RETIRED, "model is retired"
     previous: bytes32 = self.approved_model[use]
+    assert previous == replaces, "stale approval: the approved model for this use changed"
+    assert self._models[model_id].registrant == registrant, (
+        "stale approval: the model's registrant changed"
+    )
+    assert self._models[model_id].target == target, (
+        "stale approval: the model's attached contract changed"
+    )
     if previous != empty(bytes32):
         self._models[previous].status = RETIRED
         log ModelRetired(model_id=previous, use=use)
     self._models[model_id].status = APPROVED
     self._models[model_id].use = use
     self.approved_model[use] = model_id
-    log ModelApproved(model_id=model_id, use=use, replaced=previous)
+    log ModelApproved(
+        model_id=model_id, use=use, replaced=previous, registrant=registrant, target=target
+    )
+
+
+@external
+def reassign(
+    model_id: bytes32,
+    registrant: address,
+    artifact_hash: bytes32,
+    card_hash: bytes32,
+    uri: String[MAX_URI],
+):
+    """
+    @notice Replace a registered (never approved) entry: new registrant, hashes and URI; the
+            attached contract is cleared. Governor only: the remedy for a squatted id.
+    """
+    assert msg.sender == self.governor, "only the governor"
+    status: uint8 = self._models[model_id].status
+    assert status != UNKNOWN, "unknown model"
+    assert status == REGISTERED, "only a registered, never approved model can be reassigned"
+    assert registrant != empty(address), "registrant is the zero address"
+    assert artifact_hash != empty(bytes32), "artifact hash is zero"
+    previous: address = self._models[model_id].registrant
+    assert registrant != previous, "model is already registered to that account"
+    self._models[model_id].registrant = registrant
+    self._models[model_id].artifact_hash = artifact_hash
+    self._models[model_id].card_hash = card_hash
+    self._models[model_id].uri = uri
+    self._models[model_id].target = empty(address)
+    self._models[model_id].codehash = empty(bytes32)
+    log ModelReassigned(
+        model_id=model_id,
+        previous_registrant=previous,
+        registrant=registrant,
+        artifact_hash=artifact_hash,
+        card_hash=card_hash,
+        uri=uri,
+    )
 
 
 @external

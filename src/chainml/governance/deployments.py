@@ -1,8 +1,15 @@
 """Which Governor and ModelRegistry belong to which chain: ``<data_dir>/deployments.json``.
 
-The file maps a chain id to the addresses of the contracts chainml deployed there::
+The file names its format and maps a chain id to the addresses of the contracts chainml
+deployed there::
 
-    {"1337": {"Governor": "0x…", "ModelRegistry": "0x…"}}
+    {"format": "chainml-deployments/2",
+     "chains": {"1337": {"Governor": "0x…", "ModelRegistry": "0x…"}}}
+
+Format 2 records contracts with expiring proposals and compare-and-swap approvals. A file of
+the first format (chain ids at the top level) names contracts of the old interface; it is
+refused with a DataDirectoryError saying how to start over, never read as if it were new
+(governance must be deployed anew: the old contracts cannot be driven by this version).
 
 It is rewritten atomically (temporary file, fsync, rename), so a crash leaves the old or the
 new version, never half of one; a damaged file is a DataDirectoryError, never reset silently.
@@ -20,11 +27,12 @@ from eth_utils import is_address
 from chainml.chain import Env
 from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, NotFoundError
-from chainml.governance.governor import Governor
+from chainml.governance.governor import DEFAULT_EXECUTION_WINDOW, Governor
 from chainml.governance.registry import ModelRegistry
 
 FILE_NAME = "deployments.json"
 NAMES = ("Governor", "ModelRegistry")
+FORMAT = "chainml-deployments/2"
 
 
 def deployments_path(data_dir: Path) -> Path:
@@ -43,7 +51,26 @@ def load_deployments(data_dir: Path) -> dict[str, dict[str, str]]:
         raise DataDirectoryError(str(data_dir), f"{FILE_NAME} is unreadable: {err}") from err
     if not isinstance(document, dict):
         raise DataDirectoryError(str(data_dir), f"{FILE_NAME} must hold a JSON object")
-    for chain_id, entry in document.items():
+    if document == {}:
+        return {}  # nothing recorded, in any format
+    if "format" not in document and all(isinstance(k, str) and k.isdigit() for k in document):
+        raise DataDirectoryError(
+            str(data_dir),
+            f"{FILE_NAME} was written by an older chainml: its governance contracts (chains "
+            f"{', '.join(sorted(document))}) lack expiring proposals and checked approvals, "
+            "and this version cannot drive them. Move the file aside and run `chainml gov "
+            "deploy` to deploy governance anew (approvals and tokens recorded there do not "
+            "carry over)",
+        )
+    if document.get("format") != FORMAT or set(document) != {"format", "chains"}:
+        raise DataDirectoryError(
+            str(data_dir),
+            f"{FILE_NAME} is not in the {FORMAT} format (format {document.get('format')!r})",
+        )
+    chains = document["chains"]
+    if not isinstance(chains, dict):
+        raise DataDirectoryError(str(data_dir), f"{FILE_NAME}: chains must be a JSON object")
+    for chain_id, entry in chains.items():
         if not chain_id.isdigit() or not isinstance(entry, dict):
             raise DataDirectoryError(
                 str(data_dir), f"{FILE_NAME}: entry {chain_id!r} is not chain id -> addresses"
@@ -54,7 +81,7 @@ def load_deployments(data_dir: Path) -> dict[str, dict[str, str]]:
                     str(data_dir),
                     f"{FILE_NAME}: {name} on chain {chain_id} is not an address: {address!r}",
                 )
-    return document
+    return chains
 
 
 def deployment(data_dir: Path, chain_id: int) -> dict[str, str] | None:
@@ -64,9 +91,9 @@ def deployment(data_dir: Path, chain_id: int) -> dict[str, str] | None:
 
 def save_deployment(data_dir: Path, chain_id: int, addresses: dict[str, str]) -> None:
     """Record ``addresses`` (name -> address) for ``chain_id``, atomically."""
-    document = load_deployments(data_dir)
-    document[str(chain_id)] = dict(addresses)
-    write_json_atomic(deployments_path(data_dir), document)
+    chains = load_deployments(data_dir)
+    chains[str(chain_id)] = dict(addresses)
+    write_json_atomic(deployments_path(data_dir), {"format": FORMAT, "chains": chains})
 
 
 def write_json_atomic(path: Path, document: object) -> None:
@@ -104,6 +131,7 @@ def governance(
     majority_bps: int = 5000,
     voting_period_blocks: int = 10,
     timelock_blocks: int = 5,
+    execution_window_blocks: int = DEFAULT_EXECUTION_WINDOW,
 ) -> tuple[Governor, ModelRegistry]:
     """The Governor and ModelRegistry of ``env``'s chain, deployed and recorded on first use.
 
@@ -139,6 +167,7 @@ def governance(
         majority_bps=majority_bps,
         voting_period_blocks=voting_period_blocks,
         timelock_blocks=timelock_blocks,
+        execution_window_blocks=execution_window_blocks,
     )
     registry = ModelRegistry.deploy(env, governor.address)
     save_deployment(

@@ -3,6 +3,9 @@
 :meth:`Governor.state` computes a proposal's state with the contract's own rules for the
 block the next transaction lands in (the latest block + 1), so "Ready" means an ``execute``
 sent now succeeds, on every backend (nodes disagree on ``block.number`` inside a view call).
+
+A passed proposal is executable only in its execution window, the ``execution_window`` blocks
+after the timelock; after the window it is ``EXPIRED`` and never executes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,11 @@ from chainml.errors import InvalidInputError, NotFoundError
 
 CONTRACT_NAME = "Governor"
 BPS = 10_000
+#: Blocks after the timelock in which a passed proposal may be executed, unless told otherwise:
+#: ten default voting periods. On a real network choose it in wall-clock terms (a day is about
+#: 7,200 blocks on Ethereum mainnet).
+DEFAULT_EXECUTION_WINDOW = 100
+MAX_BLOCKS = 2**64  # the contract's bound on every block count
 
 
 class Support(IntEnum):
@@ -48,6 +56,7 @@ class ProposalState(IntEnum):
     READY = 3  # passed; executable now
     EXECUTED = 4
     CANCELED = 5
+    EXPIRED = 6  # passed, but not executed within the execution window
 
 
 @dataclass(frozen=True)
@@ -62,6 +71,7 @@ class Proposal:
     start_block: int
     end_block: int  # last block that accepts votes
     executable_after: int  # execute lands in a later block than this one
+    expires_after: int  # ... and at the latest in this one
     total_weight: int  # snapshot: the quorum's base
     quorum_weight: int  # votes (any kind) needed for quorum
     for_votes: int
@@ -99,9 +109,14 @@ class Proposal:
             "start_block": self.start_block,
             "end_block": self.end_block,
             "executable_after": self.executable_after,
-            # blocks in which a vote can still land; blocks to mine before execute succeeds
+            "expires_after": self.expires_after,
+            # blocks in which a vote can still land; blocks to mine before execute succeeds;
+            # blocks in which an execute can still land
             "voting_blocks_left": max(0, self.end_block - latest_block),
             "blocks_until_executable": max(0, self.executable_after - latest_block),
+            "execution_blocks_left": max(
+                0, self.expires_after - max(latest_block, self.executable_after)
+            ),
         }
 
 
@@ -121,6 +136,7 @@ class Governor:
         majority_bps: int = 5000,
         voting_period_blocks: int = 10,
         timelock_blocks: int = 5,
+        execution_window_blocks: int = DEFAULT_EXECUTION_WINDOW,
     ) -> Governor:
         """Deploy a Governor with ``members`` (address -> weight) and these thresholds."""
         if not members:
@@ -131,15 +147,22 @@ class Governor:
         limits = {
             "quorum_bps": (quorum_bps, 0, BPS),
             "majority_bps": (majority_bps, 0, BPS - 1),
-            "voting_period_blocks": (voting_period_blocks, 1, None),
-            "timelock_blocks": (timelock_blocks, 0, None),
+            "voting_period_blocks": (voting_period_blocks, 1, MAX_BLOCKS),
+            "timelock_blocks": (timelock_blocks, 0, MAX_BLOCKS),
+            "execution_window_blocks": (execution_window_blocks, 1, MAX_BLOCKS),
         }
         for name, (value, low, high) in limits.items():
-            if not isinstance(value, int) or value < low or (high is not None and value > high):
-                bound = f"{low}..{high}" if high is not None else f">= {low}"
+            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+                bound = f"{low}..{high}"
                 raise InvalidInputError(f"{name} must be an integer {bound}, got {value!r}")
         compiled = env.compile(contracts.source_path(CONTRACT_NAME))
-        args = (quorum_bps, majority_bps, voting_period_blocks, timelock_blocks)
+        args = (
+            quorum_bps,
+            majority_bps,
+            voting_period_blocks,
+            timelock_blocks,
+            execution_window_blocks,
+        )
         return cls(env.deploy(compiled, list(members), list(members.values()), *args))
 
     @classmethod
@@ -153,13 +176,14 @@ class Governor:
         return self.contract.address
 
     def parameters(self) -> dict[str, int]:
-        """Quorum and majority (basis points), voting period and timelock (blocks)."""
+        """Quorum, majority (basis points); voting period, timelock, execution window (blocks)."""
         c = self.contract
         return {
             "quorum_bps": int(c.quorum_bps()),
             "majority_bps": int(c.majority_bps()),
             "voting_period": int(c.voting_period()),
             "timelock_blocks": int(c.timelock_blocks()),
+            "execution_window": int(c.execution_window()),
         }
 
     def members(self) -> dict[str, int]:
@@ -199,7 +223,7 @@ class Governor:
         return self.contract.transact("vote", proposal_id, int(choice), sender=sender)
 
     def execute(self, proposal_id: int, *, sender: str | None = None) -> Receipt:
-        """Execute a passed proposal whose timelock is over."""
+        """Execute a passed proposal in its execution window (after the timelock, not expired)."""
         return self.contract.transact("execute", proposal_id, sender=sender)
 
     def cancel(self, proposal_id: int, *, sender: str | None = None) -> Receipt:
@@ -229,6 +253,7 @@ class Governor:
             start_block=int(start),
             end_block=int(end),
             executable_after=int(end) + params["timelock_blocks"],
+            expires_after=int(end) + params["timelock_blocks"] + params["execution_window"],
             total_weight=int(total),
             quorum_weight=-(-params["quorum_bps"] * int(total) // BPS),  # rounded up
             for_votes=int(for_votes),
@@ -269,4 +294,6 @@ def _state(p: Proposal, block: int, majority_bps: int) -> ProposalState:
         return ProposalState.DEFEATED
     if block <= p.executable_after:
         return ProposalState.SUCCEEDED
-    return ProposalState.READY
+    if block <= p.expires_after:
+        return ProposalState.READY
+    return ProposalState.EXPIRED

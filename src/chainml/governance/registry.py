@@ -1,10 +1,18 @@
-"""The ``ModelRegistry`` contract from Python: register models, read their status and use."""
+"""The ``ModelRegistry`` contract from Python: register models, read their status and use.
+
+Proposals that change the registry are built here as calldata. An approval carries what the
+proposer saw (the model it replaces, the registrant, the attached contract), and the contract
+refuses it if any of that changed before execution; a reassignment is governance's remedy for
+a squatted model id (see the contract's rules and docs/models.md).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
+
+from eth_utils import is_address, to_checksum_address
 
 from chainml import contracts
 from chainml.chain import Contract, Env, Receipt
@@ -37,6 +45,24 @@ class RegisteredModel:
     use: str | None  # the use it was approved for
     contract: str | None  # the attached model contract and its code hash
     codehash: str | None
+
+
+@dataclass(frozen=True)
+class ApprovalTerms:
+    """What an approval proposal pins; the contract re-checks all of it at execution."""
+
+    model_id: str
+    use: str
+    replaces: str | None  # the model approved for the use now, retired by the approval
+    registrant: str  # who registered the model
+    contract: str | None  # its attached contract
+
+    def describe(self) -> str:
+        """One line for a proposal's description: what the voters approve."""
+        return (
+            f"approve {self.model_id} for {self.use} (registrant {self.registrant}, contract "
+            f"{self.contract or 'none'}, replacing {self.replaces or 'none'})"
+        )
 
 
 def model_id_bytes(value: bytes | str, name: str = "model id") -> bytes:
@@ -116,10 +142,61 @@ class ModelRegistry:
     # -- calldata for proposals -----------------------------------------------------------
 
     def approve_calldata(self, model_id: bytes | str, use: str) -> bytes:
-        """The call a governor proposal executes to approve ``model_id`` for ``use``."""
+        """The call a governor proposal executes to approve ``model_id`` for ``use``.
+
+        The call pins the registry as it is now: the model approved for ``use`` (which the
+        approval retires), ``model_id``'s registrant and its attached contract. Executed after
+        any of these changed, it reverts ("stale approval: ..."); propose again.
+        NotFoundError if ``model_id`` is not registered.
+        """
         if not use:
             raise InvalidInputError("the use must not be empty (e.g. 'fraud-screening')")
-        return self.contract.function("approve", 2).encode_call((model_id_bytes(model_id), use))
+        terms = self.approval_terms(model_id, use)
+        return self.contract.function("approve", 5).encode_call(
+            (
+                model_id_bytes(model_id),
+                use,
+                model_id_bytes(terms.replaces) if terms.replaces else bytes(32),
+                terms.registrant,
+                terms.contract or ZERO_ADDRESS,
+            )
+        )
+
+    def approval_terms(self, model_id: bytes | str, use: str) -> ApprovalTerms:
+        """What an approval of ``model_id`` for ``use`` proposed now would pin."""
+        entry = self.model(model_id)
+        return ApprovalTerms(
+            model_id=entry.model_id,
+            use=use,
+            replaces=self.approved(use),
+            registrant=entry.registrant,
+            contract=entry.contract,
+        )
+
+    def reassign_calldata(
+        self,
+        model_id: bytes | str,
+        registrant: str,
+        artifact_hash: bytes | str,
+        card_hash: bytes | str,
+        uri: str,
+    ) -> bytes:
+        """The call a governor proposal executes to give a squatted entry to ``registrant``.
+
+        Replaces the entry's registrant, artifact hash, card hash and URI and clears its
+        attached contract; only while the model is Registered (never approved).
+        """
+        if not is_address(registrant) or int(registrant, 16) == 0:
+            raise InvalidInputError(f"the new registrant must be an address, got {registrant!r}")
+        return self.contract.function("reassign", 5).encode_call(
+            (
+                model_id_bytes(model_id),
+                to_checksum_address(registrant),
+                model_id_bytes(artifact_hash, "artifact hash"),
+                model_id_bytes(card_hash, "card hash"),
+                uri,
+            )
+        )
 
     def retire_calldata(self, model_id: bytes | str) -> bytes:
         """The call a governor proposal executes to retire ``model_id``."""
