@@ -49,7 +49,11 @@ class Guard:
         self.next_model += 1
         self.registry.register(model_id, b"\x01" * 32, b"\x02" * 32, "test://model")
         self.registry.attach_contract(model_id, contract.address)
-        self.registry.contract.transact("approve", model_id, use, sender=self.governor)
+        replaces = self.registry.contract.approved_model(use)  # what the approval replaces
+        self.registry.contract.transact(
+            "approve", model_id, use, replaces, self.env.sender, contract.address,
+            sender=self.governor,
+        )  # fmt: skip
         return model_id
 
     def install(self, contract: Contract, threshold: int) -> bytes:

@@ -63,7 +63,7 @@ def test_a_proposal_that_cannot_pass_is_reported(env: Env) -> None:
     )
     registry = ModelRegistry.deploy(env, governor.address)
     with pytest.raises(ProposalNotPassedError) as info:
-        pass_proposal(governor, registry.address, registry.approve_calldata(b"\x01" * 32, "x"), "t")
+        pass_proposal(governor, registry.address, registry.retire_calldata(b"\x01" * 32), "t")
     # the sender votes for (weight 1), the outsider (weight 5) does not: no quorum
     assert info.value.state is ProposalState.DEFEATED and info.value.exit_code == 5
 

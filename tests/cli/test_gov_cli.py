@@ -85,7 +85,9 @@ def test_register_propose_vote_mine_execute(capsys, data: str, deployed: list[st
     assert proposal["state"] == "active"
     assert proposal["votes"] == {"for": 2, "against": 1, "abstain": 0}
     assert proposal["quorum"] == {"cast": 3, "needed": 2, "total_weight": 3, "reached": True}
-    assert proposal["description"] == f"approve {MODEL} for fraud-screening"
+    assert proposal["description"] == (
+        f"approve {MODEL} for fraud-screening (registrant {a}, contract none, replacing none)"
+    )
     code, _, err = cli(capsys, data, "gov", "execute", "1")
     assert code == 5 and "voting is still open" in err
 
@@ -177,10 +179,69 @@ def test_nothing_deployed_and_bad_members(capsys, data: str) -> None:
 def test_propose_deploys_defaults_on_first_use(capsys, data: str) -> None:
     code, _, err = cli(capsys, data, "gov", "propose", "approve", MODEL, "--use", "x")
     assert code == 2 and "not registered" in err  # deployed, then the model was not found
-    assert "Governor" in json.loads((Path(data) / "deployments.json").read_text())["1337"]
+    recorded = json.loads((Path(data) / "deployments.json").read_text())
+    assert "Governor" in recorded["chains"]["1337"]
     overview = status(capsys, data)
     assert overview["parameters"]["voting_period"] == 10
+    assert overview["parameters"]["execution_window"] == 100
     assert list(overview["members"].values()) == [1]
+
+
+def test_stale_and_expired_proposals(capsys, data: str, deployed: list[str]) -> None:
+    """Approve MODEL and approve OTHER both pass; OTHER executes; MODEL never does."""
+    code, out, err = cli(capsys, data, "gov", "propose", "approve", MODEL, "--use", "fraud")
+    assert code == 0, err
+    cli(capsys, data, "gov", "propose", "approve", OTHER, "--use", "fraud")
+    for pid in ("1", "2"):
+        cli(capsys, data, "gov", "vote", pid, "for")
+    first = status(capsys, data, "1")
+    assert first["expires_after"] == first["executable_after"] + 100
+    cli(capsys, data, "chain", "mine", str(status(capsys, data, "2")["blocks_until_executable"]))
+    assert cli(capsys, data, "gov", "execute", "2")[0] == 0
+    code, _, err = cli(capsys, data, "gov", "execute", "1", "--from", "1")
+    assert code == 5 and "stale approval: the approved model for this use changed" in err
+    code, out, _ = cli(capsys, data, "gov", "status")
+    assert "execution window 100 blocks" in out and "to expiry" in out
+    cli(capsys, data, "chain", "mine", str(status(capsys, data, "1")["execution_blocks_left"]))
+    assert status(capsys, data, "1")["state"] == "expired"
+    code, _, err = cli(capsys, data, "gov", "execute", "1", "--from", "1")
+    assert code == 5 and "proposal expired" in err
+    assert registry_status(data, OTHER) == ModelStatus.APPROVED
+    assert registry_status(data, MODEL) == ModelStatus.REGISTERED
+
+
+def test_deploy_with_an_execution_window(capsys, data: str) -> None:
+    code, out, err = cli(capsys, data, "gov", "deploy", "--execution-window", "3")
+    assert code == 0 and "execution window 3 blocks" in out, err
+    assert status(capsys, data)["parameters"]["execution_window"] == 3
+    data2 = data + "-2"
+    code, _, err = cli(capsys, data2, "gov", "deploy", "--execution-window", "0")
+    assert code == 2 and "execution_window_blocks" in err
+
+
+def test_a_squatted_id_is_reassigned_by_vote(capsys, data: str, deployed: list[str]) -> None:
+    owner, squatter = deployed
+    squatted = "0x" + "5a" * 32
+    with connect(Settings(data_dir=Path(data))) as env:
+        _, registry = governance(env, Path(data), deploy=False)
+        registry.register(squatted, "0x" + "66" * 32, "0x" + "67" * 32, "evil://", sender=squatter)
+    args = ("--artifact-hash", "0x" + "01" * 32, "--card-hash", "0x" + "02" * 32, "--uri", "f://")
+    code, out, err = cli(
+        capsys, data, "gov", "propose", "reassign", squatted, "--registrant", owner, *args
+    )
+    assert code == 0 and "proposal 1 created" in out, err
+    assert status(capsys, data, "1")["description"] == f"reassign {squatted} to {owner} (f://)"
+    cli(capsys, data, "gov", "vote", "1", "for")
+    cli(capsys, data, "chain", "mine", str(status(capsys, data, "1")["blocks_until_executable"]))
+    assert cli(capsys, data, "gov", "execute", "1")[0] == 0
+    with connect(Settings(data_dir=Path(data))) as env:
+        _, registry = governance(env, Path(data), deploy=False)
+        entry = registry.model(squatted)
+    assert (entry.registrant, entry.artifact_hash, entry.uri) == (owner, "0x" + "01" * 32, "f://")
+    code, _, err = cli(
+        capsys, data, "gov", "propose", "reassign", squatted, "--registrant", "nobody", *args
+    )
+    assert code == 2 and "new registrant must be an address" in err
 
 
 # -- chain mine on a node that does not mine on request ----------------------------------------

@@ -9,7 +9,8 @@ import pytest
 
 from chainml.apps.guard import recorded_token
 from chainml.apps.guard_demo import train_screening_model
-from chainml.chain import connect
+from chainml.chain import Env, connect
+from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.config import Settings
 from chainml.governance import governance
 from chainml.governance.passing import pass_proposal
@@ -93,3 +94,29 @@ def test_simulate_and_deploy_with_a_stored_model(
     assert code == 0 and f"screening with model {artifact.model_id}" in out
     with connect(Settings(data_dir=data)) as env:
         assert recorded_token(env, data).model()[0] == artifact.model_id
+
+
+@pytest.mark.integration
+def test_simulate_runs_on_the_node_rpc_names(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    anvil_env: Env,
+    anvil_node: AnvilNode,
+) -> None:
+    """``--rpc`` is honoured: the token, the votes and the transfers land on anvil."""
+    monkeypatch.setenv("CHAINML_PRIVATE_KEY", ANVIL_DEV_KEY)
+    data = tmp_path / "data"
+    artifact = train_screening_model(data, rows=4_000, seed=3)
+    with anvil_env.anchor():
+        before = anvil_env.block_number
+        code, out, err = run(
+            capsys, "--rpc", anvil_node.url, "--data-dir", str(data), "guard", "simulate",
+            "-n", "30", "--model", artifact.model_id, "--no-baseline", "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        assert f"simulating on the node at --rpc (chain {anvil_env.chain_id})" in flat(err)
+        facts = json.loads(out)
+        assert facts["sent"] + facts["skipped"] == 30 and facts["model_id"] == artifact.model_id
+        # deployments, two passed votes, account funding and every sent transfer: on anvil
+        assert anvil_env.block_number >= before + facts["sent"]
