@@ -9,6 +9,7 @@ from chainml.apps.guard_demo import simulate_guard, train_screening_model
 from chainml.apps.guard_governance import compile_model_contract, install_model
 from chainml.apps.guard_simulation import GasSummary, account_signers
 from chainml.chain import Env
+from chainml.errors import VerificationError
 from chainml.governance import Governor, ModelRegistry, ModelStatus, ProposalState
 from chainml.governance.passing import ProposalNotPassedError, pass_proposal
 from chainml.models.artifacts import ModelArtifact
@@ -115,3 +116,27 @@ def test_a_few_thousand_payments_through_the_token(
         assert report.features_equal >= 0.5 * report.sent
         assert report.fraud_held > 0 and report.late <= report.sent // 50
         assert report.gas()["guarded"].mean > report.gas()["plain ERC-20"].mean
+
+
+def test_install_refuses_a_squatted_id_until_governance_reassigns_it(
+    env: Env, trained: ModelArtifact
+) -> None:
+    owner, squatter = env.accounts[:2]
+    governor = Governor.deploy(env, {owner: 1}, voting_period_blocks=1, timelock_blocks=0)
+    registry = ModelRegistry.deploy(env, governor.address)
+    token = GuardedToken.deploy(env, governor=governor.address, registry=registry.address)
+    artifact_hash = str(trained.card["artifact_hash"])
+    registry.register(trained.model_id, artifact_hash, trained.card_hash, "x://", sender=squatter)
+    with pytest.raises(VerificationError, match="chainml gov propose reassign"):
+        install_model(env, token, trained, governor, registry)
+    reassign = registry.reassign_calldata(
+        trained.model_id, owner, artifact_hash, trained.card_hash, "file:///real"
+    )
+    pass_proposal(governor, registry.address, reassign, "give the id back")
+    installed = install_model(env, token, trained, governor, registry)
+    entry = registry.model(trained.model_id)
+    assert (entry.status, entry.registrant, entry.contract) == (
+        ModelStatus.APPROVED,
+        owner,
+        installed.contract,
+    )
