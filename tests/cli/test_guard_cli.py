@@ -97,6 +97,7 @@ def test_simulate_and_deploy_with_a_stored_model(
 
 
 @pytest.mark.integration
+@pytest.mark.slow
 def test_simulate_runs_on_the_node_rpc_names(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
@@ -107,16 +108,16 @@ def test_simulate_runs_on_the_node_rpc_names(
     """``--rpc`` is honoured: the token, the votes and the transfers land on anvil."""
     monkeypatch.setenv("CHAINML_PRIVATE_KEY", ANVIL_DEV_KEY)
     data = tmp_path / "data"
-    artifact = train_screening_model(data, rows=4_000, seed=3)
+    artifact = train_screening_model(data, rows=2_000, seed=3)
     with anvil_env.anchor():
         before = anvil_env.block_number
         code, out, err = run(
             capsys, "--rpc", anvil_node.url, "--data-dir", str(data), "guard", "simulate",
-            "-n", "30", "--model", artifact.model_id, "--no-baseline", "--json",
+            "-n", "12", "--model", artifact.model_id, "--no-baseline", "--json",
         )  # fmt: skip
         assert code == 0, err
         assert f"simulating on the node at --rpc (chain {anvil_env.chain_id})" in flat(err)
         facts = json.loads(out)
-        assert facts["sent"] + facts["skipped"] == 30 and facts["model_id"] == artifact.model_id
+        assert facts["sent"] + facts["skipped"] == 12 and facts["model_id"] == artifact.model_id
         # deployments, two passed votes, account funding and every sent transfer: on anvil
         assert anvil_env.block_number >= before + facts["sent"]
