@@ -214,6 +214,11 @@ def _check_anchor_on_chain(anchor: AnchorClaim, env: Env) -> None:
             f"but the receipt claims 0x{anchor.tree_root.hex()}"
         )
     # The block is what --require-approved reads the registry at: it must be the real one.
+    if anchor.block_number > env.block_number:
+        raise VerificationError(
+            f"the receipt's anchor block {anchor.block_number} is beyond the chain's head "
+            f"(block {env.block_number})"
+        )
     events = contract.events(
         "Anchored", from_block=anchor.block_number, to_block=anchor.block_number, size=size
     )
