@@ -14,12 +14,12 @@ from chainml.errors import VerificationError
 from chainml.log.anchor import Anchorer, log_contract
 from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import build_receipt, verify_receipt
-from chainml.log.trust import TrustRoot
+from chainml.log.trust import TrustRoot, operated_log
 
 
 def pinned_log(env: Env, log: DecisionLog) -> tuple[TrustRoot, ...]:
     """The trust root of the log this demo anchored itself: its own contract, nothing else."""
-    return (TrustRoot(env.chain_id, log_contract(env, log, deploy=False).address),)
+    return (operated_log(env, log),)
 
 
 def anchor_head(env: Env, log: DecisionLog, out: Console, summary: Summary) -> Anchorer:

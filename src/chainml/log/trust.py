@@ -125,6 +125,17 @@ def check_code(env: Env, root: TrustRoot, contract_name: str) -> None:
         )
 
 
+def operated_log(env: Env, log: DecisionLog) -> TrustRoot:
+    """The trust root of a log this process operates itself: its own anchor contract.
+
+    For the operator's own checks (the demo, tests); an outside verifier pins what the
+    operator publishes (:func:`log_identity`) instead.
+    """
+    from chainml.log.anchor import log_contract
+
+    return TrustRoot(env.chain_id, log_contract(env, log, deploy=False).address)
+
+
 @dataclass(frozen=True)
 class LogIdentity:
     """What an operator publishes so that verifiers can pin its log."""
