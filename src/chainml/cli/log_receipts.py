@@ -130,6 +130,7 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
         "chain_id": found.chain_id,
         "contract": found.contract,
         "code_hash": "0x" + found.code_hash.hex(),
+        "code_sha256": "0x" + found.code_sha256.hex(),
         "chainml_build": found.is_chainml_build,
         "trust_root": found.trust_root,
     }
@@ -140,7 +141,8 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
     out.print(
         f"chain id   {found.chain_id}\ncontract   {found.contract}\n"
         f"code hash  0x{found.code_hash.hex()}"
-        + ("" if found.is_chainml_build else "  (not this chainml's own DecisionLog build)"),
+        + ("" if found.is_chainml_build else "  (not this chainml's own DecisionLog build)")
+        + f"\ncode SHA-256  0x{found.code_sha256.hex()}  (for verifiers with only hashlib)",
         soft_wrap=True,
     )
     out.print(f"verifiers pin it with:  --log {found.trust_root}", soft_wrap=True)

@@ -16,6 +16,7 @@ registries): a contract that merely answers ``roots(size)`` with what a forger w
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -90,11 +91,6 @@ def trust_roots(entries: Iterable[str], what: str = "trusted log") -> tuple[Trus
     return tuple(parse_trust_root(entry, what) for entry in entries)
 
 
-def code_hash_at(env: Env, address: str) -> bytes:
-    """keccak256 of the runtime code at ``address`` (``eth_getCode``); what EXTCODEHASH says."""
-    return bytes(keccak(env.backend.code(address)))
-
-
 def chainml_code_hash(env: Env, contract_name: str) -> bytes:
     """The runtime code hash of chainml's own ``contract_name``, compiled from its source."""
     compiled = env.compile(contracts.source_path(contract_name))
@@ -142,7 +138,8 @@ class LogIdentity:
 
     chain_id: int
     contract: str
-    code_hash: bytes
+    code_hash: bytes  # keccak256 of the runtime code, as EXTCODEHASH and eth_getProof say
+    code_sha256: bytes  # SHA-256 of the same code, for verifiers with only hashlib
     is_chainml_build: bool  # the code is this chainml's own compiled DecisionLog
 
     @property
@@ -156,10 +153,12 @@ def log_identity(env: Env, log: DecisionLog) -> LogIdentity:
     from chainml.log.anchor import log_contract
 
     contract = log_contract(env, log, deploy=False)
-    actual = code_hash_at(env, contract.address)
+    code = env.backend.code(contract.address)
+    actual = bytes(keccak(code))
     return LogIdentity(
         chain_id=env.chain_id,
         contract=contract.address,
         code_hash=actual,
+        code_sha256=hashlib.sha256(code).digest(),
         is_chainml_build=actual == chainml_code_hash(env, LOG_CONTRACT),
     )
