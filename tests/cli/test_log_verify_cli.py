@@ -21,6 +21,7 @@ from chainml.chain import connect
 from chainml.chain.devnode import ANVIL_DEV_KEY
 from chainml.cli.main import main
 from chainml.config import Settings
+from chainml.governance.registry import ModelRegistry
 from chainml.log.anchor import Anchorer
 from chainml.log.decision_log import Decision, DecisionLog
 from chainml.log.receipt import build_receipt
@@ -334,3 +335,38 @@ def test_fuzzed_receipts_exit_only_0_2_or_3(tmp_path: Path, operator) -> None:
             assert code in (2, 3), (code, mutated)
 
     check()
+
+
+def test_require_approved_checks_the_pinned_registry(capsys, tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    model = "0x" + "ab" * 32  # the model id of write_jsonl's lines
+    run(capsys, "--data-dir", data, "log", "append", str(write_jsonl(tmp_path / "a.jsonl", 4)))
+    run(capsys, "--data-dir", data, "log", "anchor")  # before the approval
+    early = tmp_path / "early.json"
+    run(capsys, "--data-dir", data, "log", "prove", "1", "-o", str(early))
+    with connect(Settings(data_dir=Path(data))) as env:
+        registry = ModelRegistry.deploy(env, governor=env.sender)
+        registry.register(model, b"\x22" * 32, b"\x33" * 32, "file://model.onnx")
+        registry.contract.transact("approve", bytes.fromhex(model[2:]), "fraud-screening")
+    more = write_jsonl(tmp_path / "b.jsonl", 2, start=4)
+    run(capsys, "--data-dir", data, "log", "append", str(more))
+    run(capsys, "--data-dir", data, "log", "anchor")  # after it
+    late = tmp_path / "late.json"
+    run(capsys, "--data-dir", data, "log", "prove", "5", "-o", str(late))
+    pin = ("--log", json.loads(late.read_text())["anchor"]["contract"])
+    verify = ("--data-dir", data, "log", "verify", *pin)
+    approved = ("--require-approved", "fraud-screening", "--registry", registry.address)
+
+    code, out, _ = run(capsys, *verify, str(late), *approved)
+    assert code == 0 and "was the approved model for 'fraud-screening'" in flat(out)
+    code, out, err = run(capsys, *verify, str(early), *approved)  # approved only later
+    assert code == 3 and "not the approved model" in flat(err)
+    code, _, err = run(
+        capsys, *verify, str(late), "--require-approved", "other", "--registry", registry.address
+    )
+    assert code == 3 and "not the approved model for 'other'" in flat(err)
+    code, _, err = run(capsys, *verify, str(late), "--require-approved", "fraud-screening")
+    assert code == 2 and "--registry" in flat(err)  # no registry pinned: refused, not assumed
+    not_a_registry = ("--require-approved", "fraud-screening", "--registry", pin[1])
+    code, _, err = run(capsys, *verify, str(late), *not_a_registry)
+    assert code == 3 and "not the ModelRegistry you trust" in flat(err)

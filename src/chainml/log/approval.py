@@ -37,8 +37,15 @@ def check_approved(env: Env, check: ReceiptCheck, registry: TrustRoot, use: str)
     check_code(env, registry, REGISTRY_CONTRACT)
     compiled = env.compile(contracts.source_path(REGISTRY_CONTRACT))
     block = check.anchor.block_number
-    approved = bytes(env.at(registry.address, compiled).call("approved_model", use, block=block))
+    view = env.at(registry.address, compiled).function("approved_model", 1)
+    answer = env.call(registry.address, view.encode_call((use,)), block=block)
     model = check.record.model_id
+    if not answer:  # no code there yet at that block: nothing was approved
+        raise VerificationError(
+            f"registry {registry.address} did not exist yet at block {block} (the anchor's "
+            f"block), so model 0x{model.hex()} was not the approved model for {use!r} there"
+        )
+    approved = bytes(view.decode_result(answer))
     if approved != model:
         held = "no model" if approved == bytes(32) else f"model 0x{approved.hex()}"
         raise VerificationError(
