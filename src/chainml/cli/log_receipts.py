@@ -84,10 +84,12 @@ def verify(
         ),
     ] = None,
 ) -> None:
-    """Verify a receipt against a log you trust.
+    """Verify a receipt against a log you trust (--log, or the trusted_logs setting).
 
-    Exit 0: the decision is in a trusted log whose head the chain holds. Exit 3: not verified
-    (bad hashes, pending, no trusted log pinned, a log you do not trust, wrong code or chain).
+    Exit 0: verified, the decision is in a log you trust and the chain holds its head.
+
+    Exit 3: not verified (bad hashes, pending, unpinned, untrusted log, wrong code or chain).
+
     Exit 2: not a receipt. With --offline, exit 0 means only that the hashes check out.
     """
     settings = settings_of(ctx)
