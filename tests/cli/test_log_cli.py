@@ -57,7 +57,8 @@ def test_append_anchor_prove_verify_audit(capsys, tmp_path: Path, data: str) -> 
     assert code == 0 and "anchored" in out
     document = json.loads(receipt.read_text())
     assert document["leaf_index"] == 7 and document["record"]["score"] == str(-993)
-    code, out, _ = run(capsys, "--data-dir", data, "log", "verify", str(receipt))
+    pin = ("--log", document["anchor"]["contract"])  # the verifier pins the operator's log
+    code, out, _ = run(capsys, "--data-dir", data, "log", "verify", str(receipt), *pin)
     assert code == 0 and "the contract holds that root" in flat(out)
 
     code, out, _ = run(capsys, "--data-dir", data, "log", "audit")
@@ -76,13 +77,18 @@ def test_tampered_receipt_exits_3_with_the_reason(capsys, tmp_path: Path, data: 
     assert code == 3 and "does not match the leaf data" in flat(err)
 
 
-def test_pending_receipt_verifies_offline(capsys, tmp_path: Path, data: str) -> None:
+def test_pending_receipt_checks_offline_but_never_verifies(
+    capsys, tmp_path: Path, data: str
+) -> None:
     run(capsys, "--data-dir", data, "log", "append", str(write_jsonl(tmp_path / "a.jsonl", 3)))
     code, out, _ = run(capsys, "--data-dir", data, "log", "prove", "1")
     assert json.loads(out)["anchor"] is None
     (tmp_path / "r.json").write_text(out)
-    code, out, _ = run(capsys, "--data-dir", data, "log", "verify", str(tmp_path / "r.json"))
-    assert code == 0 and "not anchored yet" in out
+    verify = ("--data-dir", data, "log", "verify", str(tmp_path / "r.json"))
+    code, out, _ = run(capsys, *verify, "--offline")
+    assert code == 0 and "hashes check out" in out and "NOT verified" in flat(out)
+    code, _, err = run(capsys, *verify)
+    assert code == 3 and "pending" in err
 
 
 def test_bad_line_appends_nothing(capsys, tmp_path: Path, data: str) -> None:
@@ -139,12 +145,13 @@ def test_receipts_from_the_cli_verify_on_anvil(
     assert run(capsys, *node, "log", "prove", "9", "-o", str(receipt))[0] == 0
     assert json.loads(receipt.read_text())["anchor"]["chain_id"] == 31337
     monkeypatch.delenv("CHAINML_PRIVATE_KEY")  # an auditor needs no key
-    code, out, _ = run(capsys, *node, "log", "verify", str(receipt))
+    pin = ("--log", "31337:" + json.loads(receipt.read_text())["anchor"]["contract"])
+    code, out, _ = run(capsys, *node, "log", "verify", str(receipt), *pin)
     assert code == 0 and "the contract holds that root" in flat(out)
-    code, _, err = run(capsys, "--data-dir", data, "log", "verify", str(receipt))
-    assert code == 2 and "pass --rpc" in flat(err)  # the embedded chain is another chain
+    code, _, err = run(capsys, "--data-dir", data, "log", "verify", str(receipt), *pin)
+    assert code == 3 and "pass --rpc" in flat(err)  # the embedded chain is another chain
     # the option may also follow the command, as docs/receipts.md writes it
     code, out, _ = run(
-        capsys, "--data-dir", data, "log", "verify", str(receipt), "--rpc", anvil_node.url
+        capsys, "--data-dir", data, "log", "verify", str(receipt), *pin, "--rpc", anvil_node.url
     )
     assert code == 0 and "the contract holds that root" in flat(out)

@@ -263,6 +263,24 @@ class TestAnchor:
             assert reason == "log cannot shrink"
         assert_head(log, 9)
 
+    @pytest.mark.parametrize("head", [0, 9])
+    def test_a_size_no_proof_could_extend_is_refused(self, env: Env, log: Contract, head: int):
+        """A head of 2^63 or more would freeze the log: no later proof fits in 64 hashes."""
+        if head:
+            anchor_to(log, head)
+        proof = proof_between(head, 10) if head else []
+        for size in (2**63, 2**63 + 1, 2**64, 2**256 - 1):
+            reason = revert_reason(lambda s=size: log.anchor(s, root_of(10), proof))
+            assert reason == "size beyond the log's bound (2^63 - 1)"
+        assert_head(log, head)
+        assert log.roots(2**63) == ZERO
+        anchor_to(log, 10)  # the log still grows
+        assert_head(log, 10)
+
+    def test_the_largest_size_is_anchorable(self, env: Env, log: Contract):
+        log.anchor(2**63 - 1, root_of(10), [])  # the first head needs no proof
+        assert log.size() == 2**63 - 1
+
     def test_mined_invalid_anchor_reverts_with_its_reason(self, env: Env, log: Contract):
         anchor_to(log, 5)
         forked = merkle.root([*LEAVES[:9], leaf_hash(b"forked")])

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from chainml.log.decision_log import DecisionLog
-from chainml.log.receipt import verify_receipt
+from chainml.log.receipt import check_receipt
 from chainml.log.record import commit_features, request_id_from
 from chainml.models.artifacts import ModelArtifact
 from chainml.service.scoring import FIXED_SCALE
@@ -39,7 +39,7 @@ def test_score_answers_with_the_logged_decision(
 
     receipt = client.get("/v1/decisions/payment-1")
     assert receipt.status_code == 202 and receipt.json()["status"] == "pending"
-    check = verify_receipt(receipt.json()["receipt"])  # hashes and inclusion proof hold
+    check = check_receipt(receipt.json()["receipt"])  # hashes and inclusion proof hold
     record = check.record
     assert record.model_id.hex() == model.model_id[2:]
     assert record.score == round(logit * FIXED_SCALE)
@@ -77,7 +77,7 @@ def test_batch_logs_every_record_in_order(
     assert head["size"] == 25 and head["pending"] == 25 and head["anchor"] is None
     for result in results[::6]:
         document = client.get(f"/v1/decisions/{result['request_id']}").json()
-        assert verify_receipt(document["receipt"]).leaf_index == result["log_index"]
+        assert check_receipt(document["receipt"]).leaf_index == result["log_index"]
 
 
 @pytest.mark.parametrize(

@@ -18,8 +18,9 @@ from chainml.chain import connect
 from chainml.chain.devnode import free_port
 from chainml.config import Settings
 from chainml.log.decision_log import DecisionLog
-from chainml.log.receipt import verify_receipt
+from chainml.log.receipt import check_receipt, verify_receipt
 from chainml.log.record import request_id_from
+from chainml.log.trust import operated_log
 from chainml.models.artifacts import ModelArtifact
 from tests.kill import REPO, run_then_kill
 from tests.service.conftest import KEY, row
@@ -134,12 +135,13 @@ def test_sigkill_under_load_loses_no_acknowledged_decision(
             answer = connection.getresponse()
             document = json.loads(answer.read())
             assert answer.status == 200 and document["status"] == "anchored"
-            check = verify_receipt(document["receipt"])
+            check = check_receipt(document["receipt"])
             assert check.leaf_index == acked[request_id]
             receipts.append(document["receipt"])
     finally:
         proc.terminate()  # SIGTERM: a clean stop
         assert proc.wait(30) in (0, -15)  # uvicorn re-raises SIGTERM after a clean shutdown
-    with connect(Settings(data_dir=data_dir)) as env:
+    with connect(Settings(data_dir=data_dir)) as env, DecisionLog.open(data_dir) as log:
+        trusted = (operated_log(env, log),)
         for receipt in receipts:
-            assert verify_receipt(receipt, env).checked_on_chain
+            assert verify_receipt(receipt, env, trusted=trusted).verified

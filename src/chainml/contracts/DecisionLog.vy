@@ -13,6 +13,13 @@
         must have a non-zero root, so `roots[size] != empty(bytes32)` means "size is anchored".
         As in RFC 9162 a root does not commit to its tree size: anchorers are trusted for the
         size they claim, as a CT log's signature vouches for its tree heads.
+        What an anchorer is trusted for: to anchor only heads of the operator's real log.
+        What it cannot do: shrink or rewrite the anchored history (every new head needs a
+        consistency proof), give one size two roots, or anchor a size of 2^63 or more, which
+        no later head could extend with a proof of MAX_PROOF hashes (sizes are below
+        MAX_TREE_SIZE + 1 = 2^63, the bound the docs and receipts state). A rogue anchorer can
+        still extend the anchored head with a tree the operator never built; `chainml log
+        audit` and the anchorer's own check then report a head the local log does not have.
 """
 
 # RFC 9162 domain separation: leaves are SHA-256(0x00 || data), interior nodes
@@ -26,6 +33,9 @@ EMPTY_TREE_ROOT: constant(bytes32) = 0xe3b0c44298fc1c149afbf4c8996fb92427ae41e46
 # Longest proof accepted. An inclusion proof has at most ceil(log2(n)) elements and a
 # consistency proof at most ceil(log2(n)) + 1 (RFC 9162 2.1.4), so 64 covers 2^63 leaves.
 MAX_PROOF: constant(uint256) = 64
+# Largest anchorable size: any larger head could never be extended (its proofs would not fit in
+# MAX_PROOF), so anchoring one would freeze the log for good. 2^63 - 1 leaves headroom too.
+MAX_TREE_SIZE: constant(uint256) = 2**63 - 1
 MAX_LEAF_DATA: constant(uint256) = 4096
 
 owner: public(address)
@@ -136,6 +146,7 @@ def anchor(new_size: uint256, new_root: bytes32, proof: DynArray[bytes32, MAX_PR
             return
         raise "conflicting root for anchored size"
     assert new_size > old_size, "log cannot shrink"
+    assert new_size <= MAX_TREE_SIZE, "size beyond the log's bound (2^63 - 1)"
     assert new_root != empty(bytes32), "root must not be empty"
     if old_size == 0:
         # Every tree extends the empty one; the RFC's proof of that is empty.

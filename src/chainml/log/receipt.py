@@ -20,21 +20,36 @@ A receipt is a JSON document anyone can check with SHA-256 and one ``eth_call``:
 
 To verify: (1) ``leaf_data`` decodes to ``record``; (2) SHA-256(0x00 || leaf_data) with the
 inclusion proof gives ``tree_root``; (3) the consistency proof links ``tree_root`` to the
-anchored root; (4) on chain, ``roots(anchor.tree_size)`` of the contract equals that root.
+anchored root; (4) the anchor's contract is a log the *verifier* trusts (a
+:class:`~chainml.log.trust.TrustRoot`: chain id, address, code hash), never one the receipt
+merely names; (5) on chain, ``roots(anchor.tree_size)`` of that contract equals that root, and
+it was anchored in the receipt's block and transaction. Steps 1-3 alone
+(:func:`check_receipt`) prove nothing about *which* log: anyone can build them for a log of
+their own.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chainml.chain import Env
 from chainml.errors import InvalidInputError, VerificationError
 from chainml.log import merkle
 from chainml.log.decision_log import DecisionLog
+from chainml.log.receipt_format import RECEIPT_FORMAT, AnchorClaim, parse_receipt
 from chainml.log.record import DecisionRecord
+from chainml.log.trust import LOG_CONTRACT, TrustRoot, check_code
 
-RECEIPT_FORMAT = "chainml.receipt/1"
+__all__ = [
+    "RECEIPT_FORMAT",
+    "ReceiptCheck",
+    "build_receipt",
+    "check_receipt",
+    "trusted_log_of",
+    "verify_receipt",
+]
 
 
 def build_receipt(log: DecisionLog, index: int, tree_size: int | None = None) -> dict[str, Any]:
@@ -77,78 +92,142 @@ def build_receipt(log: DecisionLog, index: int, tree_size: int | None = None) ->
 
 @dataclass(frozen=True)
 class ReceiptCheck:
-    """What a verification established."""
+    """What a check established; ``verified`` only after :func:`verify_receipt` succeeded."""
 
     record: DecisionRecord
     leaf_index: int
     tree_size: int
-    anchored_size: int | None  # None: the receipt is not anchored (pending)
-    checked_on_chain: bool
+    anchor: AnchorClaim | None  # None: the receipt is pending (not anchored)
+    trusted_log: TrustRoot | None = None  # set once the anchor was checked against it
+    checked_on_chain: bool = False
+
+    @property
+    def anchored_size(self) -> int | None:
+        """The anchored tree size the receipt claims (None while pending)."""
+        return None if self.anchor is None else self.anchor.tree_size
+
+    @property
+    def verified(self) -> bool:
+        """The decision is in a log the verifier trusts, and the chain holds its head."""
+        return self.checked_on_chain and self.trusted_log is not None
 
 
-def verify_receipt(receipt: Any, env: Env | None = None) -> ReceiptCheck:
-    """Check a receipt offline and, given ``env``, against the chain.
+def check_receipt(document: object) -> ReceiptCheck:
+    """What the hashes alone prove: the record is leaf ``leaf_index`` of *some* tree.
 
-    Raises :class:`VerificationError` (or its :class:`ProofError`) naming what failed, and
-    :class:`InvalidInputError` for a document that is not a receipt at all.
+    Offline and never a verdict of validity: without the anchor checked against a trusted
+    log (:func:`verify_receipt`), anyone can build such a receipt for a log of their own.
+    Raises :class:`InvalidInputError` for a document that is not a receipt, and
+    :class:`VerificationError` (or its :class:`ProofError`) when the hashes do not agree.
     """
-    if not isinstance(receipt, dict) or receipt.get("format") != RECEIPT_FORMAT:
-        raise InvalidInputError(f"not a chainml receipt (expected format {RECEIPT_FORMAT})")
+    receipt = parse_receipt(document)
     try:
-        data = _unhex(receipt["leaf_data"])
-        index, size = int(receipt["leaf_index"]), int(receipt["tree_size"])
-        root = _unhex(receipt["tree_root"])
-        inclusion = [_unhex(h) for h in receipt["inclusion_proof"]]
-        claimed = DecisionRecord.from_json(receipt["record"])
-        anchor = receipt.get("anchor")
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidInputError(f"malformed receipt: {err!r}") from err
-    try:
-        record = DecisionRecord.decode(data)
+        record = DecisionRecord.decode(receipt.leaf_data)
     except InvalidInputError as err:
         raise VerificationError(f"leaf_data is not a decision record: {err}") from err
-    if record != claimed:
+    if record.to_json() != receipt.record:
         raise VerificationError("the record shown does not match the leaf data that was logged")
-    merkle.verify_inclusion(merkle.leaf_hash(data), index, size, inclusion, root)
+    merkle.verify_inclusion(
+        merkle.leaf_hash(receipt.leaf_data),
+        receipt.leaf_index,
+        receipt.tree_size,
+        list(receipt.inclusion_proof),
+        receipt.tree_root,
+    )
+    anchor = receipt.anchor
+    if anchor is not None:
+        merkle.verify_consistency(
+            receipt.tree_size,
+            anchor.tree_size,
+            receipt.tree_root,
+            anchor.tree_root,
+            list(anchor.consistency_proof),
+        )
+    return ReceiptCheck(record, receipt.leaf_index, receipt.tree_size, anchor)
+
+
+def trusted_log_of(
+    check: ReceiptCheck, trusted: Sequence[TrustRoot], node_chain_id: int | None = None
+) -> TrustRoot:
+    """The trust root the receipt's anchor names; VerificationError when there is none.
+
+    A pending receipt, a verifier who pinned no log, and an anchor in a log the verifier did
+    not pin all fail here, before anything on chain is asked.
+    """
+    anchor = check.anchor
     if anchor is None:
-        return ReceiptCheck(record, index, size, None, checked_on_chain=False)
-    try:
-        anchored_size = int(anchor["tree_size"])
-        anchored_root = _unhex(anchor["tree_root"])
-        consistency = [_unhex(h) for h in anchor["consistency_proof"]]
-    except (KeyError, TypeError, ValueError) as err:
-        raise InvalidInputError(f"malformed receipt anchor: {err!r}") from err
-    merkle.verify_consistency(size, anchored_size, root, anchored_root, consistency)
-    if env is None:
-        return ReceiptCheck(record, index, size, anchored_size, checked_on_chain=False)
-    _check_on_chain(anchor, anchored_size, anchored_root, env)
-    return ReceiptCheck(record, index, size, anchored_size, checked_on_chain=True)
+        raise VerificationError(
+            f"decision {check.leaf_index} is pending: the receipt is not anchored, so nothing "
+            "on chain vouches for it; ask for it again after the next anchor"
+        )
+    if not trusted:
+        raise VerificationError(
+            f"the hashes check out, but the anchor is unpinned: the receipt names log "
+            f"{anchor.chain_id}:{anchor.contract}, and you trust no log. Pin the operator's "
+            "log (`--log CHAIN_ID:ADDRESS` or `trusted_logs`); anyone can anchor a receipt in "
+            "a log of their own"
+        )
+    for root in trusted:
+        if root.names(anchor.chain_id, anchor.contract, node_chain_id):
+            return root
+    pinned = ", ".join(str(root) for root in trusted)
+    raise VerificationError(
+        f"the receipt is anchored in log {anchor.chain_id}:{anchor.contract}, which is not a "
+        f"log you trust ({pinned})"
+    )
 
 
-def _check_on_chain(anchor: dict[str, Any], size: int, root: bytes, env: Env) -> None:
+def verify_receipt(document: object, env: Env, *, trusted: Sequence[TrustRoot]) -> ReceiptCheck:
+    """Verify a receipt against a log the verifier trusts, on ``env``'s chain; fail closed.
+
+    Checks the hashes (:func:`check_receipt`), that the anchor names one of ``trusted``, that
+    ``env`` serves its chain, that the code there is the trusted DecisionLog (code hash), that
+    the contract holds the anchored root and that it was anchored in the receipt's block and
+    transaction. Returns a check with ``verified`` true; raises :class:`VerificationError`
+    naming what failed otherwise (pending, unpinned and untrusted included).
+    """
+    check = check_receipt(document)
+    root = trusted_log_of(check, trusted, env.chain_id)
+    anchor = check.anchor
+    assert anchor is not None  # trusted_log_of refuses pending receipts
+    if anchor.chain_id != env.chain_id:
+        raise VerificationError(
+            f"the receipt is anchored on chain {anchor.chain_id}, but the node serves chain "
+            f"{env.chain_id}: pass --rpc with a node of chain {anchor.chain_id}"
+        )
+    check_code(env, root, LOG_CONTRACT)
+    _check_anchor_on_chain(anchor, env)
+    return replace(check, trusted_log=root, checked_on_chain=True)
+
+
+def _check_anchor_on_chain(anchor: AnchorClaim, env: Env) -> None:
     from chainml import contracts
 
-    if int(anchor["chain_id"]) != env.chain_id:
-        raise InvalidInputError(
-            f"the receipt is anchored on chain {anchor['chain_id']}, but the node serves chain "
-            f"{env.chain_id}: pass --rpc with a node of chain {anchor['chain_id']}"
-        )
-    contract = env.at(str(anchor["contract"]), env.compile(contracts.source_path("DecisionLog")))
+    contract = env.at(anchor.contract, env.compile(contracts.source_path(LOG_CONTRACT)))
+    size = anchor.tree_size
     on_chain = bytes(contract.roots(size))
     if on_chain == bytes(32):
         raise VerificationError(f"contract {contract.address} never anchored a head of size {size}")
-    if on_chain != root:
+    if on_chain != anchor.tree_root:
         raise VerificationError(
             f"contract {contract.address} anchored root 0x{on_chain.hex()} for size {size}, "
-            f"but the receipt claims 0x{root.hex()}"
+            f"but the receipt claims 0x{anchor.tree_root.hex()}"
+        )
+    # The block is what --require-approved reads the registry at: it must be the real one.
+    if anchor.block_number > env.block_number:
+        raise VerificationError(
+            f"the receipt's anchor block {anchor.block_number} is beyond the chain's head "
+            f"(block {env.block_number})"
+        )
+    events = contract.events(
+        "Anchored", from_block=anchor.block_number, to_block=anchor.block_number, size=size
+    )
+    if not any(bytes(e["_tx"]) == anchor.tx_hash for e in events):
+        raise VerificationError(
+            f"contract {contract.address} did not anchor size {size} in transaction "
+            f"0x{anchor.tx_hash.hex()} of block {anchor.block_number}"
         )
 
 
 def _hex(data: bytes) -> str:
     return "0x" + data.hex()
-
-
-def _unhex(text: str) -> bytes:
-    if not isinstance(text, str) or not text.startswith("0x"):
-        raise ValueError(f"expected 0x-prefixed hex, got {text!r}")
-    return bytes.fromhex(text[2:])

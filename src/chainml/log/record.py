@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -173,39 +174,88 @@ class DecisionRecord:
         }
 
     @classmethod
-    def from_json(cls, document: Mapping[str, Any]) -> DecisionRecord:
-        """Inverse of :meth:`to_json`; missing or malformed fields are InvalidInputError."""
-        try:
-            return cls(
-                version=int(document["version"]),
-                sequence=int(document["sequence"]),
-                timestamp_ms=int(document["timestamp_ms"]),
-                model_id=hex32(document["model_id"], "model_id"),
-                input_commitment=hex32(document["input_commitment"], "input_commitment"),
-                features=tuple(int(f) for f in document.get("features", [])),
-                score=int(document["score"]),
-                label=int(document["label"]),
-                request_id=hex32(document["request_id"], "request_id"),
-                metadata_hash=hex32(
-                    document.get("metadata_hash", "0x" + "00" * 32), "metadata_hash"
-                ),
+    def from_json(cls, document: object) -> DecisionRecord:
+        """Inverse of :meth:`to_json`, strictly (see :meth:`fields_from_json`)."""
+        return cls(**cls.fields_from_json(document))
+
+    @staticmethod
+    def fields_from_json(document: object) -> dict[str, Any]:
+        """The constructor's arguments from a :meth:`to_json` document, types checked strictly.
+
+        Every field must be present and of the type ``to_json`` writes: JSON integers (not
+        strings, floats or booleans) for the small integers, decimal strings without leading
+        zeros for the 256-bit ones, ``0x`` + 64 hex digits for hashes; unknown fields are
+        refused. Any other shape is an InvalidInputError naming the field. Whether the values
+        agree with each other (the commitment, the ranges) is left to the constructor.
+        """
+        if not isinstance(document, Mapping):
+            raise InvalidInputError(f"record must be a JSON object, got {_shown(document)}")
+        missing = [name for name in _JSON_FIELDS if name not in document]
+        if missing:
+            raise InvalidInputError(f"record is missing the field(s) {', '.join(missing)}")
+        unknown = sorted(str(name) for name in document if name not in _JSON_FIELDS)
+        if unknown:
+            raise InvalidInputError(f"record has unknown field(s) {', '.join(unknown)}")
+        features = document["features"]
+        if not isinstance(features, list):
+            raise InvalidInputError(
+                f"record.features must be a list of decimal strings, got {_shown(features)}"
             )
-        except KeyError as err:
-            raise InvalidInputError(f"decision record is missing the field {err}") from None
-        except (TypeError, ValueError) as err:
-            if isinstance(err, InvalidInputError):
-                raise
-            raise InvalidInputError(f"malformed decision record: {err}") from err
+        return dict(
+            version=_json_int(document["version"], "record.version"),
+            sequence=_json_int(document["sequence"], "record.sequence"),
+            timestamp_ms=_json_int(document["timestamp_ms"], "record.timestamp_ms"),
+            model_id=hex32(document["model_id"], "record.model_id"),
+            input_commitment=hex32(document["input_commitment"], "record.input_commitment"),
+            features=tuple(_decimal(f, f"record.features[{i}]") for i, f in enumerate(features)),
+            score=_decimal(document["score"], "record.score"),
+            label=_json_int(document["label"], "record.label"),
+            request_id=hex32(document["request_id"], "record.request_id"),
+            metadata_hash=hex32(document["metadata_hash"], "record.metadata_hash"),
+        )
+
+
+_JSON_FIELDS = (
+    "version",
+    "sequence",
+    "timestamp_ms",
+    "model_id",
+    "input_commitment",
+    "features",
+    "score",
+    "label",
+    "request_id",
+    "metadata_hash",
+)
+# A decimal integer as to_json writes it: no sign but "-", no leading zeros, no "_" or spaces.
+_DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,77})")
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _json_int(value: object, name: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be a JSON integer, got {_shown(value)}")
+    return value
+
+
+def _decimal(value: object, name: str) -> int:
+    if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or value == "-0":
+        raise InvalidInputError(f"{name} must be a decimal integer string, got {_shown(value)}")
+    return _check_int256(int(value), name)
 
 
 def hex32(value: object, name: str) -> bytes:
     """Parse ``0x`` + 64 hex digits; anything else is an InvalidInputError naming ``name``."""
     if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
-        raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {value!r}")
+        raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {_shown(value)}")
     try:
         return bytes.fromhex(value[2:])
     except ValueError:
-        raise InvalidInputError(f"{name} is not hexadecimal: {value!r}") from None
+        raise InvalidInputError(f"{name} is not hexadecimal: {_shown(value)}") from None
 
 
 def _check_int256(value: object, name: str) -> int:
