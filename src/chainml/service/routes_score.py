@@ -33,11 +33,16 @@ class _ScoreRoute(FastBodyRoute):
 
 router = APIRouter(tags=["scoring"], route_class=_ScoreRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Body nested too deep to parse."},
     401: {"model": Problem, "description": "No API key."},
     403: {"model": Problem, "description": "Wrong API key."},
     409: {"model": Problem, "description": "The request id is already logged."},
     413: {"model": Problem, "description": "Body or batch too large."},
-    503: {"model": Problem, "description": "No approved model, or the log cannot be written."},
+    500: {"model": Problem, "description": "The data directory is unusable, or a bug."},
+    503: {
+        "model": Problem,
+        "description": "No approved model yet, or the log writer is restarting (Retry-After).",
+    },
 }
 
 

@@ -1,12 +1,20 @@
-"""Running the app: uvicorn on one event loop (uvloop and httptools when installed)."""
+"""Running the app: uvicorn on one event loop (uvloop and httptools when installed).
+
+The listening socket is bound first (:func:`bind`), so that a busy port is a clear error
+(exit 4, "unavailable") before anything else starts, and no other process can take the port
+between the check and the server's start.
+"""
 
 from __future__ import annotations
 
 import gc
 import importlib.util
+import socket
 import sys
 
 from fastapi import FastAPI
+
+from chainml.errors import ChainMLError
 
 SWITCH_INTERVAL = 0.0002  # seconds
 GC_THRESHOLD = 20_000  # allocations between young-generation collections
@@ -16,12 +24,48 @@ def _have(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def run_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
+class PortUnavailableError(ChainMLError):
+    """The service cannot listen on its address (the port is taken, or not ours to use)."""
+
+    exit_code = 4
+
+    def __init__(self, host: str, port: int, detail: str) -> None:
+        self.host = host
+        self.port = port
+        self.detail = detail
+        super().__init__(
+            f"cannot listen on {host}:{port}: {detail}. Hint: another process may be "
+            f"listening on port {port} (is a chainml serve already running?); choose another "
+            "port with --port"
+        )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (PortUnavailableError if it cannot be)."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except OSError as err:
+        raise PortUnavailableError(host, port, f"the address does not resolve ({err})") from err
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restarts
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise PortUnavailableError(host, port, err.strerror or str(err)) from err
+    return sock
+
+
+def run_server(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, sock: socket.socket | None = None
+) -> None:
     """Serve ``app`` until SIGINT/SIGTERM, then shut down cleanly (the log writer drains).
 
     One process and one event loop: the decision log has a single writer. Access logs are
-    off (the metrics count every request).
+    off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
+    ``host:port`` is bound here).
     """
+    sock = sock if sock is not None else bind(host, port)
     import uvicorn
 
     # A log writer thread (writer_process=False) releases the GIL at every SQLite call and must
@@ -45,4 +89,4 @@ def run_server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000) -> None:
         backlog=2048,
         timeout_keep_alive=30,
     )
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
