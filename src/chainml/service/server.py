@@ -11,6 +11,8 @@ import gc
 import importlib.util
 import socket
 import sys
+import threading
+import time
 
 from fastapi import FastAPI
 
@@ -38,6 +40,14 @@ class PortUnavailableError(ChainMLError):
             f"listening on port {port} (is a chainml serve already running?); choose another "
             "port with --port"
         )
+
+
+class ServerStartError(ChainMLError):
+    """The service did not start (its lifespan failed: uvicorn logged why)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        super().__init__(f"the service on 127.0.0.1:{port} did not start (see the log above)")
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -90,3 +100,50 @@ def run_server(
         timeout_keep_alive=30,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+class LoopbackServer:
+    """``app`` served by uvicorn on a free 127.0.0.1 port, in a thread of this process.
+
+    For a caller that shares objects with the app (``chainml demo`` hands it the chain it
+    opened) and talks to it over real HTTP with the standard library: no test client, no
+    dev-only packages. ``with LoopbackServer(app) as url:`` starts it (the app's lifespan
+    runs) and stops it through its handle on exit.
+    """
+
+    def __init__(self, app: FastAPI, start_timeout: float = 60.0) -> None:
+        import uvicorn
+
+        self.app = app
+        self.start_timeout = start_timeout
+        config = uvicorn.Config(
+            app, access_log=False, log_level="warning", timeout_keep_alive=30, lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> str:
+        sock = bind("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        # not a daemon: the server always stops through __exit__, and its lifespan drains the log
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [sock]}, name="chainml-loopback-server"
+        )
+        self._thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self._stop()
+                sock.close()
+                raise ServerStartError(port)
+            time.sleep(0.01)
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop()
+
+    def _stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
