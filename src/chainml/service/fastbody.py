@@ -7,12 +7,12 @@ without changing anything it does around it: its request's ``json()`` returns th
 model instance, which FastAPI's own validation then passes through untouched (pydantic does not
 revalidate instances).
 
-No request reaches a parser that recurses without bound. pydantic-core's parser stops by itself
-at about 200 levels; a body that does not validate is deeper than :data:`MAX_BODY_DEPTH` (400,
-counted by a scan that does not recurse) or is parsed into Python objects by pydantic-core too
-(never ``json.loads``: py-evm raises the recursion limit to 100,000, so the standard library's
-parser would overflow the C stack on a 200 KB body), and FastAPI reports the errors as usual
-(422 naming the field, malformed JSON at its position).
+No request reaches a parser that recurses without bound: pydantic-core parses every body (it
+stops by itself at about 200 levels); a body it cannot parse that is nested deeper than
+:data:`MAX_BODY_DEPTH` is a 400, and the standard library's ``json.loads`` never runs (py-evm
+raises the recursion limit to 100,000, so it would overflow the C stack on a 200 KB body). A
+body that does not validate is handed to FastAPI as Python objects, which reports the errors
+as usual (422 naming the field, malformed JSON at its position).
 
 A route's :attr:`FastBodyRoute.guards` (e.g. the API-key check) run before the body is read:
 a request without a valid key gets its 401/403 before any parse work. A request that will
@@ -41,8 +41,8 @@ from pydantic import BaseModel, ValidationError
 from chainml.bounded_json import MAX_DEPTH, nesting_depth
 
 _JSON = "application/json"
-#: Deepest request body parsed (the service's documents nest a few levels; metadata at most
-#: :data:`~chainml.service.schemas.MAX_METADATA_DEPTH`): deeper is a 400 before any parse.
+#: Deepest unparsable body answered 422 (the service's documents nest a few levels, metadata at
+#: most :data:`~chainml.service.schemas.MAX_METADATA_DEPTH`); deeper is a 400.
 MAX_BODY_DEPTH = MAX_DEPTH
 _POSITION = re.compile(r"at line (\d+) column (\d+)")
 
@@ -65,17 +65,19 @@ class _FastBodyRequest(Request):
 def parse_body(body: bytes) -> Any:
     """``body`` as Python objects, for FastAPI to validate and report on.
 
-    Raises HTTPException(400) for a body nested deeper than :data:`MAX_BODY_DEPTH` and
-    ``json.JSONDecodeError`` for malformed JSON (FastAPI answers 422 at its position).
+    pydantic-core parses it (in Rust, never deeper than its own limit of about 200 levels, so
+    nothing after it recurses deeply either). A body it cannot parse is HTTPException(400) when
+    nested deeper than :data:`MAX_BODY_DEPTH` (counted by a scan that does not recurse) and
+    else ``json.JSONDecodeError`` (FastAPI answers 422 at its position).
     """
-    depth = nesting_depth(body)  # linear and not recursive: checked before any parse
-    if depth > MAX_BODY_DEPTH:
-        raise HTTPException(
-            400, f"the request body is nested {depth} levels deep; at most {MAX_BODY_DEPTH}"
-        )
     try:
         return pydantic_core.from_json(body)
     except ValueError as err:
+        depth = nesting_depth(body)
+        if depth > MAX_BODY_DEPTH:
+            raise HTTPException(
+                400, f"the request body is nested {depth} levels deep; at most {MAX_BODY_DEPTH}"
+            ) from None
         text = body.decode("utf-8", "replace")
         raise json.JSONDecodeError(str(err), text, _offset(text, str(err))) from None
 
