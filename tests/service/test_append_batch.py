@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from chainml.errors import DataDirectoryError
 from chainml.log.decision_log import DecisionLog
 from chainml.log.store import DuplicateRequestIdError, Leaf
 from chainml.service.encoding import PreparedRecords
-from chainml.service.log_writer import Logged, append_batch
+from chainml.service.log_writer import (
+    Logged,
+    LogWriterError,
+    _portable,
+    append_batch,
+    restored,
+)
 
 MODEL = hashlib.sha256(b"model").digest()
 
@@ -83,3 +91,15 @@ def test_a_request_repeating_its_own_id_fails_alone(log: DecisionLog) -> None:
     outcomes = append_batch(log, [request("p", "p"), request("q")])
     assert isinstance(outcomes[0], DuplicateRequestIdError)
     assert isinstance(outcomes[1], Logged) and log.head().size == 1
+
+
+def test_outcomes_cross_the_pipe_with_their_family() -> None:
+    sent = [
+        DuplicateRequestIdError(rid("d"), 4),
+        DataDirectoryError("/data", "decisions.sqlite is read-only"),  # 500, not a retryable 503
+        RuntimeError("disk I/O error"),
+    ]
+    back = [restored(pickle.loads(pickle.dumps(_portable(o)))) for o in sent]
+    assert isinstance(back[0], DuplicateRequestIdError) and back[0].index == 4
+    assert isinstance(back[1], DataDirectoryError) and str(back[1]) == str(sent[1])
+    assert isinstance(back[2], LogWriterError) and "disk I/O error" in str(back[2])

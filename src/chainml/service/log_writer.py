@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from chainml.errors import ChainMLError, NotFoundError
+from chainml.errors import ChainMLError, DataDirectoryError, NotFoundError
 from chainml.log.decision_log import DecisionLog
 from chainml.log.store import DuplicateRequestIdError, Leaf
 from chainml.service.encoding import PreparedRecords
@@ -250,11 +250,16 @@ def _serve(conn: Connection, data_dir: Path) -> None:
 
 
 def _portable(outcome: Outcome) -> object:
-    """Outcomes that survive pickling: a duplicate as itself, any other failure as a message."""
+    """Outcomes that survive pickling; failures as a message, but for two kept as themselves.
+
+    A duplicate and an unusable data directory keep their type: their HTTP statuses differ.
+    """
     if isinstance(outcome, Logged):
         return outcome
     if isinstance(outcome, DuplicateRequestIdError):
         return _Duplicate(outcome.request_id, outcome.index)
+    if isinstance(outcome, DataDirectoryError):
+        return _DataDirectory(outcome.path, outcome.detail)
     return LogWriterError(f"the log cannot be written: {outcome}")
 
 
@@ -264,10 +269,18 @@ class _Duplicate:
     index: int | None
 
 
+@dataclass(frozen=True)
+class _DataDirectory:
+    path: str
+    detail: str
+
+
 def restored(outcome: object) -> Outcome:
     """An outcome as the child sent it, turned back into a result or an exception."""
     if isinstance(outcome, _Duplicate):
         return DuplicateRequestIdError(outcome.request_id, outcome.index)
+    if isinstance(outcome, _DataDirectory):
+        return DataDirectoryError(outcome.path, outcome.detail)
     if isinstance(outcome, Logged | BaseException):
         return outcome
     return LogWriterError(f"the log writer answered {outcome!r}")
