@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -132,13 +133,16 @@ def test_api_keys_guard_writes(client: TestClient, model: ModelArtifact) -> None
 def test_fast_path_skips_only_dependencies_that_would_pass(
     client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chainml.service import auth
+    import fastapi.routing
 
-    solved: list[str | None] = []
-    real = auth._check
-    monkeypatch.setattr(
-        auth, "_check", lambda request, key: solved.append(key) or real(request, key)
-    )
+    solved: list[str] = []  # FastAPI's handler solving the route's dependencies
+    real = fastapi.routing.solve_dependencies
+
+    async def spy(*args: Any, **kwargs: Any) -> Any:
+        solved.append(kwargs["request"].headers.get("X-API-Key", ""))
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", spy)
     body = {"features": row(model)}
     fast = score(client, body | {"request_id": "fast"})
     assert fast.status_code == 200 and solved == []  # valid key and body: called directly
@@ -151,11 +155,75 @@ def test_fast_path_skips_only_dependencies_that_would_pass(
     assert usual.status_code == 200 and solved == [KEY]
     assert set(usual.json()) == set(fast.json()) and usual.json()["log_index"] == 1
     wrong = score(client, body, headers={"X-API-Key": KEY + "x"})
-    assert wrong.status_code == 403 and solved[-1] == KEY + "x"
+    assert wrong.status_code == 403 and solved == [KEY]  # refused before FastAPI's handler
     text = client.post(
         "/v1/score", content=json.dumps(body), headers=HEADERS | {"content-type": "text/plain"}
     )
-    assert text.status_code == 422
+    assert text.status_code == 422 and solved == [KEY, KEY]
+
+
+def test_the_key_is_checked_before_the_body_is_read(
+    client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from starlette.requests import Request
+
+    reads: list[str] = []
+    real = Request.body
+
+    async def spy(self: Request) -> bytes:
+        reads.append(self.url.path)
+        return await real(self)
+
+    monkeypatch.setattr(Request, "body", spy)
+    deep = b'{"features": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    for headers in ({}, {"X-API-Key": KEY + "x"}):
+        answer = client.post(
+            "/v1/score", content=deep, headers=headers | {"content-type": "application/json"}
+        )
+        assert answer.status_code in (401, 403) and answer.json()["detail"]
+    assert reads == []  # neither request's body was read, let alone parsed
+    assert score(client, {"features": row(model)}).status_code == 200 and reads == ["/v1/score"]
+
+
+@pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
+def test_deep_json_is_400_before_any_recursive_parse(client: TestClient, path: str) -> None:
+    headers = HEADERS | {"content-type": "application/json"}
+    deep = b'{"features": ' + b"[" * 2000 + b"]" * 2000 + b"}"
+    answer = client.post(path, content=deep, headers=headers)
+    assert answer.status_code == 400 and "2001 levels deep" in answer.json()["detail"]
+    assert client.get("/v1/log/head").json()["size"] == 0
+
+
+def test_metadata_nests_at_most_16_levels(client: TestClient, model: ModelArtifact) -> None:
+    nested: Any = 1
+    for _ in range(15):
+        nested = [nested]
+    assert score(client, {"features": row(model), "metadata": {"a": nested}}).status_code == 200
+    answer = score(client, {"features": row(model), "metadata": {"a": [nested]}})
+    assert answer.status_code == 422 and "17 levels" in answer.text
+    assert answer.json()["detail"][0]["loc"][:2] == ["body", "metadata"]
+
+
+def test_dependency_overrides_are_honoured(client: TestClient, model: ModelArtifact) -> None:
+    from fastapi import HTTPException
+
+    from chainml.service.auth import require_key
+
+    app = client.app
+
+    async def closed() -> None:
+        raise HTTPException(418, "closed for the test")
+
+    app.dependency_overrides[require_key] = closed  # type: ignore[attr-defined]
+    try:
+        refused = score(client, {"request_id": "o1", "features": row(model)})
+        assert refused.status_code == 418  # the fast path must not skip the override
+        app.dependency_overrides[require_key] = lambda: None  # type: ignore[attr-defined]
+        open_door = score(client, {"request_id": "o2", "features": row(model)}, headers={})
+        assert open_door.status_code == 200 and open_door.json()["log_index"] == 0
+    finally:
+        app.dependency_overrides.clear()  # type: ignore[attr-defined]
+    assert score(client, {"features": row(model)}, headers={}).status_code == 401
 
 
 def test_private_reads_need_a_key(data_dir: Path, model: ModelArtifact) -> None:

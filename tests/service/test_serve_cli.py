@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +30,23 @@ def test_serve_needs_an_api_key(capsys: pytest.CaptureFixture[str], data_dir: Pa
     assert code == 2 and "shorter than 16 characters" in flat(err)
 
 
+def test_serve_on_a_busy_port_is_exit_4_before_the_banner(
+    capsys: pytest.CaptureFixture[str], data_dir: Path, model: ModelArtifact
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = run(
+            capsys, "--data-dir", str(data_dir), "serve", "--model", model.model_id,
+            "--port", str(port), "--api-key", KEY, "--no-anchor",
+        )  # fmt: skip
+    assert code == 4, (out, err)
+    assert f"cannot listen on 127.0.0.1:{port}" in flat(err) and "--port" in flat(err)
+    assert "chainml serve on" not in out + err  # no banner for a server that never listened
+    assert not (data_dir / "decisions.sqlite").exists()  # nothing was opened
+
+
 def _call(port: int, path: str, body: dict | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
     headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
@@ -43,7 +61,7 @@ def _call(port: int, path: str, body: dict | None = None) -> tuple[int, dict]:
 def test_serve_on_loopback_then_sigterm(data_dir: Path, model: ModelArtifact) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINML_")}
-    env |= {"PYTHONPATH": str(REPO), "CHAINML_API_KEYS": KEY}
+    env |= {"PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", "CHAINML_API_KEYS": KEY}
     command = [
         sys.executable,
         "-m",

@@ -1,15 +1,19 @@
 """The service step of ``chainml demo``: a held-out stream scored through the real API.
 
-The scoring service (the FastAPI app ``chainml serve`` runs) is driven in process: every
-decision is logged durably before its answer, the log is anchored in the background while the
-stream runs, and the approved model is the one the registry names.
+The scoring service (the FastAPI app ``chainml serve`` runs) listens on a free loopback port
+in this process (it shares the demo's chain) and is driven over real HTTP with the standard
+library, so the demo needs nothing beyond the ``serve`` extra: every decision is logged durably
+before its answer, the log is anchored in the background while the stream runs, and the
+approved model is the one the registry names.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
-import warnings
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from chainml import bounded_json
 from chainml.chain import Env
 from chainml.cli.demo_models import USE
 from chainml.cli.summary import Summary
@@ -27,6 +32,7 @@ from chainml.models.dataset import Dataset
 
 BATCH = 5_000
 ANCHOR_EVERY = 20_000
+MAX_ANSWER_BYTES = 64 * 1024 * 1024  # a batch's answer is about 250 bytes a record
 
 
 @dataclass
@@ -46,11 +52,8 @@ def score_stream(
     env: Env, data_dir: Path, stream: Dataset, out: Console, summary: Summary
 ) -> StreamResult:
     """POST the stream to /v1/score/batch in batches; every answer is durably logged first."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # starlette asks for httpx2 on import; nothing to act on
-        from fastapi.testclient import TestClient
-
     from chainml.service import ServiceOptions, create_app
+    from chainml.service.server import LoopbackServer
 
     key = secrets.token_urlsafe(24)
     options = ServiceOptions(
@@ -66,7 +69,7 @@ def score_stream(
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     started = time.perf_counter()
     with (
-        TestClient(app) as client,
+        LoopbackServer(app) as url,
         Progress(*columns, console=out, transient=True) as progress,
     ):
         task = progress.add_task("scoring through POST /v1/score/batch", total=stream.rows)
@@ -74,14 +77,7 @@ def score_stream(
             rows = stream.features[start : start + BATCH].tolist()
             ids = [f"demo-{run}-{start + i}" for i in range(len(rows))]
             records = [{"request_id": i, "features": r} for i, r in zip(ids, rows, strict=True)]
-            response = client.post(
-                "/v1/score/batch", json={"records": records}, headers={"X-API-Key": key}
-            )
-            if response.status_code != 200:
-                raise VerificationError(
-                    f"the service answered {response.status_code}: {response.text[:300]}"
-                )
-            body: dict[str, Any] = response.json()
+            body = _post(f"{url}/v1/score/batch", {"records": records}, key)
             result.model_id = body["model_id"]
             for item in body["results"]:
                 result.logits.append(float(item["logit"]))
@@ -102,3 +98,23 @@ def score_stream(
     summary.add("decisions scored by the service", f"{stream.rows:,} ({rate:,.0f}/s)")
     summary.add("flagged", f"{int(flagged.sum()):,} ({caught} of {frauds} frauds)")
     return result
+
+
+def _post(url: str, document: dict[str, Any], key: str) -> dict[str, Any]:
+    """POST ``document`` as JSON; the service's answer (VerificationError unless 200)."""
+    request = urllib.request.Request(
+        url,
+        json.dumps(document).encode(),
+        {"Content-Type": "application/json", "X-API-Key": key},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            data = answer.read()
+    except urllib.error.HTTPError as err:
+        raise VerificationError(
+            f"the service answered {err.code}: {err.read()[:300].decode(errors='replace')}"
+        ) from err
+    body: dict[str, Any] = bounded_json.loads(
+        data, what="the service's answer", max_bytes=MAX_ANSWER_BYTES
+    )
+    return body

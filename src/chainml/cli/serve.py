@@ -54,13 +54,15 @@ def serve(
 ) -> None:
     """Run the scoring API: score, log every decision durably, anchor, hand out receipts.
 
-    Listens on 127.0.0.1 unless --host says otherwise. Stop it with Ctrl-C (SIGINT) or
-    SIGTERM: requests in flight are answered and their decisions logged first.
+    Listens on 127.0.0.1 unless --host says otherwise; a port that is taken is exit 4, before
+    anything starts. Stop it with Ctrl-C (SIGINT) or SIGTERM: requests in flight are answered
+    and their decisions logged first.
     """
     try:
         from chainml.service import ServiceOptions, create_app
         from chainml.service.options import api_keys_from
-        from chainml.service.server import run_server
+        from chainml.service.runtime import check_options
+        from chainml.service.server import bind, run_server
     except ImportError as err:
         raise InvalidInputError(
             f"the service needs the 'serve' extra ({err.name} is missing): "
@@ -78,7 +80,13 @@ def serve(
         max_batch=max_batch,
         max_commit=max(max_batch, 50_000),
     )
-    app = create_app(settings, options)
+    check_options(options)
+    listening = bind(host, port)  # a busy port fails here, before the log or model is opened
+    try:
+        app = create_app(settings, options)
+    except BaseException:
+        listening.close()
+        raise
     runtime = app.state.runtime
     current = runtime.slot.current
     serving = current.model_id if current else f"none yet (waiting for an approval for {use!r})"
@@ -90,4 +98,4 @@ def serve(
         f"anchoring {anchoring} on the {settings.backend} chain",
         markup=False,
     )
-    run_server(app, host, port)
+    run_server(app, host, port, sock=listening)

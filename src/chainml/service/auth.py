@@ -34,10 +34,9 @@ def _known(request: Request, key: str) -> bool:
     return any([hmac.compare_digest(given, known) for known in keys])
 
 
-def key_accepted(request: Request) -> bool:
-    """Whether :func:`require_key` would let ``request`` through (for routes that skip it)."""
-    key = request.headers.get(HEADER)
-    return key is not None and _known(request, key)
+def check_key(request: Request) -> None:
+    """Raise what :func:`require_key` would (401/403), before the route reads the body."""
+    _check(request, request.headers.get(HEADER))
 
 
 async def require_key(request: Request, key: ApiKey) -> None:

@@ -1,4 +1,12 @@
-"""How errors become HTTP answers: chainml errors map to statuses with a ``detail`` message."""
+"""How errors become HTTP answers: each chainml error family has its status, with a message.
+
+Every answer to a failed request is JSON with a ``detail`` saying what happened. Only errors that
+go away by themselves (a chain node down, the log writer restarting, no model approved yet, the
+service stopping) are 503 with ``Retry-After``; a failed verification is 409 (the log or chain
+state conflicts with what it must be: retrying the same request does not help); local data that
+is unusable is 500; an exception chainml does not know is 500 with a generic message (the
+traceback goes to the service's log, never to the client). The table is in ``docs/service.md``.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from chainml.errors import (
+    ChainError,
     ChainMLError,
+    ChainUnavailableError,
     DataDirectoryError,
     InvalidInputError,
     NotFoundError,
+    VerificationError,
 )
 from chainml.log.store import DuplicateRequestIdError
+from chainml.service.committer import ServiceStoppedError
+from chainml.service.log_writer import LogWriterError
 from chainml.service.scoring import FeatureError
 
 _log = logging.getLogger(__name__)
@@ -47,14 +60,40 @@ class DuplicateInBatchError(InvalidInputError):
         super().__init__(f"request id {request_id!r} appears twice in the batch")
 
 
+#: status and Retry-After (seconds, or None) of each family, the first match wins
+_STATUS: tuple[tuple[type[ChainMLError], int, int | None], ...] = (
+    (NotFoundError, 404, None),
+    (InvalidInputError, 422, None),
+    (VerificationError, 409, None),
+    (ChainUnavailableError, 503, 5),
+    (ChainError, 502, None),  # the chain refused (revert, funds, nonce, wrong chain id)
+    (NoModelError, 503, 2),
+    (LogWriterError, 503, 1),  # a new log writer starts with the next batch
+    (ServiceStoppedError, 503, 1),
+    (DataDirectoryError, 500, None),  # the operator must act: retrying does not help
+)
+INTERNAL_ERROR = "internal error; the service's log has the details"
+
+
+def status_of(err: ChainMLError) -> tuple[int, int | None]:
+    """The HTTP status of ``err`` and its Retry-After in seconds (None: do not retry)."""
+    for family, status, retry_after in _STATUS:
+        if isinstance(err, family):
+            return status, retry_after
+    return 500, None
+
+
+def _problem(detail: object, status: int, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
 def _validation(loc: list[Any], message: str) -> JSONResponse:
-    return JSONResponse(
-        {"detail": [{"loc": loc, "msg": message, "type": "value_error"}]}, status_code=422
-    )
+    return _problem([{"loc": loc, "msg": message, "type": "value_error"}], 422)
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Register the handlers: 404, 409, 422 and 503 with a message saying what happened."""
+    """Register the handlers: one status per error family, always with a JSON ``detail``."""
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, err: RequestValidationError) -> JSONResponse:
@@ -63,7 +102,7 @@ def install_error_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": str(e.get("msg", "")), "type": e.get("type")}
             for e in err.errors()[:20]
         ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return _problem(detail, 422)
 
     @app.exception_handler(FeatureError)
     async def features(request: Request, err: FeatureError) -> JSONResponse:
@@ -71,29 +110,28 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DuplicateInBatchError)
     async def twice(request: Request, err: DuplicateInBatchError) -> JSONResponse:
-        return JSONResponse({"detail": f"records.{err.position}.request_id: {err}"}, 409)
+        return _problem(f"records.{err.position}.request_id: {err}", 409)
 
     @app.exception_handler(DuplicateRequestIdError)
     async def duplicate(request: Request, err: DuplicateRequestIdError) -> JSONResponse:
         where = f" (log index {err.index})" if err.index is not None else " (in flight)"
-        return JSONResponse(
-            {
-                "detail": f"request id 0x{err.request_id.hex()} is already logged{where}; "
-                "fetch its receipt from /v1/decisions/{request_id}"
-            },
-            status_code=409,
+        return _problem(
+            f"request id 0x{err.request_id.hex()} is already logged{where}; "
+            "fetch its receipt from /v1/decisions/{request_id}",
+            409,
         )
 
-    @app.exception_handler(NotFoundError)
-    async def not_found(request: Request, err: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(err)}, status_code=404)
-
-    @app.exception_handler(InvalidInputError)
-    async def invalid(request: Request, err: InvalidInputError) -> JSONResponse:
-        return _validation(["query"], str(err))
-
     @app.exception_handler(ChainMLError)
-    async def unavailable(request: Request, err: ChainMLError) -> JSONResponse:
-        if isinstance(err, DataDirectoryError):
-            _log.error("the decision log failed: %s", err)
-        return JSONResponse({"detail": str(err)}, status_code=503, headers={"Retry-After": "1"})
+    async def by_family(request: Request, err: ChainMLError) -> JSONResponse:
+        status, retry_after = status_of(err)
+        if isinstance(err, InvalidInputError) and status == 422:
+            return _validation(["query"], str(err))
+        if status >= 500:
+            _log.error("%s %s failed: %s", request.method, request.url.path, err)
+        return _problem(str(err), status, retry_after)
+
+    @app.exception_handler(Exception)
+    async def unknown(request: Request, err: Exception) -> JSONResponse:
+        # a bug: the client learns nothing of the internals (the server logs the traceback)
+        _log.error("%s %s failed", request.method, request.url.path, exc_info=err)
+        return _problem(INTERNAL_ERROR, 500)

@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 
-from chainml.errors import ChainMLError
+from chainml.errors import ChainMLError, DataDirectoryError, NotFoundError
 from chainml.log.decision_log import DecisionLog
 from chainml.log.store import DuplicateRequestIdError, Leaf
 from chainml.service.encoding import PreparedRecords
@@ -49,17 +49,25 @@ class LogWriterError(ChainMLError):
 
 
 def append_batch(log: DecisionLog, batch: list[PreparedRecords]) -> list[Outcome]:
-    """Append every request's records as one durable batch; one outcome per request."""
+    """Append every request's records as one durable batch; one outcome per request.
+
+    A request that repeats a request id of an earlier request in the batch fails before
+    anything is written; a request whose id is already in the log fails after the log refuses
+    the batch, and the rest is written with the next attempt. However many requests repeat an
+    id, the log is asked at most twice (once when none is already logged).
+    """
     outcomes: list[Outcome | None] = [None] * len(batch)
-    waiting = list(range(len(batch)))
-    while waiting:
+    waiting = _first_holders(batch, outcomes)
+    for _ in range(2):
+        if not waiting:
+            break
         stamp: list[int] = []
         try:
             first = log.append_encoded(
                 functools.partial(_leaves, [batch[k] for k in waiting], stamp)
             )
         except DuplicateRequestIdError as err:
-            waiting = _without_duplicate(batch, waiting, err, outcomes)
+            waiting = _not_logged(log, batch, waiting, err, outcomes)
             continue
         for k in waiting:
             outcomes[k] = Logged(first, batch[k].count, stamp[0])
@@ -68,27 +76,53 @@ def append_batch(log: DecisionLog, batch: list[PreparedRecords]) -> list[Outcome
     return [o if o is not None else LogWriterError("not written") for o in outcomes]
 
 
-def _without_duplicate(
+def _first_holders(batch: list[PreparedRecords], outcomes: list[Outcome | None]) -> list[int]:
+    """The requests whose ids no earlier request of the batch took; the others fail (409)."""
+    seen: set[bytes] = set()
+    keep: list[int] = []
+    for k, records in enumerate(batch):
+        mine: set[bytes] = set()
+        for rid in records.request_ids:
+            if rid in seen or rid in mine:
+                outcomes[k] = DuplicateRequestIdError(rid, None)
+                break
+            mine.add(rid)
+        else:
+            seen |= mine
+            keep.append(k)
+    return keep
+
+
+def _not_logged(
+    log: DecisionLog,
     batch: list[PreparedRecords],
     waiting: list[int],
     err: DuplicateRequestIdError,
     outcomes: list[Outcome | None],
 ) -> list[int]:
-    """Fail the requests that repeat ``err``'s request id (all but the first, if in-batch)."""
+    """The requests none of whose ids the log holds; the others fail with where theirs is."""
     keep: list[int] = []
-    seen = err.index is not None  # already in the log: every holder fails
     for k in waiting:
-        if err.request_id in batch[k].request_ids:
-            if seen:
-                outcomes[k] = err
-                continue
-            seen = True
-        keep.append(k)
-    if len(keep) == len(waiting):  # cannot happen, but never loop forever
+        index = next(
+            ((rid, i) for rid in batch[k].request_ids if (i := _index_of(log, rid)) is not None),
+            None,
+        )
+        if index is not None:
+            outcomes[k] = DuplicateRequestIdError(*index)
+        else:
+            keep.append(k)
+    if len(keep) == len(waiting):  # the log refused an id it does not hold: fail them all
         for k in waiting:
             outcomes[k] = err
         return []
     return keep
+
+
+def _index_of(log: DecisionLog, request_id: bytes) -> int | None:
+    try:
+        return log.index_of(request_id)
+    except NotFoundError:
+        return None
 
 
 def _leaves(batch: list[PreparedRecords], stamp: list[int], first: int, now_ms: int) -> list[Leaf]:
@@ -216,11 +250,16 @@ def _serve(conn: Connection, data_dir: Path) -> None:
 
 
 def _portable(outcome: Outcome) -> object:
-    """Outcomes that survive pickling: a duplicate as itself, any other failure as a message."""
+    """Outcomes that survive pickling; failures as a message, but for two kept as themselves.
+
+    A duplicate and an unusable data directory keep their type: their HTTP statuses differ.
+    """
     if isinstance(outcome, Logged):
         return outcome
     if isinstance(outcome, DuplicateRequestIdError):
         return _Duplicate(outcome.request_id, outcome.index)
+    if isinstance(outcome, DataDirectoryError):
+        return _DataDirectory(outcome.path, outcome.detail)
     return LogWriterError(f"the log cannot be written: {outcome}")
 
 
@@ -230,10 +269,18 @@ class _Duplicate:
     index: int | None
 
 
+@dataclass(frozen=True)
+class _DataDirectory:
+    path: str
+    detail: str
+
+
 def restored(outcome: object) -> Outcome:
     """An outcome as the child sent it, turned back into a result or an exception."""
     if isinstance(outcome, _Duplicate):
         return DuplicateRequestIdError(outcome.request_id, outcome.index)
+    if isinstance(outcome, _DataDirectory):
+        return DataDirectoryError(outcome.path, outcome.detail)
     if isinstance(outcome, Logged | BaseException):
         return outcome
     return LogWriterError(f"the log writer answered {outcome!r}")

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from chainml.log.record import request_id_from
-from chainml.service.auth import WriteAccess, key_accepted, require_key
+from chainml.service.auth import WriteAccess, check_key, require_key
 from chainml.service.committer import Logged
 from chainml.service.errors import DuplicateInBatchError, NoModelError
 from chainml.service.fastbody import FastBodyRoute, json_response
@@ -25,19 +25,24 @@ from chainml.service.scoring import Scored, ServingModel, metadata_hash
 
 
 class _ScoreRoute(FastBodyRoute):
-    # a request with a valid key skips FastAPI's dependency solving; others get its errors
-    skippable: ClassVar[Mapping[Callable[..., Any], Callable[[Request], bool]]] = {
-        require_key: key_accepted
+    # the key is checked before the body is read; a valid one skips FastAPI's solving
+    guards: ClassVar[Mapping[Callable[..., Any], Callable[[Request], None]]] = {
+        require_key: check_key
     }
 
 
 router = APIRouter(tags=["scoring"], route_class=_ScoreRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "Body nested too deep to parse."},
     401: {"model": Problem, "description": "No API key."},
     403: {"model": Problem, "description": "Wrong API key."},
     409: {"model": Problem, "description": "The request id is already logged."},
     413: {"model": Problem, "description": "Body or batch too large."},
-    503: {"model": Problem, "description": "No approved model, or the log cannot be written."},
+    500: {"model": Problem, "description": "The data directory is unusable, or a bug."},
+    503: {
+        "model": Problem,
+        "description": "No approved model yet, or the log writer is restarting (Retry-After).",
+    },
 }
 
 

@@ -10,6 +10,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field
 #: Largest feature magnitude accepted: keeps ``x * 2**20`` exact in a 64-bit integer.
 MAX_FEATURE = 1e12
 MAX_FEATURES = 4096
+#: Deepest nesting of a request's metadata (the body around it adds at most four levels).
+MAX_METADATA_DEPTH = 16
 Feature = Annotated[float, Strict(), Field(allow_inf_nan=False, ge=-MAX_FEATURE, le=MAX_FEATURE)]
 FeatureList = Annotated[list[Feature], Field(min_length=1, max_length=MAX_FEATURES)]
 FeatureMap = Annotated[
@@ -25,8 +27,24 @@ def _unicode(text: str) -> str:
 
 def _canonical(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     if metadata is not None:  # what metadata_hash hashes must exist: no NaN, valid text
+        if (depth := _depth(metadata)) > MAX_METADATA_DEPTH:
+            raise ValueError(f"metadata nests {depth} levels; at most {MAX_METADATA_DEPTH}")
         json.dumps(metadata, allow_nan=False, ensure_ascii=False).encode()
     return metadata
+
+
+def _depth(value: Any) -> int:
+    """How deep lists and objects nest in ``value`` (a dict counts 1), without recursion."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in item)
+    return deepest
 
 
 RequestId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_unicode)]
