@@ -99,9 +99,9 @@ def forget_anchor(
 ) -> None:
     """Forget a dead anchor contract (after a dev node reset); decisions are never touched.
 
-    Removes the remembered address and the anchors recorded through it, only when the
-    contract has no code on the connected chain (or with --force); the next `log anchor`
-    deploys a new contract.
+    Removes the remembered address and the anchors recorded through it.
+    Refused while the contract still has code on the connected chain, unless --force.
+    The next `log anchor` deploys a new contract.
     """
     with open_log(ctx) as log, connect(settings_of(ctx)) as env:
         gone = forget_contract(env, log, contract, force=force)
