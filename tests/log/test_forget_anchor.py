@@ -1,4 +1,4 @@
-"""``chainml log anchor`` with confirmations, and ``log forget-anchor`` after a dev node reset."""
+"""``log forget-anchor`` after a dev node reset, and ``log anchor`` with confirmations."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from chainml.chain import Env
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
+from chainml.errors import InvalidInputError, NotFoundError
+from chainml.log.anchor_contract import forget_contract
 from chainml.log.decision_log import DecisionLog
+from chainml.log.store import AnchorRecord, checksummed
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 from tests.cli.test_log_cli import write_jsonl
+from tests.log.test_anchor import decisions
 
 
 @pytest.fixture
@@ -124,3 +129,35 @@ def test_log_anchor_waits_for_its_confirmations(
         assert head(capsys, *where)["anchored_size"] == 5
         code, out, _ = run(capsys, *where, "log", "anchor", "--confirmations", "0")
         assert code == 0 and "nothing to anchor" in flat(out)
+
+
+def test_forgetting_one_contract_keeps_the_others_and_every_decision(
+    embedded_env: Env, tmp_path: Path
+) -> None:
+    dead, other = "0x" + "de" * 20, "0x" + "0b" * 20  # no code at either on the chain
+    with DecisionLog.open(tmp_path / "log", durability="normal") as log:
+        log.append(decisions(0, 6))
+        for contract, size in ((dead, 2), (dead, 5), (other, 5)):
+            log.store.record_anchor(
+                AnchorRecord(
+                    size,
+                    log.store.root(size),
+                    embedded_env.chain_id,
+                    contract,
+                    b"\x01" * 32,
+                    1,
+                    0.0,
+                )
+            )
+        root = log.head().root
+        gone = forget_contract(embedded_env, log, dead)
+        assert [a.size for a in gone.anchors] == [2, 5] and not gone.was_remembered
+        assert [(a.contract, a.size) for a in log.store.anchors()] == [(checksummed(other), 5)]
+        assert (log.head().size, log.head().root) == (6, root)
+        with pytest.raises(NotFoundError, match="nothing recorded for"):
+            forget_contract(embedded_env, log, dead)  # forgotten already
+        with pytest.raises(NotFoundError, match="remembers no anchor contract"):
+            forget_contract(embedded_env, log)
+        assert log.store.delete_meta("not-set") is False
+        with pytest.raises(InvalidInputError, match="managed by the store"):
+            log.store.delete_meta("size")
