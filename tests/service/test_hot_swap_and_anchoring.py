@@ -1,4 +1,4 @@
-"""On the embedded chain: the approved model serves, a new approval swaps it, heads get anchored."""
+"""The approved model serves, a new approval swaps it, heads get anchored (and reorgs survived)."""
 
 from __future__ import annotations
 
@@ -6,15 +6,21 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
-from chainml.chain import connect
+from chainml.chain import Env, connect
+from chainml.chain.rpc import RpcBackend
 from chainml.config import Settings
+from chainml.log.anchor import AnchorPolicy
 from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import verify_receipt
 from chainml.log.trust import operated_log
 from chainml.models.artifacts import ModelArtifact, load_model
 from chainml.service import create_app
+from chainml.service.anchoring import BackgroundAnchoring
+from chainml.service.metrics import Metrics
+from tests.log.test_anchor import decisions
 from tests.service.chain_helpers import approve, retire
 from tests.service.conftest import HEADERS, options, row
 
@@ -73,3 +79,48 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
             check = verify_receipt(document["receipt"], env, trusted=trusted)  # on the chain
             assert check.verified
             assert "0x" + check.record.model_id.hex() == model.model_id  # the model that decided
+
+
+@pytest.mark.integration
+def test_background_anchoring_waits_for_confirmations_and_survives_reorgs(
+    anvil_env: Env, tmp_path: Path
+) -> None:
+    def metric(name: str) -> str:
+        line = next(x for x in metrics.render().splitlines() if x.startswith(name + " "))
+        return line.split()[1]
+
+    rpc = anvil_env.backend
+    assert isinstance(rpc, RpcBackend)
+    metrics = Metrics()
+    policy = AnchorPolicy(
+        every_decisions=1, every_seconds=0.2, retry_seconds=0.1, check_seconds=0.05
+    )
+    with anvil_env.anchor(), DecisionLog.open(tmp_path / "log", durability="normal") as log:
+        anchoring = BackgroundAnchoring(log, lambda: anvil_env, policy, metrics, confirmations=2)
+        anchoring.start()
+        try:
+            wait_for(lambda: anchoring.anchorer is not None)  # the contract is deployed
+            before = rpc.request("evm_snapshot", [])
+            log.append(decisions(0, 5))
+            wait_for(lambda: metric("chainml_anchor_pending_size") == "5")
+            assert log.store.latest_anchor() is None  # on chain, not final
+
+            assert rpc.request("evm_revert", [before])  # a reorg drops the anchor transaction
+            before = rpc.request("evm_snapshot", [])  # (a snapshot is used up by a revert)
+            rpc.request("anvil_mine", ["0x1"])
+            wait_for(lambda: metric("chainml_anchor_reorgs") == "1")
+            wait_for(lambda: metric("chainml_anchor_pending_size") == "5")  # anchored again
+            anvil_env.mine(2)
+            wait_for(lambda: log.store.latest_anchor() is not None)
+            final = log.store.latest_anchor()
+            assert final is not None and final.size == 5 and anchoring.state == "ok"
+            assert metric("chainml_anchor_pending_size") == "0"
+            assert metric("chainml_anchor_final_lost") == "0"
+
+            assert rpc.request("evm_revert", [before])  # deeper than the confirmations
+            rpc.request("anvil_mine", ["0x4"])
+            wait_for(lambda: metric("chainml_anchor_final_lost") == "1")
+            assert anchoring.state == "retrying" and "recorded as final" in str(anchoring.error)
+            assert log.store.anchors() == [final]  # reported, not silently recorded again
+        finally:
+            anchoring.stop()

@@ -246,6 +246,10 @@ class Env(Closing):
             self.backend.revert(snapshot)
             self._nonces.forget()
 
+    def forget_nonces(self) -> None:
+        """Ask the chain for nonces again: a reorg dropped transactions this Env counted."""
+        self._nonces.forget()
+
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:

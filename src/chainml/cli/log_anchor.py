@@ -1,6 +1,11 @@
-"""``chainml log anchor``: the log's tree head onto the chain."""
+"""``chainml log anchor`` and ``log forget-anchor``: tree heads onto the chain, dead contracts off.
+
+``forget-anchor`` is for a reset development node: the log's anchor contract there is gone.
+"""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -8,21 +13,108 @@ from chainml.chain import connect
 from chainml.cli import console, settings_of
 from chainml.cli.log import open_log
 from chainml.log.anchor import Anchorer, log_contract
+from chainml.log.anchor_contract import forget_contract
+
+_CONFIRMATIONS = Annotated[
+    int | None,
+    typer.Option(
+        "--confirmations",
+        min=0,
+        max=10_000,
+        metavar="N",
+        help="Blocks on top of the anchor before it is final. Default: $CHAINML_CONFIRMATIONS, "
+        "else 0 on development chains (embedded, anvil) and 12 elsewhere.",
+    ),
+]
+_WAIT = Annotated[
+    bool,
+    typer.Option(
+        "--wait/--no-wait",
+        help="Wait until the anchor is final (anchoring again after a reorg), or return once "
+        "it is mined; a later `log anchor` (or the service) records it as final.",
+    ),
+]
+_TIMEOUT = Annotated[
+    float,
+    typer.Option("--timeout", min=0, metavar="SECONDS", help="How long --wait waits."),
+]
 
 
-def anchor(ctx: typer.Context) -> None:
+def anchor(
+    ctx: typer.Context,
+    confirmations: _CONFIRMATIONS = None,
+    wait: _WAIT = True,
+    timeout: _TIMEOUT = 900.0,
+) -> None:
     """Anchor the current tree head on chain (deploys the log contract on first use)."""
-    with open_log(ctx) as log, connect(settings_of(ctx)) as env:
-        contract = log_contract(env, log)
-        record = Anchorer(log, contract).anchor()
-        if record is None:
-            console().print(
+    settings = settings_of(ctx).with_overrides(confirmations=confirmations)
+    out = console()
+    with open_log(ctx) as log, connect(settings) as env:
+        anchorer = Anchorer(log, log_contract(env, log), confirmations=settings.confirmations)
+        final_before = anchorer.anchored_size
+        record = anchorer.anchor()
+        if record is not None:
+            gas = env.backend.wait_for_receipt(record.tx_hash).gas_used
+            out.print(
+                f"anchored size {record.size} root 0x{record.root.hex()}\n"
+                f"chain {record.chain_id}, contract {record.contract}, "
+                f"tx 0x{record.tx_hash.hex()}, block {record.block_number}, gas {gas:,}"
+            )
+        if wait:
+            anchorer.wait_final(timeout)
+        pending, final, needed = anchorer.pending, anchorer.latest_final, anchorer.confirmations
+        if pending is not None:
+            out.print(
+                f"pending: size {pending.size} (block {pending.record.block_number}) has "
+                f"{anchorer.depth(pending)} of {needed} confirmations; it is recorded as final "
+                "once it has them (run `chainml log anchor` again, or let the service do it)"
+            )
+        elif needed and final is not None and final.size > final_before:
+            if record is not None and final.tx_hash != record.tx_hash:
+                out.print("a reorg dropped that transaction; anchored again:")
+            out.print(
+                f"final: size {final.size} in tx 0x{final.tx_hash.hex()}, block "
+                f"{final.block_number}, {needed} confirmations"
+            )
+        elif record is None:
+            out.print(
                 f"nothing to anchor: chain {env.chain_id} already holds size {log.head().size}"
             )
-            return
-        gas = env.backend.wait_for_receipt(record.tx_hash).gas_used
+
+
+def forget_anchor(
+    ctx: typer.Context,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract",
+            metavar="ADDRESS",
+            help="The contract to forget. Default: the log's contract on the connected chain.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Forget it even though the contract still has code."),
+    ] = False,
+) -> None:
+    """Forget a dead anchor contract (after a dev node reset); decisions are never touched.
+
+    Removes the remembered address and the anchors recorded through it.
+    Refused while the contract still has code on the connected chain, unless --force.
+    The next `log anchor` deploys a new contract.
+    """
+    with open_log(ctx) as log, connect(settings_of(ctx)) as env:
+        gone = forget_contract(env, log, contract, force=force)
+        size = log.head().size
+    sizes = [a.size for a in gone.anchors]
+    removed = f"{len(sizes)} anchor record(s)"
+    if sizes:
+        removed += f" (sizes {sizes[0]}..{sizes[-1]})"
+    if gone.was_remembered:
+        removed += " and the remembered address"
+    forced = " (it still had code: forced)" if gone.had_code else ""
     console().print(
-        f"anchored size {record.size} root 0x{record.root.hex()}\n"
-        f"chain {record.chain_id}, contract {record.contract}, "
-        f"tx 0x{record.tx_hash.hex()}, block {record.block_number}, gas {gas:,}"
+        f"forgot contract {gone.contract} on chain {gone.chain_id}{forced}: removed {removed}; "
+        f"the log's {size} decisions are untouched"
+        + ("; the next `chainml log anchor` deploys a new contract" if gone.was_remembered else "")
     )

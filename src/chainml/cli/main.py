@@ -54,6 +54,7 @@ app = typer.Typer(
 app.add_typer(chain.app, name="chain")
 log.app.command("append")(log_append.append)
 log.app.command("anchor")(log_anchor.anchor)
+log.app.command("forget-anchor")(log_anchor.forget_anchor)
 log.app.command("prove")(log_receipts.prove)
 log.app.command("verify")(log_receipts.verify)
 log.app.command("identity")(log_receipts.identity)

@@ -4,7 +4,9 @@ The ``DecisionLog`` contract accepts a new head only with a consistency proof fr
 it holds, so the chain itself refuses a rewritten history. The :class:`Anchorer` adds the
 client half: it checks that the local log still extends the anchored head before it sends,
 never anchors two roots for one size, and — run in the background — keeps trying while the
-node is unreachable while the log keeps accepting decisions.
+node is unreachable while the log keeps accepting decisions. It records a head as final only
+after ``confirmations`` blocks, anchors again when a reorg drops a pending anchor, and reports
+a final anchor that disappears (see :mod:`chainml.log.finality`).
 """
 
 from __future__ import annotations
@@ -15,45 +17,27 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chainml import contracts
-from chainml.chain import Contract, Env
+from chainml.chain import Contract
 from chainml.errors import (
     ChainUnavailableError,
     ContractRevertError,
+    InvalidInputError,
     NotFoundError,
     VerificationError,
 )
+from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
 from chainml.log.decision_log import DecisionLog
+from chainml.log.finality import FinalAnchorLostError, PendingAnchor, confirmations_for
 from chainml.log.store import AnchorRecord
 
-CONTRACT_NAME = "DecisionLog"
+__all__ = [
+    "CONTRACT_NAME",
+    "AnchorPolicy",
+    "Anchorer",
+    "contract_key",
+    "log_contract",
+]
 _log = logging.getLogger(__name__)
-
-
-def contract_key(chain_id: int) -> str:
-    """The store setting that remembers the log contract's address on one chain."""
-    return f"contract:{chain_id}"
-
-
-def log_contract(env: Env, log: DecisionLog, *, deploy: bool = True) -> Contract:
-    """The log's anchor contract on ``env``'s chain; deployed (and remembered) on first use."""
-    compiled = env.compile(contracts.source_path(CONTRACT_NAME))
-    address = log.store.get_meta(contract_key(env.chain_id))
-    if address is not None:
-        try:
-            return env.at(address, compiled)
-        except NotFoundError as err:
-            raise NotFoundError(
-                f"the log's anchor contract {address} is gone from chain {env.chain_id} "
-                "(was the node reset?); anchored heads there are lost"
-            ) from err
-    if not deploy:
-        raise NotFoundError(
-            f"this log has no anchor contract on chain {env.chain_id}; run `chainml log anchor`"
-        )
-    contract = env.deploy(compiled)
-    log.store.set_meta(contract_key(env.chain_id), contract.address)
-    return contract
 
 
 @dataclass(frozen=True)
@@ -63,10 +47,15 @@ class AnchorPolicy:
     every_decisions: int = 10_000
     every_seconds: float = 60.0
     retry_seconds: float = 2.0  # first back-off after a failure; doubles up to a minute
+    check_seconds: float = 1.0  # how often a pending anchor is checked for confirmations
 
 
 class Anchorer:
-    """Anchors one log through one contract."""
+    """Anchors one log through one contract.
+
+    ``confirmations`` is how many blocks must be on top of an anchor before it is recorded as
+    final (None: by the chain, see :func:`~chainml.log.finality.confirmations_for`).
+    """
 
     def __init__(
         self,
@@ -74,38 +63,71 @@ class Anchorer:
         contract: Contract,
         policy: AnchorPolicy | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        confirmations: int | None = None,
     ) -> None:
         self.log = log
         self.contract = contract
         self.policy = policy or AnchorPolicy()
+        self.confirmations = confirmations_for(contract.env, confirmations)
         self._clock = clock
-        self._last_attempt = clock()
+        self._last_attempt = self._last_check = clock()
+        self._pending: PendingAnchor | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
+        #: pending anchors a reorg dropped (each was anchored again)
+        self.reorgs = 0
 
     def _latest(self) -> AnchorRecord | None:
         return self.log.store.latest_anchor(self.contract.env.chain_id, self.contract.address)
 
     @property
+    def latest_final(self) -> AnchorRecord | None:
+        """The latest head this log recorded as final through this contract."""
+        return self._latest()
+
+    @property
     def anchored_size(self) -> int:
-        """Size of the latest head this log knows it anchored through this contract."""
+        """Size of the latest head this log recorded as final through this contract."""
         latest = self._latest()
         return latest.size if latest else 0
 
-    def reconcile(self, from_block: int | None = None) -> list[AnchorRecord]:
-        """Record the heads the contract holds that the log has not recorded yet.
+    @property
+    def pending(self) -> PendingAnchor | None:
+        """The head on chain that waits for its confirmations (as of the last check), if any."""
+        return self._pending
 
-        That happens after a crash between the anchor transaction and its bookkeeping, or
-        when another anchorer of the same log anchored. Every such head must be a head of
-        this log (VerificationError otherwise). ``from_block=0`` re-checks every head.
+    @property
+    def covered_size(self) -> int:
+        """Size of the latest head on chain, final or pending."""
+        pending = self._pending
+        return max(self.anchored_size, pending.size if pending else 0)
+
+    def depth(self, pending: PendingAnchor) -> int:
+        """Blocks on top of the one that holds ``pending`` (final at ``confirmations``)."""
+        return max(0, self.contract.env.block_number - pending.record.block_number)
+
+    # -- what the chain holds ------------------------------------------------------------
+
+    def reconcile(self, from_block: int | None = None) -> list[AnchorRecord]:
+        """Record the final heads the contract holds that the log has not recorded yet.
+
+        That happens after a crash between the anchor transaction and its bookkeeping, when
+        another anchorer of the same log anchored, and as pending heads gain their
+        confirmations. Every such head must be a head of this log (VerificationError
+        otherwise). ``from_block=0`` re-checks every final head.
         """
         store, env = self.log.store, self.contract.env
         latest = self._latest()
         if from_block is None:
             from_block = latest.block_number if latest else 0
+        to_block = env.block_number - self.confirmations  # the newest block that is final
+        if to_block < from_block:
+            return []
         added: list[AnchorRecord] = []
-        for event in self.contract.events("Anchored", from_block=from_block):
+        events = self.contract.events("Anchored", from_block=from_block, to_block=to_block)
+        for event in events:
             size, root = int(event["size"]), bytes(event["root"])
             if size > store.size:
                 raise VerificationError(
@@ -133,19 +155,106 @@ class Anchorer:
             added.append(record)
         return added
 
+    def check_final(self) -> None:
+        """Raise FinalAnchorLostError if the contract no longer holds the latest final head."""
+        latest = self._latest()
+        if latest is None or self._holds(latest):
+            return
+        gone = not self.contract.env.backend.code(self.contract.address)
+        raise FinalAnchorLostError(latest, self.confirmations, contract_gone=gone)
+
+    def _holds(self, record: AnchorRecord) -> bool:
+        try:
+            return bytes(self.contract.roots(record.size)) == record.root
+        except InvalidInputError:  # the answer does not decode: no contract answers there
+            return False
+
+    def settle(self) -> list[AnchorRecord]:
+        """Bring the bookkeeping up to date with the chain; return the heads newly final.
+
+        Checks that the latest final head is still held (FinalAnchorLostError otherwise),
+        records the heads that gained their confirmations, and follows the pending one: a
+        reorg may have moved it to another block, or dropped it (then :meth:`anchor` sends it
+        again).
+        """
+        self._last_check = self._clock()
+        self.check_final()
+        added = self.reconcile()
+        self._track_pending()
+        return added
+
+    def _track_pending(self) -> None:
+        previous = self._pending
+        if previous is not None and previous.size > self.anchored_size:
+            if self._unmoved(previous):
+                return  # still waiting for its confirmations
+            if not self._holds(previous.record):
+                self.reorgs += 1
+                _log.warning(
+                    "a reorg dropped the anchor of size %d (tx 0x%s, block %d) before it was "
+                    "final; anchoring again",
+                    previous.size,
+                    previous.record.tx_hash.hex(),
+                    previous.record.block_number,
+                )
+                self.contract.env.forget_nonces()  # its nonce may be free again
+        self._pending = self._unconfirmed_head() if self.confirmations else None
+
+    def _unmoved(self, pending: PendingAnchor) -> bool:
+        """Whether the block that held ``pending`` is still there, and the head with it."""
+        try:
+            block_hash = self.contract.env.block(pending.record.block_number).hash
+        except NotFoundError:  # the chain is shorter now than when it was mined
+            return False
+        return block_hash == pending.block_hash and self._holds(pending.record)
+
+    def _unconfirmed_head(self) -> PendingAnchor | None:
+        """The head the contract holds beyond the final one (from its event), if any."""
+        store, env = self.log.store, self.contract.env
+        final = self._latest()
+        chain_size = int(self.contract.size())
+        if chain_size <= (final.size if final else 0):
+            return None
+        events = self.contract.events(
+            "Anchored", from_block=final.block_number if final else 0, size=chain_size
+        )
+        if not events:
+            return None  # the chain moved under the two reads: look again next time
+        event = events[-1]
+        root = bytes(event["root"])
+        if chain_size > store.size or store.root(chain_size) != root:
+            return None  # not a head of this log: anchor() refuses to go on, naming it
+        record = AnchorRecord(
+            size=chain_size,
+            root=root,
+            chain_id=env.chain_id,
+            contract=self.contract.address,
+            tx_hash=bytes(event["_tx"]),
+            block_number=int(event["_block"]),
+            anchored_at=time.time(),
+        )
+        return PendingAnchor(record, env.block(record.block_number).hash)
+
+    # -- anchoring -----------------------------------------------------------------------
+
     def due(self) -> bool:
         """Whether the policy asks for an anchor now."""
-        waiting = self.log.store.size - self.anchored_size
+        waiting = self.log.store.size - self.covered_size
         if waiting <= 0:
             return False
         waited = self._clock() - self._last_attempt
         return waiting >= self.policy.every_decisions or waited >= self.policy.every_seconds
 
     def anchor(self) -> AnchorRecord | None:
-        """Anchor the current head now; None when the chain already holds it."""
+        """Anchor the current head now; None when the chain already holds it.
+
+        Without confirmations the head is recorded as final at once. Otherwise it is
+        :attr:`pending` until :meth:`settle` (called by every anchor, by the background
+        loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
+        """
         self._last_attempt = self._clock()
         store, env = self.log.store, self.contract.env
-        self.reconcile()
+        self.settle()
         head = self.log.head()
         chain_size = int(self.contract.size())
         chain_root = bytes(self.contract.root())
@@ -162,13 +271,13 @@ class Anchorer:
                 "run `chainml log audit`"
             )
         if chain_size == head.size:
-            return None  # reconcile() recorded it if it was not recorded yet
+            return None  # settle() recorded it, or follows it until it is final
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
         except ContractRevertError:
             if int(self.contract.size()) >= head.size:  # another anchorer got there first
-                self.reconcile()
+                self.settle()
                 return None
             raise
         record = AnchorRecord(
@@ -180,11 +289,34 @@ class Anchorer:
             block_number=receipt.block_number,
             anchored_at=time.time(),
         )
-        store.record_anchor(record)
+        if self.confirmations == 0:
+            store.record_anchor(record)
+            self._pending = None
+        else:
+            self._pending = PendingAnchor(record, env.block(receipt.block_number).hash)
         _log.info(
-            "anchored size %d root %s in block %d", head.size, head.root.hex(), record.block_number
+            "anchored size %d root %s in block %d (final after %d confirmations)",
+            head.size,
+            head.root.hex(),
+            record.block_number,
+            self.confirmations,
         )
         return record
+
+    def wait_final(self, timeout: float, poll_seconds: float = 1.0) -> AnchorRecord | None:
+        """Anchor the head and wait until it is final, anchoring again after a reorg.
+
+        Returns the latest final record, or None when a head is still pending at the timeout.
+        """
+        deadline = time.monotonic() + timeout
+        self.anchor()
+        while self._pending is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            time.sleep(min(poll_seconds, left))
+            self.anchor()
+        return self._latest()
 
     # -- in the background ---------------------------------------------------------------
 
@@ -207,24 +339,36 @@ class Anchorer:
         if final_anchor:
             self.anchor()
 
+    def step(self) -> AnchorRecord | None:
+        """One round of the background loop: anchor when due, else check when it is time.
+
+        A pending anchor is checked every ``check_seconds``; with nothing pending the final
+        head is still checked every ``every_seconds``, so a lost anchor is noticed when idle.
+        """
+        if self.due():
+            return self.anchor()
+        every = self.policy.check_seconds if self._pending else self.policy.every_seconds
+        if self._clock() - self._last_check >= every:
+            self.settle()
+        return None
+
     def _run(self, poll_seconds: float) -> None:
         backoff = self.policy.retry_seconds
         while not self._stop.wait(poll_seconds):
-            if not self.due():
-                continue
             try:
-                self.anchor()
+                self.step()
                 self.last_error = None
                 backoff = self.policy.retry_seconds
+                continue
             except ChainUnavailableError as err:  # the node is down: wait and try again
                 self.last_error = err
                 _log.warning("anchoring postponed: %s", err)
-                if self._stop.wait(backoff):
-                    return
-                backoff = min(backoff * 2, 60.0)
+            except FinalAnchorLostError as err:  # a broken promise: loud, never re-recorded
+                self.last_error = err
+                _log.critical("%s", err)
             except Exception as err:  # keep the thread alive; the error is reported, not lost
                 self.last_error = err
                 _log.error("anchoring failed: %s", err)
-                if self._stop.wait(backoff):
-                    return
-                backoff = min(backoff * 2, 60.0)
+            if self._stop.wait(backoff):
+                return
+            backoff = min(backoff * 2, 60.0)

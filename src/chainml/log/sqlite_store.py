@@ -267,6 +267,15 @@ class SqliteLogStore(LogStore):
         found = self._select_anchors(chain_id, contract, "size DESC, anchored_at DESC LIMIT 1")
         return found[0] if found else None
 
+    def forget_anchors(self, chain_id: int, contract: str) -> list[AnchorRecord]:
+        wanted = checksummed(contract)
+        with self._writing() as (conn, _):
+            where = "FROM anchors WHERE chain_id = ? AND contract = ?"
+            sql = f"SELECT {_ANCHOR_COLUMNS} {where} ORDER BY size"
+            rows = conn.execute(sql, (chain_id, wanted)).fetchall()
+            conn.execute(f"DELETE {where}", (chain_id, wanted))
+        return [AnchorRecord(*row) for row in rows]
+
     def get_meta(self, name: str) -> str | None:
         with self._reading():
             row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
@@ -279,6 +288,14 @@ class SqliteLogStore(LogStore):
             raise InvalidInputError(f"meta {name!r} is managed by the store itself")
         with self._writing() as (conn, _):
             conn.execute(_SET_META, (name, value))
+
+    def delete_meta(self, name: str) -> bool:
+        if not isinstance(name, str):
+            raise InvalidInputError("meta names are strings")
+        if name in RESERVED:
+            raise InvalidInputError(f"meta {name!r} is managed by the store itself")
+        with self._writing() as (conn, _):
+            return conn.execute("DELETE FROM meta WHERE name = ?", (name,)).rowcount > 0
 
     # -- integrity and lifetime --------------------------------------------------------------
 

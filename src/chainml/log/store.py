@@ -231,12 +231,24 @@ class LogStore(ABC):
         """Return the recorded anchor of the largest size (the latest of those), or None."""
 
     @abstractmethod
+    def forget_anchors(self, chain_id: int, contract: str) -> list[AnchorRecord]:
+        """Forget every anchor recorded on one chain and contract; return them, by size.
+
+        For a contract that is gone (a development node was reset): its heads anchor nothing
+        any more. The leaves are untouched.
+        """
+
+    @abstractmethod
     def get_meta(self, name: str) -> str | None:
         """Return the setting ``name``, or None if it is not set."""
 
     @abstractmethod
     def set_meta(self, name: str, value: str) -> None:
         """Durably set the setting ``name``; names the store uses itself are refused."""
+
+    @abstractmethod
+    def delete_meta(self, name: str) -> bool:
+        """Durably remove the setting ``name``; whether it was set. Store names are refused."""
 
     # -- integrity and lifetime --------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 The service never waits for the chain. Until the node answers (and the log's anchor contract
 is found or deployed) a thread keeps trying with back-off; then the log's
 :class:`~chainml.log.anchor.Anchorer` anchors by policy in its own thread, retrying through
-outages and never anchoring a size twice. Scoring goes on whatever the chain does.
+outages, never anchoring a size twice, recording heads as final only after the configured
+confirmations and anchoring again when a reorg drops a pending one. Scoring goes on whatever
+the chain does.
 """
 
 from __future__ import annotations
@@ -15,26 +17,33 @@ from collections.abc import Callable
 from chainml.chain import Contract, Env
 from chainml.log.anchor import Anchorer, AnchorPolicy, log_contract
 from chainml.log.decision_log import DecisionLog
+from chainml.log.finality import FinalAnchorLostError
 from chainml.log.store import AnchorRecord
-from chainml.service.metrics import Metrics
+from chainml.service.metrics import Labels, Metrics
 
 _log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
+Sample = tuple[Labels, float]
 
 
 class CountingAnchorer(Anchorer):
     """An Anchorer that counts its anchors and failures in the service's metrics."""
 
     def __init__(
-        self, log: DecisionLog, contract: Contract, policy: AnchorPolicy, metrics: Metrics
+        self,
+        log: DecisionLog,
+        contract: Contract,
+        policy: AnchorPolicy,
+        metrics: Metrics,
+        confirmations: int | None = None,
     ) -> None:
-        super().__init__(log, contract, policy)
+        super().__init__(log, contract, policy, confirmations=confirmations)
         self.metrics = metrics
 
-    def anchor(self) -> AnchorRecord | None:
-        """Anchor now (see :meth:`Anchorer.anchor`), counting the outcome."""
+    def step(self) -> AnchorRecord | None:
+        """One round of the loop (see :meth:`Anchorer.step`), counting the outcome."""
         try:
-            record = super().anchor()
+            record = super().step()
         except Exception:
             self.metrics.count("anchor_errors")
             raise
@@ -52,15 +61,45 @@ class BackgroundAnchoring:
         chain: Callable[[], Env],
         policy: AnchorPolicy,
         metrics: Metrics,
+        confirmations: int | None = None,
     ) -> None:
         self.log = log
         self._chain = chain
         self.policy = policy
         self.metrics = metrics
+        self.confirmations = confirmations  # None: by the chain (0 on development chains)
         self.anchorer: CountingAnchorer | None = None
         self.last_error: Exception | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._register_gauges()
+
+    def _register_gauges(self) -> None:
+        def gauge(read: Callable[[CountingAnchorer], float]) -> Callable[[], list[Sample]]:
+            return lambda: [((), read(self.anchorer) if self.anchorer is not None else 0)]
+
+        def pending_size(anchorer: CountingAnchorer) -> float:
+            pending = anchorer.pending
+            return pending.size if pending is not None else 0
+
+        self.metrics.gauges.update(
+            {
+                "chainml_anchor_pending_size": (
+                    "Size of the head anchored on chain and waiting for its confirmations "
+                    "(0: none).",
+                    gauge(pending_size),
+                ),
+                "chainml_anchor_reorgs": (
+                    "Anchors a reorg dropped before they were final (each anchored again).",
+                    gauge(lambda anchorer: anchorer.reorgs),
+                ),
+                "chainml_anchor_final_lost": (
+                    "1 while an anchor recorded as final is missing from the chain (a reorg "
+                    "deeper than the confirmations, or a reset node).",
+                    lambda: [((), isinstance(self._last_error(), FinalAnchorLostError))],
+                ),
+            }
+        )
 
     @property
     def state(self) -> str:
@@ -69,10 +108,13 @@ class BackgroundAnchoring:
             return "retrying"
         return "retrying" if self.anchorer.last_error is not None else "ok"
 
+    def _last_error(self) -> Exception | None:
+        return self.anchorer.last_error if self.anchorer is not None else self.last_error
+
     @property
     def error(self) -> str | None:
         """The last anchoring problem, for /healthz."""
-        err = self.anchorer.last_error if self.anchorer is not None else self.last_error
+        err = self._last_error()
         return None if err is None else str(err)
 
     def start(self) -> None:
@@ -89,13 +131,20 @@ class BackgroundAnchoring:
             try:
                 env = self._chain()
                 anchorer = CountingAnchorer(
-                    self.log, log_contract(env, self.log), self.policy, self.metrics
+                    self.log,
+                    log_contract(env, self.log),
+                    self.policy,
+                    self.metrics,
+                    self.confirmations,
                 )
-                anchorer.reconcile()  # heads anchored before a crash are recorded first
+                anchorer.settle()  # heads anchored before a crash are recorded (or followed)
             except Exception as err:  # the chain is not there yet: try again later
                 self.last_error = err
                 self.metrics.count("anchor_errors")
-                _log.warning("anchoring not started yet: %s", err)
+                if isinstance(err, FinalAnchorLostError):
+                    _log.critical("%s", err)  # a broken promise, not an outage
+                else:
+                    _log.warning("anchoring not started yet: %s", err)
                 if self._stop.wait(backoff):
                     return
                 backoff = min(backoff * 2, 30.0)
@@ -115,7 +164,7 @@ class BackgroundAnchoring:
         if anchorer is None:
             return
         anchorer.stop()
-        if anchorer.last_error is None and self.log.store.size > anchorer.anchored_size:
+        if anchorer.last_error is None and self.log.store.size > anchorer.covered_size:
             try:
                 anchorer.anchor()
             except Exception as err:  # best effort: the next start catches up

@@ -85,7 +85,9 @@ class ServiceRuntime(Closing):
             policy = AnchorPolicy(
                 every_decisions=self.options.anchor_every, every_seconds=self.options.anchor_seconds
             )
-            self.anchoring = BackgroundAnchoring(self.log, self.chain, policy, self.metrics)
+            self.anchoring = BackgroundAnchoring(
+                self.log, self.chain, policy, self.metrics, self.settings.confirmations
+            )
             self.anchoring.start()
         if not self.pinned:
             self.watcher = ModelWatcher(
