@@ -42,8 +42,9 @@ def test_acknowledged_but_unsealed_transactions_are_recovered(fresh_dir: Path, c
     counter = crashed.deploy(counter_code, 0)
     hashes = [counter.increment().tx_hash for _ in range(7)]
     # The first process never sealed its open block (as after kill -9); a second one opens
-    # the same directory and must re-execute the journal.
+    # the same directory and must re-execute the journal. Death releases the lock: do that.
     assert crashed.backend._block is not None and crashed.backend._block.transactions
+    crashed.backend._owner.close()
     with open_env(fresh_dir) as env:
         assert env.at(counter.address, counter_code).count() == 7
         receipts = [env.backend.wait_for_receipt(h) for h in hashes]
