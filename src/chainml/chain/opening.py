@@ -74,11 +74,11 @@ def _through_owner(settings: Settings, busy: DataDirectoryBusyError) -> Env:
     return Env(backend, signers, data_dir=settings.data_dir)
 
 
-def serve_embedded(settings: Settings, port: int = 0) -> Env:
+def serve_embedded(settings: Settings, port: int = 0) -> tuple[Env, str]:
     """Own the embedded chain of ``settings.data_dir`` and serve it on 127.0.0.1:``port``.
 
-    The chain is served (``env.backend.endpoint``) until the returned Env is closed. A
-    directory another process owns, or that this process cannot write, is refused.
+    Returns the Env and the endpoint's URL; the chain is served until the Env is closed.
+    A directory another process owns, or that this process cannot write, is refused.
     """
     if settings.rpc is not None:
         raise InvalidInputError(
@@ -92,8 +92,8 @@ def serve_embedded(settings: Settings, port: int = 0) -> Env:
             )
         if settings.chain_id is not None and settings.chain_id != backend.chain_id:
             raise WrongChainIdError(expected=settings.chain_id, actual=backend.chain_id)
-        backend.serve(port)
+        url = backend.serve(port)
     except BaseException:
         backend.close()
         raise
-    return Env(backend, backend.signers, data_dir=settings.data_dir)
+    return Env(backend, backend.signers, data_dir=settings.data_dir), url

@@ -231,6 +231,7 @@ class RpcBackend(ChainBackend):
         return self._dev_request("evm_snapshot", [])
 
     def revert(self, snapshot: object) -> None:
+        self._fees = None  # an earlier block may have had a higher base fee
         if not self._dev_request("evm_revert", [snapshot]):
             raise InvalidInputError(f"the node does not know snapshot {snapshot!r}")
 

@@ -140,11 +140,13 @@ def serve(
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
     try:
-        with serve_embedded(settings_of(ctx), port) as env:
+        env, url = serve_embedded(settings_of(ctx), port)
+        with env:
             out = console()
-            out.print(f"serving the embedded chain at {env.backend.location}")
+            out.print(f"serving the embedded chain at {url}")
             out.print(f"chain id {env.chain_id}; data directory {env.data_dir}")
-            out.print(f"accounts: {', '.join(env.accounts[:3])}, ... (keys: the mnemonic file)")
+            out.print(f"default account {env.sender}; {len(env.accounts)} accounts in all")
+            out.print(f"their keys come from {env.data_dir}/mnemonic (development only)")
             out.print("stop with Ctrl-C or SIGTERM")
             while not stop.wait(0.5):
                 pass
