@@ -40,7 +40,10 @@ class RpcServer(Closing):
         self.port = int(self._http.server_address[1])
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
-            target=self._http.serve_forever, name="chainml-rpc-server", daemon=True
+            target=self._http.serve_forever,
+            args=(0.1,),  # how often it looks for shutdown: close() waits at most that
+            name="chainml-rpc-server",
+            daemon=True,
         )
         self._thread.start()
 
