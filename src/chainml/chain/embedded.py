@@ -39,7 +39,7 @@ from chainml.chain import pyevm_calls
 from chainml.chain.accounts import Signer, load_or_create_mnemonic, signers_from_mnemonic
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.kvstore import SqliteKV
-from chainml.chain.ownership import Owner, OwnerLock, take_ownership
+from chainml.chain.ownership import Owner, OwnerLock, current_owner, take_ownership
 from chainml.chain.pyevm_blocks import (
     OpenBlock,
     chain_class,
@@ -82,13 +82,17 @@ class EmbeddedBackend(ChainBackend):
         self.data_dir = data_dir
         _ensure_directory(data_dir)
         db_path = data_dir / "chain.sqlite"
-        fresh = not db_path.exists()
         owned = take_ownership(data_dir)
         if isinstance(owned, Owner):
             raise DataDirectoryBusyError(str(data_dir), owned.pid, url=owned.url)
-        if owned is not None and not fresh and not os.access(db_path, os.W_OK):
-            owned.close()  # a directory we may lock, but a database we may not write
+        fresh = not db_path.exists()  # asked as the owner: nobody creates it meanwhile
+        writable = os.access(data_dir, os.W_OK) and (fresh or os.access(db_path, os.W_OK))
+        if owned is not None and not writable:
+            owned.close()  # a lock file we may write, but not the chain's files
             owned = None
+        if owned is None and (live := current_owner(data_dir)) and live.url is not None:
+            # read-only here, but a live owner serves it: its view is the current one
+            raise DataDirectoryBusyError(str(data_dir), live.pid, url=live.url)
         self._owner: OwnerLock | None = owned
         self.read_only = owned is None
         self._server: Any = None
@@ -591,6 +595,8 @@ class EmbeddedBackend(ChainBackend):
             if _SHARED.get(self.data_dir.resolve()) is self:
                 del _SHARED[self.data_dir.resolve()]
         if self._server is not None:
+            if self._owner is not None:
+                self._owner.withdraw()  # new clients stop coming before the server stops
             self._server.close()  # no request may arrive while the rest shuts down
             self._server = None
         try:

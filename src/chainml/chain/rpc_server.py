@@ -48,21 +48,23 @@ class RpcServer(Closing):
         self._thread.start()
 
     def close(self) -> None:
-        """Stop answering; requests in flight finish first."""
+        """Stop accepting requests and release the port."""
         self._http.shutdown()
         self._http.server_close()
         self._thread.join(10)
 
 
 class _Server(ThreadingHTTPServer):
+    # Connections are daemon threads: close() does not wait for idle keep-alive clients; a
+    # request in flight holds the backend's lock, which the backend's close() waits for.
     daemon_threads = True
-    block_on_close = True  # close() waits for requests in flight
     methods: EthMethods
 
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive: RpcBackend reuses its connection
+    timeout = 60  # seconds a connection may sit idle or send a body slowly
 
     def do_POST(self) -> None:
         refusal = self._refusal()
