@@ -113,3 +113,26 @@ def test_web3_py_deploys_transacts_and_reads(served: tuple[EmbeddedBackend, str]
     assert w3.provider.make_request("evm_revert", [snapshot])["result"] is True  # type: ignore[arg-type]
     assert counter.functions.count().call() == 42
     assert json.loads(json.dumps(w3.eth.get_block("latest")["number"])) == block.number
+
+
+def test_lookups_by_hash_storage_and_unknowns(served: tuple[EmbeddedBackend, str]) -> None:
+    backend, url = served
+    env = Env(backend, backend.signers, data_dir=backend.data_dir)
+    counter = env.deploy(contracts.load("Counter", backend.data_dir / "cache"), 5)
+    receipt = counter.increment()
+    block = _call(url, "eth_getBlockByNumber", hex(receipt.block_number), True)["result"]
+    by_hash = _call(url, "eth_getBlockByHash", block["hash"], True)["result"]
+    assert by_hash == block and block["transactions"][-1]["hash"] == "0x" + receipt.tx_hash.hex()
+    (log,) = _call(url, "eth_getLogs", {"blockHash": block["hash"]})["result"]
+    assert (
+        log["transactionHash"] == "0x" + receipt.tx_hash.hex() and log["blockHash"] == block["hash"]
+    )
+    count = _call(url, "eth_getStorageAt", counter.address, "0x0", {"blockHash": block["hash"]})
+    assert int(count["result"], 16) == 6
+    at_genesis = _call(url, "eth_getCode", counter.address, "earliest")["result"]
+    assert at_genesis == "0x"
+    unknown = "0x" + "11" * 32
+    assert _call(url, "eth_getTransactionReceipt", unknown)["result"] is None
+    assert _call(url, "eth_getTransactionByHash", unknown)["result"] is None
+    assert _call(url, "eth_getBlockByHash", unknown, False)["result"] is None
+    assert _call(url, "eth_getBlockByNumber", "0xffff", False)["result"] is None

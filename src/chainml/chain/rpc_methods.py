@@ -91,6 +91,17 @@ class EthMethods:
         except ChainMLError as err:
             raise RpcFault(-32000, str(err)) from err
 
+    def _at(self, value: Any) -> int | None:
+        """A block parameter: a tag, a number, or an EIP-1898 object (number or hash)."""
+        if isinstance(value, dict) and "blockHash" in value:
+            header = self.backend.header_by_hash(_hash(value["blockHash"]))
+            if header is None:
+                raise InvalidInputError(f"no canonical block {value['blockHash']}")
+            return int(header.block_number)
+        if isinstance(value, dict) and "blockNumber" in value:
+            return _block_tag(value["blockNumber"])
+        return _block_tag(value)
+
     # -- identity --------------------------------------------------------------------------
 
     def _rpc_eth_chainId(self, params: list[Any]) -> str:
@@ -120,25 +131,25 @@ class EthMethods:
         return hex(self.backend.block().number)
 
     def _rpc_eth_getBalance(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), _block_tag(_param(params, 1, "latest"))
+        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
         return hex(self.backend.balance(address, block))
 
     def _rpc_eth_getTransactionCount(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), _block_tag(_param(params, 1, "latest"))
+        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
         return hex(self.backend.nonce(address, block))
 
     def _rpc_eth_getCode(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), _block_tag(_param(params, 1, "latest"))
+        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
         return "0x" + self.backend.code(address, block).hex()
 
     def _rpc_eth_getStorageAt(self, params: list[Any]) -> str:
         address, slot = _address(_param(params, 0)), _quantity(_param(params, 1))
-        value = self.backend.storage(address, slot, _block_tag(_param(params, 2, "latest")))
+        value = self.backend.storage(address, slot, self._at(_param(params, 2, "latest")))
         return "0x" + value.to_bytes(32, "big").hex()
 
     def _rpc_eth_call(self, params: list[Any]) -> str:
         request = _call_request(_param(params, 0))
-        return "0x" + self.backend.call(request, _block_tag(_param(params, 1, "latest"))).hex()
+        return "0x" + self.backend.call(request, self._at(_param(params, 1, "latest"))).hex()
 
     def _rpc_eth_estimateGas(self, params: list[Any]) -> str:
         return hex(self.backend.estimate_gas(_call_request(_param(params, 0))))
@@ -153,7 +164,7 @@ class EthMethods:
 
     def _rpc_eth_feeHistory(self, params: list[Any]) -> dict[str, Any]:
         count = min(_quantity(_param(params, 0)), 1024)
-        newest = _block_tag(_param(params, 1, "latest"))
+        newest = self._at(_param(params, 1, "latest"))
         last = self.backend.block(newest).number
         first = max(0, last - count + 1)
         headers = [self.backend.header(n) for n in range(first, last + 1)]
@@ -220,7 +231,7 @@ class EthMethods:
 
     def _rpc_eth_getBlockByNumber(self, params: list[Any]) -> dict[str, Any] | None:
         try:
-            header = self.backend.header(_block_tag(_param(params, 0)))
+            header = self.backend.header(self._at(_param(params, 0)))
         except NotFoundError:
             return None
         return self._block_json(header, bool(_param(params, 1, False)))
