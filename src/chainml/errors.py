@@ -164,11 +164,15 @@ class DataDirectoryBusyError(DataDirectoryError):
         self.pid = pid
         self.url = url  # the owner's JSON-RPC endpoint, when it serves one
         owner = f"process {pid}" if pid else "another process"
-        super().__init__(
-            path,
-            f"the embedded chain is owned by {owner}, which writes to it"
-            + (f" and serves it at {url}" if url else ", and it offers no endpoint")
-            + "; a second writer would erase its transactions. Wait for it to exit, or run "
-            "the long-lived one as `chainml chain serve` or `chainml serve`: chainml commands "
-            "on this directory then go through it",
-        )
+        if url:
+            advice = (
+                f"serves it at {url}: use that endpoint (other chainml commands on this "
+                "directory go through it); a second writer would erase its transactions"
+            )
+        else:
+            advice = (
+                "offers no endpoint; a second writer would erase its transactions. Wait for "
+                "it to exit, or run the long-lived one as `chainml chain serve` or `chainml "
+                "serve`: chainml commands on this directory then go through it"
+            )
+        super().__init__(path, f"the embedded chain is owned by {owner}, which {advice}")
