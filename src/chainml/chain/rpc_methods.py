@@ -17,13 +17,28 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from eth.abc import BlockHeaderAPI, SignedTransactionAPI
+from eth.abc import BlockHeaderAPI
 from eth_bloom import BloomFilter  # type: ignore[attr-defined]
-from eth_utils import is_address, to_checksum_address
+from eth_utils import to_checksum_address
 
 from chainml import __version__
-from chainml.chain.backend import CallRequest, Log, LogFilter
+from chainml.chain.backend import LogFilter
 from chainml.chain.embedded import EmbeddedBackend
+from chainml.chain.rpc_codec import (
+    ZERO_ADDRESS,
+    account,
+    block_or,
+    block_tag,
+    call_request,
+    effective_gas_price,
+    hash32,
+    hex_bytes,
+    log_json,
+    param,
+    quantity,
+    topic_options,
+    transaction_json,
+)
 from chainml.errors import (
     ChainMLError,
     ContractRevertError,
@@ -34,7 +49,6 @@ from chainml.errors import (
     WrongChainIdError,
 )
 
-ZERO_ADDRESS = "0x" + "00" * 20
 MAX_LOG_BLOCKS = 10_000  # blocks one eth_getLogs may scan
 
 
@@ -94,13 +108,13 @@ class EthMethods:
     def _at(self, value: Any) -> int | None:
         """A block parameter: a tag, a number, or an EIP-1898 object (number or hash)."""
         if isinstance(value, dict) and "blockHash" in value:
-            header = self.backend.header_by_hash(_hash(value["blockHash"]))
+            header = self.backend.header_by_hash(hash32(value["blockHash"]))
             if header is None:
                 raise InvalidInputError(f"no canonical block {value['blockHash']}")
             return int(header.block_number)
         if isinstance(value, dict) and "blockNumber" in value:
-            return _block_tag(value["blockNumber"])
-        return _block_tag(value)
+            return block_tag(value["blockNumber"])
+        return block_tag(value)
 
     # -- identity --------------------------------------------------------------------------
 
@@ -131,28 +145,40 @@ class EthMethods:
         return hex(self.backend.block().number)
 
     def _rpc_eth_getBalance(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
+        address, block = (
+            account(param(params, 0)),
+            self._at(param(params, 1, "latest")),
+        )
         return hex(self.backend.balance(address, block))
 
     def _rpc_eth_getTransactionCount(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
+        address, block = (
+            account(param(params, 0)),
+            self._at(param(params, 1, "latest")),
+        )
         return hex(self.backend.nonce(address, block))
 
     def _rpc_eth_getCode(self, params: list[Any]) -> str:
-        address, block = _address(_param(params, 0)), self._at(_param(params, 1, "latest"))
+        address, block = (
+            account(param(params, 0)),
+            self._at(param(params, 1, "latest")),
+        )
         return "0x" + self.backend.code(address, block).hex()
 
     def _rpc_eth_getStorageAt(self, params: list[Any]) -> str:
-        address, slot = _address(_param(params, 0)), _quantity(_param(params, 1))
-        value = self.backend.storage(address, slot, self._at(_param(params, 2, "latest")))
+        address, slot = (
+            account(param(params, 0)),
+            quantity(param(params, 1)),
+        )
+        value = self.backend.storage(address, slot, self._at(param(params, 2, "latest")))
         return "0x" + value.to_bytes(32, "big").hex()
 
     def _rpc_eth_call(self, params: list[Any]) -> str:
-        request = _call_request(_param(params, 0))
-        return "0x" + self.backend.call(request, self._at(_param(params, 1, "latest"))).hex()
+        request = call_request(param(params, 0))
+        return "0x" + self.backend.call(request, self._at(param(params, 1, "latest"))).hex()
 
     def _rpc_eth_estimateGas(self, params: list[Any]) -> str:
-        return hex(self.backend.estimate_gas(_call_request(_param(params, 0))))
+        return hex(self.backend.estimate_gas(call_request(param(params, 0))))
 
     # -- fees ------------------------------------------------------------------------------
 
@@ -163,12 +189,12 @@ class EthMethods:
         return hex(self.backend.fees()[1])
 
     def _rpc_eth_feeHistory(self, params: list[Any]) -> dict[str, Any]:
-        count = min(_quantity(_param(params, 0)), 1024)
-        newest = self._at(_param(params, 1, "latest"))
+        count = min(quantity(param(params, 0)), 1024)
+        newest = self._at(param(params, 1, "latest"))
         last = self.backend.block(newest).number
         first = max(0, last - count + 1)
         headers = [self.backend.header(n) for n in range(first, last + 1)]
-        percentiles = _param(params, 2, None) or []
+        percentiles = param(params, 2, None) or []
         return {
             "oldestBlock": hex(first),
             "baseFeePerGas": [hex(h.base_fee_per_gas) for h in headers]
@@ -180,10 +206,10 @@ class EthMethods:
     # -- transactions ----------------------------------------------------------------------
 
     def _rpc_eth_sendRawTransaction(self, params: list[Any]) -> str:
-        return "0x" + self.backend.send_raw_transaction(_data(_param(params, 0))).hex()
+        return "0x" + self.backend.send_raw_transaction(hex_bytes(param(params, 0))).hex()
 
     def _rpc_eth_getTransactionReceipt(self, params: list[Any]) -> dict[str, Any] | None:
-        tx_hash = _hash(_param(params, 0))
+        tx_hash = hash32(param(params, 0))
         located = self.backend.locate(tx_hash)
         if located is None:
             return None
@@ -208,9 +234,9 @@ class EthMethods:
             "to": to_checksum_address(tx.to) if tx.to else None,
             "cumulativeGasUsed": hex(sum(r.gas_used for r in receipts)),
             "gasUsed": hex(receipt.gas_used),
-            "effectiveGasPrice": hex(_effective_gas_price(tx, header)),
+            "effectiveGasPrice": hex(effective_gas_price(tx, header)),
             "contractAddress": receipt.contract_address,
-            "logs": [_log_json(log, header, index) for log in receipt.logs],
+            "logs": [log_json(log, header, index) for log in receipt.logs],
             "logsBloom": "0x" + int(bloom).to_bytes(256, "big").hex(),
             "status": "0x1" if receipt.status else "0x0",
             "type": hex(tx.type_id or 0),
@@ -221,24 +247,24 @@ class EthMethods:
         return answer
 
     def _rpc_eth_getTransactionByHash(self, params: list[Any]) -> dict[str, Any] | None:
-        located = self.backend.locate(_hash(_param(params, 0)))
+        located = self.backend.locate(hash32(param(params, 0)))
         if located is None:
             return None
         tx, number, index = located
-        return _transaction_json(tx, self.backend.header(number), index)
+        return transaction_json(tx, self.backend.header(number), index)
 
     # -- blocks and logs -------------------------------------------------------------------
 
     def _rpc_eth_getBlockByNumber(self, params: list[Any]) -> dict[str, Any] | None:
         try:
-            header = self.backend.header(self._at(_param(params, 0)))
+            header = self.backend.header(self._at(param(params, 0)))
         except NotFoundError:
             return None
-        return self._block_json(header, bool(_param(params, 1, False)))
+        return self._block_json(header, bool(param(params, 1, False)))
 
     def _rpc_eth_getBlockByHash(self, params: list[Any]) -> dict[str, Any] | None:
-        header = self.backend.header_by_hash(_hash(_param(params, 0)))
-        return None if header is None else self._block_json(header, bool(_param(params, 1)))
+        header = self.backend.header_by_hash(hash32(param(params, 0)))
+        return None if header is None else self._block_json(header, bool(param(params, 1)))
 
     def _block_json(self, header: BlockHeaderAPI, full: bool) -> dict[str, Any]:
         txs = self.backend.block_transactions(header.block_number)
@@ -264,7 +290,7 @@ class EthMethods:
             "uncles": [],
             "withdrawals": [],
             "transactions": [
-                _transaction_json(tx, header, i) if full else "0x" + bytes(tx.hash).hex()
+                transaction_json(tx, header, i) if full else "0x" + bytes(tx.hash).hex()
                 for i, tx in enumerate(txs)
             ],
         }
@@ -283,18 +309,18 @@ class EthMethods:
         return answer
 
     def _rpc_eth_getLogs(self, params: list[Any]) -> list[dict[str, Any]]:
-        query = _param(params, 0)
+        query = param(params, 0)
         if not isinstance(query, dict):
             raise InvalidInputError("eth_getLogs takes a filter object")
         if query.get("blockHash") is not None:
-            header = self.backend.header_by_hash(_hash(query["blockHash"]))
+            header = self.backend.header_by_hash(hash32(query["blockHash"]))
             if header is None:
                 raise InvalidInputError("unknown block hash")
             first = last = header.block_number
         else:
             head = self.backend.block().number
-            first = _block_or(query.get("fromBlock"), head)
-            last = _block_or(query.get("toBlock"), head)
+            first = block_or(query.get("fromBlock"), head)
+            last = block_or(query.get("toBlock"), head)
         if last - first >= MAX_LOG_BLOCKS:
             raise InvalidInputError(f"eth_getLogs spans at most {MAX_LOG_BLOCKS} blocks")
         addresses = query.get("address") or []
@@ -303,8 +329,8 @@ class EthMethods:
         if not isinstance(addresses, list) or not isinstance(topics, list):
             raise InvalidInputError("address and topics are strings or lists")
         log_filter = LogFilter(
-            addresses=tuple(_address(a) for a in addresses),
-            topics=tuple(_topic_options(t) for t in topics),
+            addresses=tuple(account(a) for a in addresses),
+            topics=tuple(topic_options(t) for t in topics),
             from_block=first,
             to_block=last,
         )
@@ -316,7 +342,7 @@ class EthMethods:
             if header is None:
                 header = headers[log.block_number] = self.backend.header(log.block_number)
             located = self.backend.locate(log.tx_hash)
-            answer.append(_log_json(log, header, located[2] if located else 0))
+            answer.append(log_json(log, header, located[2] if located else 0))
         return answer
 
     # -- development controls (anvil's names) ----------------------------------------------
@@ -326,7 +352,7 @@ class EthMethods:
         return "0x0"
 
     def _rpc_evm_increaseTime(self, params: list[Any]) -> str:
-        seconds = _quantity(_param(params, 0))
+        seconds = quantity(param(params, 0))
         self.backend.increase_time(seconds)
         return hex(seconds)
 
@@ -338,7 +364,7 @@ class EthMethods:
         return key
 
     def _rpc_evm_revert(self, params: list[Any]) -> bool:
-        key = _param(params, 0)
+        key = param(params, 0)
         key = hex(key) if isinstance(key, int) else key
         with self._snapshot_lock:
             snapshot = self._snapshots.get(key) if isinstance(key, str) else None
@@ -349,138 +375,3 @@ class EthMethods:
                 del self._snapshots[later]
         self.backend.revert(snapshot)
         return True
-
-
-# -- decoding parameters -------------------------------------------------------------------
-
-
-def _param(params: list[Any], index: int, *default: Any) -> Any:
-    if index < len(params):
-        return params[index]
-    if default:
-        return default[0]
-    raise InvalidInputError(f"missing parameter {index}")
-
-
-def _quantity(value: Any) -> int:
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 66:
-        raise InvalidInputError(f"{value!r} is not a hex quantity")
-    try:
-        return int(value, 16)
-    except ValueError:
-        raise InvalidInputError(f"{value!r} is not a hex quantity") from None
-
-
-def _data(value: Any) -> bytes:
-    if not isinstance(value, str) or not value.startswith("0x"):
-        raise InvalidInputError("hex data starts with 0x")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError:
-        raise InvalidInputError("malformed hex data") from None
-
-
-def _hash(value: Any) -> bytes:
-    data = _data(value)
-    if len(data) != 32:
-        raise InvalidInputError(f"a hash has 32 bytes, got {len(data)}")
-    return data
-
-
-def _address(value: Any) -> str:
-    if not isinstance(value, str) or not is_address(value):
-        raise InvalidInputError(f"{value!r} is not an address")
-    return str(to_checksum_address(value))
-
-
-def _block_tag(value: Any) -> int | None:
-    """A block number, or None for the latest state (pending, safe, finalized: the same)."""
-    if value in ("latest", "pending", "safe", "finalized"):
-        return None
-    if value == "earliest":
-        return 0
-    return _quantity(value)
-
-
-def _block_or(value: Any, head: int) -> int:
-    number = _block_tag("latest" if value is None else value)
-    return head if number is None else number
-
-
-def _topic_options(value: Any) -> tuple[bytes, ...] | None:
-    if value is None:
-        return None
-    if isinstance(value, list):
-        return tuple(_hash(v) for v in value)
-    return (_hash(value),)
-
-
-def _call_request(value: Any) -> CallRequest:
-    if not isinstance(value, dict):
-        raise InvalidInputError("a call is an object")
-    data = value.get("input", value.get("data")) or "0x"
-    to = value.get("to")
-    gas = value.get("gas")
-    return CallRequest(
-        sender=_address(value.get("from") or ZERO_ADDRESS),
-        to=None if to is None else _address(to),
-        data=_data(data),
-        value=_quantity(value.get("value") or "0x0"),
-        gas=None if gas is None else _quantity(gas),
-    )
-
-
-# -- encoding answers ----------------------------------------------------------------------
-
-
-def _effective_gas_price(tx: SignedTransactionAPI, header: BlockHeaderAPI) -> int:
-    base = int(header.base_fee_per_gas)
-    return int(min(tx.max_fee_per_gas, base + tx.max_priority_fee_per_gas))
-
-
-def _transaction_json(
-    tx: SignedTransactionAPI, header: BlockHeaderAPI, index: int
-) -> dict[str, Any]:
-    answer: dict[str, Any] = {
-        "hash": "0x" + bytes(tx.hash).hex(),
-        "nonce": hex(tx.nonce),
-        "blockHash": "0x" + bytes(header.hash).hex(),
-        "blockNumber": hex(header.block_number),
-        "transactionIndex": hex(index),
-        "from": to_checksum_address(tx.sender),
-        "to": to_checksum_address(tx.to) if tx.to else None,
-        "value": hex(tx.value),
-        "gas": hex(tx.gas),
-        "gasPrice": hex(_effective_gas_price(tx, header)),
-        "input": "0x" + bytes(tx.data).hex(),
-        "type": hex(tx.type_id or 0),
-        "chainId": hex(tx.chain_id) if tx.chain_id is not None else None,
-        "v": hex(tx.y_parity),
-        "yParity": hex(tx.y_parity),
-        "r": hex(tx.r),
-        "s": hex(tx.s),
-    }
-    if tx.type_id:
-        answer["maxFeePerGas"] = hex(tx.max_fee_per_gas)
-        answer["maxPriorityFeePerGas"] = hex(tx.max_priority_fee_per_gas)
-        answer["accessList"] = [
-            {"address": to_checksum_address(a), "storageKeys": [hex(k) for k in keys]}
-            for a, keys in tx.access_list
-        ]
-    return answer
-
-
-def _log_json(log: Log, header: BlockHeaderAPI, tx_index: int) -> dict[str, Any]:
-    return {
-        "address": log.address,
-        "topics": ["0x" + t.hex() for t in log.topics],
-        "data": "0x" + log.data.hex(),
-        "blockNumber": hex(log.block_number),
-        "blockHash": "0x" + bytes(header.hash).hex(),
-        "transactionHash": "0x" + log.tx_hash.hex(),
-        "transactionIndex": hex(tx_index),
-        "logIndex": hex(log.log_index),
-        "removed": False,
-    }
