@@ -83,4 +83,6 @@ def test_reads_work_and_writes_exit_6_on_a_read_only_copy(
         mine = _reader(read_only_copy, "chain", "mine", "1")
         assert mine.returncode == 6, mine.stderr
         assert "read-only" in mine.stderr and "internal error" not in mine.stderr
+        inside = _reader(read_only_copy / "new", "chain", "info")  # cannot be created
+        assert inside.returncode == 6 and "cannot be created" in inside.stderr, inside.stderr
     assert _digest(read_only_copy) == before

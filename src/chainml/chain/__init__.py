@@ -7,7 +7,8 @@ from chainml.chain.backend import Block, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.compiler import CompiledContract, compile_file, compile_source
 from chainml.chain.contract import Contract
 from chainml.chain.env import Env
-from chainml.config import Settings, ensure_directory, load_settings
+from chainml.chain.ownership import ensure_data_directory
+from chainml.config import Settings, load_settings
 
 
 def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
@@ -36,7 +37,7 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
             signers.append(Signer(settings.private_key))
         elif settings.keystore is not None:
             signers.append(signer_from_keystore(settings.keystore, settings.keystore_password))
-        ensure_directory(settings.data_dir)
+        ensure_data_directory(settings.data_dir)
     except BaseException:
         rpc.close()
         raise

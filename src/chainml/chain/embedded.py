@@ -39,7 +39,13 @@ from chainml.chain import pyevm_calls
 from chainml.chain.accounts import Signer, load_or_create_mnemonic, signers_from_mnemonic
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.kvstore import SqliteKV
-from chainml.chain.ownership import Owner, OwnerLock, current_owner, take_ownership
+from chainml.chain.ownership import (
+    Owner,
+    OwnerLock,
+    current_owner,
+    ensure_data_directory,
+    take_ownership,
+)
 from chainml.chain.pyevm_blocks import (
     OpenBlock,
     chain_class,
@@ -47,7 +53,6 @@ from chainml.chain.pyevm_blocks import (
     receipt_from,
     rewind_canonical_chain,
 )
-from chainml.config import ensure_directory
 from chainml.errors import (
     ChainError,
     DataDirectoryBusyError,
@@ -80,7 +85,7 @@ class EmbeddedBackend(ChainBackend):
 
     def __init__(self, data_dir: Path, *, durability: str = "normal") -> None:
         self.data_dir = data_dir
-        _ensure_directory(data_dir)
+        ensure_data_directory(data_dir)
         db_path = data_dir / "chain.sqlite"
         owned = take_ownership(data_dir)
         if isinstance(owned, Owner):
@@ -612,10 +617,3 @@ class EmbeddedBackend(ChainBackend):
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.data_dir)!r}, chain_id={self.chain_id})"
-
-
-def _ensure_directory(data_dir: Path) -> None:
-    try:
-        ensure_directory(data_dir)
-    except OSError as err:  # a read-only parent, most often
-        raise DataDirectoryError(str(data_dir), f"cannot be created: {err.strerror}") from err

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from chainml import bounded_json
 from chainml._closing import Closing
+from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, InvalidInputError
 
 LOCK_FILE = "chain.lock"
@@ -33,6 +34,14 @@ class Owner:
 
     pid: int | None
     url: str | None
+
+
+def ensure_data_directory(data_dir: Path) -> None:
+    """Create the data directory on first use (see :func:`chainml.config.ensure_directory`)."""
+    try:
+        ensure_directory(data_dir)
+    except OSError as err:  # a read-only parent, most often
+        raise DataDirectoryError(str(data_dir), f"cannot be created: {err.strerror}") from err
 
 
 def take_ownership(data_dir: Path) -> OwnerLock | Owner | None:
