@@ -25,7 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eth import constants
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
@@ -64,6 +64,9 @@ from chainml.errors import (
     WrongChainIdError,
 )
 
+if TYPE_CHECKING:
+    from chainml.chain.rpc_server import RpcServer
+
 EMBEDDED_CHAIN_ID = 1337
 GAS_LIMIT = 30_000_000
 DEV_BALANCE = 10_000 * 10**18
@@ -100,7 +103,7 @@ class EmbeddedBackend(ChainBackend):
             raise DataDirectoryBusyError(str(data_dir), live.pid, url=live.url)
         self._owner: OwnerLock | None = owned
         self.read_only = owned is None
-        self._server: Any = None
+        self._server: RpcServer | None = None
         self._users = 1
         try:
             if self.read_only and fresh:
@@ -126,6 +129,8 @@ class EmbeddedBackend(ChainBackend):
             self._block: OpenBlock | None = None
             self._recover_journal()
         except BaseException:
+            if hasattr(self, "_kv"):
+                self._kv.close()
             if owned is not None:
                 owned.close()
             raise
@@ -584,12 +589,12 @@ class EmbeddedBackend(ChainBackend):
             if self._server is None:
                 self._server = RpcServer(self, port=port)
                 self._owner.advertise(self._server.url)
-            return str(self._server.url)
+            return self._server.url
 
     @property
     def endpoint(self) -> str | None:
         """The URL this process serves the chain at, if it does."""
-        return None if self._server is None else str(self._server.url)
+        return None if self._server is None else self._server.url
 
     def close(self) -> None:
         """Release this user's hold; the last one seals, commits and gives up ownership."""
