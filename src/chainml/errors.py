@@ -155,3 +155,24 @@ class ProofError(VerificationError):
             f"proof for index {index} in a tree of size {size} does not verify{extra}: "
             f"expected root {expected.hex()}, computed {got}"
         )
+
+
+class DataDirectoryBusyError(DataDirectoryError):
+    """Another live process owns the embedded data directory (one writer per directory)."""
+
+    def __init__(self, path: str, pid: int | None, url: str | None = None) -> None:
+        self.pid = pid
+        self.url = url  # the owner's JSON-RPC endpoint, when it serves one
+        owner = f"process {pid}" if pid else "another process"
+        if url:
+            advice = (
+                f"serves it at {url}: use that endpoint (other chainml commands on this "
+                "directory go through it); a second writer would erase its transactions"
+            )
+        else:
+            advice = (
+                "offers no endpoint; a second writer would erase its transactions. Wait for "
+                "it to exit, or run the long-lived one as `chainml chain serve` or `chainml "
+                "serve`: chainml commands on this directory then go through it"
+            )
+        super().__init__(path, f"the embedded chain is owned by {owner}, which {advice}")

@@ -267,3 +267,12 @@ def test_unknown_contract_lists_the_shipped_ones(tmp_path: Path) -> None:
 def test_odd_contract_names_are_not_found(name: str) -> None:
     with pytest.raises(NotFoundError):
         contracts.source_path(name)
+
+
+def test_a_cache_that_cannot_be_written_is_skipped(tmp_path: Path) -> None:
+    """As in a read-only data directory: compiling works, nothing is cached, no error."""
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the cache directory would go")
+    compiled = contracts.load("Counter", blocked / "vyper")
+    assert compiled.runtime_bytecode and not compiled.from_cache
+    assert blocked.read_text() == "a file where the cache directory would go"

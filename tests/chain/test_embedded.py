@@ -8,9 +8,15 @@ import pytest
 
 from chainml import contracts
 from chainml.chain import CompiledContract, Env, connect, embedded
+from chainml.chain.backend import CallRequest
 from chainml.chain.embedded import EmbeddedBackend
 from chainml.config import Settings
-from chainml.errors import DataDirectoryError, NotFoundError, WrongChainIdError
+from chainml.errors import (
+    DataDirectoryError,
+    InvalidInputError,
+    NotFoundError,
+    WrongChainIdError,
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,9 @@ def test_acknowledged_but_unsealed_transactions_are_recovered(fresh_dir: Path, c
     counter = crashed.deploy(counter_code, 0)
     hashes = [counter.increment().tx_hash for _ in range(7)]
     # The first process never sealed its open block (as after kill -9); a second one opens
-    # the same directory and must re-execute the journal.
+    # the same directory and must re-execute the journal. Death releases the lock: do that.
     assert crashed.backend._block is not None and crashed.backend._block.transactions
+    crashed.backend._owner.close()
     with open_env(fresh_dir) as env:
         assert env.at(counter.address, counter_code).count() == 7
         receipts = [env.backend.wait_for_receipt(h) for h in hashes]
@@ -114,3 +121,85 @@ def test_an_expected_chain_id_is_checked_on_the_embedded_chain_too(fresh_dir: Pa
     assert (info.value.expected, info.value.actual) == (1, 1337)
     with connect(Settings(data_dir=fresh_dir, chain_id=1337)) as env:
         assert env.chain_id == 1337
+
+
+# -- a failed journal write, reads that must not write -----------------------------------------
+
+
+@pytest.mark.parametrize("first_in_block", [True, False], ids=["first", "later"])
+def test_a_transaction_whose_journal_write_fails_leaves_no_trace(
+    fresh_dir: Path, monkeypatch: pytest.MonkeyPatch, first_in_block: bool
+) -> None:
+    with open_env(fresh_dir) as env:
+        env.transact(env.accounts[1], value=1)
+        if first_in_block:
+            env.mine(1)  # the failing transaction would open a new block
+        backend = env.backend
+        assert isinstance(backend, EmbeddedBackend)
+        nonce, before = backend.nonce(env.sender), env.balance(env.accounts[1])
+
+        def disk_full(*args: object, **kwargs: object) -> None:
+            raise DataDirectoryError(str(fresh_dir), "chain.sqlite is full")
+
+        monkeypatch.setattr(backend._kv, "journal_append", disk_full)
+        with pytest.raises(DataDirectoryError, match="full"):
+            env.transact(env.accounts[1], value=100, gas=21_000)
+        # reported as failed, so not executed either: same nonce, same balance
+        assert backend.nonce(env.sender) == nonce
+        assert env.balance(env.accounts[1]) == before
+        monkeypatch.undo()
+        assert env.transact(env.accounts[1], value=7, gas=21_000).status
+        head = env.block().number
+    with open_env(fresh_dir) as env:
+        assert env.balance(env.accounts[1]) == before + 7
+        assert env.block_number == head
+
+
+def test_reads_never_write_and_a_crash_after_a_read_keeps_the_block(
+    fresh_dir: Path, counter_code: CompiledContract, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = open_env(fresh_dir)
+    backend = env.backend
+    assert isinstance(backend, EmbeddedBackend)
+    counter = env.deploy(counter_code, 0)
+    receipt = counter.increment()
+
+    def no_writes(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a read wrote to the chain database")
+
+    monkeypatch.setattr(backend._kv, "commit", no_writes)
+    monkeypatch.setattr(backend._kv, "journal_append", no_writes)
+    monkeypatch.setattr(embedded, "MAX_BLOCK_AGE", 0.0)  # every open block is stale at once
+    block = env.block()  # a sealed view of the open block: sealed in memory only
+    assert block.number == receipt.block_number
+    assert [e["count"] for e in counter.events("Incremented")] == [1]
+    backend._recent.clear()
+    assert backend.wait_for_receipt(receipt.tx_hash) == receipt
+    assert counter.count() == 1 and env.balance() < 10_000 * 10**18
+    assert backend.fees()[0] > 0 and backend.nonce(env.sender) == 2
+    assert backend.estimate_gas(CallRequest(env.sender, env.accounts[1], b"", 1)) >= 21_000
+    assert backend._kv.journal(), "the journal still holds the block sealed only in memory"
+    monkeypatch.undo()
+
+    # kill -9 now: the block exists only in memory; the journal rebuilds it, hash for hash
+    backend._owner.close()  # type: ignore[union-attr]
+    with open_env(fresh_dir) as again:
+        assert again.block(block.number).hash == block.hash
+        assert again.backend.wait_for_receipt(receipt.tx_hash).status
+        assert again.at(counter.address, counter_code).count() == 1
+
+
+def test_the_next_write_commits_what_a_read_sealed(fresh_dir: Path) -> None:
+    with open_env(fresh_dir) as env:
+        backend = env.backend
+        assert isinstance(backend, EmbeddedBackend)
+        first = env.transact(env.accounts[1], value=1)
+        assert env.block().number == first.block_number  # sealed in memory
+        second = env.transact(env.accounts[1], value=2)  # commits that block first
+        assert second.block_number == first.block_number + 1
+        assert backend._kv.journal() == [backend._block.transactions[0].encode()]  # type: ignore[union-attr]
+
+
+def test_wait_for_receipt_refuses_a_negative_timeout(fresh_dir: Path) -> None:
+    with open_env(fresh_dir) as env, pytest.raises(InvalidInputError, match="timeout"):
+        env.backend.wait_for_receipt(b"\x01" * 32, timeout=-1)

@@ -7,21 +7,25 @@ from chainml.chain.backend import Block, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.compiler import CompiledContract, compile_file, compile_source
 from chainml.chain.contract import Contract
 from chainml.chain.env import Env
-from chainml.config import Settings, ensure_directory, load_settings
-from chainml.errors import WrongChainIdError
+from chainml.chain.ownership import ensure_data_directory
+from chainml.config import Settings, load_settings
 
 
-def connect(settings: Settings | None = None) -> Env:
-    """Open the chain the settings name: the embedded chain, or ``settings.rpc``."""
+def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
+    """Open the chain the settings name: the embedded chain, or ``settings.rpc``.
+
+    The embedded chain has one writing process per data directory: the first to open it
+    owns it; others go through the owner's endpoint if it serves one, or are refused with
+    :class:`~chainml.errors.DataDirectoryBusyError` naming its PID. ``serve=True`` makes an
+    owner serve its chain on loopback JSON-RPC until the Env closes (long-running owners:
+    ``chainml serve``, ``chainml chain serve``). A directory this process cannot write
+    opens read-only.
+    """
     settings = settings or load_settings()
     if settings.rpc is None:
-        from chainml.chain.embedded import EmbeddedBackend
+        from chainml.chain.opening import open_embedded
 
-        embedded = EmbeddedBackend(settings.data_dir, durability=settings.durability)
-        if settings.chain_id is not None and settings.chain_id != embedded.chain_id:
-            embedded.close()
-            raise WrongChainIdError(expected=settings.chain_id, actual=embedded.chain_id)
-        return Env(embedded, embedded.signers, data_dir=settings.data_dir)
+        return open_embedded(settings, serve=serve)
 
     from chainml.chain.rpc import RpcBackend
 
@@ -33,7 +37,7 @@ def connect(settings: Settings | None = None) -> Env:
             signers.append(Signer(settings.private_key))
         elif settings.keystore is not None:
             signers.append(signer_from_keystore(settings.keystore, settings.keystore_password))
-        ensure_directory(settings.data_dir)
+        ensure_data_directory(settings.data_dir)
     except BaseException:
         rpc.close()
         raise

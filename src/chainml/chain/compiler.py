@@ -14,7 +14,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from chainml import bounded_json
 from chainml.errors import CompilationError, InvalidInputError
+
+_MAX_CACHE_BYTES = 64 << 20  # a compiled artifact with its ABI is well under a megabyte
 
 EVM_VERSION = "prague"  # matches the embedded chain's fork and anvil's --hardfork
 
@@ -107,7 +110,7 @@ def _compile(
 
 def _read_cache(entry: Path) -> CompiledContract | None:
     try:
-        data = json.loads(entry.read_text())
+        data = bounded_json.loads(entry.read_bytes(), what=entry.name, max_bytes=_MAX_CACHE_BYTES)
         return CompiledContract(
             name=data["name"],
             abi=data["abi"],
@@ -121,7 +124,10 @@ def _read_cache(entry: Path) -> CompiledContract | None:
 
 
 def _write_cache(entry: Path, compiled: CompiledContract) -> None:
-    entry.parent.mkdir(parents=True, exist_ok=True)
+    """Store ``compiled``; a cache that cannot be written (a read-only data directory) is skipped.
+
+    Compiling again next time is the only cost.
+    """
     document = {
         "name": compiled.name,
         "abi": compiled.abi,
@@ -130,8 +136,15 @@ def _write_cache(entry: Path, compiled: CompiledContract) -> None:
         "source_hash": compiled.source_hash,
         "compiler_version": compiled.compiler_version,
     }
-    # write-then-rename so a reader never sees half a file
-    fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as handle:
-        json.dump(document, handle)
-    os.replace(tmp, entry)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        # write-then-rename so a reader never sees half a file
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(document, handle)
+        os.replace(tmp, entry)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)

@@ -1,13 +1,20 @@
 """The embedded chain: an in-process py-evm chain whose state lives in the data directory.
 
 A transaction is executed at once on top of the open block and its receipt returned as soon
-as the raw transaction is in the durable journal (see :mod:`chainml.chain.kvstore`). The open
-block is sealed (state root, tries, header, one SQLite commit that also clears the journal)
-when something needs a sealed view (blocks, logs, snapshots), when it is full, or when it is
-a second old. Sealing once for many transactions is what makes this backend fast; the
-journal is what makes it safe: after ``kill -9`` the next open re-executes the journalled
-transactions on the same block template, so every acknowledged transaction is there.
+as the raw transaction is in the durable journal (see :mod:`chainml.chain.kvstore`); if the
+journal write fails, the transaction is undone and never reported. The open block is sealed
+(state root, tries, header) when it is full, a second old, or when a read needs a sealed
+view (a block, logs, a receipt's block); reads seal in memory only and never write: the
+next write commits that block, and clears the journal, in one SQLite transaction. Sealing
+once for many transactions is what makes this backend fast; the journal is what makes it
+safe: after ``kill -9`` the next open re-executes the journalled transactions on the same
+block template (the same block, hash for hash), so every acknowledged transaction is there.
 Opening never replays sealed history, so restart time does not grow with it.
+
+One process writes a data directory (see :mod:`chainml.chain.ownership`): the backend takes
+the directory's lock when it opens, and refuses to open a directory another live process
+owns. A directory this process cannot write is opened read-only: reads work, writes raise
+:class:`DataDirectoryError`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import threading
 import time
 from collections import OrderedDict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from eth import constants
 from eth.abc import BlockHeaderAPI, SignedTransactionAPI, StateAPI
@@ -31,6 +39,13 @@ from chainml.chain import pyevm_calls
 from chainml.chain.accounts import Signer, load_or_create_mnemonic, signers_from_mnemonic
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.kvstore import SqliteKV
+from chainml.chain.ownership import (
+    Owner,
+    OwnerLock,
+    current_owner,
+    ensure_data_directory,
+    take_ownership,
+)
 from chainml.chain.pyevm_blocks import (
     OpenBlock,
     chain_class,
@@ -38,9 +53,9 @@ from chainml.chain.pyevm_blocks import (
     receipt_from,
     rewind_canonical_chain,
 )
-from chainml.config import ensure_directory
 from chainml.errors import (
     ChainError,
+    DataDirectoryBusyError,
     DataDirectoryError,
     InsufficientFundsError,
     InvalidInputError,
@@ -48,6 +63,9 @@ from chainml.errors import (
     NotFoundError,
     WrongChainIdError,
 )
+
+if TYPE_CHECKING:
+    from chainml.chain.rpc_server import RpcServer
 
 EMBEDDED_CHAIN_ID = 1337
 GAS_LIMIT = 30_000_000
@@ -57,6 +75,11 @@ MAX_BLOCK_TRANSACTIONS = 1_000
 MAX_BLOCK_AGE = 1.0  # seconds an open block may wait before the next transaction seals it
 _RECENT_RECEIPTS = 20_000  # more than a full block, so one block's lookups share a decode
 
+# Backends opened through :meth:`EmbeddedBackend.shared`, by resolved data directory: a
+# second ``connect`` in the same process shares the owner instead of being refused.
+_SHARED: dict[Path, EmbeddedBackend] = {}
+_SHARED_LOCK = threading.Lock()
+
 
 class EmbeddedBackend(ChainBackend):
     """A py-evm chain persisted under ``data_dir``; safe to share between threads."""
@@ -65,21 +88,67 @@ class EmbeddedBackend(ChainBackend):
 
     def __init__(self, data_dir: Path, *, durability: str = "normal") -> None:
         self.data_dir = data_dir
-        ensure_directory(data_dir)
+        ensure_data_directory(data_dir)
         db_path = data_dir / "chain.sqlite"
-        fresh = not db_path.exists()
-        self.signers: list[Signer] = signers_from_mnemonic(
-            load_or_create_mnemonic(data_dir / "mnemonic", create=fresh)
-        )
-        self._kv = SqliteKV(db_path, synchronous="FULL" if durability == "full" else "NORMAL")
-        self._lock = threading.RLock()
-        self._recent: OrderedDict[bytes, Receipt] = OrderedDict()
-        if fresh or self._kv.get_meta("format") is None:
-            self._chain = self._create_genesis()
-        else:
-            self._chain = self._open_existing()
-        self._block: OpenBlock | None = None
-        self._recover_journal()
+        owned = take_ownership(data_dir)
+        if isinstance(owned, Owner):
+            raise DataDirectoryBusyError(str(data_dir), owned.pid, url=owned.url)
+        fresh = not db_path.exists()  # asked as the owner: nobody creates it meanwhile
+        writable = os.access(data_dir, os.W_OK) and (fresh or os.access(db_path, os.W_OK))
+        if owned is not None and not writable:
+            owned.close()  # a lock file we may write, but not the chain's files
+            owned = None
+        if owned is None and (live := current_owner(data_dir)) and live.url is not None:
+            # read-only here, but a live owner serves it: its view is the current one
+            raise DataDirectoryBusyError(str(data_dir), live.pid, url=live.url)
+        self._owner: OwnerLock | None = owned
+        self.read_only = owned is None
+        self._server: RpcServer | None = None
+        self._users = 1
+        try:
+            if self.read_only and fresh:
+                raise DataDirectoryError(
+                    str(data_dir), "is read-only for this process and holds no chain yet"
+                )
+            self.signers: list[Signer] = signers_from_mnemonic(
+                load_or_create_mnemonic(data_dir / "mnemonic", create=fresh)
+            )
+            self._kv = SqliteKV(
+                db_path,
+                synchronous="FULL" if durability == "full" else "NORMAL",
+                read_only=self.read_only,
+            )
+            self._lock = threading.RLock()
+            self._recent: OrderedDict[bytes, Receipt] = OrderedDict()
+            self._unflushed = False  # a block sealed in memory by a read, not yet committed
+            if fresh or self._kv.get_meta("format") is None:
+                self._require_writable()
+                self._chain = self._create_genesis()
+            else:
+                self._chain = self._open_existing()
+            self._block: OpenBlock | None = None
+            self._recover_journal()
+        except BaseException:
+            if hasattr(self, "_kv"):
+                self._kv.close()
+            if owned is not None:
+                owned.close()
+            raise
+
+    @classmethod
+    def shared(cls, data_dir: Path, *, durability: str = "normal") -> EmbeddedBackend:
+        """The backend of ``data_dir``, shared with any other user in this process.
+
+        Each call must be paired with a :meth:`close`; the last one closes the backend.
+        """
+        key = data_dir.resolve()
+        with _SHARED_LOCK:
+            backend = _SHARED.get(key)
+            if backend is not None:
+                backend._users += 1
+                return backend
+            backend = _SHARED[key] = cls(data_dir, durability=durability)
+            return backend
 
     # -- opening -------------------------------------------------------------------------
 
@@ -139,7 +208,18 @@ class EmbeddedBackend(ChainBackend):
                     str(self.data_dir), f"a journalled transaction no longer applies ({err})"
                 ) from err
         self._block = block
-        self._seal()
+        if not self.read_only:  # read-only, the recovered block stays open, in memory
+            self._seal()
+            self._flush()
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise DataDirectoryError(
+                str(self.data_dir),
+                "is read-only for this process, so the embedded chain can be read but not "
+                "written; make the directory and its chain.sqlite writable, or work on a "
+                "writable copy",
+            )
 
     # -- identity ------------------------------------------------------------------------
 
@@ -158,7 +238,7 @@ class EmbeddedBackend(ChainBackend):
     # -- the open block ------------------------------------------------------------------
 
     def _open_block(self) -> OpenBlock:
-        """The block new transactions go into; a stale or full one is sealed first."""
+        """The block new transactions go into; a stale or full one is sealed (in memory) first."""
         block = self._block
         if block is not None and block.transactions:
             if (
@@ -179,17 +259,37 @@ class EmbeddedBackend(ChainBackend):
         return block
 
     def _seal(self) -> None:
-        """Seal the open block, if it holds transactions, in one commit that clears the journal."""
+        """Seal the open block, if it holds transactions, in memory; :meth:`_flush` commits it.
+
+        Reads call this (a block number must name a block) and stay reads: nothing reaches
+        the disk until the next write flushes. Until then the journal still holds the
+        block's transactions and its template, so a crash loses nothing.
+        """
         block = self._block
         if block is None or not block.transactions:
             return
         try:
             block.seal(self._chain)
-            self._kv.commit(clear_journal=True)
         except BaseException:
             self._kv.discard()
             raise
         self._block = None
+        self._unflushed = True
+
+    def _flush(self) -> None:
+        """Commit a block sealed in memory, clearing the journal in the same transaction.
+
+        Every write calls it first: a new block must stand on a durable parent, or the
+        journal (whose template names the parent) could not be replayed after a crash.
+        """
+        if self._unflushed:
+            self._kv.commit(clear_journal=True)
+            self._unflushed = False
+
+    def _seal_durably(self) -> None:
+        self._require_writable()
+        self._seal()
+        self._flush()
 
     def _sealed(self) -> MiningChain:
         self._seal()
@@ -199,7 +299,9 @@ class EmbeddedBackend(ChainBackend):
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
         with self._lock:
+            self._require_writable()
             block = self._open_block()
+            self._flush()
             try:
                 tx = block.vm.get_transaction_builder().decode(raw)
                 tx.validate()
@@ -208,7 +310,7 @@ class EmbeddedBackend(ChainBackend):
             if tx.chain_id is not None and tx.chain_id != self.chain_id:
                 raise WrongChainIdError(expected=self.chain_id, actual=tx.chain_id)
             if block.header.gas_used + tx.gas > block.header.gas_limit:
-                self._seal()
+                self._seal_durably()
                 block = self._open_block()
             try:
                 receipt, computation = block.apply(tx)
@@ -217,9 +319,14 @@ class EmbeddedBackend(ChainBackend):
                 raise ChainError(f"the embedded chain rejected the transaction: {err}") from err
             is_first = len(block.transactions) == 1
             # Durable before acknowledged: the journal entry is what a restart re-executes.
-            self._kv.journal_append(
-                raw, {"open_block": json.dumps(block.template)} if is_first else None
-            )
+            try:
+                self._kv.journal_append(
+                    raw, {"open_block": json.dumps(block.template)} if is_first else None
+                )
+            except BaseException:
+                # Not acknowledged, so it must leave no trace: the block without it.
+                self._block = block.without_last(self._chain)
+                raise
             previous = block.receipts[-2].gas_used if len(block.receipts) > 1 else 0
             result = receipt_from(tx, receipt, block.number, block.log_count, previous, computation)
             block.log_count += len(receipt.logs)
@@ -250,6 +357,13 @@ class EmbeddedBackend(ChainBackend):
             self._recent.popitem(last=False)
 
     def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
+        """The receipt, at once; ``timeout`` is checked but never needed.
+
+        A transaction is executed when it is sent and only this process writes the chain,
+        so a transaction that is not here now will never arrive: waiting cannot help.
+        """
+        if timeout < 0:
+            raise InvalidInputError(f"a timeout is not negative, got {timeout}")
         with self._lock:
             cached = self._recent.get(tx_hash)
             if cached is not None:
@@ -289,8 +403,8 @@ class EmbeddedBackend(ChainBackend):
         ``latest`` is: a call then sees the same ``block.number`` as on anvil.
         """
         if block is None:
-            open_block = self._open_block()
-            if open_block.transactions:
+            open_block = self._block
+            if open_block is not None and open_block.transactions:
                 return open_block.state
             return self._chain.get_vm(self._chain.get_canonical_head()).state
         chain = self._chain
@@ -307,21 +421,64 @@ class EmbeddedBackend(ChainBackend):
             return pyevm_calls.estimate_gas(self._open_block().state, request, GAS_LIMIT)
 
     def fees(self) -> tuple[int, int]:
-        with self._lock:
-            base_fee = int(self._open_block().header.base_fee_per_gas)
-        return 2 * base_fee + 1, 0
+        return 2 * self.next_base_fee() + 1, 0
 
-    def nonce(self, address: str) -> int:
+    def next_base_fee(self) -> int:
+        """The base fee of the block the next transaction goes into."""
         with self._lock:
-            return int(self._open_block().state.get_nonce(to_canonical_address(address)))
+            return int(self._open_block().header.base_fee_per_gas)
 
-    def balance(self, address: str) -> int:
+    def nonce(self, address: str, block: int | None = None) -> int:
         with self._lock:
-            return int(self._open_block().state.get_balance(to_canonical_address(address)))
+            state = self._state_after(block)
+            return int(state.get_nonce(to_canonical_address(address)))
 
-    def code(self, address: str) -> bytes:
+    def balance(self, address: str, block: int | None = None) -> int:
         with self._lock:
-            return bytes(self._open_block().state.get_code(to_canonical_address(address)))
+            state = self._state_after(block)
+            return int(state.get_balance(to_canonical_address(address)))
+
+    def code(self, address: str, block: int | None = None) -> bytes:
+        with self._lock:
+            return bytes(self._state_after(block).get_code(to_canonical_address(address)))
+
+    def storage(self, address: str, slot: int, block: int | None = None) -> int:
+        """The value of storage ``slot`` of ``address``."""
+        with self._lock:
+            state = self._state_after(block)
+            return int(state.get_storage(to_canonical_address(address), slot))
+
+    def header(self, number: int | None = None) -> BlockHeaderAPI:
+        """The full header of a block by number, or of the latest one."""
+        with self._lock:
+            return self._header(number)
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        """The header of a canonical block by hash; None for an unknown or orphaned one."""
+        with self._lock:
+            chaindb = self._sealed().chaindb
+            try:
+                header = chaindb.get_block_header_by_hash(block_hash)
+                canonical = chaindb.get_canonical_block_hash(header.block_number)
+            except HeaderNotFound:
+                return None
+            return header if canonical == header.hash else None
+
+    def block_transactions(self, number: int) -> list[SignedTransactionAPI]:
+        """The transactions of sealed block ``number``, in order."""
+        with self._lock:
+            header = self._header(number)
+            return list(self._chain.get_vm(header).get_block().transactions)
+
+    def locate(self, tx_hash: bytes) -> tuple[SignedTransactionAPI, int, int] | None:
+        """(transaction, block number, index in block) of a mined transaction, or None."""
+        with self._lock:
+            chain = self._sealed()
+            try:
+                number, index = chain.chaindb.get_transaction_index(tx_hash)
+            except TransactionNotFound:
+                return None
+            return self.block_transactions(number)[index], number, index
 
     def _header(self, number: int | None) -> BlockHeaderAPI:
         chaindb = self._sealed().chaindb
@@ -374,31 +531,37 @@ class EmbeddedBackend(ChainBackend):
         if blocks < 0:
             raise InvalidInputError(f"cannot mine {blocks} blocks")
         with self._lock:
-            self._seal()
+            self._seal_durably()
             for _ in range(blocks):
                 self._block = None
-                self._open_block().seal(self._chain)
-                self._kv.commit()
+                try:
+                    self._open_block().seal(self._chain)
+                    self._kv.commit()
+                except BaseException:
+                    self._kv.discard()
+                    raise
                 self._block = None
 
     def increase_time(self, seconds: int) -> None:
         if seconds < 0:
             raise InvalidInputError("time only moves forward; got a negative number of seconds")
         with self._lock:
-            self._seal()
+            self._seal_durably()
             self._kv.commit({"time_offset": str(self._time_offset() + seconds)})
             self._block = None
 
     def snapshot(self) -> object:
         with self._lock:
-            return (bytes(self._sealed().get_canonical_head().hash), self._time_offset())
+            self._seal_durably()
+            return (bytes(self._chain.get_canonical_head().hash), self._time_offset())
 
     def revert(self, snapshot: object) -> None:
         if not (isinstance(snapshot, tuple) and len(snapshot) == 2):
             raise InvalidInputError(f"not a snapshot of the embedded chain: {snapshot!r}")
         head_hash, offset = snapshot
         with self._lock:
-            chaindb = self._sealed().chaindb
+            self._seal_durably()
+            chaindb = self._chain.chaindb
             try:
                 header = chaindb.get_block_header_by_hash(head_hash)
             except HeaderNotFound as err:
@@ -409,10 +572,53 @@ class EmbeddedBackend(ChainBackend):
             self._block = None
             self._recent.clear()
 
-    def close(self) -> None:
+    # -- serving other processes ---------------------------------------------------------
+
+    def serve(self, port: int = 0) -> str:
+        """Serve this chain as JSON-RPC on 127.0.0.1 and advertise it in the data directory.
+
+        Other chainml processes that open the directory then go through this endpoint
+        (see :func:`chainml.chain.connect`); :meth:`close` stops it. Returns the URL.
+        """
+        from chainml.chain.rpc_server import RpcServer
+
         with self._lock:
-            self._seal()
-            self._kv.close()
+            if self._owner is None:
+                self._require_writable()
+                raise DataDirectoryError(str(self.data_dir), "is not owned by this process")
+            if self._server is None:
+                self._server = RpcServer(self, port=port)
+                self._owner.advertise(self._server.url)
+            return self._server.url
+
+    @property
+    def endpoint(self) -> str | None:
+        """The URL this process serves the chain at, if it does."""
+        return None if self._server is None else self._server.url
+
+    def close(self) -> None:
+        """Release this user's hold; the last one seals, commits and gives up ownership."""
+        with _SHARED_LOCK:
+            self._users -= 1
+            if self._users > 0:
+                return
+            if _SHARED.get(self.data_dir.resolve()) is self:
+                del _SHARED[self.data_dir.resolve()]
+        if self._server is not None:
+            if self._owner is not None:
+                self._owner.withdraw()  # new clients stop coming before the server stops
+            self._server.close()  # no request may arrive while the rest shuts down
+            self._server = None
+        try:
+            with self._lock:
+                if not self.read_only:
+                    self._seal()
+                    self._flush()
+                self._kv.close()
+        finally:
+            if self._owner is not None:
+                self._owner.close()
+                self._owner = None
 
     def __repr__(self) -> str:
         return f"EmbeddedBackend({str(self.data_dir)!r}, chain_id={self.chain_id})"

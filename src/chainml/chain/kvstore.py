@@ -35,16 +35,11 @@ _DELETED = object()
 class SqliteKV(BaseDB):  # type: ignore[misc]
     """A py-evm key-value database whose writes become durable on :meth:`commit`."""
 
-    def __init__(self, path: Path, *, synchronous: str = "NORMAL") -> None:
+    def __init__(self, path: Path, *, synchronous: str = "NORMAL", read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
         try:
-            # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction a commit.
-            self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # In WAL mode NORMAL survives any process crash (kill -9); FULL also survives
-            # power loss at the price of an fsync per commit.
-            self._conn.execute(f"PRAGMA synchronous={synchronous}")
-            self._conn.executescript(_SCHEMA)
+            self._conn = _open_read_only(path) if read_only else self._open(path, synchronous)
             self._conn.execute("SELECT count(*) FROM kv LIMIT 1").fetchone()
         except sqlite3.DatabaseError as err:
             raise DataDirectoryError(
@@ -52,6 +47,17 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
             ) from err
         self._pending: dict[bytes, bytes | object] = {}
         self._cache: dict[bytes, bytes] = {}
+
+    @staticmethod
+    def _open(path: Path, synchronous: str) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction a commit.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # In WAL mode NORMAL survives any process crash (kill -9); FULL also survives
+        # power loss at the price of an fsync per commit.
+        conn.execute(f"PRAGMA synchronous={synchronous}")
+        conn.executescript(_SCHEMA)
+        return conn
 
     def __getitem__(self, key: bytes) -> bytes:
         value = self._pending.get(key)
@@ -104,6 +110,8 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
 
     def _write(self, steps: list[tuple[str, Sequence[tuple[object, ...]]]]) -> None:
         """Run ``(sql, rows)`` steps in one transaction: all of them are durable, or none."""
+        if self.read_only:  # the backend refuses writes first; this is the last line
+            raise DataDirectoryError(str(self.path.parent), f"{self.path.name} is open read-only")
         conn = self._conn
         try:
             conn.execute("BEGIN")
@@ -166,3 +174,22 @@ class SqliteKV(BaseDB):  # type: ignore[misc]
         """Close the connection; buffered writes that were not committed are dropped."""
         self._pending.clear()
         self._conn.close()
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open ``path`` without writing anything, not even the WAL index (``-shm``).
+
+    A WAL database in a directory we cannot write opens read-only only when its ``-shm``
+    and ``-wal`` files exist (SQLite then reads the WAL); a cleanly closed copy has neither,
+    and holds every commit in the main file, so it is opened as immutable.
+    """
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, check_same_thread=False)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError:
+        conn.close()
+        if Path(f"{path}-wal").exists():
+            raise  # immutable would silently skip the commits still in the WAL
+    return sqlite3.connect(f"{uri}?immutable=1", uri=True, check_same_thread=False)

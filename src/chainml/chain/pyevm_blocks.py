@@ -72,6 +72,14 @@ class OpenBlock:
         self.receipts.append(receipt)
         return receipt, computation
 
+    def without_last(self, chain: MiningChain) -> OpenBlock:
+        """The block as it was before its last transaction: the others re-executed afresh."""
+        fresh = OpenBlock(chain, self.template)
+        for tx in self.transactions[:-1]:
+            fresh.apply(tx)
+        fresh.opened, fresh.log_count = self.opened, self.log_count
+        return fresh
+
     def seal(self, chain: MiningChain) -> None:
         """Commit the state, build the block around the executed transactions, store it.
 

@@ -71,11 +71,15 @@ class RpcBackend(ChainBackend):
             session = self._local.session = requests.Session()
         return session
 
-    def request(self, method: str, params: list[Any]) -> Any:
-        """Send one JSON-RPC request and return its result; errors become typed errors."""
+    def request(self, method: str, params: list[Any], *, timeout: float | None = None) -> Any:
+        """Send one JSON-RPC request and return its result; errors become typed errors.
+
+        ``timeout`` (seconds) bounds this request; by default the backend's own timeout.
+        """
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
+        limit = self._timeout if timeout is None else timeout
         try:
-            response = self._session().post(self._url, json=payload, timeout=self._timeout)
+            response = self._session().post(self._url, json=payload, timeout=limit)
         except requests.RequestException as err:
             raise ChainUnavailableError(self._shown_url, type(err).__name__) from err
         if response.status_code >= 500 or response.status_code in (404, 429):
@@ -128,17 +132,24 @@ class RpcBackend(ChainBackend):
         return ChainError(f"the node rejected the transaction: {err.message}")
 
     def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
+        """Poll for the receipt; the whole wait, each request included, is within ``timeout``."""
+        if timeout < 0:
+            raise InvalidInputError(f"a timeout is not negative, got {timeout}")
         deadline = time.monotonic() + timeout
         delay = 0.0002  # auto-mining dev nodes answer within a millisecond; real chains in s
         while True:
-            raw = self.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChainError(
+                    f"transaction 0x{tx_hash.hex()} was not mined within {timeout:g} s"
+                )
+            params = ["0x" + tx_hash.hex()]
+            raw = self.request(
+                "eth_getTransactionReceipt", params, timeout=min(self._timeout, left)
+            )
             if raw is not None:
                 return _receipt(raw)
-            if time.monotonic() > deadline:
-                raise ChainError(
-                    f"transaction 0x{tx_hash.hex()} was not mined within {timeout:.0f} s"
-                )
-            time.sleep(delay)
+            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
             delay = min(delay * 1.5, 0.25)
 
     # -- reading state -------------------------------------------------------------------
@@ -220,6 +231,7 @@ class RpcBackend(ChainBackend):
         return self._dev_request("evm_snapshot", [])
 
     def revert(self, snapshot: object) -> None:
+        self._fees = None  # an earlier block may have had a higher base fee
         if not self._dev_request("evm_revert", [snapshot]):
             raise InvalidInputError(f"the node does not know snapshot {snapshot!r}")
 
@@ -294,6 +306,7 @@ def _log(raw: dict[str, Any]) -> Log:
 
 def _receipt(raw: dict[str, Any]) -> Receipt:
     created = raw.get("contractAddress")
+    revert = raw.get("revertData")  # the embedded chain's endpoint says why a transaction failed
     return Receipt(
         tx_hash=_bytes(raw["transactionHash"]),
         block_number=int(raw["blockNumber"], 16),
@@ -301,4 +314,6 @@ def _receipt(raw: dict[str, Any]) -> Receipt:
         status=int(raw.get("status", "0x1"), 16) == 1,
         contract_address=to_checksum_address(created) if created else None,
         logs=tuple(_log(log) for log in raw.get("logs", [])),
+        revert_data=_bytes(revert) if isinstance(revert, str) and revert.startswith("0x") else None,
+        failure=str(raw["failure"]) if revert is not None and raw.get("failure") else None,
     )

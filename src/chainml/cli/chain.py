@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -118,3 +120,40 @@ def mine(
             ) from err
         latest = env.block_number
     console().print(f"mined {blocks} block(s); latest block {latest}")
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    port: Annotated[
+        int,
+        typer.Option("--port", min=0, max=65535, help="Port on 127.0.0.1 (0: any free port)."),
+    ] = 8545,
+) -> None:
+    """Serve the embedded chain as a JSON-RPC dev node on 127.0.0.1 until SIGINT/SIGTERM.
+
+    web3.py, cast or a wallet can use it; other chainml commands on the same data directory
+    go through it while it runs.
+    """
+    from chainml.chain.opening import serve_embedded
+
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in _STOP_SIGNALS}
+    try:
+        env, url = serve_embedded(settings_of(ctx), port)
+        with env:
+            out = console()
+            out.print(f"serving the embedded chain at {url}")
+            out.print(f"chain id {env.chain_id}; data directory {env.data_dir}")
+            out.print(f"default account {env.sender}; {len(env.accounts)} accounts in all")
+            out.print(f"their keys come from {env.data_dir}/mnemonic (development only)")
+            out.print("stop with Ctrl-C or SIGTERM")
+            while not stop.wait(0.5):
+                pass
+        console().print("stopped; every transaction is sealed in the data directory")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)

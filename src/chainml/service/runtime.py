@@ -63,7 +63,8 @@ class ServiceRuntime(Closing):
         """The chain connection, opened on first use (ChainUnavailableError while it is down)."""
         with self._env_lock:
             if self._env is None:
-                self._env = connect(self.settings)
+                # serve=True: the CLI reaches an embedded chain through this owner meanwhile
+                self._env = connect(self.settings, serve=True)
             return self._env
 
     def _initial_model(self) -> ServingModel | None:
