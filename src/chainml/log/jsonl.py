@@ -34,6 +34,9 @@ from chainml.log.record import ZERO32, commit_features, hex32, request_id_from
 
 #: The longest line accepted, in bytes (a line of 10,000 int256 features fits).
 MAX_LINE_BYTES = 1 << 20
+#: Integers longer than this are refused while parsing; shorter ones out of range are refused
+#: by the range checks, which name the field. (Python converts 4,300 digits at most.)
+MAX_DIGITS = 1000
 #: Bounds of the record's ABI types (see the layout in :mod:`chainml.log.record`).
 INT256 = (-(2**255), 2**255 - 1)
 UINT64 = (0, 2**64 - 1)
@@ -69,7 +72,9 @@ def parse_line(data: bytes | str, number: int, default_model: bytes | None = Non
     ``default_model`` is the model id of lines that give none.
     """
     try:
-        item = bounded_json.loads(data, what="the line", max_bytes=MAX_LINE_BYTES)
+        item = bounded_json.loads(
+            data, what="the line", max_bytes=MAX_LINE_BYTES, max_integer_digits=MAX_DIGITS
+        )
     except bounded_json.JsonInputError as err:
         raise LineError(number, err.detail) from None
     if not isinstance(item, dict):
