@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chainml.log.decision_log import LOG_FILE, DecisionLog
+from chainml.log.jsonl import parse_line
 from chainml.log.record import commit_features
 from tests.cli.test_cli import clean_env, flat, isolated, run  # noqa: F401  (autouse fixture)
 
@@ -297,7 +297,7 @@ def read_only(directory: Path) -> Iterator[None]:
 
 
 def unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run the CLI so that file permissions bind it (root: without the capabilities that skip them)."""
+    """Run the CLI bound by file permissions (as root: without the capabilities that skip them)."""
     command = [sys.executable, "-m", "chainml.cli.main", *args]
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -311,11 +311,9 @@ def unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def copy_while_open(source: Path, target: Path) -> None:
-    """Copy a data directory while a connection holds the log open: -wal and -shm included."""
-    with sqlite3.connect(source / LOG_FILE) as holder:
-        holder.execute("PRAGMA wal_autocheckpoint = 0")
-        holder.execute("INSERT INTO meta (name, value) VALUES ('note', 'in the wal')")
-        holder.commit()
+    """Copy a data directory while the log is open: decisions 5 and 6 only in its -wal file."""
+    with DecisionLog.open(source) as log:
+        log.append([parse_line(text, 1) for text in lines(5, 2)])
         shutil.copytree(source, target)
     assert (target / f"{LOG_FILE}-wal").stat().st_size > 0
 
@@ -329,12 +327,12 @@ def test_a_read_only_copy_can_be_read_and_audited_but_not_appended_to(
         shutil.copytree(data, copied)
     else:
         copy_while_open(data, copied)
-    write(tmp_path / "more.jsonl", lines(5, 2))
+    write(tmp_path / "more.jsonl", lines(10, 2))
     with read_only(copied):
         files = sorted(p.name for p in copied.iterdir())
         head = unprivileged("--data-dir", str(copied), "log", "head", "--json")
         assert head.returncode == 0, head.stderr
-        assert json.loads(head.stdout)["size"] == 5
+        assert json.loads(head.stdout)["size"] == (5 if copy == "clean" else 7)
         audit = unprivileged("--data-dir", str(copied), "log", "audit", "--offline")
         assert audit.returncode == 0 and "audit passed" in audit.stdout, audit.stderr
         prove = unprivileged("--data-dir", str(copied), "log", "prove", "3")

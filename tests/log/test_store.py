@@ -285,14 +285,14 @@ class TestLogStore:
         fill(store, [10])
         before = unchanged(store)
 
-        class Broken(Exception):
+        class BrokenStreamError(Exception):
             pass
 
         def batches(first: int) -> Iterator[list[Leaf]]:
             yield leaves(first, 300)
-            raise Broken
+            raise BrokenStreamError
 
-        with pytest.raises(Broken):
+        with pytest.raises(BrokenStreamError):
             store.append_all(batches)
         assert unchanged(store) == before
         with pytest.raises(NotFoundError):
