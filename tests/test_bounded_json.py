@@ -90,6 +90,16 @@ def test_the_size_is_checked_in_bytes_before_anything_else() -> None:
         loads('"éééé"', what="x", max_bytes=8)
 
 
+def test_keys_given_twice_are_refused_when_asked() -> None:
+    document = '{"label": 0, "nested": {"a": 1, "b": 2}, "label": 1}'
+    assert loads(document, what="x", max_bytes=100)["label"] == 1  # the standard's last wins
+    with pytest.raises(JsonInputError, match="the key 'label' appears twice"):
+        loads(document, what="x", max_bytes=100, unique_keys=True)
+    with pytest.raises(JsonInputError, match="the key 'a' appears twice"):
+        loads('[{"a": 1, "a": 1}]', what="x", max_bytes=100, unique_keys=True)
+    assert loads('{"a": {"a": 1}}', what="x", max_bytes=100, unique_keys=True) == {"a": {"a": 1}}
+
+
 def test_the_bounds_can_be_chosen() -> None:
     assert loads("[[1]]", what="x", max_bytes=10, max_depth=2) == [[1]]
     with pytest.raises(JsonInputError, match="nested 3 levels deep; at most 2"):

@@ -175,6 +175,7 @@ STRICT = {
         "nested",
     ),
     "NaN": (line(5).replace("-995", "NaN"), "NaN"),
+    "a key given twice": (line(5).replace('"label": 1', '"label": 1, "label": 0'), "twice"),
 }
 
 

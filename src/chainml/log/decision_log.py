@@ -2,7 +2,9 @@
 
 ``DecisionLog`` numbers each decision with its index in the log, encodes it
 (:mod:`chainml.log.record`) and appends it to a :class:`~chainml.log.store.LogStore` in
-batches; an append that returned is on disk. It is the single writer of its store.
+batches; an append that returned is on disk (and fsync'd, at ``durability="full"``), and
+:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. It is the single
+writer of its store.
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ A line is one JSON object::
 
 Parsing is strict, because a lenient parser logs something other than what was meant:
 integers are JSON integers (not ``"12"``, ``12.0`` or ``true``), strings are strings, unknown
-fields are refused (a misspelt ``"feature"`` would otherwise be dropped), and every value is
+fields are refused (a misspelt ``"feature"`` would otherwise be dropped), so are keys given
+twice in an object (which of the two would count?), and every value is
 range-checked as the record encoding (:mod:`chainml.log.record`) checks it, so a line that
 parses here is a line the log can write. Every refusal is an InvalidInputError naming the line
 and the field. The JSON itself goes through :func:`chainml.bounded_json.loads` (size, depth,
@@ -73,7 +74,11 @@ def parse_line(data: bytes | str, number: int, default_model: bytes | None = Non
     """
     try:
         item = bounded_json.loads(
-            data, what="the line", max_bytes=MAX_LINE_BYTES, max_integer_digits=MAX_DIGITS
+            data,
+            what="the line",
+            max_bytes=MAX_LINE_BYTES,
+            max_integer_digits=MAX_DIGITS,
+            unique_keys=True,
         )
     except bounded_json.JsonInputError as err:
         raise LineError(number, err.detail) from None
