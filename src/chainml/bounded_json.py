@@ -10,6 +10,7 @@ counted by a scan that does not recurse, and the parsed values are held to what 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -52,12 +53,23 @@ def nesting_depth(data: bytes) -> int:
     return deepest
 
 
-def loads(data: str | bytes, *, what: str, max_bytes: int, max_depth: int = MAX_DEPTH) -> Any:
+def loads(
+    data: str | bytes,
+    *,
+    what: str,
+    max_bytes: int,
+    max_depth: int = MAX_DEPTH,
+    max_integer_digits: int = MAX_INTEGER_DIGITS,
+    unique_keys: bool = False,
+) -> Any:
     """Parse untrusted JSON ``data`` (named ``what`` in errors) within the given bounds.
 
     Raises :class:`JsonInputError` for a document over ``max_bytes`` or ``max_depth``, for
     malformed JSON, ``NaN``/``Infinity``, numbers that overflow a float, integers longer than
-    :data:`MAX_INTEGER_DIGITS` digits and strings with lone surrogates.
+    ``max_integer_digits`` digits and strings with lone surrogates. (A caller that checks
+    ranges itself may allow longer integers, so that its own error names the field.) With
+    ``unique_keys``, an object that names a key twice is refused too: parsers disagree on
+    which of the two values counts.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
     if len(raw) > max_bytes:
@@ -70,7 +82,11 @@ def loads(data: str | bytes, *, what: str, max_bytes: int, max_depth: int = MAX_
         raise JsonInputError(what, f"not UTF-8 ({err.reason} at byte {err.start})") from None
     try:
         value = json.loads(
-            text, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_refuse_constant
+            text,
+            parse_int=functools.partial(_parse_int, max_digits=max_integer_digits),
+            parse_float=_parse_float,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=_unique_object if unique_keys else None,
         )
     except json.JSONDecodeError as err:
         raise JsonInputError(what, f"not JSON ({err.msg} at line {err.lineno})") from None
@@ -84,10 +100,10 @@ class _BadValueError(ValueError):
     pass
 
 
-def _parse_int(text: str) -> int:
+def _parse_int(text: str, max_digits: int) -> int:
     digits = len(text.lstrip("-"))
-    if digits > MAX_INTEGER_DIGITS:
-        raise _BadValueError(f"an integer of {digits} digits (at most {MAX_INTEGER_DIGITS})")
+    if digits > max_digits:
+        raise _BadValueError(f"an integer of {digits} digits (at most {max_digits})")
     return int(text)
 
 
@@ -95,6 +111,17 @@ def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
         raise _BadValueError(f"the number {text[:40]} overflows a float")
+    return value
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadValueError(f"the key {key[:40]!r} appears twice in one object")
+            seen.add(key)
     return value
 
 

@@ -238,6 +238,75 @@ class TestLogStore:
         assert store.append(leaves(50, 8)) == 50
         assert store.index_of(rid(52)) == 52 and store.index_of(rid(taken)) == taken
 
+    def test_append_all_streams_batches_into_one_append(self, store: LogStore) -> None:
+        fill(store, [5])
+        sizes = [3, 0, 40, 1, 200]
+        starts = [5 + sum(sizes[:k]) for k in range(len(sizes))]
+        taken: list[int] = []
+
+        def batches(first: int) -> Iterator[list[Leaf]]:
+            taken.append(first)
+            for start, n in zip(starts, sizes, strict=True):
+                yield leaves(start, n)
+
+        assert store.append_all(batches) == 5 and taken == [5]
+        assert store.size == 5 + sum(sizes)
+        assert store.root() == merkle.root(fill(store, []))
+        assert all(store.index_of(rid(i)) == i for i in range(store.size) if i % 3)
+        assert store.append_all(lambda first: iter(())) == store.size  # nothing to append
+
+    @pytest.mark.parametrize("where", ["in the log", "in an earlier batch", "in the same batch"])
+    def test_append_all_refuses_everything_for_one_repeated_request_id(
+        self, store: LogStore, where: str
+    ) -> None:
+        fill(store, [20, 20])  # sqlite-merging: ids on disk and in memory
+        before = unchanged(store)
+        repeated = {"in the log": rid(7), "in an earlier batch": rid(41), "in the same batch": None}
+        last = [*leaves(140, 5), (b"again", repeated[where] or rid(142))]
+
+        def batches(first: int) -> Iterator[list[Leaf]]:
+            yield from (leaves(40 + 20 * k, 20) for k in range(5))  # merges on the way
+            yield last
+
+        with pytest.raises(DuplicateRequestIdError):
+            store.append_all(batches)
+        assert unchanged(store) == before
+        for i in (41, 60, 139):
+            with pytest.raises(NotFoundError):
+                store.index_of(rid(i))
+        assert store.indices_of([rid(7), rid(41)]) == {rid(7): 7}
+        # the store goes on as if the failed append had never been tried
+        assert store.append_all(lambda first: [leaves(40, 100)]) == 40
+        assert store.root() == merkle.root(fill(store, []))
+        assert store.index_of(rid(41)) == 41 and store.index_of(rid(7)) == 7
+        assert store.audit().ok
+
+    def test_append_all_appends_nothing_when_the_batches_fail(self, store: LogStore) -> None:
+        fill(store, [10])
+        before = unchanged(store)
+
+        class BrokenStreamError(Exception):
+            pass
+
+        def batches(first: int) -> Iterator[list[Leaf]]:
+            yield leaves(first, 300)
+            raise BrokenStreamError
+
+        with pytest.raises(BrokenStreamError):
+            store.append_all(batches)
+        assert unchanged(store) == before
+        with pytest.raises(NotFoundError):
+            store.index_of(rid(11))
+        assert store.append(leaves(10, 2)) == 10 and store.index_of(rid(11)) == 11
+
+    def test_indices_of_finds_logged_request_ids_only(self, store: LogStore) -> None:
+        fill(store, [20, 20, 10])
+        wanted = [rid(i) for i in range(60)]
+        assert store.indices_of(wanted) == {rid(i): i for i in range(50) if i % 3}
+        assert store.indices_of([]) == {}
+        with pytest.raises(InvalidInputError):
+            store.indices_of([b"short"])
+
     def test_malformed_leaves_are_refused(self, store: LogStore) -> None:
         fill(store, [4])
         before = unchanged(store)

@@ -22,8 +22,13 @@ _JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 
 
 def open_log(ctx: typer.Context) -> DecisionLog:
-    """The decision log of the data directory the command runs on."""
-    return DecisionLog.open(settings_of(ctx).data_dir)
+    """The decision log of the data directory the command runs on, at its durability.
+
+    Read-only when the directory or the log file is not writable (a copy given to an
+    auditor): reading commands work on it, and writing ones fail with exit 6.
+    """
+    settings = settings_of(ctx)
+    return DecisionLog.open(settings.data_dir, durability=settings.durability)
 
 
 @app.command()

@@ -2,20 +2,23 @@
 
 ``DecisionLog`` numbers each decision with its index in the log, encodes it
 (:mod:`chainml.log.record`) and appends it to a :class:`~chainml.log.store.LogStore` in
-batches; an append that returned is on disk. It is the single writer of its store.
+batches; an append that returned is on disk (and fsync'd, at ``durability="full"``), and
+:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. It is the single
+writer of its store.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from chainml._closing import Closing
 from chainml.config import ensure_directory
-from chainml.errors import ChainMLError, InvalidInputError, NotFoundError
+from chainml.errors import ChainMLError, DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
 from chainml.log.store import AuditProblem, AuditReport, Leaf, LogStore, Progress
 
@@ -70,12 +73,28 @@ class DecisionLog(Closing):
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, data_dir: Path, *, durability: str = "full") -> DecisionLog:
-        """The log kept in ``data_dir`` (created on first use)."""
+    def open(
+        cls, data_dir: Path, *, durability: str = "full", read_only: bool | None = None
+    ) -> DecisionLog:
+        """The log kept in ``data_dir`` (created on first use, unless read-only).
+
+        ``durability`` is ``"full"`` (every append is fsync'd before it returns: it survives
+        power loss) or ``"normal"`` (it survives a crash of the process; a power loss may take
+        the log back to an earlier head). ``read_only`` (default: whether ``data_dir`` or the
+        log file is not writable) opens the log for reading only: heads, proofs and audits
+        work, and every write is a DataDirectoryError.
+        """
         from chainml.log.sqlite_store import SqliteLogStore
 
-        ensure_directory(data_dir)
-        return cls(SqliteLogStore(data_dir / LOG_FILE, durability=durability))
+        path = data_dir / LOG_FILE
+        if read_only is None:
+            read_only = not _writable(data_dir, path)
+        if not read_only:
+            try:
+                ensure_directory(data_dir)
+            except OSError as err:
+                raise DataDirectoryError(str(data_dir), f"cannot be created: {err}") from err
+        return cls(SqliteLogStore(path, durability=durability, read_only=read_only))
 
     def append(self, decisions: Iterable[Decision]) -> list[DecisionRecord]:
         """Log ``decisions`` as one atomic, durable batch; return their records."""
@@ -87,6 +106,32 @@ class DecisionLog(Closing):
 
         self.append_encoded(build)
         return records
+
+    def append_all(
+        self,
+        batches: Iterable[Sequence[Decision]],
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Log every batch of ``batches`` in one transaction: all of them, or none.
+
+        Batches are taken one at a time (memory holds one), all with the same timestamp for
+        decisions that have none; ``progress(n)`` is called after each batch of ``n`` is
+        written. Any error, from the store or from ``batches``, leaves the log as it was.
+        Returns the sequence number of the first decision.
+        """
+        now_ms = int(self._clock() * 1000)
+
+        def leaves(first: int) -> Iterator[list[Leaf]]:
+            position = first
+            for batch in batches:
+                records = [d.to_record(position + i, now_ms) for i, d in enumerate(batch)]
+                yield [(r.encode(), r.request_id) for r in records]
+                position += len(records)
+                if progress is not None:
+                    progress(len(records))
+
+        with self._lock:
+            return self.store.append_all(leaves)
 
     def append_encoded(self, build: Callable[[int, int], Sequence[Leaf]]) -> int:
         """Log leaves that ``build(first_sequence, now_ms)`` encodes, as one durable batch.
@@ -155,3 +200,13 @@ class DecisionLog(Closing):
     def close(self) -> None:
         """Close the store."""
         self.store.close()
+
+
+def _writable(data_dir: Path, path: Path) -> bool:
+    """Whether the log at ``path`` in ``data_dir`` can be written (or created) by this process."""
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(data_dir, os.W_OK)
+    if data_dir.exists():
+        return os.access(data_dir, os.W_OK)
+    # ensure_directory creates it only inside an existing parent: a missing one is its error
+    return not data_dir.parent.is_dir() or os.access(data_dir.parent, os.W_OK)

@@ -63,6 +63,13 @@ class SqliteHead:
                 conn.execute("COMMIT")
         self._version = version
 
+    def forget(self) -> None:
+        """Drop everything known, after a transaction it followed was rolled back."""
+        self._version = None
+        self.size = self.indexed = self._filtered = 0
+        self.frontier, self._young, self._filter = {}, None, None
+        self._cache.clear()
+
     def _load(self) -> None:
         sql = "SELECT name, value FROM meta WHERE name IN ('size', 'indexed_size')"
         meta = dict(self._conn.execute(sql))

@@ -18,6 +18,13 @@ Format version 1, one SQLite database in WAL mode with 64 KiB pages, marked by i
 
 Opening never writes to a file before it is known to be a chainml log (or empty); every SQLite
 error becomes a :class:`~chainml.errors.DataDirectoryError` that keeps its cause.
+
+A log can also be opened read-only, e.g. a copy handed to an auditor in a read-only directory.
+SQLite reads a WAL database read-only only if it can use its ``-shm`` file, or create one
+(https://sqlite.org/wal.html#readonly), or is told the file is immutable. So a read-only open
+uses ``mode=ro`` (which sees commits of live writers), and falls back to ``immutable=1`` only
+when that fails and no ``-wal`` file holds changes: a live writer always has a ``-wal`` file,
+and an immutable open would not read one. A missing log reads as the empty log.
 """
 
 from __future__ import annotations
@@ -57,9 +64,11 @@ def translated(path: Path) -> Iterator[None]:
     try:
         yield
     except sqlite3.Error as err:
-        raise DataDirectoryError(
-            str(path.parent), f"{path.name} cannot be used as a chainml log ({err})"
-        ) from err
+        if "readonly" in str(err):  # SQLITE_READONLY*: the file or directory is not writable
+            detail = f"{path.name} cannot be written here ({err}); writing needs write access"
+        else:
+            detail = f"{path.name} cannot be used as a chainml log ({err})"
+        raise DataDirectoryError(str(path.parent), detail) from err
 
 
 def in_chunk(conn: sqlite3.Connection) -> int:
@@ -67,8 +76,12 @@ def in_chunk(conn: sqlite3.Connection) -> int:
     return min(4096, conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
 
 
-def open_log(path: Path, *, synchronous: str, create: bool) -> sqlite3.Connection:
+def open_log(
+    path: Path, *, synchronous: str, create: bool, read_only: bool = False
+) -> sqlite3.Connection:
     """Open (or create, if allowed and absent or empty) the log at ``path``, checked and tuned."""
+    if read_only:
+        return _open_read_only(path)
     if not create and not path.is_file():
         raise DataDirectoryError(str(path.parent), f"{path.name} does not exist")
     with translated(path):
@@ -89,6 +102,46 @@ def open_log(path: Path, *, synchronous: str, create: bool) -> sqlite3.Connectio
             # a WAL grown by a large merge shrinks back to that size afterwards.
             conn.execute("PRAGMA wal_autocheckpoint = 1000")
             conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """Open the log at ``path`` without writing anything (see the module docstring)."""
+    if not path.exists():
+        with translated(path):
+            conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            _create(conn, path)  # the empty log, in memory
+            return conn
+    wal = path.with_name(path.name + "-wal")
+    uri = path.resolve().as_uri() + "?mode=ro"
+    try:
+        return _checked_read_only(uri, path)
+    except DataDirectoryError as err:
+        if not isinstance(err.__cause__, sqlite3.OperationalError):
+            raise  # not a log, another version: no other way of opening helps
+        if wal.exists() and wal.stat().st_size > 0:
+            raise DataDirectoryError(
+                str(path.parent),
+                f"{path.name} cannot be read without write access: its write-ahead log "
+                f"{wal.name} holds changes that SQLite reads only through {path.name}-shm; "
+                "copy the -shm file with it, or open the log once where it is writable",
+            ) from err
+    return _checked_read_only(uri + "&immutable=1", path)
+
+
+def _checked_read_only(uri: str, path: Path) -> sqlite3.Connection:
+    with translated(path):
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    try:
+        with translated(path):
+            conn.execute("PRAGMA busy_timeout = 10000")
+            if not _is_log(conn, path):
+                raise DataDirectoryError(str(path.parent), f"{path.name} is an empty file")
+            _check_version(conn, path)
+            conn.execute("PRAGMA cache_size = -65536")  # KiB
     except BaseException:
         conn.close()
         raise

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
 from functools import lru_cache
@@ -61,7 +61,9 @@ class SqliteLogStore(LogStore):
     ``durability="full"`` (the default) makes every append survive power loss (an fsync per
     commit); ``"normal"`` survives any process crash. Up to ``merge_every`` request ids are
     indexed in memory before they are merged into the on-disk index in one sorted pass.
-    The store is thread-safe.
+    ``read_only=True`` never writes or creates the file (see
+    :func:`~chainml.log.sqlite_schema.open_log` for a copy in a read-only directory), and a
+    missing file reads as the empty log. The store is thread-safe.
     """
 
     def __init__(
@@ -71,6 +73,7 @@ class SqliteLogStore(LogStore):
         durability: str = "full",
         create: bool = True,
         merge_every: int = 1 << 17,
+        read_only: bool = False,
     ) -> None:
         if durability not in ("full", "normal"):
             raise InvalidInputError(f"durability must be 'full' or 'normal', not {durability!r}")
@@ -80,7 +83,10 @@ class SqliteLogStore(LogStore):
         self._merge_every = merge_every
         self._lock = threading.RLock()
         self._closed = False
-        self._conn = open_log(self.path, synchronous=durability.upper(), create=create)
+        self._read_only = read_only
+        self._conn = open_log(
+            self.path, synchronous=durability.upper(), create=create, read_only=read_only
+        )
         self._head = SqliteHead(self._conn, self.path)
         with self._reading():
             pass
@@ -88,6 +94,10 @@ class SqliteLogStore(LogStore):
     def _check_open(self) -> None:
         if self._closed:
             raise DataDirectoryError(str(self.path.parent), f"{self.path.name}: store is closed")
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
 
     @contextmanager
     def _reading(self) -> Iterator[SqliteHead]:
@@ -102,6 +112,12 @@ class SqliteLogStore(LogStore):
         """One write transaction, holding the database's write lock from its start."""
         with self._lock, translated(self.path):
             self._check_open()
+            if self._read_only:
+                raise DataDirectoryError(
+                    str(self.path.parent),
+                    f"{self.path.name} is open read-only (the directory or the file is not "
+                    "writable); appending, anchoring and settings need write access",
+                )
             conn = self._conn
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -116,43 +132,70 @@ class SqliteLogStore(LogStore):
     # -- leaves ------------------------------------------------------------------------------
 
     def append(self, leaves: Sequence[Leaf]) -> int:
-        datas, ids = _checked_batch(leaves)
-        if not datas:
+        batch = _Batch.of(leaves)  # hashed before the lock is taken
+        if not batch.datas:
             return self.size
-        hashes = [sha256(b"\x00" + data).digest() for data in datas]
+        return self._commit(lambda _: [batch])
+
+    def append_all(self, batches: Callable[[int], Iterable[Sequence[Leaf]]]) -> int:
+        return self._commit(lambda first: map(_Batch.of, batches(first)))
+
+    def _commit(self, batches: Callable[[int], Iterable[_Batch]]) -> int:
+        """Write every batch in one transaction; the head follows it, or forgets it on failure."""
         with self._lock:
-            with self._writing() as (conn, head):
-                first, end = head.size, head.size + len(datas)
-                self._check_new_ids(head, [i for i in ids if i is not None])
-                if len(head.frontier) != first.bit_count():
-                    raise head.damaged("a subtree on the right edge of the tree is missing")
-                levels, frontier = subtrees.extend(first, head.frontier, hashes)
-                rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
-                _insert_leaves(conn, zip(count(first), rows, ids, datas))
-                conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
-                merge = end - head.indexed >= self._merge_every
-                if merge:
-                    conn.execute(_MERGE, (head.indexed,))
-                    conn.execute(_SET_META, ("indexed_size", str(end)))
-                conn.execute(_SET_META, ("size", str(end)))
-            head.advance(first, levels, frontier, ids, merge)  # committed
+            first: int | None = None
+            try:
+                with self._writing() as (conn, head):
+                    first = head.size
+                    if len(head.frontier) != first.bit_count():
+                        raise head.damaged("a subtree on the right edge of the tree is missing")
+                    for batch in batches(first):
+                        if batch.datas:
+                            self._write(conn, head, batch)
+            except BaseException:
+                if first is not None and self._head.size != first:
+                    self._head.forget()  # it took in batches that were rolled back
+                raise
             return first
 
+    def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
+        first, end = head.size, head.size + len(batch.datas)
+        self._check_new_ids(head, [i for i in batch.ids if i is not None])
+        levels, frontier = subtrees.extend(first, head.frontier, batch.hashes)
+        rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
+        _insert_leaves(conn, zip(count(first), rows, batch.ids, batch.datas))
+        conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
+        merge = end - head.indexed >= self._merge_every
+        if merge:
+            conn.execute(_MERGE, (head.indexed,))
+            conn.execute(_SET_META, ("indexed_size", str(end)))
+        conn.execute(_SET_META, ("size", str(end)))
+        head.advance(first, levels, frontier, batch.ids, merge)  # the next batch builds on it
+
     def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
+        found = self._find(head, ids)
+        if found:
+            taken = next(i for i in ids if i in found)
+            raise DuplicateRequestIdError(taken, found[taken])
+
+    def _find(self, head: SqliteHead, ids: Sequence[bytes]) -> dict[bytes, int]:
         young = head.young_ids()
-        if not young.keys().isdisjoint(ids):
-            taken = next(i for i in ids if i in young)
-            raise DuplicateRequestIdError(taken, young[taken])
-        candidates = head.maybe_indexed(ids) if ids else []  # in memory: rarely any
+        found = {i: young[i] for i in ids if i in young}
+        candidates = head.maybe_indexed(list(ids)) if ids else []  # in memory: rarely any
         step = in_chunk(self._conn)
         for start in range(0, len(candidates), step):
             chunk = candidates[start : start + step]
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT request_id, idx FROM requests WHERE request_id IN ({marks})"
-            indexed = dict(self._conn.execute(sql, chunk).fetchall())
-            if indexed:
-                taken = next(i for i in chunk if i in indexed)
-                raise DuplicateRequestIdError(taken, indexed[taken])
+            found.update(self._conn.execute(sql, chunk).fetchall())
+        return found
+
+    def indices_of(self, request_ids: Sequence[bytes]) -> dict[bytes, int]:
+        ids = list(request_ids)
+        if not all(isinstance(i, bytes) and len(i) == REQUEST_ID_SIZE for i in ids):
+            raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes")
+        with self._reading() as head:
+            return {i: int(n) for i, n in self._find(head, ids).items()}
 
     @property
     def size(self) -> int:
@@ -339,6 +382,21 @@ def _upper_rows(first: int, levels: list[list[bytes]]) -> Iterator[tuple[int, in
 def _check_index(index: int, size: int) -> None:
     if not 0 <= index < size:
         raise NotFoundError(f"leaf {index} is not in the log of size {size}")
+
+
+class _Batch:
+    """A batch of leaves checked and hashed, ready to be written."""
+
+    __slots__ = ("datas", "hashes", "ids")
+
+    def __init__(self, datas: list[bytes], ids: list[bytes | None]) -> None:
+        self.datas = datas
+        self.ids = ids
+        self.hashes = [sha256(b"\x00" + data).digest() for data in datas]
+
+    @classmethod
+    def of(cls, leaves: Sequence[Leaf]) -> _Batch:
+        return cls(*_checked_batch(leaves))
 
 
 def _checked_batch(leaves: Sequence[Leaf]) -> tuple[list[bytes], list[bytes | None]]:

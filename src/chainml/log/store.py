@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Self
@@ -164,6 +164,26 @@ class LogStore(ABC):
         A request id already in the log, or twice in the batch, is an InvalidInputError that
         names it, and nothing of the batch is appended. An empty batch returns the size.
         """
+
+    @abstractmethod
+    def append_all(self, batches: Callable[[int], Iterable[Sequence[Leaf]]]) -> int:
+        """Append every batch ``batches(first)`` yields, all in one atomic, durable transaction.
+
+        ``first`` is the index the first leaf will get: no other writer can append in between.
+        Batches are taken one at a time, so a caller can stream more leaves than fit in memory.
+        If anything fails (a refused batch as :meth:`append` refuses one, a request id repeated
+        across batches, an exception from the iterable), nothing is appended and the log is as
+        it was. Returns ``first``.
+        """
+
+    @abstractmethod
+    def indices_of(self, request_ids: Sequence[bytes]) -> dict[bytes, int]:
+        """Return ``{request id: leaf index}`` for those of ``request_ids`` that are in the log."""
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the store was opened read-only: every write is a DataDirectoryError."""
+        return False
 
     @property
     @abstractmethod
