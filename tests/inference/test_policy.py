@@ -9,6 +9,7 @@ added; the batch scorer equals the reference; the policy document round-trips ex
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from typing import Any
 
@@ -29,9 +30,7 @@ from chainml.inference.policy import (
 )
 from chainml.models import native
 
-SETTINGS = settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RULES = st.sampled_from(["f1", "fpr:0.1", "recall:0.5", "probability:0.3"])
 FLOAT_ROUNDING = 2.0**-40  # float64 evaluation error allowance, relative to the terms' sum
 
@@ -87,11 +86,14 @@ def mlp_case(draw: Any) -> tuple[dict[str, Any], Any, tuple[InputSpec, ...], np.
         "mean": draw(st.lists(st.floats(-10, 10), min_size=width, max_size=width)),
         "scale": draw(st.lists(st.floats(0.1, 100), min_size=width, max_size=width)),
         "layers": [
-            {"weights": [draw(st.lists(unit, min_size=hidden, max_size=hidden))
-                         for _ in range(width)],
-             "bias": draw(st.lists(unit, min_size=hidden, max_size=hidden))},
+            {
+                "weights": [
+                    draw(st.lists(unit, min_size=hidden, max_size=hidden)) for _ in range(width)
+                ],
+                "bias": draw(st.lists(unit, min_size=hidden, max_size=hidden)),
+            },
             {"weights": [[draw(unit)] for _ in range(hidden)], "bias": [draw(unit)]},
-        ],  # fmt: skip
+        ],
         "activations": ["relu", "identity"],
     }
     return params, None, inputs, _rows(draw, inputs, 40)
@@ -182,13 +184,15 @@ def _check_policy(case: tuple[dict[str, Any], Any, tuple[InputSpec, ...], np.nda
     assert policy.below is None or policy.below < policy.threshold
     assert policy.above is None or policy.threshold <= policy.above
     distinct = sorted(set(scores))
-    for low, high in zip(distinct, distinct[1:], strict=False):
+    for low, high in itertools.pairwise(distinct):
         assert not (low < policy.threshold <= high) or (low, high) == (policy.below, policy.above)
     # ... and no validation row's exact logit is within the proven error of it
     threshold = Fraction(policy.threshold, scale)
     error = Fraction(policy.error_bound, scale)
     for row, score in zip(rows.tolist(), scores, strict=True):
-        logit = exact_logit(params, booster, [Fraction(v, s.scale) for v, s in zip(row, inputs, strict=True)])
+        logit = exact_logit(
+            params, booster, [Fraction(v, s.scale) for v, s in zip(row, inputs, strict=True)]
+        )
         assert abs(logit - threshold) > error
         assert (score >= policy.threshold) == (logit >= threshold)
         assert abs(Fraction(score, scale) - logit) <= error  # the bound holds on these rows
@@ -212,7 +216,9 @@ def _terms(params: dict[str, Any], x: list[Fraction]) -> float:
     """A bound of the magnitudes float64 rounds at (inputs times weights, standardized)."""
     if params["kind"] == "lightgbm":
         return 0.0
-    return float(sum(abs(v) + abs(Fraction(m)) for v, m in zip(x, params["mean"], strict=True))) * 1e6
+    return (
+        float(sum(abs(v) + abs(Fraction(m)) for v, m in zip(x, params["mean"], strict=True))) * 1e6
+    )
 
 
 def _corners(inputs: tuple[InputSpec, ...]) -> np.ndarray:
@@ -242,12 +248,18 @@ def test_tree_policies_are_exact_outside_the_proven_error(case, rule, data) -> N
 def test_a_threshold_on_a_validation_score_is_moved_between_scores() -> None:
     """The issue's failure: an f1 cut used to sit exactly on a validation row's score."""
     inputs = (InputSpec("x", 1, -(2**64), 2**64 - 1),)
-    params = {"kind": "logistic_regression", "coef": [0.3], "intercept": 0.0, "mean": [0.0],
-              "scale": [3.0]}  # fmt: skip  (w = 0.1, no exact binary form)
+    params = {
+        "kind": "logistic_regression",
+        "coef": [0.3],
+        "intercept": 0.0,
+        "mean": [0.0],
+        "scale": [3.0],
+    }  # fmt: skip  (w = 0.1, no exact binary form)
     validation = np.array([[v] for v in (-3.0, -1.0, 2.0, 5.0)])
     policy = decision_policy(params, None, inputs, "f1", validation, np.array([0, 0, 1, 1]))
     assert (policy.below, policy.above) == (
-        policy.model.score([-1]), policy.model.score([2])
+        policy.model.score([-1]),
+        policy.model.score([2]),
     )  # the cut between -1 and 2 ...
     assert policy.threshold == (policy.below + policy.above) // 2 + 1  # ... at their midpoint
     assert abs(policy.threshold_logit - 0.05) < 1e-9

@@ -258,7 +258,7 @@ def test_a_model_stored_without_a_policy_is_refused_clearly(stored, tmp_path: Pa
     old = tmp_path / "models" / artifact.model_id
     shutil.copytree(artifact.path, old)
     (old / "policy.json").unlink()  # what chainml.card/1 stored
-    with pytest.raises(DataDirectoryError, match="older chainml.*retrain"):
+    with pytest.raises(DataDirectoryError, match=r"older chainml.*retrain"):
         load_model(tmp_path, artifact.model_id)
 
 

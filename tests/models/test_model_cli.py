@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from chainml.models import export
-
 from chainml.models.artifacts import list_models
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 from tests.models.synthetic import synthetic_dataset

@@ -12,7 +12,7 @@ from chainml.errors import InvalidInputError
 from chainml.models import metrics
 from chainml.models.dataset import Dataset
 from chainml.models.split import TimeSplit, time_split
-from chainml.models.train import integer_decisions, KINDS, make_estimator, train_model
+from chainml.models.train import KINDS, integer_decisions, make_estimator, train_model
 from chainml.models.train_lgbm import PRESETS
 from tests.models.synthetic import synthetic_dataset
 

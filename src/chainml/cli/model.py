@@ -240,8 +240,8 @@ def evaluate(
     cells = result["metrics"]["at_threshold"]["confusion"]
     out.print(
         f"at the threshold (rule {result['threshold']['rule']}, integer "
-        f"{result['threshold']['integer']}, logit {model.threshold:.6g}; integer decisions): TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, "
-        f"FN {cells['fn']}"
+        f"{result['threshold']['integer']}, logit {model.threshold:.6g}; integer decisions): "
+        f"TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}"
     )
 
 

@@ -148,7 +148,9 @@ def check(
     }
     with connect(settings) as env, Progress(console=console(), transient=True) as progress:
         contract = model_contract(env, compiled, settings.data_dir)
-        task = progress.add_task("contract vs reference", total=sum(len(p[1]) for p in parts.values()))
+        task = progress.add_task(
+            "contract vs reference", total=sum(len(p[1]) for p in parts.values())
+        )
         checked = check_parts(
             env, contract, artifact, compiled.model, parts, lambda n: progress.advance(task, n)
         )
@@ -178,7 +180,7 @@ def check(
             "check failed on "
             + "; ".join(
                 f"{name}: {r['rows'] - r['bit_exact']} rows differ on chain, float disagreements "
-                f"at rows {r['disagreeing_rows']}"  # type: ignore[operator]
+                f"at rows {r['disagreeing_rows']}"
                 for name, r in failed.items()
             )
         )

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -189,13 +190,13 @@ def check_parts(
     model: FixedPointModel,
     parts: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]],
     progress: Callable[[int], None] | None = None,
-) -> dict[str, dict[str, object]]:
+) -> dict[str, dict[str, Any]]:
     """Per named part (features, labels): contract vs reference, and integer vs float decisions.
 
     A part passes when every row is bit-exact on chain and the integer and float decisions
     agree on every row whose float logit is farther from the threshold than the proven error.
     """
-    results: dict[str, dict[str, object]] = {}
+    results: dict[str, dict[str, Any]] = {}
     for name, (features, labels) in parts.items():
         parity = check_parity(env, contract, model, encode_rows(model, features), progress)
         twin = agreement(artifact, model, features, labels)

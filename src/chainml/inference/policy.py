@@ -73,7 +73,8 @@ def encode(inputs: Sequence[InputSpec], features: npt.ArrayLike) -> npt.NDArray[
     scales = np.array([float(s.scale) for s in inputs])
     low = np.array([float(max(s.low, -(2**63))) for s in inputs])
     high = np.array([float(min(s.high, 2**63 - 1024)) for s in inputs])
-    return np.clip(np.rint(x * scales), low, high).astype(np.int64)
+    encoded: npt.NDArray[np.int64] = np.clip(np.rint(x * scales), low, high).astype(np.int64)
+    return encoded
 
 
 def quantized_model(
@@ -126,7 +127,7 @@ class DecisionPolicy:
 
     @property
     def score_scale(self) -> int:
-        """score / score_scale approximates the float logit."""
+        """Score / score_scale approximates the float logit."""
         return int(getattr(self.model, "score_scale", 1))
 
     @property
@@ -283,11 +284,11 @@ def decision_policy(
 def require_proven(policy: DecisionPolicy, model_id: str) -> None:
     """Refuse to compile a policy whose margin does not exceed twice the proven error."""
     if not policy.proven:
+        scale = policy.score_scale
         raise InvalidInputError(
-            f"model {model_id}: the threshold margin {policy.margin / policy.score_scale:.3g} (logit) "
-            "is not above "
-            f"twice the proven quantization error {policy.error_bound / policy.score_scale:.3g} "
-            f"(logit) over the declared input ranges, even at {policy.weight_bits} weight bits; "
-            "two validation scores lie too close to the cut for an integer model to separate them "
+            f"model {model_id}: the threshold margin {policy.margin / scale:.3g} (logit) is not "
+            f"above twice the proven quantization error {policy.error_bound / scale:.3g} (logit) "
+            f"over the declared input ranges, even at {policy.weight_bits} weight bits; two "
+            "validation scores lie too close to the cut for an integer model to separate them "
             "within int256"
         )

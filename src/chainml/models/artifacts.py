@@ -125,7 +125,9 @@ def save_model(
     """
     estimator = trained.estimator
     if trained.policy is None:
-        raise InvalidInputError("the trained model has no decision policy (train it with train_model)")
+        raise InvalidInputError(
+            "the trained model has no decision policy (train it with train_model)"
+        )
     files = estimator.native_files()
     params = json.loads(files[PARAMS_FILE])
     onnx_bytes = export.build_onnx(params, getattr(estimator, "booster_", None))

@@ -79,8 +79,11 @@ def evaluate_model(
         "dataset": dataset.name,
         "commitment": dataset.commitment(),
         "rows_used": "test split of the training data" if same else "all rows",
-        "threshold": {"rule": model.card["threshold"]["rule"], "logit": model.threshold,
-                      "integer": model.policy.threshold},  # fmt: skip
+        "threshold": {
+            "rule": model.card["threshold"]["rule"],
+            "logit": model.threshold,
+            "integer": model.policy.threshold,
+        },
         "metrics": metrics.evaluate(
             part.labels, logits, model.threshold, resamples=resamples, seed=seed, flagged=flagged
         ),
