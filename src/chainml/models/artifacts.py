@@ -244,7 +244,8 @@ def load_model(
     computed = export.model_id(onnx_bytes, policy_bytes)
     if computed != model_id:
         raise VerificationError(
-            f"{path}: SHA-256 of ({ONNX_FILE}, {POLICY_FILE}) gives {computed}, not the model id"
+            f"{path}: SHA-256 of ({ONNX_FILE}, {POLICY_FILE}) gives {computed}, "
+            "which is not the model id"
         )
     try:
         policy = policy_from_bytes(policy_bytes, str(path / POLICY_FILE))
