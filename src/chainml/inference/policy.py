@@ -185,6 +185,12 @@ class DecisionPolicy:
         return hashlib.sha256(self.to_bytes()).digest()
 
 
+def _optional_int(value: Any) -> int | None:
+    if value is not None and type(value) is not int:
+        raise InvalidInputError(f"a neighbour score is {value!r}, not an integer")
+    return value
+
+
 def policy_from_bytes(data: bytes, what: str = POLICY_FILE) -> DecisionPolicy:
     """Parse ``policy.json``; InvalidInputError when it is not a well-formed policy."""
     try:
@@ -198,8 +204,8 @@ def policy_from_bytes(data: bytes, what: str = POLICY_FILE) -> DecisionPolicy:
         policy = DecisionPolicy(
             rule=str(document["rule"]),
             model=model,
-            below=neighbours["below"],
-            above=neighbours["above"],
+            below=_optional_int(neighbours["below"]),
+            above=_optional_int(neighbours["above"]),
             error_bound=int(document["error_bound_int"]),
             weight_bits=int(document["weight_bits"]),
             input_rounding=str(document["input_rounding"]),
@@ -211,9 +217,9 @@ def policy_from_bytes(data: bytes, what: str = POLICY_FILE) -> DecisionPolicy:
     return policy
 
 
-def _cut(rule: str, labels: npt.ArrayLike, scores: Sequence[int], scale: int) -> tuple[
-    int | None, int | None
-]:  # fmt: skip
+def _cut(
+    rule: str, labels: npt.ArrayLike, scores: Sequence[int], scale: int
+) -> tuple[int | None, int | None]:
     """``(below, above)``: the validation scores on either side of the rule's cut."""
     distinct = sorted(set(scores))
     name, value = metrics.parse_rule(rule)
