@@ -126,6 +126,11 @@ def test_the_recipe_picks_the_threshold_on_validation_and_measures(data) -> None
     assert policy.below < policy.threshold <= policy.above
     assert policy.margin >= 2 * policy.error_bound + 1
     assert trained.threshold == policy.threshold / policy.score_scale
+    # the card's numbers at the threshold count the integer decisions of record
+    decisions = integer_decisions(policy, split.test.features)
+    assert trained.metrics["at_threshold"]["confusion"] == metrics.confusion_of(
+        split.test.labels, decisions
+    )
     assert trained.metrics["rows"] == split.test.rows
     assert trained.validation_metrics["rows"] == split.validation.rows
     assert trained.training.seconds > 0 and trained.training.peak_rss_bytes > 2**20
