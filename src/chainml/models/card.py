@@ -207,7 +207,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         ),
         "",
         f"Threshold (rule `{threshold['rule']}`, chosen on validation): logit "
-        f"{threshold['logit']!r}, probability {threshold['probability']:.6g}. ",
+        f"{threshold['logit']!r}, probability {threshold['probability']:.6g}.",
         "",
         _policy_markdown(card["decision_policy"]),
         "",
