@@ -51,16 +51,18 @@ def _tree_leaves(model: TreeEnsembleModel, rows: npt.NDArray[np.int64]) -> list[
     for tree in model.trees:
         feature = np.array([max(node.feature, 0) for node in tree], dtype=np.int64)
         is_leaf = np.array([node.feature < 0 for node in tree])
-        # int64 rows compare the same with a threshold clipped to int64
+        # int64 rows compare the same with a threshold clipped to int64, except that a
+        # threshold below int64 sends every row right
         split = np.array(
             [min(max(node.threshold, _INT64_MIN), _INT64_MAX) for node in tree], dtype=np.int64
         )
+        never_left = np.array([node.threshold < _INT64_MIN for node in tree])
         left = np.array([node.left for node in tree], dtype=np.int64)
         right = np.array([node.right for node in tree], dtype=np.int64)
         values = np.array([node.value for node in tree], dtype=object)
         index = np.zeros(n, dtype=np.int64)
         while not is_leaf[index].all():
-            go_left = rows[positions, feature[index]] <= split[index]
+            go_left = (rows[positions, feature[index]] <= split[index]) & ~never_left[index]
             step = np.where(go_left, left[index], right[index])
             index = np.where(is_leaf[index], index, step)
         total = total + values[index]
