@@ -22,9 +22,16 @@ MLP and LightGBM ``compact``, stores them, builds their fixed-point twins and re
 agreement and PR-AUC loss on the test split. ``--anvil`` repeats the gas runs on anvil and
 requires identical ``gasUsed`` for every transaction.
 
+Decision agreement (issue 22): ``--sweep`` trains LR, MLP and LightGBM compact on simulated
+payments for several seeds under two threshold rules (``f1``, ``fpr:0.01``), and compares the
+integer model's decisions (the decision of record, as in the contract) with the float model's on
+every validation and test row, the threshold's two neighbouring validation rows included. The
+issue's bar is 100% agreement on validation rows, and on every row whose float logit is farther
+from the threshold than the proven quantization error.
+
 Run: ``.venv/bin/python benchmarks/onchain_inference.py [--rows N] [--anvil] [--skip-quality]
-[--data-dir DIR] [--json PATH]``; ``--quick`` measures three small models on two rows (the smoke
-test uses it).
+[--sweep] [--sweep-seeds 4-9] [--data-dir DIR] [--json PATH]``; ``--quick`` measures three small
+models on two rows and a one-seed sweep (the smoke test uses it).
 """
 
 from __future__ import annotations
@@ -91,6 +98,11 @@ QUALITY_MODELS: list[tuple[str, str, dict[str, Any]]] = [
     ("LightGBM compact", "lgbm", {"preset": "compact"}),
 ]
 QUICK_QUALITY_PARAMS: dict[str, dict[str, Any]] = {"mlp": {"max_epochs": 5}}
+#: the issue-22 sweep: model kinds (with train_model params) and threshold rules
+SWEEP_KINDS: dict[str, dict[str, Any]] = {"lr": {}, "mlp": {}, "lgbm": {"preset": "compact"}}
+SWEEP_RULES = ("f1", "fpr:0.01")
+SWEEP_ROWS = 20_000  # simulated payments per seed (validation = 8%: 1,600 rows)
+QUICK_SWEEP = {"seeds": [4], "rows": 6000}
 MIN_AGREEMENT = 0.999
 MAX_PR_AUC_LOSS = 0.005
 console = Console(width=max(Console().width, 170))
@@ -450,6 +462,7 @@ def run_quality(
         artifact, _ = save_model(work / "models", trained)
         model = fixed_point_model(artifact)
         result = agreement(artifact, model, split.test.features, split.test.labels)
+        validation = agreement(artifact, model, split.validation.features, split.validation.labels)
         case = Case(name, kind, model, encode_rows(model, picked), artifact.model_id)
         compiled = _compile(contract_source(artifact, model), f"real_{kind}", cache)
         size = len(compiled.runtime_bytecode)
@@ -465,6 +478,9 @@ def run_quality(
                 "model_id": artifact.model_id,
                 "test_rows": result.rows,
                 "decision_agreement": result.decision_agreement,
+                "validation_agreement": validation.decision_agreement,
+                "near_threshold_rows": result.near_threshold + validation.near_threshold,
+                "policy": artifact.card["decision_policy"],
                 "pr_auc_float": result.pr_auc_float,
                 "pr_auc_fixed": result.pr_auc_fixed,
                 "pr_auc_loss": result.pr_auc_loss,
@@ -480,6 +496,102 @@ def run_quality(
         "test_positives": split.test.positives,
         "models": rows,
     }
+
+
+def _parse_seeds(text: str) -> list[int]:
+    first, _, last = text.partition("-")
+    return list(range(int(first), int(last or first) + 1))
+
+
+def run_sweep(args: argparse.Namespace, work: Path, progress: Progress) -> dict[str, Any]:
+    """Integer vs float decisions of every (seed, kind, rule) model on validation and test."""
+    from chainml.inference.compile import agreement, encode_rows
+    from chainml.models.artifacts import save_model
+    from chainml.models.simulator import simulate_payments
+    from chainml.models.split import time_split
+    from chainml.models.train import train_model
+
+    seeds = QUICK_SWEEP["seeds"] if args.quick else _parse_seeds(args.sweep_seeds)
+    rows = int(QUICK_SWEEP["rows"] if args.quick else SWEEP_ROWS)  # type: ignore[call-overload]
+    total = len(seeds) * len(SWEEP_KINDS) * len(SWEEP_RULES)
+    task = progress.add_task("sweep: integer vs float decisions", total=total)
+    models = []
+    for seed in seeds:
+        dataset = simulate_payments(rows, seed=seed).dataset()
+        split = time_split(dataset)
+        for kind, params in SWEEP_KINDS.items():
+            for rule in SWEEP_RULES:
+                extra = QUICK_QUALITY_PARAMS.get(kind, {}) if args.quick else {}
+                trained = train_model(dataset, kind, seed=seed, params={**params, **extra},
+                                      threshold_rule=rule, split=split, resamples=20)  # fmt: skip
+                artifact, _ = save_model(work / "sweep", trained)
+                policy = artifact.policy
+                parts = {"validation": split.validation, "test": split.test}
+                found = {n: agreement(artifact, policy.model, p.features, p.labels)
+                         for n, p in parts.items()}  # fmt: skip
+                # the threshold rows: the validation rows scoring exactly the two neighbours
+                encoded = encode_rows(policy.model, split.validation.features)
+                neighbours = [i for i, r in enumerate(encoded)
+                              if policy.model.score(r) in (policy.below, policy.above)]  # fmt: skip
+                flagged = artifact.decide(split.validation.features[neighbours])
+                logits = artifact.predict_logit(split.validation.features[neighbours])
+                models.append({
+                    "seed": seed, "kind": artifact.kind, "rule": rule,
+                    "model_id": artifact.model_id, "proven": policy.proven,
+                    "margin_logit": policy.margin / policy.score_scale,
+                    "error_bound_logit": policy.error_bound / policy.score_scale,
+                    "threshold_rows": len(neighbours),
+                    "threshold_rows_agree": bool(
+                        np.all(flagged == (logits >= policy.threshold_logit))
+                    ),
+                    **{f"{n}_rows": a.rows for n, a in found.items()},
+                    **{f"{n}_agreement": a.decision_agreement for n, a in found.items()},
+                    **{f"{n}_near_threshold": a.near_threshold for n, a in found.items()},
+                    **{f"{n}_outside_agreement": a.outside_agreement for n, a in found.items()},
+                })  # fmt: skip
+                progress.advance(task)
+    validation_rows = sum(m["validation_rows"] for m in models)
+    agreeing = sum(round(m["validation_agreement"] * m["validation_rows"]) for m in models)
+    return {
+        "seeds": seeds,
+        "rows_per_seed": rows,
+        "kinds": list(SWEEP_KINDS),
+        "rules": list(SWEEP_RULES),
+        "models": models,
+        "validation_rows": validation_rows,
+        "validation_agreeing": agreeing,
+        "all_validation_agree": agreeing == validation_rows,
+        "all_outside_error_agree": all(
+            m["test_outside_agreement"] == 1.0 and m["validation_outside_agreement"] == 1.0
+            for m in models
+        ),
+        "all_threshold_rows_agree": all(m["threshold_rows_agree"] for m in models),
+        "all_proven": all(m["proven"] for m in models),
+    }
+
+
+def report_sweep(sweep: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Integer vs float decisions (seeds {sweep['seeds']}, {sweep['rows_per_seed']:,} "
+        "simulated payments each)"
+    )
+    columns = ("seed", "kind", "rule", "proven", "margin", "error", "validation", "test",
+               "test near thr.", "threshold rows")  # fmt: skip
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i < 3 else "right")
+    for m in sweep["models"]:
+        table.add_row(
+            str(m["seed"]), m["kind"], m["rule"], _ok(m["proven"]), f"{m['margin_logit']:.2e}",
+            f"{m['error_bound_logit']:.2e}", f"{m['validation_agreement']:.4%}",
+            f"{m['test_agreement']:.4%}", str(m["test_near_threshold"]),
+            f"{m['threshold_rows']} {_ok(m['threshold_rows_agree'])}",
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"validation rows agreeing: {sweep['validation_agreeing']:,} of "
+        f"{sweep['validation_rows']:,}; every row outside the proven error agrees: "
+        f"{sweep['all_outside_error_agree']}"
+    )
 
 
 # -- targets and report ----------------------------------------------------------------------
@@ -588,6 +700,8 @@ def report(doc: dict[str, Any]) -> None:
     )
     if doc.get("quality"):
         report_quality(doc["quality"])
+    if doc.get("sweep"):
+        report_sweep(doc["sweep"])
     if doc.get("anvil"):
         anvil = doc["anvil"]
         verdict = "identical" if anvil["identical"] else "[red]DIFFERENT"
@@ -654,6 +768,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--skip-quality", action="store_true", help="no real-data quality check")
     parser.add_argument("--data-dir", type=Path, default=Path(".chainml"))
     parser.add_argument("--quick", action="store_true", help="three small models, two rows")
+    parser.add_argument("--sweep", action="store_true", help="integer vs float decision sweep")
+    parser.add_argument("--sweep-seeds", default="4-9", help="simulation seeds of the sweep")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
     args.rows = args.rows or (2 if args.quick else 8)
@@ -673,6 +789,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             embedded = run_gas(env, cases, cache, progress, "embedded")
             chain = open_chain(env, cache)
             quality = None if args.skip_quality else run_quality(args, chain, cache, work, progress)
+        sweep = run_sweep(args, work, progress) if args.sweep or args.quick else None
         anvil = None
         if args.anvil:
             with AnvilNode() as node:
@@ -693,6 +810,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "21000 + 10 * (zeros + 4 * nonzeros)",
         "models": embedded["models"],
         "quality": quality,
+        "sweep": sweep,
         "anvil": anvil,
         "ezkl_reference": {"gas_per_proof": EZKL_VERIFY_GAS, "source": EZKL_SOURCE},
         "machine": {

@@ -57,6 +57,14 @@ def test_onchain_benchmark_quick_matches_the_reference_on_both_backends(tmp_path
     for row in quality["models"]:
         assert 0.0 <= row["decision_agreement"] <= 1.0
         assert row["contract"]["outputs_match"] is True, row["model"]
+        assert row["validation_agreement"] == 1.0, row["model"]  # issue 22: no threshold row flips
+        assert row["policy"]["proven"] is True, row["model"]
+
+    sweep = document["sweep"]  # issue 22's sweep, one seed: integer vs float decisions
+    assert len(sweep["models"]) == 3 * 2  # three kinds, two rules
+    assert sweep["all_validation_agree"] and sweep["all_threshold_rows_agree"]
+    assert sweep["all_outside_error_agree"] and sweep["all_proven"]
+    assert len({m["model_id"] for m in sweep["models"]}) == 6  # the rule is part of the identity
 
     targets = {t["target"]: t for t in document["targets"]}
     assert (

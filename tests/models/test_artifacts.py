@@ -44,9 +44,13 @@ def stored(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Mo
 
 @pytest.mark.parametrize("kind", list(FAST))
 def test_retraining_with_the_same_seed_gives_the_same_model_id(kind: str) -> None:
-    first, second = (export.build_onnx(*_onnx_inputs(_train(kind))) for _ in range(2))
+    runs = [_train(kind) for _ in range(2)]
+    first, second = (export.build_onnx(*_onnx_inputs(t)) for t in runs)
     assert first == second
-    assert export.model_id(first).startswith("0x") and len(export.model_id(first)) == 66
+    policies = [t.policy.to_bytes() for t in runs if t.policy is not None]
+    assert len(policies) == 2 and policies[0] == policies[1]
+    model_id = export.model_id(first, policies[0])
+    assert model_id.startswith("0x") and len(model_id) == 66
     model = onnx.load_from_string(first)
     assert (model.producer_name, model.producer_version) == ("chainml", "onnx/1")
 
@@ -58,9 +62,8 @@ def _onnx_inputs(trained: TrainedModel) -> tuple[dict, object]:
 
 
 def test_another_seed_gives_another_id() -> None:
-    ids = {
-        export.model_id(export.build_onnx(*_onnx_inputs(_train("mlp", seed)))) for seed in (1, 2)
-    }
+    runs = [_train("mlp", seed) for seed in (1, 2)]
+    ids = {export.model_id(export.build_onnx(*_onnx_inputs(t)), t.policy.to_bytes()) for t in runs}  # type: ignore[union-attr]
     assert len(ids) == 2
 
 
@@ -68,7 +71,7 @@ def test_another_seed_gives_another_id() -> None:
 def test_stored_model_matches_its_onnx_and_its_files(kind: str, stored) -> None:
     data_dir, artifact = stored[kind]
     files = sorted(p.name for p in artifact.path.iterdir())
-    expected = ["card.json", "card.md", "model.onnx", "params.json", "pr_curve.png"]
+    expected = ["card.json", "card.md", "model.onnx", "params.json", "policy.json", "pr_curve.png"]
     assert files == sorted(expected + (["booster.txt"] if kind == "lgbm" else []))
     assert artifact.path == data_dir / "models" / artifact.model_id
     x = SPLIT.test.features
@@ -80,7 +83,12 @@ def test_stored_model_matches_its_onnx_and_its_files(kind: str, stored) -> None:
     assert document["artifact_hash"] == "0x" + hashlib.sha256(params_bytes).hexdigest()
     card_bytes = (artifact.path / "card.json").read_bytes()
     assert artifact.card_hash == card.card_hash(card_bytes) == card.sha256_hex(card_bytes)
-    assert document["model_id"] == artifact.model_id == export.model_id(artifact.onnx_bytes)
+    policy_bytes = (artifact.path / "policy.json").read_bytes()
+    assert document["model_id"] == artifact.model_id
+    assert artifact.model_id == export.model_id(artifact.onnx_bytes, policy_bytes)
+    assert document["decision_policy"]["threshold_int"] == artifact.policy.threshold
+    assert document["decision_policy"]["proven"] is True
+    assert "decision of record" in document["onnx"]["role"]
     assert document["dataset"]["commitment"] == DATASET.commitment()
     assert document["dataset"]["split"]["parts"]["test"]["rows"] == SPLIT.test.rows
     assert document["threshold"]["probability"] == pytest.approx(
@@ -225,3 +233,44 @@ def test_evaluate_reproduces_the_card_and_checks_features(stored) -> None:
     narrow = synthetic_dataset(rows=2000, features=5)
     with pytest.raises(InvalidInputError, match="5 features, the model takes 6"):
         evaluate_model(artifact, narrow)
+
+
+def test_retraining_with_another_rule_is_another_model(stored) -> None:
+    """Issue 22: the same ONNX graph under another threshold rule must not return the old model."""
+    data_dir, artifact = stored["lr"]
+    trained = train_model(
+        DATASET, "lr", seed=1, params={}, resamples=50, split=SPLIT, threshold_rule="fpr:0.01"
+    )
+    other, new = save_model(data_dir, trained)
+    assert new and other.model_id != artifact.model_id
+    assert other.onnx_bytes == artifact.onnx_bytes  # same float graph ...
+    assert other.card["threshold"]["rule"] == "fpr:0.01"  # ... another decision policy
+    assert other.policy.threshold != artifact.policy.threshold
+    assert load_model(data_dir, artifact.model_id).card["threshold"]["rule"] == "f1"
+
+
+def test_a_model_stored_without_a_policy_is_refused_clearly(stored, tmp_path: Path) -> None:
+    import shutil
+
+    from chainml.errors import DataDirectoryError
+
+    _, artifact = stored["lr"]
+    old = tmp_path / "models" / artifact.model_id
+    shutil.copytree(artifact.path, old)
+    (old / "policy.json").unlink()  # what chainml.card/1 stored
+    with pytest.raises(DataDirectoryError, match=r"older chainml.*retrain"):
+        load_model(tmp_path, artifact.model_id)
+
+
+def test_a_tampered_policy_is_detected(stored, tmp_path: Path) -> None:
+    import shutil
+
+    _, artifact = stored["lr"]
+    copy = tmp_path / "models" / artifact.model_id
+    shutil.copytree(artifact.path, copy)
+    policy = (copy / "policy.json").read_bytes()
+    threshold = str(artifact.policy.threshold).encode()
+    lowered = str(artifact.policy.threshold - 1).encode()
+    (copy / "policy.json").write_bytes(policy.replace(threshold, lowered))
+    with pytest.raises(VerificationError, match="not the model id"):
+        load_model(tmp_path, artifact.model_id)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chainml.models import export
 from chainml.models.artifacts import list_models
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 from tests.models.synthetic import synthetic_dataset
@@ -57,9 +58,14 @@ def test_train_evaluate_export(capsys, tmp_path: Path, csv_file: Path) -> None:
         "card.json",
         "card.md",
         "model.onnx",
+        "policy.json",
         "pr_curve.png",
     ]
     assert "verified" in flat(out)
+    # the exported files re-derive the model id: it covers the ONNX graph and the policy
+    onnx_bytes, policy = (target / "model.onnx").read_bytes(), (target / "policy.json").read_bytes()
+    assert export.model_id(onnx_bytes, policy) == model.model_id
+    assert result["threshold"]["integer"] == json.loads(policy)["threshold_int"]
 
 
 def test_train_all_kinds_as_json(capsys, tmp_path: Path, csv_file: Path) -> None:

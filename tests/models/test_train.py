@@ -12,7 +12,7 @@ from chainml.errors import InvalidInputError
 from chainml.models import metrics
 from chainml.models.dataset import Dataset
 from chainml.models.split import TimeSplit, time_split
-from chainml.models.train import KINDS, make_estimator, train_model
+from chainml.models.train import KINDS, integer_decisions, make_estimator, train_model
 from chainml.models.train_lgbm import PRESETS
 from tests.models.synthetic import synthetic_dataset
 
@@ -116,8 +116,20 @@ def test_the_recipe_picks_the_threshold_on_validation_and_measures(data) -> None
         dataset, "lr", threshold_rule="fpr:0.01", resamples=30, split=split, steps=reporter
     )
     validation = trained.estimator.decision_function(split.validation.features)
-    assert trained.threshold == metrics.choose_threshold(
-        "fpr:0.01", split.validation.labels, validation
+    float_cut = metrics.choose_threshold("fpr:0.01", split.validation.labels, validation)
+    policy = trained.policy
+    assert policy is not None and policy.proven
+    flagged = integer_decisions(policy, split.validation.features)
+    assert flagged == (validation >= float_cut).tolist()  # the same validation rows flagged
+    # ... by a threshold between two validation scores, farther than twice the proven error
+    assert policy.below is not None and policy.above is not None
+    assert policy.below < policy.threshold <= policy.above
+    assert policy.margin >= 2 * policy.error_bound + 1
+    assert trained.threshold == policy.threshold / policy.score_scale
+    # the card's numbers at the threshold count the integer decisions of record
+    decisions = integer_decisions(policy, split.test.features)
+    assert trained.metrics["at_threshold"]["confusion"] == metrics.confusion_of(
+        split.test.labels, decisions
     )
     assert trained.metrics["rows"] == split.test.rows
     assert trained.validation_metrics["rows"] == split.validation.rows

@@ -125,6 +125,13 @@ def train(
     resamples: Annotated[
         int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
     ] = 1000,
+    round_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--round-inputs",
+            help="Let the service round a fraction sent for an integral feature (default: 422).",
+        ),
+    ] = False,
     as_json: _JSON = False,
 ) -> None:
     """Train on a time-ordered split, evaluate on its last 20%, store ONNX + card per model."""
@@ -150,13 +157,15 @@ def train(
             trained = train_model(
                 dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
                 split=split, resamples=resamples, steps=step,
+                input_rounding="nearest" if round_inputs else "exact",
             )  # fmt: skip
             artifact, new = save_model(data_dir, trained, dataset_spec=data)
             results.append((k, trained, artifact, new))
     if as_json:
         print_json([
             {"kind": k, "model_id": a.model_id, "path": str(a.path), "new": new,
-             "metrics": a.card["metrics"]["test"], "threshold": a.card["threshold"]}
+             "metrics": a.card["metrics"]["test"], "threshold": a.card["threshold"],
+             "decision_policy": a.card["decision_policy"]}
             for k, _, a, new in results
         ])  # fmt: skip
         return
@@ -178,11 +187,14 @@ def train(
     out.print(table)
     for k, _, artifact, new in results:
         threshold = artifact.card["threshold"]
+        policy = artifact.card["decision_policy"]
         state = "stored" if new else "already stored (unchanged)"
         out.print(
             f"{k}: model {artifact.model_id} {state} in {artifact.path}\n"
-            f"    threshold ({threshold['rule']}): logit {threshold['logit']:.6g}, "
-            f"probability {threshold['probability']:.6g}"
+            f"    threshold ({threshold['rule']}): integer {policy['threshold_int']} "
+            f"(logit {threshold['logit']:.6g}, probability {threshold['probability']:.6g}); "
+            f"margin {policy['margin_logit']:.3g} > 2 x proven error "
+            f"{policy['error_bound_logit']:.3g}: {'yes' if policy['proven'] else 'NO'}"
         )
 
 
@@ -227,9 +239,9 @@ def evaluate(
     out.print(table)
     cells = result["metrics"]["at_threshold"]["confusion"]
     out.print(
-        f"at the threshold (rule {result['threshold']['rule']}, logit "
-        f"{model.threshold:.6g}): TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, "
-        f"FN {cells['fn']}"
+        f"at the threshold (rule {result['threshold']['rule']}, integer "
+        f"{result['threshold']['integer']}, logit {model.threshold:.6g}; integer decisions): "
+        f"TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}"
     )
 
 
@@ -239,7 +251,7 @@ def export(
     model_id: Annotated[str, typer.Argument(help="Model id (0x + 64 hex) or a unique prefix.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Directory to write into.")],
 ) -> None:
-    """Re-verify a stored model (hashes, ONNX vs native) and copy model.onnx and its card."""
+    """Re-verify a stored model (hashes, ONNX vs native); copy model.onnx, policy.json, card."""
     from chainml.models.artifacts import load_model
     from chainml.models.evaluate import reverify_onnx
 
@@ -250,12 +262,12 @@ def export(
     if not output.parent.is_dir():
         raise DataDirectoryError(str(output), f"its parent {output.parent} does not exist")
     output.mkdir(exist_ok=True)
-    for name in ("model.onnx", "card.json", "card.md", "pr_curve.png"):
+    for name in ("model.onnx", "policy.json", "card.json", "card.md", "pr_curve.png"):
         staging = output / f".{name}.tmp"
         shutil.copyfile(model.path / name, staging)
         os.replace(staging, output / name)
     console().print(
         f"model {model.model_id} ({model.kind}) verified: ONNX vs native max |dp| "
         f"{check['max_abs_diff_probability']:.3g} on {check['rows']:,} probe rows\n"
-        f"wrote model.onnx, card.json, card.md, pr_curve.png to {output}"
+        f"wrote model.onnx, policy.json, card.json, card.md, pr_curve.png to {output}"
     )

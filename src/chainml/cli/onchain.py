@@ -44,6 +44,7 @@ def compile_(
     if output is not None:
         output.write_text(compiled.source)
     model = compiled.model
+    policy = compiled.artifact.policy
     facts = {
         "model_id": compiled.artifact.model_id,
         "kind": compiled.artifact.kind,
@@ -52,6 +53,9 @@ def compile_(
         "input_scales": sorted({spec.scale for spec in model.inputs}),
         "score_scale": getattr(model, "score_scale", 1),
         "threshold": model.threshold,
+        "threshold_neighbours": [policy.below, policy.above],
+        "margin_logit": policy.margin / policy.score_scale,
+        "error_bound_logit": policy.error_bound / policy.score_scale,
         "overflow_bound_bits": model.max_magnitude().bit_length(),
         "code_bytes": compiled.code_size,
         "source": str(output) if output else None,
@@ -123,11 +127,13 @@ def check(
 ) -> None:
     """Run rows through the deployed contract and the Python reference: exit 3 on any mismatch.
 
-    Also reports how the integer model agrees with the float model on the same rows.
+    On the model's own data it checks its validation rows (where the threshold was placed) and
+    its test split; elsewhere every row. It also compares the integer decisions with the float
+    model's: exit 3 too if they differ on a row whose float logit is farther from the threshold
+    than the proven quantization error.
     """
-    from chainml.inference.compile import agreement, encode_rows
-    from chainml.inference.onchain import check_parity, model_contract
-    from chainml.models.evaluate import held_out
+    from chainml.inference.onchain import check_parts, model_contract
+    from chainml.models.evaluate import checked_parts
     from chainml.models.sources import load_dataset
 
     compiled = _compiled(ctx, model_id)
@@ -136,39 +142,45 @@ def check(
     spec = data or artifact.card["dataset"].get("spec")
     if spec is None:
         raise InvalidInputError("the card names no dataset spec; give --data")
-    part, own_test = held_out(artifact, load_dataset(spec, settings.data_dir))
-    part = part.take(slice(0, rows))
-    encoded = encode_rows(compiled.model, part.features)
+    parts = {
+        name: (part.features[:rows], part.labels[:rows])
+        for name, part in checked_parts(artifact, load_dataset(spec, settings.data_dir)).items()
+    }
     with connect(settings) as env, Progress(console=console(), transient=True) as progress:
         contract = model_contract(env, compiled, settings.data_dir)
-        task = progress.add_task("contract vs reference", total=len(encoded))
-        report = check_parity(
-            env, contract, compiled.model, encoded, lambda n: progress.advance(task, n)
+        task = progress.add_task(
+            "contract vs reference", total=sum(len(p[1]) for p in parts.values())
         )
-    float_twin = agreement(artifact, compiled.model, part.features, part.labels)
+        checked = check_parts(
+            env, contract, artifact, compiled.model, parts, lambda n: progress.advance(task, n)
+        )
+    policy = artifact.policy
     result = {
         "model_id": artifact.model_id,
         "contract": contract.address,
-        "rows": report.rows,
-        "rows_from": f"{spec}: " + ("its test split" if own_test else "all rows"),
-        "bit_exact": report.matches,
-        "flagged": report.flagged,
-        "mismatches": [list(m) for m in report.mismatches],
-        "decision_agreement_with_float": float_twin.decision_agreement,
-        "pr_auc_float": float_twin.pr_auc_float,
-        "pr_auc_fixed": float_twin.pr_auc_fixed,
+        "rows_from": spec,
+        "threshold_int": policy.threshold,
+        "error_bound_logit": policy.error_bound / policy.score_scale,
+        "parts": checked,
     }
     if as_json:
         print_json(result)
     else:
-        console().print(
-            f"{report.matches:,} of {report.rows:,} rows bit-exact on chain "
-            f"({report.flagged:,} flagged); integer vs float decisions agree on "
-            f"{float_twin.decision_agreement:.4%}; PR-AUC float {float_twin.pr_auc_float:.4f}, "
-            f"integer {float_twin.pr_auc_fixed:.4f}"
-        )
-    if not report.exact:
+        for name, r in checked.items():
+            console().print(
+                f"{name}: {r['bit_exact']:,} of {r['rows']:,} rows bit-exact on chain "
+                f"({r['flagged']:,} flagged); integer vs float decisions agree on "
+                f"{r['decision_agreement_with_float']:.4%} ({r['near_threshold_rows']} rows within "
+                f"the proven error of the threshold; {r['agreement_outside_error']:.4%} of the "
+                f"others); PR-AUC float {r['pr_auc_float']:.4f}, integer {r['pr_auc_fixed']:.4f}"
+            )
+    failed = {name: r for name, r in checked.items() if not r["passed"]}
+    if failed:
         raise VerificationError(
-            f"the contract differs from the reference on {report.rows - report.matches} rows, "
-            f"first: {report.mismatches[:1]}"
+            "check failed on "
+            + "; ".join(
+                f"{name}: {r['rows'] - r['bit_exact']} rows differ on chain, float disagreements "
+                f"at rows {r['disagreeing_rows']}"
+                for name, r in failed.items()
+            )
         )

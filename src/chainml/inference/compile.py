@@ -1,90 +1,55 @@
-"""From a stored model to its fixed-point twin, its contract, and how closely the two agree.
+"""From a stored model to its integer model of record, its contract, and how it compares.
 
-Input encoding: a feature that was integral on the training data (the payments simulator's
-features, counts, amounts in cents) is passed as is (scale 1); any other feature is passed as
-``round(x * 2**20)``. A power of two keeps ``x_int / scale`` an exact double, so a tree split on
-the float model and on the integer model see the same number.
+The integer model is not rebuilt here: it is the one in the model's ``policy.json``
+(:mod:`chainml.inference.policy`), which the model id covers. Input encoding: a feature that was
+integral on the training data is passed as is (scale 1); any other as ``round(x * 2**20)``. A
+power of two keeps ``x_int / scale`` an exact double, so a tree split on the float model and on
+the integer model see the same number.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
+from chainml.inference.batch import score_rows
 from chainml.inference.codegen import generate_vyper
 from chainml.inference.fixedpoint import FixedPointModel, InputSpec
-from chainml.inference.quantize import (
-    INPUT_BITS,
-    lightgbm_trees,
-    quantize_linear,
-    quantize_mlp,
-    quantize_trees,
-)
+from chainml.inference.policy import REAL_SCALE, encode
 from chainml.models.artifacts import ModelArtifact
 from chainml.models.metrics import average_precision
 
-REAL_SCALE = 2**20
+__all__ = ["REAL_SCALE", "Agreement", "agreement", "contract_source", "encode_rows",
+           "fixed_point_model", "input_specs"]  # fmt: skip
 
 
 def input_specs(artifact: ModelArtifact) -> tuple[InputSpec, ...]:
-    """One spec per feature: scale 1 for integral features, 2**20 otherwise."""
-    schema = {f["name"]: f for f in artifact.card.get("features", [])}
-    specs = []
-    for name in artifact.feature_names:
-        scale = 1 if schema.get(name, {}).get("integer", False) else REAL_SCALE
-        specs.append(InputSpec(name, scale, -(2**INPUT_BITS), 2**INPUT_BITS - 1))
-    return tuple(specs)
+    """One spec per feature, as the model's decision policy declares them."""
+    return artifact.policy.model.inputs
 
 
 def fixed_point_model(
     artifact: ModelArtifact, inputs: Sequence[InputSpec] | None = None
 ) -> FixedPointModel:
-    """The integer model of a stored logistic regression, MLP or LightGBM ensemble."""
-    inputs = tuple(inputs) if inputs is not None else input_specs(artifact)
-    if len(inputs) != len(artifact.feature_names):
+    """The integer model of record of a stored model (from its ``policy.json``).
+
+    ``inputs``, when given, must be the policy's own: another encoding would be another model.
+    """
+    model = artifact.policy.model
+    if inputs is not None and tuple(inputs) != model.inputs:
         raise InvalidInputError(
-            f"{len(inputs)} input specs for {len(artifact.feature_names)} features"
+            f"model {artifact.model_id[:10]}… declares its own inputs in its decision policy"
         )
-    params: dict[str, Any] = artifact.params
-    threshold = float(artifact.card["threshold"]["logit"])
-    if artifact.kind == "logistic_regression":
-        return quantize_linear(
-            params["coef"], params["intercept"], params["mean"], params["scale"], inputs, threshold
-        )
-    if artifact.kind == "mlp":
-        if params["activations"][:-1] != ["relu"] * (len(params["layers"]) - 1):
-            raise InvalidInputError(f"only ReLU hidden layers compile, got {params['activations']}")
-        layers = [
-            ([list(column) for column in zip(*layer["weights"], strict=True)], layer["bias"])
-            for layer in params["layers"]  # stored [in][out]; the integer model wants [out][in]
-        ]
-        return quantize_mlp(layers, params["mean"], params["scale"], inputs, threshold)
-    if artifact.kind == "lightgbm":
-        trees = lightgbm_trees(artifact.booster.dump_model())
-        return quantize_trees(trees, 0.0, inputs, threshold)
-    raise InvalidInputError(f"no fixed-point form for model kind {artifact.kind!r}")
+    return model
 
 
 def encode_rows(model: FixedPointModel, features: npt.ArrayLike) -> list[list[int]]:
     """Float feature rows as the integers the contract takes (rounded, clipped to the range)."""
-    x = np.asarray(features, dtype=np.float64)
-    if x.ndim != 2 or x.shape[1] != model.n_features:
-        raise InvalidInputError(f"expected rows of {model.n_features} features, got {x.shape}")
-    if not np.isfinite(x).all():
-        raise InvalidInputError("features contain NaN or infinity")
-    rows = []
-    for row in x.tolist():
-        encoded = []
-        for value, spec in zip(row, model.inputs, strict=True):
-            scaled = round(value * spec.scale)
-            encoded.append(min(max(scaled, spec.low), spec.high))
-        rows.append(encoded)
-    return rows
+    return encode(model.inputs, features).tolist()  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -96,6 +61,9 @@ class Agreement:
     max_score_error: float  # max |score / score_scale - float logit|
     pr_auc_float: float
     pr_auc_fixed: float
+    near_threshold: int = 0  # rows whose float logit is within the proven error of the threshold
+    outside_agreement: float = 1.0  # agreement on the other rows (the proof says 100%)
+    disagreements: tuple[int, ...] = ()  # the first few disagreeing row indexes
 
     @property
     def pr_auc_loss(self) -> float:
@@ -112,18 +80,28 @@ def agreement(
     """Compare decisions, scores and PR-AUC of the integer model and the float model."""
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray(labels)
-    logits = artifact.predict_logit(x)
-    float_decisions = logits >= float(artifact.card["threshold"]["logit"])
-    scale = float(getattr(model, "score_scale", 1))
-    scores = np.array([model.score(row) for row in encode_rows(model, x)], dtype=object)
-    fixed = np.array([float(s) / scale for s in scores])
+    rows = encode(model.inputs, x)
+    # the float model sees the features the integer model sees (x_int / scale)
+    logits = artifact.predict_logit(rows / np.array([float(s.scale) for s in model.inputs]))
+    scale = int(getattr(model, "score_scale", 1))
+    threshold = model.threshold / scale
+    float_decisions = logits >= threshold
+    scores = score_rows(model, rows)
+    fixed = np.array([s / scale for s in scores])
     fixed_decisions = np.array([s >= model.threshold for s in scores])
+    error = artifact.policy.error_bound / scale
+    near = np.abs(logits - threshold) <= error
+    same = fixed_decisions == float_decisions
+    outside = same[~near]
     return Agreement(
         rows=len(y),
-        decision_agreement=float(np.mean(fixed_decisions == float_decisions)),
+        decision_agreement=float(np.mean(same)),
         max_score_error=float(np.max(np.abs(fixed - logits))),
         pr_auc_float=average_precision(y, logits),
         pr_auc_fixed=average_precision(y, fixed),
+        near_threshold=int(near.sum()),
+        outside_agreement=float(np.mean(outside)) if outside.size else 1.0,
+        disagreements=tuple(int(i) for i in np.flatnonzero(~same)[:5]),
     )
 
 

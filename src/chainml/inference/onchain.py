@@ -12,14 +12,19 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from chainml import contracts
 from chainml.chain import CompiledContract, Contract, Env
 from chainml.chain.compiler import compile_source
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.governance.deployments import write_json_atomic
-from chainml.inference.compile import contract_source, fixed_point_model
+from chainml.inference.compile import agreement, contract_source, encode_rows, fixed_point_model
 from chainml.inference.fixedpoint import FixedPointModel, TreeEnsembleModel
+from chainml.inference.policy import require_proven
 from chainml.models.artifacts import ModelArtifact
 
 EIP170_LIMIT = 24_576
@@ -56,7 +61,11 @@ def compile_contract(source: str, name: str, cache_dir: Path | None) -> Compiled
 
 
 def compile_model(artifact: ModelArtifact, cache_dir: Path | None) -> CompiledModel:
-    """Quantize, generate and compile a stored model."""
+    """Generate and compile a stored model's integer model of record.
+
+    Refused when its decision policy is not proven (margin <= 2 x the quantization error).
+    """
+    require_proven(artifact.policy, artifact.model_id)
     model = fixed_point_model(artifact)
     if isinstance(model, TreeEnsembleModel):
         # about 12 bytes a node; far beyond the limit the compiler itself breaks (64 KiB jumps)
@@ -172,3 +181,36 @@ def check_parity(
 
 def _cache(env: Env) -> Path | None:
     return env.data_dir / "cache" / "vyper" if env.data_dir else None
+
+
+def check_parts(
+    env: Env,
+    contract: Contract,
+    artifact: ModelArtifact,
+    model: FixedPointModel,
+    parts: dict[str, tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Per named part (features, labels): contract vs reference, and integer vs float decisions.
+
+    A part passes when every row is bit-exact on chain and the integer and float decisions
+    agree on every row whose float logit is farther from the threshold than the proven error.
+    """
+    results: dict[str, dict[str, Any]] = {}
+    for name, (features, labels) in parts.items():
+        parity = check_parity(env, contract, model, encode_rows(model, features), progress)
+        twin = agreement(artifact, model, features, labels)
+        results[name] = {
+            "rows": parity.rows,
+            "bit_exact": parity.matches,
+            "flagged": parity.flagged,
+            "mismatches": [list(m) for m in parity.mismatches],
+            "decision_agreement_with_float": twin.decision_agreement,
+            "near_threshold_rows": twin.near_threshold,
+            "agreement_outside_error": twin.outside_agreement,
+            "disagreeing_rows": list(twin.disagreements),
+            "pr_auc_float": twin.pr_auc_float,
+            "pr_auc_fixed": twin.pr_auc_fixed,
+            "passed": parity.exact and twin.outside_agreement == 1.0,
+        }
+    return results

@@ -28,7 +28,7 @@ from chainml.inference.fixedpoint import (
 )
 
 DEFAULT_WEIGHT_BITS = 48
-MAX_EXPONENT = 96
+MAX_EXPONENT = 224  # a clamp against negligible parameters; int256 overflow is checked apart
 INPUT_BITS = 64  # inputs accepted by default: [-2**64, 2**64 - 1]; amounts in wei still fit
 
 

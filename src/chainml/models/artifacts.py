@@ -1,11 +1,12 @@
 """Stored models: one directory per model id, written atomically and verified when loaded.
 
-Layout: ``<data_dir>/models/<model_id>/`` holds ``model.onnx`` (its SHA-256 is the id), the
-native parameter file(s) (``params.json``, plus ``booster.txt`` for LightGBM), ``card.json``,
-``card.md`` and ``pr_curve.png``. A model is written into a temporary sibling directory and
-renamed into place, so a reader never sees a half-written model. :func:`load_model` checks
-every hash link: id -> model.onnx, card -> params.json (artifact hash), params.json ->
-booster.txt.
+Layout: ``<data_dir>/models/<model_id>/`` holds ``model.onnx`` and ``policy.json`` (the
+integer decision policy; the id is the SHA-256 of both files' digests, see
+:func:`chainml.models.export.model_id`), the native parameter file(s) (``params.json``, plus
+``booster.txt`` for LightGBM), ``card.json``, ``card.md`` and ``pr_curve.png``. A model is
+written into a temporary sibling directory and renamed into place, so a reader never sees a
+half-written model. :func:`load_model` checks every hash link: id -> model.onnx and
+policy.json, card -> params.json (artifact hash), params.json -> booster.txt.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import shutil
 import tempfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ import numpy.typing as npt
 
 from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError, VerificationError
+from chainml.inference.policy import POLICY_FILE, DecisionPolicy, policy_from_bytes
 from chainml.models import card as cards
 from chainml.models import export, native
 from chainml.models.dataset import FloatArray
@@ -48,6 +51,12 @@ class ModelArtifact:
     onnx_bytes: bytes
     card_hash: str
     booster: Any = None  # the parsed LightGBM booster, for kind "lightgbm"
+    policy_bytes: bytes = b""  # policy.json
+
+    @cached_property
+    def policy(self) -> DecisionPolicy:
+        """The decision policy of record (integer model and threshold), from policy.json."""
+        return policy_from_bytes(self.policy_bytes, str(self.path / POLICY_FILE))
 
     @property
     def kind(self) -> str:
@@ -61,7 +70,7 @@ class ModelArtifact:
 
     @property
     def threshold(self) -> float:
-        """The decision threshold, as a logit."""
+        """The decision threshold as a float logit (for people; decisions use the integers)."""
         return float(self.card["threshold"]["logit"])
 
     def predict_logit(self, features: npt.ArrayLike) -> FloatArray:
@@ -85,8 +94,10 @@ class ModelArtifact:
         return native.sigmoid(self.predict_logit(features))
 
     def decide(self, features: npt.ArrayLike) -> npt.NDArray[np.bool_]:
-        """True where the logit reaches the card's threshold."""
-        return self.predict_logit(features) >= self.threshold
+        """The decisions of record: True where the integer score reaches the integer threshold."""
+        from chainml.models.train import integer_decisions
+
+        return np.array(integer_decisions(self.policy, np.asarray(features)), dtype=bool)
 
 
 def models_dir(data_dir: Path) -> Path:
@@ -113,10 +124,15 @@ def save_model(
     model whose id is already stored is left untouched (its card may be registered on chain).
     """
     estimator = trained.estimator
+    if trained.policy is None:
+        raise InvalidInputError(
+            "the trained model has no decision policy (train it with train_model)"
+        )
     files = estimator.native_files()
     params = json.loads(files[PARAMS_FILE])
     onnx_bytes = export.build_onnx(params, getattr(estimator, "booster_", None))
-    model_id = export.model_id(onnx_bytes)
+    policy_bytes = trained.policy.to_bytes()
+    model_id = export.model_id(onnx_bytes, policy_bytes)
     rows = _verification_rows(trained)
     verification = export.verify_onnx(
         onnx_bytes, estimator.decision_function(rows), rows, tolerance
@@ -137,6 +153,7 @@ def save_model(
     staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model_id[:18]}-", dir=root))
     try:
         (staging / ONNX_FILE).write_bytes(onnx_bytes)
+        (staging / POLICY_FILE).write_bytes(policy_bytes)
         for name, data in files.items():
             (staging / name).write_bytes(data)
         (staging / CARD_FILE).write_bytes(cards.card_bytes(card))
@@ -167,6 +184,8 @@ def _onnx_info(onnx_bytes: bytes, verification: dict[str, Any]) -> dict[str, Any
         "bytes": len(onnx_bytes),
         "input": model.graph.input[0].name,
         "input_dtype": "float32",
+        "sha256": cards.sha256_hex(onnx_bytes),
+        "role": export.ONNX_ROLE,
         "outputs": [o.name for o in model.graph.output],
         "opsets": {(o.domain or "ai.onnx"): o.version for o in model.opset_import},
         "producer": f"{model.producer_name} {model.producer_version}",
@@ -214,9 +233,24 @@ def load_model(
     model_id = resolve_model_id(data_dir, model_id)
     path = models_dir(data_dir) / model_id
     onnx_bytes = _read(path / ONNX_FILE)
-    computed = export.model_id(onnx_bytes)
+    if not (path / POLICY_FILE).exists() and (path / CARD_FILE).exists():
+        raise DataDirectoryError(
+            str(path),
+            f"model {model_id[:18]}… was stored by an older chainml: it has no {POLICY_FILE}, "
+            "so its id does not cover its decision rule and its threshold sits on a validation "
+            "score; retrain it (`chainml model train`) and register the new id",
+        )
+    policy_bytes = _read(path / POLICY_FILE)
+    computed = export.model_id(onnx_bytes, policy_bytes)
     if computed != model_id:
-        raise VerificationError(f"{path / ONNX_FILE}: its SHA-256 {computed} is not the model id")
+        raise VerificationError(
+            f"{path}: SHA-256 of ({ONNX_FILE}, {POLICY_FILE}) gives {computed}, "
+            "which is not the model id"
+        )
+    try:
+        policy = policy_from_bytes(policy_bytes, str(path / POLICY_FILE))
+    except InvalidInputError as err:
+        raise VerificationError(str(err)) from err
     card_json = _read(path / CARD_FILE)
     digest = cards.card_hash(card_json)
     if expected_card_hash is not None and digest != expected_card_hash.lower():
@@ -226,6 +260,8 @@ def load_model(
     card = _json(path / CARD_FILE, card_json)
     if card.get("model_id") != model_id:
         raise VerificationError(f"{path / CARD_FILE}: describes model {card.get('model_id')}")
+    if card.get("decision_policy", {}).get("threshold_int") != policy.threshold:
+        raise VerificationError(f"{path / CARD_FILE}: its threshold is not {POLICY_FILE}'s")
     params_json = _read(path / PARAMS_FILE)
     artifact_hash = cards.artifact_hash(params_json)
     if artifact_hash != card.get("artifact_hash"):
@@ -246,7 +282,7 @@ def load_model(
                 f"params.json's booster_sha256 {params['booster_sha256']}"
             )
         booster = native.lightgbm_booster(text.decode())
-    return ModelArtifact(model_id, path, card, params, onnx_bytes, digest, booster)
+    return ModelArtifact(model_id, path, card, params, onnx_bytes, digest, booster, policy_bytes)
 
 
 def _json(path: Path, data: bytes) -> dict[str, Any]:

@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from chainml.inference.policy import POLICY_FILE
+from chainml.models.export import MODEL_ID_DEFINITION
 from chainml.models.train import KINDS, TrainedModel
 
-CARD_FORMAT = "chainml.card/1"
+CARD_FORMAT = "chainml.card/2"
 ARTIFACT_HASH_DEFINITION = (
     "SHA-256 of the bytes of params.json; for LightGBM, params.json pins booster.txt by its "
     "SHA-256 (booster_sha256), so the hash covers both files"
@@ -85,11 +87,14 @@ def build_card(
     onnx_info: dict[str, Any],
     dataset_spec: str | None = None,
 ) -> dict[str, Any]:
-    """The card of a trained model whose ONNX bytes hash to ``model_id``."""
+    """The card of a trained model whose ONNX and policy files hash to ``model_id``."""
     dataset, split = trained.dataset, trained.split
+    assert trained.policy is not None
+    policy = trained.policy
     return {
         "card_format": CARD_FORMAT,
         "model_id": model_id,
+        "model_id_definition": MODEL_ID_DEFINITION,
         "kind": KINDS[trained.kind],
         "hyperparameters": trained.estimator.get_params(),
         "fitted": _fitted_details(trained),
@@ -114,10 +119,17 @@ def build_card(
         "metrics": {"test": trained.metrics, "validation": trained.validation_metrics},
         "threshold": {
             "rule": trained.threshold_rule,
-            "chosen_on": "validation",
+            "chosen_on": "validation (integer scores; midpoint between two of them)",
             "logit": trained.threshold,
             "probability": trained.threshold_probability,
-            "decision": "flag when logit (raw score) >= threshold.logit",
+            "decision": "flag when score_int >= decision_policy.threshold_int; threshold.logit "
+            "is that threshold divided by score_scale, for people",
+        },
+        "decision_policy": {
+            "file": POLICY_FILE,
+            "sha256": sha256_hex(policy.to_bytes()),
+            **policy.summary(),
+            "metrics_at_threshold": "counted from the integer model's decisions",
         },
         "training": {
             "seconds": trained.training.seconds,
@@ -130,6 +142,20 @@ def build_card(
         "artifact_hash_definition": ARTIFACT_HASH_DEFINITION,
         "versions": library_versions(),
     }
+
+
+def _policy_markdown(policy: dict[str, Any]) -> str:
+    """The decision policy for people: the integer rule, its neighbours, margin and proof."""
+    neighbours = policy["neighbours"]
+    proof = "holds" if policy["proven"] else "does NOT hold (the contract is refused)"
+    return (
+        f"Decision of record: integer score >= {policy['threshold_int']} (score scale "
+        f"{policy['score_scale']}; `{policy['file']}`). The threshold lies between the validation "
+        f"scores {neighbours['below']} and {neighbours['above']}: margin "
+        f"{policy['margin_logit']:.3g} (logit), proven quantization error at most "
+        f"{policy['error_bound_logit']:.3g} over the declared input ranges; margin > 2 x error "
+        f"{proof}."
+    )
 
 
 def _pct(value: float) -> str:
@@ -148,7 +174,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines = [
         f"# Model card: {card['kind']}",
         "",
-        f"- **Model id** (SHA-256 of model.onnx): `{card['model_id']}`",
+        f"- **Model id**: `{card['model_id']}`",
+        f"  ({card['model_id_definition']})",
         f"- **Artifact hash** (native parameters): `{card['artifact_hash']}`",
         f"  ({card['artifact_hash_definition']})",
         f"- **Seed**: {card['seed']}",
@@ -180,7 +207,11 @@ def render_markdown(card: dict[str, Any]) -> str:
         ),
         "",
         f"Threshold (rule `{threshold['rule']}`, chosen on validation): logit "
-        f"{threshold['logit']!r}, probability {threshold['probability']:.6g}. At it on test: "
+        f"{threshold['logit']!r}, probability {threshold['probability']:.6g}.",
+        "",
+        _policy_markdown(card["decision_policy"]),
+        "",
+        "At the threshold on test (integer decisions): "
         f"TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}; precision "
         f"{test['at_threshold']['precision']:.4f}, recall {test['at_threshold']['recall']:.4f}.",
         "",
@@ -198,7 +229,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"ONNX: input `{card['onnx']['input']}` float32 [N, {len(card['features'])}], outputs "
         + ", ".join(f"`{o}`" for o in card["onnx"]["outputs"])
         + f"; max |p_onnx - p_native| = {parity['max_abs_diff_probability']:.3g}"
-        f" on {parity['rows']:,} rows.",
+        f" on {parity['rows']:,} rows. Role: {card['onnx']['role']}.",
         "",
         f"Training: {card['training']['seconds']:.2f} s, peak RSS "
         f"{card['training']['peak_rss_bytes'] / 2**20:.0f} MiB ({card['training']['peak_scope']}).",

@@ -47,6 +47,21 @@ def held_out(model: ModelArtifact, dataset: Dataset) -> tuple[Dataset, bool]:
     return time_split(dataset, split["test_fraction"], split["validation_fraction"]).test, True
 
 
+def checked_parts(model: ModelArtifact, dataset: Dataset) -> dict[str, Dataset]:
+    """The labelled rows to check a model on, by name.
+
+    On its own training data: its ``validation`` rows (where the threshold was placed) and its
+    ``test`` split; on any other data: ``all`` rows.
+    """
+    check_features(model, dataset)
+    trained_on = model.card["dataset"]
+    if dataset.commitment() != trained_on["commitment"]:
+        return {"all": dataset}
+    fractions = trained_on["split"]
+    split = time_split(dataset, fractions["test_fraction"], fractions["validation_fraction"])
+    return {"validation": split.validation, "test": split.test}
+
+
 def evaluate_model(
     model: ModelArtifact, dataset: Dataset, *, resamples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
@@ -58,14 +73,19 @@ def evaluate_model(
     """
     part, same = held_out(model, dataset)
     logits = model.predict_logit(part.features)
+    flagged = model.decide(part.features)  # the integer model's decisions of record
     return {
         "model_id": model.model_id,
         "dataset": dataset.name,
         "commitment": dataset.commitment(),
         "rows_used": "test split of the training data" if same else "all rows",
-        "threshold": {"rule": model.card["threshold"]["rule"], "logit": model.threshold},
+        "threshold": {
+            "rule": model.card["threshold"]["rule"],
+            "logit": model.threshold,
+            "integer": model.policy.threshold,
+        },
         "metrics": metrics.evaluate(
-            part.labels, logits, model.threshold, resamples=resamples, seed=seed
+            part.labels, logits, model.threshold, resamples=resamples, seed=seed, flagged=flagged
         ),
     }
 

@@ -6,7 +6,9 @@ so zk tooling can consume them. LightGBM goes through onnxmltools (``TreeEnsembl
 outputs ``label`` and ``probabilities``). The input is ``input``: float32 ``[N, features]``.
 
 The bytes are canonical: fixed producer, no timestamps, deterministic protobuf serialization,
-so the model id (SHA-256 of the bytes) is the same whenever the same data and seed are used.
+so the same data and seed give the same bytes. The ONNX graph computes in float32: it is for
+interoperability (other runtimes, zk tooling); the decision of record is the integer model of
+``policy.json`` (:mod:`chainml.inference.policy`), and the model id covers both files.
 """
 
 from __future__ import annotations
@@ -30,9 +32,26 @@ INPUT = "input"
 TOLERANCE = 1e-4
 
 
-def model_id(onnx_bytes: bytes) -> str:
-    """The model id: ``0x`` + SHA-256 of the canonical ONNX bytes."""
-    return "0x" + hashlib.sha256(onnx_bytes).hexdigest()
+#: What the ONNX artifact is for (recorded in every card).
+ONNX_ROLE = (
+    "interoperability: a float32 graph for other runtimes and zk tooling; the decision of record "
+    "is the integer model in policy.json (score_int >= threshold_int), as in the contract"
+)
+#: How a model id is derived (recorded in every card).
+MODEL_ID_DEFINITION = (
+    "SHA-256 of (SHA-256 of model.onnx || SHA-256 of policy.json): the float graph and the "
+    "integer decision policy (integer model, threshold, input scales, rule) together"
+)
+
+
+def model_id(onnx_bytes: bytes, policy_bytes: bytes) -> str:
+    """The model id: ``0x`` + SHA-256 of the two files' SHA-256 digests, ONNX first.
+
+    It covers the decision policy, so the same float model with another threshold rule (or
+    another integer threshold) is another model.
+    """
+    digests = hashlib.sha256(onnx_bytes).digest() + hashlib.sha256(policy_bytes).digest()
+    return "0x" + hashlib.sha256(digests).hexdigest()
 
 
 def _canonical(model: Any, params: dict[str, Any]) -> bytes:

@@ -121,6 +121,17 @@ def confusion(labels: npt.ArrayLike, scores: npt.ArrayLike, threshold: float) ->
     return {"tp": tp, "fp": fp, "tn": int((y == 0).sum()) - fp, "fn": int(y.sum()) - tp}
 
 
+def confusion_of(labels: npt.ArrayLike, flagged: npt.ArrayLike) -> dict[str, int]:
+    """True/false positives/negatives of given decisions (one bool per row)."""
+    y = np.asarray(labels)
+    f = np.asarray(flagged, dtype=bool)
+    if f.shape != y.shape:
+        raise InvalidInputError(f"{f.size} decisions for {y.size} labels")
+    tp = int((f & (y == 1)).sum())
+    fp = int((f & (y == 0)).sum())
+    return {"tp": tp, "fp": fp, "tn": int((y == 0).sum()) - fp, "fn": int((y == 1).sum()) - tp}
+
+
 def parse_rule(rule: str) -> tuple[str, float | None]:
     """Validate a threshold rule (``f1``, ``fpr:0.01``, ``recall:0.8``, ``probability:0.5``)."""
     name, _, value = rule.partition(":")
@@ -204,13 +215,19 @@ def evaluate(
     *,
     resamples: int = 1000,
     seed: int = 0,
+    flagged: npt.ArrayLike | None = None,
 ) -> dict[str, Any]:
-    """Every reported metric of one split, as a JSON-ready dict."""
+    """Every reported metric of one split, as a JSON-ready dict.
+
+    ``flagged`` (one bool per row), when given, is the decision of record at the threshold
+    (the integer model's) and the ``at_threshold`` numbers count it instead of
+    ``score >= threshold``; the ranking metrics always come from ``scores``.
+    """
     y, s = _check(labels, scores)
     low, high = bootstrap_average_precision(y, s, resamples=resamples, seed=seed)
-    cells = confusion(y, s, threshold)
-    flagged = cells["tp"] + cells["fp"]
-    precision = cells["tp"] / flagged if flagged else 0.0
+    cells = confusion(y, s, threshold) if flagged is None else confusion_of(y, flagged)
+    raised = cells["tp"] + cells["fp"]
+    precision = cells["tp"] / raised if raised else 0.0
     recall = cells["tp"] / (cells["tp"] + cells["fn"])
     return {
         "rows": int(y.size),

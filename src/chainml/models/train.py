@@ -4,6 +4,10 @@
 fit on the earliest part while tuning on the validation slice, choose the decision threshold on
 the validation slice by a recorded rule, and evaluate once on the test split, which nothing
 before has seen. Training time and peak memory are measured around ``fit``.
+
+The threshold is an integer one: the rule picks a cut between two validation scores of the
+model's integer twin (:mod:`chainml.inference.policy`), the decision of record everywhere, and
+the metrics at the threshold count the integer model's decisions.
 """
 
 from __future__ import annotations
@@ -16,7 +20,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from chainml.errors import InvalidInputError
+from chainml.inference.batch import score_rows
+from chainml.inference.policy import DecisionPolicy, decision_policy, encode, input_specs
 from chainml.models import metrics
 from chainml.models.dataset import Dataset, FloatArray
 from chainml.models.native import sigmoid
@@ -95,8 +103,9 @@ class TrainedModel:
     split: TimeSplit
     seed: int
     threshold_rule: str
-    threshold: float  # a logit: flag rows with logit >= threshold
+    threshold: float  # the integer threshold as a logit (for people and plots)
     training: Measurement
+    policy: DecisionPolicy | None = None  # the decision of record: score_int >= threshold_int
     metrics: dict[str, Any] = field(default_factory=dict)
     validation_metrics: dict[str, Any] = field(default_factory=dict)
     test_logits: FloatArray | None = None
@@ -121,8 +130,13 @@ def train_model(
     split: TimeSplit | None = None,
     resamples: int = 1000,
     steps: StepReporter | None = None,
+    input_rounding: str = "exact",
 ) -> TrainedModel:
-    """Split ``dataset`` by time, fit a ``kind`` model, choose its threshold and evaluate it."""
+    """Split ``dataset`` by time, fit a ``kind`` model, choose its threshold and evaluate it.
+
+    ``input_rounding="nearest"`` lets the service round a fraction sent for an integral
+    feature; by default (``"exact"``) such a request is refused.
+    """
     metrics.parse_rule(threshold_rule)  # fail before the expensive part
     estimator = make_estimator(kind, seed, **(params or {}))
     split = split or time_split(dataset)
@@ -137,7 +151,13 @@ def train_model(
             progress=report(f"training {KINDS[kind]}"),
         )
     validation_logits = estimator.decision_function(split.validation.features)
-    threshold = metrics.choose_threshold(threshold_rule, split.validation.labels, validation_logits)
+    fit_x = split.fit.features
+    inputs = input_specs(dataset.feature_names, np.all(fit_x == np.round(fit_x), axis=0).tolist())
+    policy = decision_policy(
+        estimator.params(), getattr(estimator, "booster_", None), inputs, threshold_rule,
+        split.validation.features, split.validation.labels, input_rounding=input_rounding,
+    )  # fmt: skip
+    threshold = policy.threshold_logit
     test_logits = estimator.decision_function(split.test.features)
     trained = TrainedModel(
         kind=kind,
@@ -148,14 +168,23 @@ def train_model(
         threshold_rule=threshold_rule,
         threshold=threshold,
         training=training,
+        policy=policy,
         test_logits=test_logits,
     )
     bootstrap = report("bootstrap interval")
     trained.validation_metrics = metrics.evaluate(
-        split.validation.labels, validation_logits, threshold, resamples=resamples, seed=seed
-    )
+        split.validation.labels, validation_logits, threshold, resamples=resamples, seed=seed,
+        flagged=integer_decisions(policy, split.validation.features),
+    )  # fmt: skip
     trained.metrics = metrics.evaluate(
-        split.test.labels, test_logits, threshold, resamples=resamples, seed=seed
-    )
+        split.test.labels, test_logits, threshold, resamples=resamples, seed=seed,
+        flagged=integer_decisions(policy, split.test.features),
+    )  # fmt: skip
     bootstrap(1, 1)
     return trained
+
+
+def integer_decisions(policy: DecisionPolicy, features: FloatArray) -> list[bool]:
+    """The decisions of record (``score_int >= threshold_int``) on float feature rows."""
+    rows = encode(policy.model.inputs, features)
+    return [score >= policy.threshold for score in score_rows(policy.model, rows)]

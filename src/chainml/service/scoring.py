@@ -1,12 +1,16 @@
 """Scoring: the model serving now, how it turns feature rows into logged decisions, hot swap.
 
-A :class:`ServingModel` wraps a verified :class:`~chainml.models.artifacts.ModelArtifact`. It
-scores rows in float64 with the model's native evaluator and gives each decision its logged
-form: features as fixed-point integers (integral features as they are, others as
-``round(x * 2**20)``, the on-chain convention of :mod:`chainml.inference.compile`), the logit
-as ``round(logit * 2**20)``, the label ``logit >= threshold``. :class:`ModelSlot` holds the
-current model; swapping it is one reference assignment, so a request is scored by exactly one
-model and its decision names that model.
+A :class:`ServingModel` wraps a verified :class:`~chainml.models.artifacts.ModelArtifact` and
+scores exactly what it logs. It first quantizes each record's features to the model's input
+scales (integral features as they are, others as ``round(x * 2**20)``, the on-chain convention
+of :mod:`chainml.inference.policy`); a fraction sent for an integral feature is refused with a
+:class:`FeatureError` naming it, unless the model's policy declares ``input_rounding:
+"nearest"``. Then it decides with the integer model of record (the model's ``policy.json``, the
+contract's code): the logged score is the integer score, the label ``score >= THRESHOLD``, so
+re-executing the model (or calling its contract) on the logged features reproduces the record.
+The float logit and probability in the answer are computed from the same quantized features,
+for people. :class:`ModelSlot` holds the current model; swapping it is one reference
+assignment, so a request is scored by exactly one model and its decision names that model.
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ import numpy as np
 import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
+from chainml.inference.batch import score_rows
 from chainml.log.record import ZERO32
 from chainml.models.artifacts import ModelArtifact
 from chainml.service.encoding import PreparedRecords
 
-FIXED_SCALE = 2**20  # fixed-point scale of real-valued features and of the logged logit
-_INT64_SAFE = 2**62
+FIXED_SCALE = 2**20  # input scale of real-valued features (the logged score is the integer model's)
+_INT64_LIMIT = 2**63 - 1024  # the largest float64 below 2**63: quantized features are int64
 
 
 class FeatureError(InvalidInputError):
@@ -43,30 +48,42 @@ class FeatureError(InvalidInputError):
 class Scored:
     """Decisions on a block of rows, in float and in their logged (integer) form."""
 
-    logits: npt.NDArray[np.float64]
+    logits: npt.NDArray[np.float64]  # float logits of the quantized features (for people)
     probabilities: npt.NDArray[np.float64]
-    labels: list[int]
-    fixed_features: npt.NDArray[np.int64]
-    fixed_scores: list[int]
+    labels: list[int]  # the integer model's decisions: score >= THRESHOLD
+    fixed_features: npt.NDArray[np.int64]  # what was scored and is logged
+    fixed_scores: list[int]  # the integer model's scores, logged
 
 
 class ServingModel:
-    """A stored model ready to score: feature order, fixed-point scales, threshold."""
+    """A stored model ready to score: feature order, input scales, integer model, threshold."""
 
     def __init__(self, artifact: ModelArtifact) -> None:
         self.artifact = artifact
         self.model_id = artifact.model_id
         self.model_id_bytes = bytes.fromhex(artifact.model_id[2:])
         self.feature_names = artifact.feature_names
-        self.threshold = artifact.threshold
+        self.threshold = artifact.threshold  # as a float logit, for people
+        policy = artifact.policy
+        self.integer_model = policy.model  # the decision of record
+        self.threshold_int = policy.threshold
         self._positions = {name: i for i, name in enumerate(self.feature_names)}
-        schema = {f.get("name"): f for f in artifact.card.get("features", [])}
-        self._scales = np.array(
-            [1.0 if schema.get(n, {}).get("integer") else FIXED_SCALE for n in self.feature_names]
+        self._scales = np.array([float(spec.scale) for spec in self.integer_model.inputs])
+        # integral features refuse fractions unless the model declares rounding
+        self._exact = np.array([spec.scale == 1 for spec in self.integer_model.inputs]) & (
+            policy.input_rounding == "exact"
         )
+        self._low = np.array([float(max(s.low, -_INT64_LIMIT)) for s in self.integer_model.inputs])
+        self._high = np.array([float(min(s.high, _INT64_LIMIT)) for s in self.integer_model.inputs])
 
     def rows(self, features: Sequence[Sequence[float] | Mapping[str, float]], where: str) -> Any:
-        """A float64 matrix of the given records' features (FeatureError naming the bad one)."""
+        """The records' features quantized to the model's inputs, as a float64 matrix.
+
+        Each value is ``x_int / scale`` with ``x_int = round(x * scale)`` (exact doubles): what
+        the integer model scores and the log records. FeatureError names a record whose
+        features are missing, unknown, of the wrong count, a fraction for an integral feature
+        (unless the model rounds) or outside the model's input range.
+        """
         width = len(self.feature_names)
         matrix = np.empty((len(features), width), dtype=np.float64)
         for i, item in enumerate(features):
@@ -84,22 +101,43 @@ class ServingModel:
                         f"the model {self.model_id[:10]}… takes {width} features, got {len(item)}",
                     )
                 matrix[i] = item
-        return matrix
+        return self._quantized(matrix, where)
+
+    def _quantized(self, matrix: npt.NDArray[np.float64], where: str) -> Any:
+        scaled = matrix * self._scales  # exact: the scales are powers of two
+        fixed = np.rint(scaled)
+        fraction = (fixed != scaled) & self._exact
+        outside = (fixed < self._low) | (fixed > self._high)
+        bad = fraction | outside
+        if bad.any():
+            i, j = (int(v) for v in np.argwhere(bad)[0])
+            field = (where, i, "features") if where == "records" else ("features",)
+            name, value = self.feature_names[j], float(matrix[i, j])
+            if fraction[i, j]:
+                detail = (
+                    f"feature {name!r} = {value!r} is not an integer: the model "
+                    f"{self.model_id[:10]}… takes it as an integer (scale 1) and does not round"
+                )
+            else:
+                spec = self.integer_model.inputs[j]
+                detail = (
+                    f"feature {name!r} = {value!r} is outside the model's input range "
+                    f"[{max(spec.low, -_INT64_LIMIT) / spec.scale:g}, "
+                    f"{min(spec.high, _INT64_LIMIT) / spec.scale:g}]"
+                )
+            raise FeatureError(field, detail)
+        return fixed / self._scales
 
     def score(self, matrix: npt.NDArray[np.float64]) -> Scored:
-        """Score rows (already shaped by :meth:`rows`)."""
+        """Score rows (already quantized by :meth:`rows`) with the integer model of record."""
+        fixed_features = np.rint(matrix * self._scales).astype(np.int64)
+        fixed_scores = score_rows(self.integer_model, fixed_features)
+        labels = [int(s >= self.threshold_int) for s in fixed_scores]
         logits = self.artifact.predict_logit(matrix)
         if not np.isfinite(logits).all():
             bad = int(np.flatnonzero(~np.isfinite(logits))[0])
             raise FeatureError(("features",), f"record {bad} drives the model's score to infinity")
         probabilities = 1.0 / (1.0 + np.exp(-np.clip(logits, -700.0, 700.0)))
-        fixed_features = np.rint(matrix * self._scales).astype(np.int64)
-        scaled = np.rint(logits * FIXED_SCALE)
-        if np.abs(scaled).max(initial=0.0) < _INT64_SAFE:
-            fixed_scores = scaled.astype(np.int64).tolist()
-        else:
-            fixed_scores = [int(v) for v in scaled]
-        labels = (logits >= self.threshold).astype(np.int64).tolist()
         return Scored(logits, probabilities, labels, fixed_features, fixed_scores)
 
     def prepare(
