@@ -111,6 +111,7 @@ def start_plain(data_dir: Path, model_id: str, port: int, log: Path) -> subproce
 
 def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINML_")}
+    env["CHAINML_DURABILITY"] = "full"  # every decision fsync'd before its answer
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 

@@ -18,7 +18,7 @@ def run_then_kill(script: Path, args: list[str], delay: float, stderr_log: Path)
     Returns ``n`` (what the worker found when it started). The worker's stderr goes to
     ``stderr_log`` and is quoted if it fails to start or stops by itself.
     """
-    environment = dict(os.environ, PYTHONPATH=str(REPO))
+    environment = dict(os.environ, PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}")
     with stderr_log.open("w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, str(script), *args],

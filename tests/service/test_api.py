@@ -17,6 +17,11 @@ from chainml.service.scoring import FIXED_SCALE
 from tests.service.conftest import HEADERS, KEY, make_app, row
 
 
+def features_int(model: ModelArtifact, features: list[float]) -> list[int]:
+    scales = [1 if f["integer"] else FIXED_SCALE for f in model.card["features"]]
+    return [round(x * s) for x, s in zip(features, scales, strict=True)]
+
+
 def score(client: TestClient, body: dict, headers: dict | None = None):
     return client.post("/v1/score", json=body, headers=HEADERS if headers is None else headers)
 
@@ -35,7 +40,10 @@ def test_score_answers_with_the_logged_decision(
     assert result["log_index"] == 0
     assert result["logit"] == pytest.approx(logit)
     assert result["score"] == pytest.approx(float(model.predict_proba([features])[0]))
-    assert result["label"] == int(logit >= model.threshold)
+    # the decision of record is the integer model's: score_int >= THRESHOLD_int
+    assert result["label"] == int(
+        model.policy.model.score(list(features_int(model, features))) >= model.policy.threshold
+    )
     assert result["decision"] == ("hold" if result["label"] else "pass")
 
     receipt = client.get("/v1/decisions/payment-1")
@@ -43,7 +51,8 @@ def test_score_answers_with_the_logged_decision(
     check = check_receipt(receipt.json()["receipt"])  # hashes and inclusion proof hold
     record = check.record
     assert record.model_id.hex() == model.model_id[2:]
-    assert record.score == round(logit * FIXED_SCALE)
+    assert record.score == model.policy.model.score(list(record.features))
+    assert record.label == int(record.score >= model.policy.threshold)
     assert record.timestamp_ms == result["timestamp_ms"]
     assert record.request_id == request_id_from("payment-1")
     scales = [1 if f["integer"] else FIXED_SCALE for f in model.card["features"]]
@@ -53,7 +62,7 @@ def test_score_answers_with_the_logged_decision(
 
 
 def test_named_features_equal_positional_ones(client: TestClient, model: ModelArtifact) -> None:
-    values = {name: float(i) / 3 for i, name in enumerate(model.feature_names)}
+    values = {name: float(i) for i, name in enumerate(model.feature_names)}
     by_name = score(client, {"features": values}).json()
     by_position = score(client, {"features": list(values.values())}).json()
     assert by_name["logit"] == by_position["logit"]
@@ -68,7 +77,7 @@ def test_named_features_equal_positional_ones(client: TestClient, model: ModelAr
 def test_batch_logs_every_record_in_order(
     client: TestClient, model: ModelArtifact, data_dir: Path
 ) -> None:
-    records = [{"request_id": f"b-{i}", "features": row(model, i / 10)} for i in range(25)]
+    records = [{"request_id": f"b-{i}", "features": row(model, float(i))} for i in range(25)]
     answer = client.post("/v1/score/batch", json={"records": records}, headers=HEADERS)
     assert answer.status_code == 200, answer.text
     results = answer.json()["results"]

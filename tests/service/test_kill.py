@@ -79,7 +79,7 @@ class Load:
 
 
 def _start(data_dir: Path, model_id: str, port: int, log: Path) -> subprocess.Popen[str]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ, PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}")
     with log.open("w") as stderr:
         proc = subprocess.Popen(
             [sys.executable, str(WORKER), str(data_dir), model_id, str(port)],

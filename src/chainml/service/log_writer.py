@@ -140,8 +140,9 @@ def _leaves(batch: list[PreparedRecords], stamp: list[int], first: int, now_ms: 
 class WriterProcess:
     """A child process that appends batches to the log in ``data_dir`` (one at a time)."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, durability: str = "full") -> None:
         self.data_dir = data_dir
+        self.durability = durability
         self._conn: Connection | None = None
         self._process: BaseProcess | None = None
 
@@ -155,7 +156,10 @@ class WriterProcess:
         context = mp.get_context("spawn")  # no fork of a process with threads and an event loop
         parent, child = context.Pipe()
         process = context.Process(
-            target=_serve, args=(child, self.data_dir), name="chainml-log-writer", daemon=True
+            target=_serve,
+            args=(child, self.data_dir, self.durability),
+            name="chainml-log-writer",
+            daemon=True,
         )
         process.start()
         child.close()
@@ -222,14 +226,14 @@ def _die_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-def _serve(conn: Connection, data_dir: Path) -> None:
+def _serve(conn: Connection, data_dir: Path, durability: str) -> None:
     """The child: append each batch received, answer with the outcomes, until end of file."""
     _die_with_parent()
     # the parent handles Ctrl-C and SIGTERM and closes the pipe when it has drained
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        log = DecisionLog.open(data_dir)
+        log = DecisionLog.open(data_dir, durability=durability)
     except BaseException as err:
         conn.send(LogWriterError(f"the log-writer process cannot open the log: {err}"))
         return

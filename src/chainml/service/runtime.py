@@ -40,13 +40,18 @@ class ServiceRuntime(Closing):
         self._owns_env = env is None
         self._env_lock = threading.Lock()
         self._watch_from = 0
-        self.log = DecisionLog.open(settings.data_dir)  # fsync per commit
+        # durability "full": fsync per group commit; "normal": survives a process crash
+        self.log = DecisionLog.open(settings.data_dir, durability=settings.durability)
         try:
             self.slot = ModelSlot(self._initial_model())
         except BaseException:
             self.close()
             raise
-        writer = WriterProcess(settings.data_dir) if options.writer_process else None
+        writer = (
+            WriterProcess(settings.data_dir, settings.durability)
+            if options.writer_process
+            else None
+        )
         self.committer = GroupCommitter(
             self.log, options.max_commit, self.metrics.committed, writer=writer
         )
