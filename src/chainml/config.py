@@ -57,7 +57,7 @@ class Settings:
     chain_id: int | None = None
     # "normal" survives any process crash; "full" also survives power loss (fsync each block).
     durability: str = "normal"
-    # The decision logs this verifier trusts: "CHAIN_ID:ADDRESS" entries (the trust roots of
+    # The decision logs this verifier trusts: "CHAIN_ID:ADDRESS[:CODEHASH]" entries (the roots of
     # receipt verification; see docs/receipts.md). Empty: no receipt verifies as anchored.
     trusted_logs: tuple[str, ...] = ()
     # Blocks on top of an anchor transaction before the anchor counts as final; None: 0 on
@@ -136,7 +136,8 @@ def _coerce(values: dict[str, Any]) -> Settings:
         logs = values["trusted_logs"]
         if not isinstance(logs, list | tuple) or not all(isinstance(e, str) for e in logs):
             raise InvalidInputError(
-                f'trusted_logs must be a list of "CHAIN_ID:ADDRESS" strings, got {logs!r}'
+                "trusted_logs must be a list of "
+                f'"CHAIN_ID:ADDRESS[:CODEHASH]" strings, got {logs!r}'
             )
         values["trusted_logs"] = tuple(logs)
     return Settings(**values)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -371,3 +372,36 @@ def test_a_data_directory_that_cannot_be_created_is_exit_6_for_writers_only(
     assert head.returncode == 0 and json.loads(head.stdout)["size"] == 0, head.stderr
     assert refused.returncode == 6 and "read-only" in refused.stderr, refused.stderr
     assert not (parent / "data").exists()
+
+
+def test_an_anchored_read_only_copy_is_audited_and_verified_on_chain(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data: Path
+) -> None:
+    def cli(*args: str) -> str:
+        code, out, err = run(capsys, "--data-dir", str(data), *args)
+        assert code == 0, err
+        return out
+
+    cli("log", "anchor")
+    cli("log", "append", str(write(tmp_path / "more.jsonl", lines(5, 2))))
+    cli("log", "anchor")
+    identity = json.loads(cli("log", "identity", "--json"))
+    receipt = tmp_path / "receipt.json"
+    receipt.write_text(cli("log", "prove", "6"))
+    copied = tmp_path / "copy"
+    shutil.copytree(data, copied)
+    # as after a crash between the second anchor and its bookkeeping: the chain holds a head
+    # the copy has not recorded, which an audit finds (and, on a writable log, records)
+    with sqlite3.connect(copied / LOG_FILE) as db:
+        db.execute("DELETE FROM anchors WHERE size = 7")
+    with read_only(copied):
+        files = {p.name: p.read_bytes() for p in copied.iterdir() if p.is_file()}
+        audit = unprivileged("--data-dir", str(copied), "log", "audit")  # on chain, not --offline
+        assert audit.returncode == 0, audit.stderr
+        assert "1 anchored heads (1 checked on chain)" in audit.stdout
+        pinned = f"{identity['chain_id']}:{identity['contract']}"
+        verify = unprivileged(
+            "--data-dir", str(copied), "log", "verify", str(receipt), "--log", pinned
+        )
+        assert verify.returncode == 0, verify.stderr
+        assert {p.name: p.read_bytes() for p in copied.iterdir() if p.is_file()} == files

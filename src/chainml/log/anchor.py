@@ -110,13 +110,16 @@ class Anchorer:
 
     # -- what the chain holds ------------------------------------------------------------
 
-    def reconcile(self, from_block: int | None = None) -> list[AnchorRecord]:
+    def reconcile(
+        self, from_block: int | None = None, *, record: bool = True
+    ) -> list[AnchorRecord]:
         """Record the final heads the contract holds that the log has not recorded yet.
 
         That happens after a crash between the anchor transaction and its bookkeeping, when
         another anchorer of the same log anchored, and as pending heads gain their
         confirmations. Every such head must be a head of this log (VerificationError
-        otherwise). ``from_block=0`` re-checks every final head.
+        otherwise). ``from_block=0`` re-checks every final head. With ``record=False`` the
+        heads are checked and returned but not written (an audit of a read-only copy).
         """
         store, env = self.log.store, self.contract.env
         latest = self._latest()
@@ -142,7 +145,7 @@ class Anchorer:
                 )
             if latest is not None and size <= latest.size:
                 continue
-            record = AnchorRecord(
+            found = AnchorRecord(
                 size=size,
                 root=root,
                 chain_id=env.chain_id,
@@ -151,8 +154,9 @@ class Anchorer:
                 block_number=int(event["_block"]),
                 anchored_at=time.time(),
             )
-            store.record_anchor(record)
-            added.append(record)
+            if record:
+                store.record_anchor(found)
+            added.append(found)
         return added
 
     def check_final(self) -> None:
