@@ -347,7 +347,9 @@ def test_require_approved_checks_the_pinned_registry(capsys, tmp_path: Path) -> 
     with connect(Settings(data_dir=Path(data))) as env:
         registry = ModelRegistry.deploy(env, governor=env.sender)
         registry.register(model, b"\x22" * 32, b"\x33" * 32, "file://model.onnx")
-        registry.contract.transact("approve", bytes.fromhex(model[2:]), "fraud-screening")
+        # as the governor's call pins it: nothing replaced, registered by us, no contract
+        terms = (bytes(32), env.sender, "0x" + "00" * 20)
+        registry.contract.transact("approve", bytes.fromhex(model[2:]), "fraud-screening", *terms)
     more = write_jsonl(tmp_path / "b.jsonl", 2, start=4)
     run(capsys, "--data-dir", data, "log", "append", str(more))
     run(capsys, "--data-dir", data, "log", "anchor")  # after it

@@ -308,7 +308,8 @@ def test_require_approved_reads_the_registry_at_the_anchor_block(env: Env, tmp_p
         log.append(decisions(0, 3))
         Anchorer(log, contract).anchor()
         before = verify_receipt(build_receipt(log, 1), env, trusted=pinned(env, contract))
-        registry.contract.transact("approve", model, "fraud-screening")
+        terms = (bytes(32), env.sender, "0x" + "00" * 20)  # nothing replaced, ours, no contract
+        registry.contract.transact("approve", model, "fraud-screening", *terms)
         log.append(decisions(3, 3))
         Anchorer(log, contract).anchor()
         after = verify_receipt(build_receipt(log, 4), env, trusted=pinned(env, contract))
