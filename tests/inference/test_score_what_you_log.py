@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from chainml.log.receipt import verify_receipt
+from chainml.log.receipt import check_receipt
 from chainml.models.artifacts import ModelArtifact, load_model, save_model
 from chainml.models.simulator import simulate_payments
 from chainml.models.train import train_model
@@ -52,7 +52,7 @@ def test_a_fraction_for_an_integral_feature_is_refused_and_a_whole_value_replays
             headers=HEADERS,
         )  # fmt: skip
         assert whole.status_code == 200, whole.text
-        record = verify_receipt(client.get("/v1/decisions/p-48").json()["receipt"]).record
+        record = check_receipt(client.get("/v1/decisions/p-48").json()["receipt"]).record
     assert list(record.features) == [int(v) for v in _features(artifact)]  # what was scored
     # re-executing the integer model of record on the logged features reproduces the record
     score, flagged = artifact.policy.model.decide(list(record.features))
