@@ -96,7 +96,11 @@ class GuardedToken:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.env = contract.env
+
+    @property
+    def env(self) -> Env:
+        """The chain the token lives on."""
+        return self.contract.env
 
     @classmethod
     def deploy(

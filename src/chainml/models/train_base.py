@@ -41,6 +41,8 @@ class Estimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklear
     """
 
     kind: ClassVar[str]
+    #: The values ``class_weight`` may take, for the kinds that have one (checked by ``fit``).
+    class_weights: ClassVar[tuple[str, ...]] = ()
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -62,6 +64,8 @@ class Estimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklear
         ``feature_names`` name the columns in the native document (default: a DataFrame's
         columns, else ``x0 .. x{n-1}``).
         """
+        if self.class_weights:
+            check_class_weight(self.class_weight, self.class_weights)
         x, raw = _checked(lambda: validate_data(self, X, y, dtype=np.float64))
         _checked(lambda: check_classification_targets(raw))
         self.classes_, labels = np.unique(raw, return_inverse=True)

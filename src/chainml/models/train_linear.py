@@ -16,7 +16,6 @@ from chainml.models.train_base import (
     Labels,
     Progress,
     Slice,
-    check_class_weight,
     standardization,
 )
 
@@ -32,6 +31,7 @@ class LogisticModel(Estimator):
     """
 
     kind = "logistic_regression"
+    class_weights = CLASS_WEIGHTS
 
     def __init__(
         self,
@@ -47,7 +47,6 @@ class LogisticModel(Estimator):
 
     def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
         """Fit on (x, y); ``val`` is needed for ``class_weight="auto"``."""
-        check_class_weight(self.class_weight, CLASS_WEIGHTS)
         self.mean_, self.scale_ = standardization(x)
         z = (x - self.mean_) / self.scale_
         candidates = ["none", "balanced"] if self.class_weight == "auto" else [self.class_weight]

@@ -20,7 +20,6 @@ from chainml.models.train_base import (
     Labels,
     Progress,
     Slice,
-    check_class_weight,
     standardization,
 )
 
@@ -42,6 +41,7 @@ class MLPModel(Estimator):
     """
 
     kind = "mlp"
+    class_weights = CLASS_WEIGHTS
 
     def __init__(
         self,
@@ -60,15 +60,14 @@ class MLPModel(Estimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
-        self.class_weight = class_weight
         self.seed = seed
+        self.class_weight = class_weight
 
     def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
         """Train for up to ``max_epochs``; with a validation slice, keep the best epoch."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
-        check_class_weight(self.class_weight, CLASS_WEIGHTS)
         if self.hidden < 1 or self.max_epochs < 1:
             raise InvalidInputError("hidden and max_epochs must be positive")
         self.mean_, self.scale_ = standardization(x)
