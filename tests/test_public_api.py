@@ -149,7 +149,8 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
 
 
 @pytest.mark.parametrize(
-    "package", ["chainml.log", "chainml.models", "chainml.inference", "chainml.governance"]
+    "package",
+    ["chainml.log", "chainml.models", "chainml.inference", "chainml.governance", "chainml.service"],
 )
 def test_importing_a_subpackage_stays_light(package: str) -> None:
     loaded = _modules_after_import(f"import {package}")
