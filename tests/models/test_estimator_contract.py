@@ -89,3 +89,10 @@ def test_get_params_honours_deep_and_clone_keeps_them() -> None:
     assert model.get_params(deep=False) == model.get_params(deep=True)
     assert model.get_params(deep=False)["hidden"] == 4
     assert clone(model).get_params() == model.get_params()
+
+
+def test_one_name_for_the_hyperparameters() -> None:
+    # get_params() is scikit-learn's; the native document is native_params(), not params()
+    for kind in (LogisticModel, MLPModel, BoostedTreesModel):
+        assert not hasattr(kind(), "params")
+        assert callable(kind.native_params)
