@@ -45,7 +45,7 @@ def anvil_env(anvil_node: AnvilNode, tmp_path_factory: pytest.TempPathFactory) -
 def env(request: pytest.FixtureRequest) -> Iterator[Env]:
     """The Env under test, on each backend in turn; chain state is reverted afterwards."""
     chosen: Env = request.getfixturevalue(f"{request.param}_env")
-    with chosen.anchor():
+    with chosen.snapshot():
         yield chosen
 
 

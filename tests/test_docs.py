@@ -36,7 +36,7 @@ def test_the_plain_python_verifier_in_the_docs(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     with (
-        anvil_env.anchor(),
+        anvil_env.snapshot(),
         DecisionLog.open(tmp_path / "log", durability="normal") as log,
         DecisionLog.open(tmp_path / "outsider", durability="normal") as outsider,
     ):

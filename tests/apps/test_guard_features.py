@@ -76,7 +76,7 @@ _STEP = st.tuples(
 def test_random_sequences_match_the_reference(
     env: Env, guard: Guard, steps: list[tuple[int, int, int, int]]
 ) -> None:
-    with env.anchor():
+    with env.snapshot():
         signing, people = extra_accounts(env, 3)
         registry = ModelRegistry.deploy(env, guard.governor)
         token = GuardedToken.deploy(

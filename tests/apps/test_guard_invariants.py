@@ -29,7 +29,7 @@ _OPS = st.lists(
 @given(ops=_OPS)
 def test_supply_is_conserved_and_each_hold_settles_once(guard: Guard, ops: list[tuple]) -> None:  # type: ignore[type-arg]
     env = guard.env
-    with env.anchor():
+    with env.snapshot():
         signing, people = extra_accounts(env, 3, tag=9)
         token = guard.token
         guard.install(guard.model("SelectModel", 0), threshold=500)  # amounts >= 500 are held

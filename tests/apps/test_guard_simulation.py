@@ -85,7 +85,7 @@ def test_a_few_thousand_payments_through_the_token(
     embedded_env: Env, trained: ModelArtifact
 ) -> None:
     env = embedded_env
-    with env.anchor():
+    with env.snapshot():
         run = simulate_guard(env, trained, transfers=2_500, seed=21)
         report, token = run.report, run.token
         simulation = simulate_payments(2_500, 21)

@@ -29,5 +29,5 @@ def served_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 def env(request: pytest.FixtureRequest) -> Iterator[Env]:
     """The Env under test, on each backend in turn; chain state is reverted afterwards."""
     chosen: Env = request.getfixturevalue(f"{request.param}_env")
-    with chosen.anchor():
+    with chosen.snapshot():
         yield chosen

@@ -194,7 +194,7 @@ class TestBlocksAndTime:
 class TestSnapshots:
     def test_anchor_reverts_state_and_blocks(self, env: Env, counter: Contract):
         block = env.block_number
-        with env.anchor():
+        with env.snapshot():
             counter.add(10)
             env.mine(2)
             assert counter.count() == 11
@@ -267,7 +267,7 @@ def test_same_gas_on_both_backends(
     """The same transactions cost exactly the same gas on py-evm and on anvil."""
     used: dict[str, list[int]] = {}
     for name, chain in (("embedded", embedded_env), ("anvil", anvil_env)):
-        with chain.anchor():
+        with chain.snapshot():
             counter = chain.deploy(counter_code, 0)
             assert counter.deployment is not None
             deploy_gas = counter.deployment.gas_used

@@ -87,7 +87,7 @@ def test_many_transactions_share_a_block_and_blocks_are_bounded(
 def test_reverted_away_transaction_is_not_found(fresh_dir: Path, counter_code) -> None:
     with open_env(fresh_dir) as env:
         counter = env.deploy(counter_code, 0)
-        with env.anchor():
+        with env.snapshot():
             gone = counter.increment().tx_hash
         env.backend._recent.clear()
         with pytest.raises(NotFoundError):
@@ -203,3 +203,15 @@ def test_the_next_write_commits_what_a_read_sealed(fresh_dir: Path) -> None:
 def test_wait_for_receipt_refuses_a_negative_timeout(fresh_dir: Path) -> None:
     with open_env(fresh_dir) as env, pytest.raises(InvalidInputError, match="timeout"):
         env.backend.wait_for_receipt(b"\x01" * 32, timeout=-1)
+
+
+def test_snapshot_reverts_and_the_old_anchor_name_warns(fresh_dir: Path, counter_code) -> None:
+    with open_env(fresh_dir) as env:
+        counter = env.deploy(counter_code, 0)
+        with env.snapshot():
+            counter.increment()
+            assert counter.count() == 1
+        assert counter.count() == 0
+        with pytest.warns(DeprecationWarning, match=r"Env\.snapshot"), env.anchor():
+            counter.increment()
+        assert counter.count() == 0

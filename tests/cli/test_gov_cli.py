@@ -297,7 +297,7 @@ def test_end_to_end_on_anvil(capsys, monkeypatch, tmp_path: Path, anvil_env, anv
     monkeypatch.setenv("CHAINML_RPC", anvil_node.url)
     data = str(tmp_path / "anvil-data")
     (tmp_path / "anvil-data").mkdir()
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         code, out, err = cli(capsys, data, "gov", "deploy", "--timelock", "1")
         assert code == 0, err
         _, registry = governance(anvil_env, Path(data), deploy=False)

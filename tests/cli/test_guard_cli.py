@@ -109,7 +109,7 @@ def test_simulate_runs_on_the_node_rpc_names(
     monkeypatch.setenv("CHAINML_PRIVATE_KEY", ANVIL_DEV_KEY)
     data = tmp_path / "data"
     artifact = train_screening_model(data, rows=2_000, seed=3)
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         before = anvil_env.block_number
         code, out, err = run(
             capsys, "--rpc", anvil_node.url, "--data-dir", str(data), "guard", "simulate",

@@ -105,5 +105,5 @@ def test_lifecycle_on_anvil(
 ) -> None:
     monkeypatch.setenv("CHAINML_PRIVATE_KEY", ANVIL_DEV_KEY)
     monkeypatch.setenv("CHAINML_RPC", anvil_node.url)
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         lifecycle(capsys, tmp_path / "data")

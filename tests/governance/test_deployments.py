@@ -145,7 +145,7 @@ def test_custom_members_on_first_deployment(env: Env, tmp_path: Path):
 
 
 def test_vanished_contracts_are_reported(env: Env, tmp_path: Path):
-    with env.anchor():  # deployed, then the chain is put back: as after a node reset
+    with env.snapshot():  # deployed, then the chain is put back: as after a node reset
         governor, _ = governance(env, tmp_path)
     assert load_deployments(tmp_path)[str(env.chain_id)]["Governor"] == governor.address
     with pytest.raises(NotFoundError, match=r"gone from chain \d+ \(was the node reset\?\)"):

@@ -163,7 +163,7 @@ def test_ten_thousand_real_rows_are_bit_exact(request, backend, tmp_path_factory
     compiled = compile_model(artifact, cache / "vyper")
     part = time_split(dataset).test.take(slice(0, 10_000))
     rows = encode_rows(compiled.model, part.features)
-    with env.anchor():
+    with env.snapshot():
         contract = env.deploy(compiled.compiled)
         report = check_parity(env, contract, compiled.model, rows)
     assert report.rows == 10_000 and report.exact

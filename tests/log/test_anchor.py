@@ -97,7 +97,7 @@ def test_policy(env: Env, log: DecisionLog) -> None:
 def test_node_down_decisions_continue_and_anchoring_catches_up(
     anvil_env: Env, anvil_node, tmp_path: Path
 ) -> None:
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         proxy = SwitchableProxy(anvil_node.port)
         env = Env(RpcBackend(proxy.url, timeout=2), [anvil_env._signer(None)])
         with DecisionLog.open(tmp_path / "log", durability="normal") as log:

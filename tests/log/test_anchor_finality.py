@@ -27,7 +27,7 @@ def log(tmp_path: Path) -> Iterator[DecisionLog]:
 @pytest.fixture
 def anvil(anvil_env: Env) -> Iterator[Env]:
     """The session's anvil, put back as it was after the test."""
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         yield anvil_env
 
 

@@ -296,13 +296,13 @@ def test_certificate_transparency_vectors(env: Env, log_code: CompiledContract):
     for old, new, path in CONSISTENCY_VECTORS:
         if old == new:
             continue
-        with env.anchor():
+        with env.snapshot():
             log = env.deploy(log_code)
             log.anchor(old, bytes.fromhex(ROOTS[old]), [])
             log.anchor(new, bytes.fromhex(ROOTS[new]), [bytes.fromhex(h) for h in path])
             assert log.root() == bytes.fromhex(ROOTS[new])
     for index, size, path in INCLUSION_VECTORS:
-        with env.anchor():
+        with env.snapshot():
             log = env.deploy(log_code)
             log.anchor(size, bytes.fromhex(ROOTS[size]), [])
             proof = [bytes.fromhex(h) for h in path]
@@ -403,7 +403,7 @@ def test_valid_consistency_proofs_are_accepted(
     env: Env, log: Contract, pair: tuple[int, int], data: st.DataObject
 ):
     old, new = pair
-    with env.anchor():
+    with env.snapshot():
         anchor_to(log, old)
         receipt = anchor_to(log, new)
         (event,) = log.decode_receipt(receipt, "Anchored")
@@ -589,13 +589,13 @@ def measure_gas(
             merkle.verify_consistency(old, size, big.root(old), big.root(size), proof)
             if old == LONGEST_PROOF_FROM[size]:
                 assert len(proof) == math.ceil(math.log2(size)) + 1
-            with env.anchor():
+            with env.snapshot():
                 log = env.deploy(code)
                 log.anchor(old, big.root(old), [])
                 receipt = log.anchor(size, big.root(size), proof)
                 assert log.size() == size
             gas[(f"anchor +{size - old:,}", size)] = (len(proof), receipt.gas_used)
-        with env.anchor():
+        with env.snapshot():
             log = env.deploy(code)
             receipt = log.anchor(size, big.root(size), [])
             gas[("first anchor", size)] = (0, receipt.gas_used)
@@ -642,8 +642,8 @@ def test_anchor_gas_is_identical_on_both_backends(
     probe_code: CompiledContract,
     big_log: BigLog,
 ):
-    with embedded_env.anchor():
+    with embedded_env.snapshot():
         embedded = measure_gas(embedded_env, log_code, probe_code, big_log)
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         anvil = measure_gas(anvil_env, log_code, probe_code, big_log)
     assert embedded == anvil

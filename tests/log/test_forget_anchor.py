@@ -116,7 +116,7 @@ def test_log_anchor_waits_for_its_confirmations(
     monkeypatch.setenv("CHAINML_CONFIRMATIONS", "2")
     where = ("--data-dir", data, "--rpc", anvil_node.url)
     run(capsys, *where, "log", "append", str(write_jsonl(tmp_path / "a.jsonl", 5)))
-    with anvil_env.anchor():
+    with anvil_env.snapshot():
         code, out, _ = run(capsys, *where, "log", "anchor", "--no-wait")
         text = flat(out)
         assert code == 0 and "anchored size 5" in text

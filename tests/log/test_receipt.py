@@ -159,7 +159,7 @@ MALFORMED = {
 def test_malformed_receipts_are_input_errors_naming_the_field(
     embedded_env: Env, tmp_path: Path, malformed: str
 ) -> None:
-    with embedded_env.anchor(), DecisionLog.open(tmp_path / "log", durability="normal") as log:
+    with embedded_env.snapshot(), DecisionLog.open(tmp_path / "log", durability="normal") as log:
         log.append(decisions(0, 9))
         Anchorer(log, log_contract(embedded_env, log)).anchor()
         receipt = build_receipt(log, 6)

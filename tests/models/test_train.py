@@ -36,8 +36,10 @@ def test_init_only_stores_parameters(kind: str) -> None:
     assert not [name for name in vars(estimator) if name.endswith("_")]
     copy = clone(estimator)
     assert copy.get_params() == estimator.get_params() and copy is not estimator
-    with pytest.raises(InvalidInputError, match="no parameter"):
+    with pytest.raises(ValueError, match="Invalid parameter"):  # scikit-learn's own check
         estimator.set_params(bogus=1)
+    with pytest.raises(InvalidInputError, match="no parameter"):
+        make_estimator(kind, bogus=1)
 
 
 @pytest.mark.parametrize("kind", list(KINDS))

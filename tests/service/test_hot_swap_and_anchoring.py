@@ -95,7 +95,7 @@ def test_background_anchoring_waits_for_confirmations_and_survives_reorgs(
     policy = AnchorPolicy(
         every_decisions=1, every_seconds=0.2, retry_seconds=0.1, check_seconds=0.05
     )
-    with anvil_env.anchor(), DecisionLog.open(tmp_path / "log", durability="normal") as log:
+    with anvil_env.snapshot(), DecisionLog.open(tmp_path / "log", durability="normal") as log:
         anchoring = BackgroundAnchoring(log, lambda: anvil_env, policy, metrics, confirmations=2)
         anchoring.start()
         try:

@@ -19,11 +19,10 @@ from chainml import contracts
 from chainml.chain import Contract, Env, Receipt
 from chainml.errors import NotFoundError
 from chainml.governance.deployments import deployment, save_deployment
-from chainml.governance.registry import ZERO_ADDRESS, model_id_bytes
+from chainml.governance.registry import DEFAULT_USE, ZERO_ADDRESS, model_id_bytes
 
 CONTRACT_NAME = "GuardedToken"
 DEPLOYMENT_NAME = "GuardedToken"
-DEFAULT_USE = "fraud-screening"
 DEFAULT_TIMEOUT = 7 * 86_400  # seconds a held transfer waits before anyone may release it
 #: Gas limit of a screened transfer: the model's 300,000 cap plus room for a hold's storage.
 TRANSFER_GAS = 650_000
@@ -97,7 +96,11 @@ class GuardedToken:
 
     def __init__(self, contract: Contract) -> None:
         self.contract = contract
-        self.env = contract.env
+
+    @property
+    def env(self) -> Env:
+        """The chain the token lives on."""
+        return self.contract.env
 
     @classmethod
     def deploy(

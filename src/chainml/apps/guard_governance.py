@@ -17,6 +17,7 @@ from chainml.apps.guard import GuardedToken
 from chainml.chain import CompiledContract, Contract, Env
 from chainml.errors import InvalidInputError, NotFoundError, VerificationError
 from chainml.governance.governor import Governor
+from chainml.governance.match import check_matches_registry
 from chainml.governance.passing import pass_proposal
 from chainml.governance.registry import ModelRegistry, ModelStatus, RegisteredModel
 from chainml.inference.fixedpoint import FixedPointModel
@@ -90,18 +91,14 @@ def install_model(
     fixed, compiled = compile_model_contract(artifact, cache)
     use = str(token.contract.model_use())
     entry = _registered(registry, artifact.model_id)
+    if entry is not None:
+        check_matches_registry(artifact, entry)
     if entry is None:
         registry.register(
             artifact.model_id,
             str(artifact.card["artifact_hash"]),
             artifact.card_hash,
             uri or artifact.path.resolve().as_uri(),
-        )
-    elif entry.artifact_hash != artifact.card["artifact_hash"] or (
-        entry.card_hash != artifact.card_hash
-    ):
-        raise VerificationError(
-            f"model {artifact.model_id} is registered with other artifact or card hashes"
         )
     elif entry.status == ModelStatus.REGISTERED and entry.registrant != env.sender:
         raise VerificationError(

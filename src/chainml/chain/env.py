@@ -8,8 +8,9 @@ or rpc) and nothing above it changes.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -237,14 +238,24 @@ class Env(Closing):
         self.backend.mine(1)
 
     @contextmanager
-    def anchor(self) -> Iterator[None]:
+    def snapshot(self) -> Iterator[None]:
         """Run a block of code and then put the chain back as it was (tests use this)."""
-        snapshot = self.backend.snapshot()
+        taken = self.backend.snapshot()
         try:
             yield
         finally:
-            self.backend.revert(snapshot)
+            self.backend.revert(taken)
             self._nonces.forget()
+
+    def anchor(self) -> AbstractContextManager[None]:
+        """Deprecated alias of :meth:`snapshot` (titanoboa's name); removed in the next release.
+
+        "Anchor" means publishing a log head on chain everywhere else in chainml.
+        """
+        warnings.warn(
+            "Env.anchor() is deprecated; use Env.snapshot()", DeprecationWarning, stacklevel=2
+        )
+        return self.snapshot()
 
     def forget_nonces(self) -> None:
         """Ask the chain for nonces again: a reorg dropped transactions this Env counted."""

@@ -23,6 +23,7 @@ app = typer.Typer(
 propose_app = typer.Typer(help="Propose a governed action (a call the governor makes).")
 app.add_typer(propose_app, name="propose", no_args_is_help=True)
 
+_ID = Annotated[int, typer.Argument(metavar="ID", help="The proposal id.")]
 _FROM = Annotated[
     str | None,
     typer.Option(
@@ -237,7 +238,7 @@ def propose_member(
 @app.command()
 def vote(
     ctx: typer.Context,
-    proposal_id: Annotated[int, typer.Argument(metavar="ID")],
+    proposal_id: _ID,
     support: Annotated[str, typer.Argument(metavar="for|against|abstain")],
     sender: _FROM = None,
 ) -> None:
@@ -258,14 +259,10 @@ def vote(
 
 
 @app.command()
-def execute(
-    ctx: typer.Context,
-    proposal_id: Annotated[int, typer.Argument(metavar="ID")],
-    sender: _FROM = None,
-) -> None:
+def execute(ctx: typer.Context, proposal_id: _ID, sender: _FROM = None) -> None:
     """Execute a passed proposal in its execution window (anyone may); it expires after."""
     with _governance(ctx) as (env, governor, _):
-        governor.proposal(proposal_id)
+        governor.proposal(proposal_id)  # an unknown id fails here, with its own message
         receipt = governor.execute(proposal_id, sender=_sender(env, sender))
     console().print(
         f"executed proposal {proposal_id} in block {receipt.block_number} "
@@ -274,11 +271,7 @@ def execute(
 
 
 @app.command()
-def cancel(
-    ctx: typer.Context,
-    proposal_id: Annotated[int, typer.Argument(metavar="ID")],
-    sender: _FROM = None,
-) -> None:
+def cancel(ctx: typer.Context, proposal_id: _ID, sender: _FROM = None) -> None:
     """Cancel a proposal (its proposer only) before it is executed."""
     with _governance(ctx) as (env, governor, _):
         governor.proposal(proposal_id)

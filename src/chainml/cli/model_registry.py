@@ -16,7 +16,8 @@ from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
 from chainml.errors import NotFoundError, VerificationError
 from chainml.governance.deployments import deployment, governance
-from chainml.governance.registry import ModelRegistry, RegisteredModel
+from chainml.governance.match import registry_mismatches
+from chainml.governance.registry import DEFAULT_USE, ModelRegistry, RegisteredModel
 from chainml.models.artifacts import ModelArtifact, list_models, load_model
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -25,19 +26,6 @@ _MODEL = Annotated[str, typer.Argument(metavar="MODEL_ID", help="Model id (or a 
 
 def _artifact_hash(artifact: ModelArtifact) -> str:
     return str(artifact.card["artifact_hash"])
-
-
-def mismatches(artifact: ModelArtifact, entry: RegisteredModel) -> list[str]:
-    """How the local artifact differs from its registry entry (empty when it matches)."""
-    found = []
-    if entry.artifact_hash != _artifact_hash(artifact):
-        found.append(
-            f"params.json hashes to {_artifact_hash(artifact)}, "
-            f"the registry holds {entry.artifact_hash}"
-        )
-    if entry.card_hash != artifact.card_hash:
-        found.append(f"card.json hashes to {artifact.card_hash}, registry {entry.card_hash}")
-    return found
 
 
 def register(
@@ -61,7 +49,7 @@ def register(
             console().print(f"deployed governance on chain {env.chain_id}")
         existing = _lookup(registry, artifact.model_id)
         if existing is not None:
-            problems = mismatches(artifact, existing)
+            problems = registry_mismatches(artifact, existing)
             if existing.registrant != env.sender:
                 problems.append(f"it was registered by {existing.registrant}, not {env.sender}")
             if problems:
@@ -86,7 +74,7 @@ def register(
     console().print(
         f"registered {artifact.model_id} in ModelRegistry {registry.address} "
         f"(block {receipt.block_number}, gas {receipt.gas_used})\n"
-        f"next: chainml gov propose approve {artifact.model_id} --use fraud-screening"
+        f"next: chainml gov propose approve {artifact.model_id} --use {DEFAULT_USE}"
     )
 
 
@@ -153,7 +141,7 @@ def show(
         (None, "not checked (--offline)") if offline else _chain_entry(ctx, artifact.model_id)
     )
     local, chain = _card_facts(artifact), _chain_facts(entry, where)
-    problems = mismatches(artifact, entry) if entry is not None else []
+    problems = registry_mismatches(artifact, entry) if entry is not None else []
     if as_json:
         print_json({"model_id": artifact.model_id, "card": local, "chain": chain})
     else:

@@ -8,8 +8,7 @@ import typer
 
 from chainml.cli import console, settings_of
 from chainml.errors import InvalidInputError
-
-DEFAULT_USE = "fraud-screening"  # chainml.service.options.DEFAULT_USE, without importing FastAPI
+from chainml.governance.registry import DEFAULT_USE
 
 
 def serve(

@@ -19,6 +19,8 @@ from chainml.chain import Contract, Env, Receipt
 from chainml.errors import InvalidInputError, NotFoundError
 
 CONTRACT_NAME = "ModelRegistry"
+#: The use a model is approved for when none is named (the service and the guard score for it).
+DEFAULT_USE = "fraud-screening"
 ZERO_ADDRESS = "0x" + "00" * 20
 
 

@@ -9,32 +9,24 @@ from __future__ import annotations
 from typing import Any
 
 from chainml.errors import InvalidInputError
-from chainml.inference.fixedpoint import (
-    DenseLayer,
-    FixedPointModel,
-    InputSpec,
-    LinearModel,
-    MLPModel,
-    TreeEnsembleModel,
-    TreeNode,
-)
+from chainml.inference import fixedpoint as fp
 
 
-def inputs_document(inputs: tuple[InputSpec, ...]) -> list[dict[str, Any]]:
+def inputs_document(inputs: tuple[fp.InputSpec, ...]) -> list[dict[str, Any]]:
     """Each input's name, scale and accepted integer range."""
     return [{"name": s.name, "scale": s.scale, "low": s.low, "high": s.high} for s in inputs]
 
 
-def model_document(model: FixedPointModel) -> dict[str, Any]:
+def model_document(model: fp.FixedPointModel) -> dict[str, Any]:
     """The JSON form of an integer model (without its inputs, stored beside it)."""
-    if isinstance(model, LinearModel):
+    if isinstance(model, fp.LinearModel):
         return {"kind": "linear", "weights": list(model.weights), "bias": model.bias,
                 "score_scale": model.score_scale}  # fmt: skip
-    if isinstance(model, MLPModel):
+    if isinstance(model, fp.MLPModel):
         layers = [{"weights": [list(r) for r in layer.weights], "bias": list(layer.bias)}
                   for layer in model.layers]  # fmt: skip
         return {"kind": "mlp", "layers": layers, "score_scale": model.score_scale}
-    if isinstance(model, TreeEnsembleModel):
+    if isinstance(model, fp.TreeEnsembleModel):
         trees = [[[n.feature, n.threshold, n.left, n.right, n.value] for n in tree]
                  for tree in model.trees]  # fmt: skip
         return {"kind": "trees", "trees": trees, "bias": model.bias,
@@ -50,11 +42,11 @@ def _int(value: Any, what: str) -> int:
 
 def model_from_document(
     document: dict[str, Any], inputs: list[dict[str, Any]], threshold: int
-) -> FixedPointModel:
+) -> fp.FixedPointModel:
     """The integer model of a document (InvalidInputError when malformed)."""
     try:
         specs = tuple(
-            InputSpec(str(s["name"]), _int(s["scale"], "scale"), _int(s["low"], "low"),
+            fp.InputSpec(str(s["name"]), _int(s["scale"], "scale"), _int(s["low"], "low"),
                       _int(s["high"], "high"))
             for s in inputs
         )  # fmt: skip
@@ -62,22 +54,24 @@ def model_from_document(
         scale = _int(document["score_scale"], "score_scale")
         if kind == "linear":
             weights = tuple(_int(w, "weight") for w in document["weights"])
-            return LinearModel(specs, weights, _int(document["bias"], "bias"), threshold, scale)
+            return fp.LinearModel(specs, weights, _int(document["bias"], "bias"), threshold, scale)
         if kind == "mlp":
             layers = tuple(
-                DenseLayer(
+                fp.DenseLayer(
                     tuple(tuple(_int(w, "weight") for w in row) for row in layer["weights"]),
                     tuple(_int(b, "bias") for b in layer["bias"]),
                 )
                 for layer in document["layers"]
             )
-            return MLPModel(specs, layers, threshold, scale)
+            return fp.MLPModel(specs, layers, threshold, scale)
         if kind == "trees":
             trees = tuple(
-                tuple(TreeNode(*(_int(v, "tree node") for v in node)) for node in tree)
+                tuple(fp.TreeNode(*(_int(v, "tree node") for v in node)) for node in tree)
                 for tree in document["trees"]
             )
-            return TreeEnsembleModel(specs, trees, _int(document["bias"], "bias"), threshold, scale)
+            return fp.TreeEnsembleModel(
+                specs, trees, _int(document["bias"], "bias"), threshold, scale
+            )
     except (KeyError, TypeError, IndexError) as err:
         raise InvalidInputError(f"malformed integer model document: {err!r}") from err
     raise InvalidInputError(f"unknown integer model kind {document.get('kind')!r}")

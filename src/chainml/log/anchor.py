@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from chainml.chain import Contract
 from chainml.errors import (
@@ -145,15 +146,7 @@ class Anchorer:
                 )
             if latest is not None and size <= latest.size:
                 continue
-            found = AnchorRecord(
-                size=size,
-                root=root,
-                chain_id=env.chain_id,
-                contract=self.contract.address,
-                tx_hash=bytes(event["_tx"]),
-                block_number=int(event["_block"]),
-                anchored_at=time.time(),
-            )
+            found = self._record_of(event, size, root)
             if record:
                 store.record_anchor(found)
             added.append(found)
@@ -172,6 +165,18 @@ class Anchorer:
             return bytes(self.contract.roots(record.size)) == record.root
         except InvalidInputError:  # the answer does not decode: no contract answers there
             return False
+
+    def _record_of(self, event: Any, size: int, root: bytes) -> AnchorRecord:
+        """The anchor record of one of the contract's ``Anchored`` events."""
+        return AnchorRecord(
+            size=size,
+            root=root,
+            chain_id=self.contract.env.chain_id,
+            contract=self.contract.address,
+            tx_hash=bytes(event["_tx"]),
+            block_number=int(event["_block"]),
+            anchored_at=time.time(),
+        )
 
     def settle(self) -> list[AnchorRecord]:
         """Bring the bookkeeping up to date with the chain; return the heads newly final.
@@ -228,15 +233,7 @@ class Anchorer:
         root = bytes(event["root"])
         if chain_size > store.size or store.root(chain_size) != root:
             return None  # not a head of this log: anchor() refuses to go on, naming it
-        record = AnchorRecord(
-            size=chain_size,
-            root=root,
-            chain_id=env.chain_id,
-            contract=self.contract.address,
-            tx_hash=bytes(event["_tx"]),
-            block_number=int(event["_block"]),
-            anchored_at=time.time(),
-        )
+        record = self._record_of(event, chain_size, root)
         return PendingAnchor(record, env.block(record.block_number).hash)
 
     # -- anchoring -----------------------------------------------------------------------

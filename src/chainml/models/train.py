@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,14 +29,16 @@ from chainml.models import metrics
 from chainml.models.dataset import Dataset, FloatArray
 from chainml.models.native import sigmoid
 from chainml.models.split import TimeSplit, time_split
-from chainml.models.train_base import Estimator, Progress
+
+if TYPE_CHECKING:  # the estimators import scikit-learn (the ml extra): only when training
+    from chainml.models.train_base import Estimator, Progress
 
 #: CLI names of the model kinds and the ``kind`` they record.
 KINDS = {"lr": "logistic_regression", "lgbm": "lightgbm", "mlp": "mlp"}
 DEFAULT_RULE = "f1"
 
 #: Called with a step description; returns the progress callback of that step.
-StepReporter = Callable[[str], Progress]
+StepReporter = Callable[[str], "Progress"]
 
 
 def make_estimator(kind: str, seed: int = 0, **params: Any) -> Estimator:
@@ -44,19 +46,32 @@ def make_estimator(kind: str, seed: int = 0, **params: Any) -> Estimator:
     if kind == "lr":
         from chainml.models.train_linear import LogisticModel
 
-        return LogisticModel(seed=seed).set_params(**params)
+        return configured(LogisticModel(seed=seed), params)
     if kind == "lgbm":
         from chainml.models.train_lgbm import PRESETS, BoostedTreesModel
 
         preset = params.pop("preset", "quality")
         if preset not in PRESETS:
             raise InvalidInputError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
-        return BoostedTreesModel(seed=seed).set_params(**{**PRESETS[preset], **params})
+        return configured(BoostedTreesModel(seed=seed), {**PRESETS[preset], **params})
     if kind == "mlp":
         from chainml.models.train_mlp import MLPModel
 
-        return MLPModel(seed=seed).set_params(**params)
+        return configured(MLPModel(seed=seed), params)
     raise InvalidInputError(f"unknown model kind {kind!r}; known: {', '.join(KINDS)}")
+
+
+def configured(estimator: Estimator, params: dict[str, Any]) -> Estimator:
+    """``estimator`` with ``params`` set (an unknown name is an :class:`InvalidInputError`)."""
+    known = estimator.get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise InvalidInputError(
+            f"{type(estimator).__name__} has no parameter(s) {', '.join(unknown)}; "
+            f"known: {', '.join(known)}"
+        )
+    estimator.set_params(**params)
+    return estimator
 
 
 @dataclass
@@ -140,7 +155,6 @@ def train_model(
     metrics.parse_rule(threshold_rule)  # fail before the expensive part
     estimator = make_estimator(kind, seed, **(params or {}))
     split = split or time_split(dataset)
-    estimator.set_feature_names(dataset.feature_names)
     report = steps or (lambda _: _noop)
     with measured() as training:
         estimator.fit(
@@ -148,13 +162,14 @@ def train_model(
             split.fit.labels,
             x_val=split.validation.features,
             y_val=split.validation.labels,
+            feature_names=dataset.feature_names,
             progress=report(f"training {KINDS[kind]}"),
         )
     validation_logits = estimator.decision_function(split.validation.features)
     fit_x = split.fit.features
     inputs = input_specs(dataset.feature_names, np.all(fit_x == np.round(fit_x), axis=0).tolist())
     policy = decision_policy(
-        estimator.params(), getattr(estimator, "booster_", None), inputs, threshold_rule,
+        estimator.native_params(), getattr(estimator, "booster_", None), inputs, threshold_rule,
         split.validation.features, split.validation.labels, input_rounding=input_rounding,
     )  # fmt: skip
     threshold = policy.threshold_logit

@@ -1,18 +1,25 @@
-"""What every chainml estimator shares: the scikit-learn contract, logits, native files.
+"""What every chainml estimator shares: scikit-learn's estimator contract, logits, native files.
 
-An estimator's ``__init__`` only stores its hyperparameters; ``fit`` sets the fitted state, whose
-attribute names end in ``_``. Scores are logits (``decision_function``); ``params()`` is the
+The estimators are scikit-learn binary classifiers (``BaseEstimator`` + ``ClassifierMixin``):
+``__init__`` only stores the hyperparameters, ``fit`` sets the fitted state (names ending in
+``_``: ``classes_``, ``n_features_in_``, ``feature_names_``), ``get_params(deep=...)`` and
+``set_params`` come from scikit-learn, and ``sklearn.utils.estimator_checks.check_estimator``
+passes (``tests/models/test_estimator_contract.py`` lists the few checks that do not apply).
+Scores are logits (``decision_function``) of class ``classes_[1]``; ``native_params()`` is the
 native parameter document (see :mod:`chainml.models.native`) from which the logits are computed.
+This module imports scikit-learn: it is part of the ``ml`` extra.
 """
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from chainml.errors import InvalidInputError
 from chainml.models import native
@@ -20,83 +27,115 @@ from chainml.models.dataset import FloatArray
 
 #: A progress callback: ``progress(done, total)``.
 Progress = Callable[[int, int], None]
+#: Labels encoded as 0 (``classes_[0]``) and 1 (``classes_[1]``).
+Labels = npt.NDArray[np.int64]
+#: A validation slice: features and encoded labels.
+Slice = tuple[FloatArray, Labels]
 
 
-class Estimator:
-    """Base of the chainml estimators (scikit-learn's parameter protocol, without scikit-learn)."""
+class Estimator(ClassifierMixin, BaseEstimator):  # type: ignore[misc]  # sklearn is untyped
+    """Base of the chainml estimators: a binary scikit-learn classifier scored by logits.
+
+    Subclasses implement ``_fit(x, y, val, progress)`` (float64 features, 0/1 labels where 1 is
+    ``classes_[1]``, an optional validation slice), ``_logits(x)`` and ``native_params()``.
+    """
 
     kind: ClassVar[str]
-    feature_names_: tuple[str, ...]
+    #: The values ``class_weight`` may take, for the kinds that have one (checked by ``fit``).
+    class_weights: ClassVar[tuple[str, ...]] = ()
 
-    @classmethod
-    def _param_names(cls) -> list[str]:
-        signature = inspect.signature(cls.__init__)
-        return [name for name in signature.parameters if name != "self"]
-
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The hyperparameters, as given to ``__init__``."""
-        return {name: getattr(self, name) for name in self._param_names()}
-
-    def set_params(self, **params: Any) -> Estimator:
-        """Change hyperparameters (unknown names are an error)."""
-        unknown = sorted(set(params) - set(self._param_names()))
-        if unknown:
-            raise InvalidInputError(
-                f"{type(self).__name__} has no parameter(s) {', '.join(unknown)}; "
-                f"known: {', '.join(self._param_names())}"
-            )
-        for name, value in params.items():
-            setattr(self, name, value)
-        return self
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
-        return f"{type(self).__name__}({args})"
-
-    def set_feature_names(self, names: tuple[str, ...]) -> None:
-        """Name the features (called by the trainer before ``fit``)."""
-        self.feature_names_ = tuple(names)
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        return tags
 
     def fit(
         self,
-        x: FloatArray,
-        y: Any,
+        X: npt.ArrayLike,  # noqa: N803  (scikit-learn's name)
+        y: npt.ArrayLike,
         *,
-        x_val: FloatArray | None = None,
-        y_val: Any = None,
+        x_val: npt.ArrayLike | None = None,
+        y_val: npt.ArrayLike | None = None,
+        feature_names: Sequence[str] | None = None,
         progress: Progress | None = None,
-    ) -> Estimator:
-        """Fit on (x, y), tuning on the validation slice (x_val, y_val) where the kind does."""
+    ) -> Self:
+        """Fit on (X, y), tuning on the validation slice (x_val, y_val) where the kind does.
+
+        ``feature_names`` name the columns in the native document (default: a DataFrame's
+        columns, else ``x0 .. x{n-1}``).
+        """
+        if self.class_weights:
+            check_class_weight(self.class_weight, self.class_weights)
+        x, raw = _checked(lambda: validate_data(self, X, y, dtype=np.float64))
+        _checked(lambda: check_classification_targets(raw))
+        self.classes_, labels = np.unique(raw, return_inverse=True)
+        if len(self.classes_) != 2:
+            raise InvalidInputError(
+                "Only binary classification is supported. "
+                f"The estimator needs exactly 2 classes, got {len(self.classes_)} class(es)"
+            )
+        names = feature_names or getattr(self, "feature_names_in_", None)
+        if names is not None and len(names) != x.shape[1]:
+            raise InvalidInputError(f"{len(names)} feature names for {x.shape[1]} features")
+        self.feature_names_ = (
+            tuple(str(n) for n in names) if names is not None
+            else tuple(f"x{i}" for i in range(x.shape[1]))
+        )  # fmt: skip
+        validation: Slice | None = None
+        if x_val is not None and y_val is not None:
+            validation = (self._features(x_val), self._encode(y_val))
+        self._fit(x, labels.astype(np.int64), validation, progress)
+        return self
+
+    def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
         raise NotImplementedError
 
-    def params(self) -> dict[str, Any]:
+    def _logits(self, x: FloatArray) -> FloatArray:
+        raise NotImplementedError
+
+    def native_params(self) -> dict[str, Any]:
         """The native parameter document (``params.json``)."""
         raise NotImplementedError
 
     def native_files(self) -> dict[str, bytes]:
         """The native parameter file(s) by name; ``params.json`` always."""
-        return {"params.json": native.dumps(self.params())}
+        return {"params.json": native.dumps(self.native_params())}
 
-    def decision_function(self, x: FloatArray) -> FloatArray:
-        """Logits (raw scores)."""
-        raise NotImplementedError
+    def _features(self, x: npt.ArrayLike) -> FloatArray:
+        checked: FloatArray = _checked(
+            lambda: validate_data(self, x, reset=False, dtype=np.float64)
+        )
+        return checked
 
-    def predict_proba(self, x: FloatArray) -> FloatArray:
-        """Probabilities of class 0 and class 1, one row per example."""
-        p = native.sigmoid(self.decision_function(x))
+    def _encode(self, y: npt.ArrayLike) -> Labels:
+        raw = np.asarray(y)
+        known = np.isin(raw, self.classes_)
+        if not known.all():
+            raise InvalidInputError(f"labels {sorted(set(raw[~known].tolist()))} were not fitted")
+        return np.searchsorted(self.classes_, raw).astype(np.int64)
+
+    def decision_function(self, X: npt.ArrayLike) -> FloatArray:  # noqa: N803
+        """Logits (raw scores) of class ``classes_[1]``."""
+        check_is_fitted(self)
+        return self._logits(self._features(X))
+
+    def predict_proba(self, X: npt.ArrayLike) -> FloatArray:  # noqa: N803
+        """Probabilities of ``classes_[0]`` and ``classes_[1]``, one row per example."""
+        p = native.sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
-    def predict(self, x: FloatArray, threshold: float = 0.0) -> npt.NDArray[np.int8]:
-        """Flags (1 where the logit is at least ``threshold``)."""
-        return (self.decision_function(x) >= threshold).astype(np.int8)
+    def predict(self, X: npt.ArrayLike, threshold: float = 0.0) -> npt.NDArray[Any]:  # noqa: N803
+        """Labels: ``classes_[1]`` where the logit is at least ``threshold``."""
+        flags = (self.decision_function(X) >= threshold).astype(np.int64)
+        return np.asarray(self.classes_[flags])
 
 
-def feature_names(estimator: Estimator, width: int) -> tuple[str, ...]:
-    """The feature names given to ``estimator``, or ``x0 .. x{width-1}``."""
-    names = getattr(estimator, "feature_names_", None)
-    if names is None or len(names) != width:
-        return tuple(f"x{i}" for i in range(width))
-    return tuple(names)
+def _checked(check: Callable[[], Any]) -> Any:
+    """Run one of scikit-learn's input checks, raising its ``ValueError`` as ours."""
+    try:
+        return check()
+    except ValueError as err:
+        raise InvalidInputError(str(err)) from err
 
 
 def check_class_weight(value: str, allowed: tuple[str, ...]) -> None:

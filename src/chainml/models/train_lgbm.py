@@ -11,12 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import numpy as np
-
 from chainml.errors import InvalidInputError
 from chainml.models import native
 from chainml.models.dataset import FloatArray
-from chainml.models.train_base import Estimator, Progress, feature_names
+from chainml.models.train_base import Estimator, Labels, Progress, Slice
 
 PRESETS: dict[str, dict[str, Any]] = {
     "quality": {"n_estimators": 1000, "learning_rate": 0.02, "early_stopping_rounds": 200},
@@ -94,24 +92,16 @@ class BoostedTreesModel(Estimator):
             "verbosity": -1,
         }
 
-    def fit(
-        self,
-        x: FloatArray,
-        y: Any,
-        *,
-        x_val: FloatArray | None = None,
-        y_val: Any = None,
-        progress: Progress | None = None,
-    ) -> BoostedTreesModel:
-        """Grow up to ``n_estimators`` trees; early-stop on (``x_val``, ``y_val``) if given."""
+    def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
+        """Grow up to ``n_estimators`` trees; early-stop on ``val`` if given."""
         import lightgbm
 
-        names = [re.sub(r"[^0-9A-Za-z_]", "_", n) for n in feature_names(self, x.shape[1])]
-        train = lightgbm.Dataset(x, np.asarray(y), feature_name=names, free_raw_data=True)
+        names = [re.sub(r"[^0-9A-Za-z_]", "_", n) for n in self.feature_names_]
+        train = lightgbm.Dataset(x, y, feature_name=names, free_raw_data=True)
         callbacks: list[Any] = []
         valid: list[Any] = []
-        if x_val is not None and y_val is not None:
-            valid = [lightgbm.Dataset(x_val, np.asarray(y_val), reference=train)]
+        if val is not None:
+            valid = [lightgbm.Dataset(*val, reference=train)]
             if self.early_stopping_rounds > 0:
                 callbacks.append(lightgbm.early_stopping(self.early_stopping_rounds, verbose=False))
         if progress is not None:
@@ -128,18 +118,17 @@ class BoostedTreesModel(Estimator):
         self.best_iteration_ = int(best)
         self.booster_text_ = str(booster.model_to_string(num_iteration=best))
         self.booster_ = native.lightgbm_booster(self.booster_text_)
-        self.n_features_in_ = x.shape[1]
-        return self
 
-    def params(self) -> dict[str, Any]:
+    def native_params(self) -> dict[str, Any]:
         """The native parameter document; it pins ``booster.txt`` by its SHA-256."""
-        names = feature_names(self, self.n_features_in_)
-        return native.lightgbm_params(names, self.booster_text_, self.booster_.num_trees())
+        return native.lightgbm_params(
+            self.feature_names_, self.booster_text_, self.booster_.num_trees()
+        )
 
     def native_files(self) -> dict[str, bytes]:
         """``booster.txt`` (LightGBM's text format) and ``params.json``."""
         return {native.BOOSTER_FILE: self.booster_text_.encode(), **super().native_files()}
 
-    def decision_function(self, x: FloatArray) -> FloatArray:
-        """Raw scores (logits) of the booster parsed back from ``booster.txt``."""
+    def _logits(self, x: FloatArray) -> FloatArray:
+        # raw scores of the booster parsed back from booster.txt
         return native.lightgbm_logit(self.booster_, x)

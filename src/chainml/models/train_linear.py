@@ -13,9 +13,9 @@ from chainml.models.dataset import FloatArray
 from chainml.models.metrics import average_precision
 from chainml.models.train_base import (
     Estimator,
+    Labels,
     Progress,
-    check_class_weight,
-    feature_names,
+    Slice,
     standardization,
 )
 
@@ -31,6 +31,7 @@ class LogisticModel(Estimator):
     """
 
     kind = "logistic_regression"
+    class_weights = CLASS_WEIGHTS
 
     def __init__(
         self,
@@ -44,41 +45,32 @@ class LogisticModel(Estimator):
         self.max_iter = max_iter
         self.seed = seed
 
-    def fit(
-        self,
-        x: FloatArray,
-        y: Any,
-        *,
-        x_val: FloatArray | None = None,
-        y_val: Any = None,
-        progress: Progress | None = None,
-    ) -> LogisticModel:
-        """Fit on (x, y); ``x_val``/``y_val`` is needed for ``class_weight="auto"``."""
-        check_class_weight(self.class_weight, CLASS_WEIGHTS)
+    def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
+        """Fit on (x, y); ``val`` is needed for ``class_weight="auto"``."""
         self.mean_, self.scale_ = standardization(x)
         z = (x - self.mean_) / self.scale_
         candidates = ["none", "balanced"] if self.class_weight == "auto" else [self.class_weight]
-        if len(candidates) > 1 and x_val is None:
+        if len(candidates) > 1 and val is None:
             raise InvalidInputError('class_weight="auto" needs a validation slice')
         fitted = []
+        self._iterations: dict[str, int] = {}
         for done, weighting in enumerate(candidates):
             fitted.append((weighting, self._fit_one(z, y, weighting)))
             if progress:
                 progress(done + 1, len(candidates))
         self.selection_: dict[str, float] = {}
-        if x_val is not None and y_val is not None:
+        if val is not None:
             for weighting, (coef, intercept) in fitted:
-                logits = native.linear_logit(self._params(coef, intercept, x.shape[1]), x_val)
-                self.selection_[weighting] = average_precision(y_val, logits)
+                logits = native.linear_logit(self._params(coef, intercept), val[0])
+                self.selection_[weighting] = average_precision(val[1], logits)
         weighting, (coef, intercept) = max(
             fitted, key=lambda item: self.selection_.get(item[0], 0.0)
         )
         self.class_weight_ = weighting
+        self.n_iter_ = self._iterations[weighting]
         self.coef_, self.intercept_ = coef, intercept
-        self.n_features_in_ = x.shape[1]
-        return self
 
-    def _fit_one(self, z: FloatArray, y: Any, weighting: str) -> tuple[FloatArray, float]:
+    def _fit_one(self, z: FloatArray, y: Labels, weighting: str) -> tuple[FloatArray, float]:
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.linear_model import LogisticRegression
 
@@ -91,16 +83,15 @@ class LogisticModel(Estimator):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(z, y)
+        self._iterations[weighting] = int(model.n_iter_[0])
         return np.asarray(model.coef_[0], dtype=np.float64), float(model.intercept_[0])
 
-    def _params(self, coef: FloatArray, intercept: float, width: int) -> dict[str, Any]:
-        names = feature_names(self, width)
-        return native.linear_params(names, self.mean_, self.scale_, coef, intercept)
+    def _params(self, coef: FloatArray, intercept: float) -> dict[str, Any]:
+        return native.linear_params(self.feature_names_, self.mean_, self.scale_, coef, intercept)
 
-    def params(self) -> dict[str, Any]:
+    def native_params(self) -> dict[str, Any]:
         """The native parameter document (``params.json``)."""
-        return self._params(self.coef_, self.intercept_, self.n_features_in_)
+        return self._params(self.coef_, self.intercept_)
 
-    def decision_function(self, x: FloatArray) -> FloatArray:
-        """Logits, computed from the native parameters."""
-        return native.linear_logit(self.params(), x)
+    def _logits(self, x: FloatArray) -> FloatArray:
+        return native.linear_logit(self.native_params(), x)

@@ -17,9 +17,9 @@ from chainml.models.dataset import FloatArray
 from chainml.models.metrics import average_precision
 from chainml.models.train_base import (
     Estimator,
+    Labels,
     Progress,
-    check_class_weight,
-    feature_names,
+    Slice,
     standardization,
 )
 
@@ -41,6 +41,7 @@ class MLPModel(Estimator):
     """
 
     kind = "mlp"
+    class_weights = CLASS_WEIGHTS
 
     def __init__(
         self,
@@ -59,31 +60,20 @@ class MLPModel(Estimator):
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
-        self.class_weight = class_weight
         self.seed = seed
+        self.class_weight = class_weight
 
-    def fit(
-        self,
-        x: FloatArray,
-        y: Any,
-        *,
-        x_val: FloatArray | None = None,
-        y_val: Any = None,
-        progress: Progress | None = None,
-    ) -> MLPModel:
+    def _fit(self, x: FloatArray, y: Labels, val: Slice | None, progress: Progress | None) -> None:
         """Train for up to ``max_epochs``; with a validation slice, keep the best epoch."""
         from sklearn.exceptions import ConvergenceWarning
         from sklearn.neural_network import MLPClassifier
 
-        check_class_weight(self.class_weight, CLASS_WEIGHTS)
         if self.hidden < 1 or self.max_epochs < 1:
             raise InvalidInputError("hidden and max_epochs must be positive")
         self.mean_, self.scale_ = standardization(x)
-        self.n_features_in_ = x.shape[1]
         z = (x - self.mean_) / self.scale_
-        labels = np.asarray(y)
-        weight = positive_weight(labels, self.class_weight)
-        sample_weight = np.where(labels == 1, weight, 1.0)
+        weight = positive_weight(y, self.class_weight)
+        sample_weight = np.where(y == 1, weight, 1.0)
         net = MLPClassifier(
             hidden_layer_sizes=(self.hidden,),
             activation="relu",
@@ -98,14 +88,14 @@ class MLPModel(Estimator):
         for epoch in range(self.max_epochs):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                net.partial_fit(z, labels, classes=[0, 1], sample_weight=sample_weight)
+                net.partial_fit(z, y, classes=[0, 1], sample_weight=sample_weight)
             self.coefs_ = [np.array(w, dtype=np.float64) for w in net.coefs_]
             self.intercepts_ = [np.array(b, dtype=np.float64) for b in net.intercepts_]
             if progress:
                 progress(epoch + 1, self.max_epochs)
-            if x_val is None or y_val is None:
+            if val is None:
                 continue
-            score = average_precision(y_val, self.decision_function(x_val))
+            score = average_precision(val[1], self._logits(val[0]))
             self.history_.append(score)
             if best is None or score > best[0]:
                 best = (score, epoch + 1, self.coefs_, self.intercepts_)
@@ -118,16 +108,14 @@ class MLPModel(Estimator):
             self.best_epoch_ = self.max_epochs
         if progress:
             progress(self.max_epochs, self.max_epochs)
-        return self
 
-    def params(self) -> dict[str, Any]:
+    def native_params(self) -> dict[str, Any]:
         """The native parameter document (``params.json``)."""
-        names = feature_names(self, self.n_features_in_)
         activations = ["relu"] * (len(self.coefs_) - 1) + ["identity"]
         return native.mlp_params(
-            names, self.mean_, self.scale_, self.coefs_, self.intercepts_, activations
-        )
+            self.feature_names_, self.mean_, self.scale_, self.coefs_, self.intercepts_,
+            activations,
+        )  # fmt: skip
 
-    def decision_function(self, x: FloatArray) -> FloatArray:
-        """Logits, computed from the native parameters."""
-        return native.mlp_logit(self.params(), x)
+    def _logits(self, x: FloatArray) -> FloatArray:
+        return native.mlp_logit(self.native_params(), x)

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from chainml.config import Secret
 from chainml.errors import InvalidInputError
+from chainml.governance.registry import DEFAULT_USE
 
-DEFAULT_USE = "fraud-screening"
 API_KEYS_VARIABLE = "CHAINML_API_KEYS"
 
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from chainml.chain import Env
-from chainml.errors import VerificationError
 from chainml.governance.deployments import governance
+from chainml.governance.match import check_matches_registry
 from chainml.governance.registry import ModelRegistry
 from chainml.models.artifacts import load_model
 from chainml.service.metrics import Metrics
@@ -38,11 +38,7 @@ def approved_model(registry: ModelRegistry, use: str, data_dir: Path) -> Serving
         return None
     entry = registry.model(model_id)
     artifact = load_model(data_dir, model_id, expected_card_hash=entry.card_hash)
-    if artifact.card.get("artifact_hash") != entry.artifact_hash:
-        raise VerificationError(
-            f"model {model_id}: params.json hashes to {artifact.card.get('artifact_hash')}, "
-            f"the registry holds {entry.artifact_hash}"
-        )
+    check_matches_registry(artifact, entry)
     return ServingModel(artifact)
 
 
