@@ -20,7 +20,9 @@ from eth_utils import keccak
 from chainml.chain.devnode import ANVIL_DEV_KEY
 from chainml.chain.rpc import RpcBackend
 from chainml.errors import (
+    ChainError,
     ChainUnavailableError,
+    InvalidInputError,
     NonceConflictError,
     TransactionTimeoutError,
 )
@@ -165,6 +167,22 @@ def test_the_receipt_timeout_is_a_typed_error(
     assert info.value.exit_code == 4 and isinstance(info.value, TimeoutError)
     assert tx_hash.hex() in str(info.value)
     assert node.methods().count("eth_getTransactionReceipt") > 3  # it polled, backing off
+
+
+def test_wait_for_receipt_keeps_its_timeout_when_the_node_hangs(
+    scripted: Callable[[Script], _ScriptedNode],
+) -> None:
+    def hangs(request: dict[str, Any]) -> Answer:
+        time.sleep(5)  # far beyond the caller's timeout
+        return ok(None)
+
+    backend = RpcBackend(scripted(_chain_id_then(hangs)).url, timeout=30)
+    started = time.monotonic()
+    with pytest.raises(ChainError):  # unavailable (4) or not mined (4): never a 30 s hang
+        backend.wait_for_receipt(b"\x01" * 32, timeout=0.5)
+    assert time.monotonic() - started < 2.5
+    with pytest.raises(InvalidInputError, match="timeout"):
+        backend.wait_for_receipt(b"\x01" * 32, timeout=-1)
 
 
 def _signed(nonce: int = 0) -> bytes:

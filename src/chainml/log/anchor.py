@@ -14,8 +14,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from chainml.chain import Contract
 from chainml.errors import (
@@ -147,15 +148,7 @@ class Anchorer:
                 )
             if latest is not None and size <= latest.size:
                 continue
-            found = AnchorRecord(
-                size=size,
-                root=root,
-                chain_id=env.chain_id,
-                contract=self.contract.address,
-                tx_hash=bytes(event["_tx"]),
-                block_number=int(event["_block"]),
-                anchored_at=time.time(),
-            )
+            found = self._record_of(size, root, event)
             if record:
                 store.record_anchor(found)
             added.append(found)
@@ -230,15 +223,7 @@ class Anchorer:
         root = bytes(event["root"])
         if chain_size > store.size or store.root(chain_size) != root:
             return None  # not a head of this log: anchor() refuses to go on, naming it
-        record = AnchorRecord(
-            size=chain_size,
-            root=root,
-            chain_id=env.chain_id,
-            contract=self.contract.address,
-            tx_hash=bytes(event["_tx"]),
-            block_number=int(event["_block"]),
-            anchored_at=time.time(),
-        )
+        record = self._record_of(chain_size, root, event)
         return PendingAnchor(record, env.block(record.block_number).hash)
 
     # -- anchoring -----------------------------------------------------------------------
@@ -308,6 +293,18 @@ class Anchorer:
             self.confirmations,
         )
         return record
+
+    def _record_of(self, size: int, root: bytes, event: Mapping[str, Any]) -> AnchorRecord:
+        """The record of the head ``size``/``root`` anchored by the ``Anchored`` ``event``."""
+        return AnchorRecord(
+            size=size,
+            root=root,
+            chain_id=self.contract.env.chain_id,
+            contract=self.contract.address,
+            tx_hash=bytes(event["_tx"]),
+            block_number=int(event["_block"]),
+            anchored_at=time.time(),
+        )
 
     def wait_final(self, timeout: float, poll_seconds: float = 1.0) -> AnchorRecord | None:
         """Anchor the head and wait until it is final, anchoring again after a reorg.
