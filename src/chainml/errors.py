@@ -16,7 +16,8 @@ EXIT_CODES: dict[int, str] = {
     1: "unexpected internal error (a bug: please report it)",
     2: "bad input or usage (malformed argument, unknown contract, invalid file)",
     3: "verification failed (a proof or record does not check out)",
-    4: "unavailable (a chain node or a download source cannot be reached)",
+    4: "unavailable (a chain node or a download source cannot be reached, or a transaction "
+    "was not mined in time)",
     5: "transaction rejected (revert, insufficient funds, nonce conflict, wrong chain)",
     6: "local data unusable (missing or corrupted data directory)",
 }
@@ -176,3 +177,17 @@ class DataDirectoryBusyError(DataDirectoryError):
                 "serve`: chainml commands on this directory then go through it"
             )
         super().__init__(path, f"the embedded chain is owned by {owner}, which {advice}")
+
+
+class TransactionTimeoutError(ChainError, TimeoutError):
+    """A sent transaction was not mined within the wait; it may still be mined later."""
+
+    exit_code = 4  # like an unavailable node: the chain did not answer in time, try again
+
+    def __init__(self, tx_hash: bytes, seconds: float) -> None:
+        self.tx_hash = tx_hash
+        self.seconds = seconds
+        super().__init__(
+            f"transaction 0x{tx_hash.hex()} was not mined within {seconds:g} s. "
+            "It may still be mined: look it up by its hash before sending it again."
+        )

@@ -243,9 +243,19 @@ class TestRejections:
     def test_stale_nonce(self, env: Env):
         env.transact(env.accounts[1], value=1)
         nonce = env.backend.nonce(env.sender)
-        with pytest.raises(NonceConflictError) as info:
-            env.backend.send_raw_transaction(self._raw(env, nonce=nonce - 1))
+        with pytest.raises(NonceConflictError) as info:  # another transaction with that nonce
+            env.backend.send_raw_transaction(self._raw(env, nonce=nonce - 1, value=2))
         assert info.value.nonce == nonce - 1 and info.value.sender == env.sender
+
+    def test_the_same_transaction_sent_again_is_one_transaction(self, env: Env):
+        """A retry after a lost answer re-sends the same bytes: same hash, executed once."""
+        receiver = env.accounts[1]
+        before = env.backend.balance(receiver)
+        raw = self._raw(env, nonce=env.backend.nonce(env.sender), value=7)
+        first = env.backend.send_raw_transaction(raw)
+        assert env.backend.wait_for_receipt(first).status
+        assert env.backend.send_raw_transaction(raw) == first  # mined: "nonce too low" is ok
+        assert env.backend.balance(receiver) == before + 7
 
     def test_wrong_chain_id(self, env: Env):
         with pytest.raises(WrongChainIdError) as info:

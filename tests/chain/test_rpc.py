@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,6 @@ from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode, free_port
 from chainml.chain.rpc import RpcBackend, redact_url
 from chainml.config import Secret, Settings
 from chainml.errors import (
-    ChainError,
     ChainUnavailableError,
     InvalidInputError,
     WrongChainIdError,
@@ -100,40 +96,3 @@ class TestAgainstAnvil:
         with pytest.raises(ChainUnavailableError) as info:
             backend.block()
         assert info.value.url == node.url
-
-
-class _HangsOnReceipts(BaseHTTPRequestHandler):
-    """A node that knows its chain id and never answers a receipt query."""
-
-    def do_POST(self) -> None:
-        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if request["method"] != "eth_chainId":
-            time.sleep(5)  # far beyond the caller's timeout; the socket closes afterwards
-            return
-        payload = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": "0x1"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def test_wait_for_receipt_keeps_its_timeout_when_the_node_hangs() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _HangsOnReceipts)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        backend = RpcBackend(f"http://127.0.0.1:{server.server_address[1]}", timeout=30)
-        started = time.monotonic()
-        with pytest.raises(ChainError):  # unavailable (4) or not mined (5): never a 30 s hang
-            backend.wait_for_receipt(b"\x01" * 32, timeout=0.5)
-        assert time.monotonic() - started < 2.5
-        with pytest.raises(InvalidInputError, match="timeout"):
-            backend.wait_for_receipt(b"\x01" * 32, timeout=-1)
-    finally:
-        server.shutdown()
-        server.server_close()

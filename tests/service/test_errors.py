@@ -17,6 +17,7 @@ from chainml.errors import (
     InvalidInputError,
     NotFoundError,
     ProofError,
+    TransactionTimeoutError,
     VerificationError,
     WrongChainIdError,
 )
@@ -36,6 +37,7 @@ RAISED: dict[str, BaseException] = {
     "chain-down": ChainUnavailableError("http://127.0.0.1:1", "connection refused"),
     "revert": ContractRevertError("not the owner"),
     "wrong-chain": WrongChainIdError(1, 2),
+    "not-mined": TransactionTimeoutError(b"\x01" * 32, 120.0),
     "no-model": NoModelError("fraud-screening"),
     "writer": LogWriterError("the log writer stopped"),
     "stopping": ServiceStoppedError(),
@@ -54,6 +56,7 @@ EXPECTED: dict[str, tuple[int, str | None]] = {
     "chain-down": (503, "5"),
     "revert": (502, None),
     "wrong-chain": (502, None),
+    "not-mined": (504, None),
     "no-model": (503, "2"),
     "writer": (503, "1"),
     "stopping": (503, "1"),

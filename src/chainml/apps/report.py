@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from chainml.files import write_atomic
+
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 72rem; color: #222; }
 h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; border-bottom: 1px solid #ddd; }
@@ -93,10 +95,8 @@ class Report:
         return "\n".join(parts)
 
     def write(self, path: Path) -> Path:
-        """Write the report (atomically: a temporary file renamed into place)."""
-        temp = path.with_name(f".{path.name}.part")
-        temp.write_text(self.render(), encoding="utf-8")
-        temp.replace(path)
+        """Write the report atomically (:func:`chainml.files.write_atomic`)."""
+        write_atomic(path, self.render())
         return path
 
 

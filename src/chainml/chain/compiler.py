@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from chainml import bounded_json
 from chainml.errors import CompilationError, InvalidInputError
+from chainml.files import write_atomic
 
 _MAX_CACHE_BYTES = 64 << 20  # a compiled artifact with its ABI is well under a megabyte
 
@@ -138,13 +137,6 @@ def _write_cache(entry: Path, compiled: CompiledContract) -> None:
     }
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
-        # write-then-rename so a reader never sees half a file
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
+        write_atomic(entry, json.dumps(document))  # a reader never sees half a file
     except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(document, handle)
-        os.replace(tmp, entry)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)
+        pass  # a cache that cannot be written is only a slower next compile

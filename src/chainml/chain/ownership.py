@@ -22,6 +22,7 @@ from chainml import bounded_json
 from chainml._closing import Closing
 from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, InvalidInputError
+from chainml.files import write_atomic
 
 LOCK_FILE = "chain.lock"
 ENDPOINT_FILE = "chain.endpoint"
@@ -78,9 +79,7 @@ class OwnerLock(Closing):
     def advertise(self, url: str) -> None:
         """Record ``url`` as the way other processes reach the chain this process owns."""
         document = json.dumps({"pid": os.getpid(), "url": url})
-        tmp = self.data_dir / f".{ENDPOINT_FILE}.{os.getpid()}"
-        tmp.write_text(document + "\n")
-        os.replace(tmp, self.data_dir / ENDPOINT_FILE)  # readers never see half a document
+        write_atomic(self.data_dir / ENDPOINT_FILE, document + "\n")  # never half a document
         self.url = url
 
     def withdraw(self) -> None:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
-from eth_utils import to_checksum_address
+from eth_utils import keccak, to_checksum_address
 
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.revert import revert_error
@@ -26,11 +26,17 @@ from chainml.errors import (
     InvalidInputError,
     NonceConflictError,
     NotFoundError,
+    TransactionTimeoutError,
     WrongChainIdError,
 )
+from chainml.retry import parse_retry_after, poll_policy, request_policy
 
 _FEE_CACHE_SECONDS = 1.0
 _NONCE_MESSAGES = ("nonce too low", "nonce too high", "already known", "replacement transaction")
+# what a node answers to a transaction it already has (pool) or has mined (nonce used)
+_DUPLICATE_MESSAGES = ("already known", "known transaction", "already imported", "nonce too low")
+# a busy or restarting node, or a proxy in front of one: worth another attempt
+_TRY_AGAIN_STATUS = frozenset({429, 502, 503, 504})
 
 
 def redact_url(url: str) -> str:
@@ -74,18 +80,32 @@ class RpcBackend(ChainBackend):
     def request(self, method: str, params: list[Any], *, timeout: float | None = None) -> Any:
         """Send one JSON-RPC request and return its result; errors become typed errors.
 
-        ``timeout`` (seconds) bounds this request; by default the backend's own timeout.
+        ``timeout`` (seconds) bounds this request, its retries included; by default the
+        backend's own timeout. A refused connection, a timeout, HTTP 429/502/503/504 are
+        retried by :func:`chainml.retry.request_policy` (``Retry-After`` honoured); every
+        method is safe to send again, a transaction too (see :meth:`send_raw_transaction`).
         """
+        budget = self._timeout if timeout is None else timeout
+        deadline = time.monotonic() + budget
+        policy = request_policy(_is_transient, budget)
+        return policy(self._request_once, method, params, deadline)
+
+    def _request_once(self, method: str, params: list[Any], deadline: float) -> Any:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
-        limit = self._timeout if timeout is None else timeout
+        limit = max(0.001, min(self._timeout, deadline - time.monotonic()))
         try:
             response = self._session().post(self._url, json=payload, timeout=limit)
         except requests.RequestException as err:
-            raise ChainUnavailableError(self._shown_url, type(err).__name__) from err
-        if response.status_code >= 500 or response.status_code in (404, 429):
-            raise ChainUnavailableError(
-                self._shown_url, f"HTTP {response.status_code} for {method}"
+            raise _TransientError(self._shown_url, type(err).__name__) from err
+        status = response.status_code
+        if status in _TRY_AGAIN_STATUS:
+            raise _TransientError(
+                self._shown_url,
+                f"HTTP {status} for {method}",
+                parse_retry_after(response.headers.get("Retry-After")),
             )
+        if status >= 500 or status == 404:
+            raise ChainUnavailableError(self._shown_url, f"HTTP {status} for {method}")
         try:
             body = response.json()
         except ValueError as err:
@@ -109,10 +129,27 @@ class RpcBackend(ChainBackend):
     # -- transactions --------------------------------------------------------------------
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Send a signed transaction; sending the same bytes again is harmless.
+
+        A signed transaction is identified by its hash, so a retry after a lost answer cannot
+        make a second transaction: the node answers "already known" (in its pool) or "nonce
+        too low" (mined). Either is success when the node has a transaction with this hash;
+        otherwise the nonce really conflicts with another transaction.
+        """
         try:
             return _bytes(self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
         except RpcError as err:
+            tx_hash = bytes(keccak(raw))
+            if _is_duplicate(err) and self._knows(tx_hash):
+                return tx_hash
             raise self._rejection(raw, err) from err
+
+    def _knows(self, tx_hash: bytes) -> bool:
+        """Whether the node has the transaction ``tx_hash`` (in its pool or mined)."""
+        try:
+            return self.request("eth_getTransactionByHash", ["0x" + tx_hash.hex()]) is not None
+        except RpcError:
+            return False
 
     def _rejection(self, raw: bytes, err: RpcError) -> ChainError:
         message = err.message.lower()
@@ -132,25 +169,30 @@ class RpcBackend(ChainBackend):
         return ChainError(f"the node rejected the transaction: {err.message}")
 
     def wait_for_receipt(self, tx_hash: bytes, timeout: float = 120.0) -> Receipt:
-        """Poll for the receipt; the whole wait, each request included, is within ``timeout``."""
+        """Poll for the receipt; the whole wait, each request included, is within ``timeout``.
+
+        Not mined in time: :class:`~chainml.errors.TransactionTimeoutError`.
+        """
         if timeout < 0:
             raise InvalidInputError(f"a timeout is not negative, got {timeout}")
         deadline = time.monotonic() + timeout
-        delay = 0.0002  # auto-mining dev nodes answer within a millisecond; real chains in s
-        while True:
+        params = ["0x" + tx_hash.hex()]
+
+        def poll() -> Receipt | None:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise ChainError(
-                    f"transaction 0x{tx_hash.hex()} was not mined within {timeout:g} s"
-                )
-            params = ["0x" + tx_hash.hex()]
+                return None
             raw = self.request(
                 "eth_getTransactionReceipt", params, timeout=min(self._timeout, left)
             )
-            if raw is not None:
-                return _receipt(raw)
-            time.sleep(max(0.0, min(delay, deadline - time.monotonic())))
-            delay = min(delay * 1.5, 0.25)
+            return None if raw is None else _receipt(raw)
+
+        # auto-mining dev nodes answer within a millisecond, real chains in seconds
+        policy = poll_policy(timeout, lambda: TransactionTimeoutError(tx_hash, timeout))
+        receipt = policy(poll)
+        if receipt is None:  # the policy raises first; this keeps the type honest
+            raise TransactionTimeoutError(tx_hash, timeout)
+        return receipt
 
     # -- reading state -------------------------------------------------------------------
 
@@ -251,6 +293,23 @@ class RpcBackend(ChainBackend):
 
     def __repr__(self) -> str:
         return f"RpcBackend({self._shown_url!r}, chain_id={self._chain_id})"
+
+
+class _TransientError(ChainUnavailableError):
+    """The node was unreachable or asked to be asked again (``retry_after`` s, when it said)."""
+
+    def __init__(self, url: str, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(url, detail)
+        self.retry_after = retry_after
+
+
+def _is_transient(err: BaseException) -> bool:
+    return isinstance(err, _TransientError)
+
+
+def _is_duplicate(err: RpcError) -> bool:
+    message = err.message.lower()
+    return any(text in message for text in _DUPLICATE_MESSAGES)
 
 
 class RpcError(ChainError):

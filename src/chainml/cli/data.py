@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -170,13 +168,7 @@ def simulate(
         raise InvalidInputError(f"cannot write {output}: directory {output.parent} does not exist")
     with console().status(f"simulating {transfers:,} transfers"):
         simulation = simulate_payments(transfers, seed, fraud_rate=fraud_rate)
-    handle, temp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".part")
-    os.close(handle)
-    try:
-        simulation.write_csv(Path(temp), details=details)
-        os.replace(temp, output)
-    finally:
-        Path(temp).unlink(missing_ok=True)
+    simulation.write_csv(output, details=details)  # atomic: old file or whole new one
     dataset = simulation.dataset()
     console().print(
         f"wrote {dataset.rows:,} transfers ({dataset.positives:,} fraudulent, "

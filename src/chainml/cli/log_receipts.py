@@ -12,6 +12,7 @@ from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
 from chainml.cli.log import open_log
 from chainml.errors import InvalidInputError
+from chainml.files import write_atomic
 from chainml.log.approval import check_approved
 from chainml.log.receipt import build_receipt, check_receipt, trusted_log_of, verify_receipt
 from chainml.log.receipt_format import read_receipt
@@ -41,7 +42,7 @@ def prove(
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n")
+        write_atomic(output, text + "\n")
         state = "anchored" if receipt["anchor"] else "pending (not anchored yet)"
         console().print(f"receipt of decision {position} written to {output}: {state}")
 

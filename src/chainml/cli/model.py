@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +13,7 @@ from rich.table import Table
 
 from chainml.cli import console, format_bytes, print_json, settings_of
 from chainml.errors import DataDirectoryError, InvalidInputError
+from chainml.files import write_atomic
 
 if TYPE_CHECKING:
     from chainml.models.dataset import Dataset
@@ -263,9 +262,7 @@ def export(
         raise DataDirectoryError(str(output), f"its parent {output.parent} does not exist")
     output.mkdir(exist_ok=True)
     for name in ("model.onnx", "policy.json", "card.json", "card.md", "pr_curve.png"):
-        staging = output / f".{name}.tmp"
-        shutil.copyfile(model.path / name, staging)
-        os.replace(staging, output / name)
+        write_atomic(output / name, (model.path / name).read_bytes())
     console().print(
         f"model {model.model_id} ({model.kind}) verified: ONNX vs native max |dp| "
         f"{check['max_abs_diff_probability']:.3g} on {check['rows']:,} probe rows\n"

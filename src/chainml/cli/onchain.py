@@ -12,6 +12,7 @@ from rich.progress import Progress
 from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
 from chainml.errors import InvalidInputError, NotFoundError, VerificationError
+from chainml.files import write_atomic
 
 app = typer.Typer(
     help="On-chain inference: compile a model to Vyper, deploy it, check parity.",
@@ -42,7 +43,7 @@ def compile_(
     """Quantize a stored model and generate its Vyper contract (weights as code literals)."""
     compiled = _compiled(ctx, model_id)
     if output is not None:
-        output.write_text(compiled.source)
+        write_atomic(output, compiled.source)
     model = compiled.model
     policy = compiled.artifact.policy
     facts = {

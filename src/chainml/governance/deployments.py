@@ -18,8 +18,6 @@ new version, never half of one; a damaged file is a DataDirectoryError, never re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 from eth_utils import is_address
@@ -27,6 +25,7 @@ from eth_utils import is_address
 from chainml.chain import Env
 from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, NotFoundError
+from chainml.files import write_atomic
 from chainml.governance.governor import DEFAULT_EXECUTION_WINDOW, Governor
 from chainml.governance.registry import ModelRegistry
 
@@ -97,28 +96,13 @@ def save_deployment(data_dir: Path, chain_id: int, addresses: dict[str, str]) ->
 
 
 def write_json_atomic(path: Path, document: object) -> None:
-    """Write ``document`` to ``path`` as JSON: temporary file, fsync, rename, fsync the folder.
+    """Write ``document`` to ``path`` as JSON with :func:`chainml.files.write_atomic`.
 
     A crash leaves the old file or the new one, never half of one. Every file of recorded
     addresses (this one, ``onchain/<chain id>.json``) is written with it.
     """
     ensure_directory(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(document, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)  # make the rename itself durable
-    finally:
-        os.close(directory)
+    write_atomic(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
 
 
 def governance(

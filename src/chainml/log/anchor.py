@@ -30,6 +30,7 @@ from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contrac
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError, PendingAnchor, confirmations_for
 from chainml.log.store import AnchorRecord
+from chainml.retry import Stopped, background_policy
 
 __all__ = [
     "CONTRACT_NAME",
@@ -39,6 +40,7 @@ __all__ = [
     "log_contract",
 ]
 _log = logging.getLogger(__name__)
+_MOST_BACKOFF = 60.0  # seconds between attempts while the chain stays down
 
 
 @dataclass(frozen=True)
@@ -354,22 +356,22 @@ class Anchorer:
         return None
 
     def _run(self, poll_seconds: float) -> None:
-        backoff = self.policy.retry_seconds
+        retrying = background_policy(
+            self.policy.retry_seconds, _MOST_BACKOFF, self._stop, self._failed
+        )
         while not self._stop.wait(poll_seconds):
             try:
-                self.step()
-                self.last_error = None
-                backoff = self.policy.retry_seconds
-                continue
-            except ChainUnavailableError as err:  # the node is down: wait and try again
-                self.last_error = err
-                _log.warning("anchoring postponed: %s", err)
-            except FinalAnchorLostError as err:  # a broken promise: loud, never re-recorded
-                self.last_error = err
-                _log.critical("%s", err)
-            except Exception as err:  # keep the thread alive; the error is reported, not lost
-                self.last_error = err
-                _log.error("anchoring failed: %s", err)
-            if self._stop.wait(backoff):
+                retrying(self.step)
+            except Stopped:
                 return
-            backoff = min(backoff * 2, 60.0)
+            self.last_error = None
+
+    def _failed(self, err: BaseException) -> None:
+        """Keep the thread alive: the error is recorded and logged, and the step retried."""
+        self.last_error = err if isinstance(err, Exception) else None
+        if isinstance(err, ChainUnavailableError):  # the node is down: wait and try again
+            _log.warning("anchoring postponed: %s", err)
+        elif isinstance(err, FinalAnchorLostError):  # a broken promise: loud, never re-recorded
+            _log.critical("%s", err)
+        else:
+            _log.error("anchoring failed: %s", err)

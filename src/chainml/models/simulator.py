@@ -28,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
+from chainml.files import atomic_output
 from chainml.models.dataset import Dataset
 from chainml.models.payments import FEATURE_NAMES, PaymentFeatures
 
@@ -76,7 +77,7 @@ class Simulation:
         )
 
     def write_csv(self, path: Path, *, details: bool = False) -> None:
-        """Write ``timestamp,<features>,is_fraud`` rows to ``path``, ready for training.
+        """Write ``timestamp,<features>,is_fraud`` rows to ``path`` (atomically), for training.
 
         With ``details``, ``sender``, ``recipient`` and the fraud ``pattern`` (as its code: 0 legit,
         1 account_takeover, 2 card_testing, 3 mule_chain) come after the label; they identify
@@ -84,7 +85,7 @@ class Simulation:
         """
         codes = {name: code for code, name in enumerate(PATTERNS)}
         extra = ["sender", "recipient", "pattern"] if details else []
-        with Path(path).open("w", newline="", encoding="utf-8") as out:
+        with atomic_output(path, newline="") as out:  # old file or whole new one
             writer = csv.writer(out, lineterminator="\n")
             writer.writerow(["timestamp", *FEATURE_NAMES, "is_fraud", *extra])
             for transfer, row in zip(self.transfers, self.features.tolist(), strict=True):

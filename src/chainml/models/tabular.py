@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -24,6 +22,7 @@ import numpy as np
 
 from chainml.config import ensure_directory
 from chainml.errors import InvalidInputError
+from chainml.files import write_atomic
 from chainml.models.dataset import Dataset, FloatArray
 
 SCHEMA_VERSION = 1
@@ -324,16 +323,5 @@ def load_labelled_csv(
         target = schema.target
     dataset, inferred = read_labelled_csv(path, target, schema, order=order)
     if schema is None:
-        _write_atomically(schema_path(datasets_dir(data_dir).parent, path.stem), inferred.to_json())
+        write_atomic(schema_path(datasets_dir(data_dir).parent, path.stem), inferred.to_json())
     return dataset, inferred
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

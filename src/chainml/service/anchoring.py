@@ -19,10 +19,12 @@ from chainml.log.anchor import Anchorer, AnchorPolicy, log_contract
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError
 from chainml.log.store import AnchorRecord
+from chainml.retry import Stopped, background_policy
 from chainml.service.metrics import Labels, Metrics
 
 _log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
+_MOST_BACKOFF = 30.0  # seconds between attempts to reach the chain while it stays down
 Sample = tuple[Labels, float]
 
 
@@ -126,33 +128,33 @@ class BackgroundAnchoring:
         self._thread.start()
 
     def _connect(self) -> None:
-        backoff = self.policy.retry_seconds
-        while not self._stop.is_set():
-            try:
-                env = self._chain()
-                anchorer = CountingAnchorer(
-                    self.log,
-                    log_contract(env, self.log),
-                    self.policy,
-                    self.metrics,
-                    self.confirmations,
-                )
-                anchorer.settle()  # heads anchored before a crash are recorded (or followed)
-            except Exception as err:  # the chain is not there yet: try again later
-                self.last_error = err
-                self.metrics.count("anchor_errors")
-                if isinstance(err, FinalAnchorLostError):
-                    _log.critical("%s", err)  # a broken promise, not an outage
-                else:
-                    _log.warning("anchoring not started yet: %s", err)
-                if self._stop.wait(backoff):
-                    return
-                backoff = min(backoff * 2, 30.0)
-                continue
-            self.last_error = None
-            self.anchorer = anchorer
-            anchorer.start(POLL_SECONDS)
+        retrying = background_policy(
+            self.policy.retry_seconds, _MOST_BACKOFF, self._stop, self._not_started
+        )
+        try:
+            anchorer = retrying(self._connect_once)
+        except Stopped:
             return
+        self.last_error = None
+        self.anchorer = anchorer
+        anchorer.start(POLL_SECONDS)
+
+    def _connect_once(self) -> CountingAnchorer:
+        env = self._chain()
+        anchorer = CountingAnchorer(
+            self.log, log_contract(env, self.log), self.policy, self.metrics, self.confirmations
+        )
+        anchorer.settle()  # heads anchored before a crash are recorded (or followed)
+        return anchorer
+
+    def _not_started(self, err: BaseException) -> None:
+        """The chain is not there yet: recorded, counted and logged; tried again later."""
+        self.last_error = err if isinstance(err, Exception) else None
+        self.metrics.count("anchor_errors")
+        if isinstance(err, FinalAnchorLostError):
+            _log.critical("%s", err)  # a broken promise, not an outage
+        else:
+            _log.warning("anchoring not started yet: %s", err)
 
     def stop(self) -> None:
         """Stop anchoring; a last anchor is attempted when the chain is reachable."""

@@ -24,6 +24,7 @@ from chainml.errors import (
     DataDirectoryError,
     InvalidInputError,
     NotFoundError,
+    TransactionTimeoutError,
     VerificationError,
 )
 from chainml.log.store import DuplicateRequestIdError
@@ -66,6 +67,7 @@ _STATUS: tuple[tuple[type[ChainMLError], int, int | None], ...] = (
     (InvalidInputError, 422, None),
     (VerificationError, 409, None),
     (ChainUnavailableError, 503, 5),
+    (TransactionTimeoutError, 504, None),  # sent, not mined yet: look it up, do not resend
     (ChainError, 502, None),  # the chain refused (revert, funds, nonce, wrong chain id)
     (NoModelError, 503, 2),
     (LogWriterError, 503, 1),  # a new log writer starts with the next batch
