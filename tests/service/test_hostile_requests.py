@@ -1,7 +1,7 @@
-"""A running ``chainml serve`` survives hostile requests (400/401/413) and then still scores.
+"""A running ``chainml serve`` survives hostile requests (400/413) and then still scores.
 
 One POST of a body nested 100,000 levels deep used to kill the server (SIGSEGV): py-evm raises
-the recursion limit to 100,000, and the stdlib JSON parser ran before the API key was checked.
+the recursion limit to 100,000, and the stdlib JSON parser ran on every body.
 """
 
 from __future__ import annotations
