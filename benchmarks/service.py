@@ -163,7 +163,7 @@ def plain_server(data_dir: Path, model_id: str, port: int) -> None:
     from chainml.models.artifacts import load_model
     from chainml.service.fastbody import FastBodyRoute, json_response
     from chainml.service.scoring import ServingModel
-    from chainml.service.server import run_server
+    from chainml.service.server import run_server, tune_interpreter
 
     model = ServingModel(load_model(data_dir, model_id))
     app = FastAPI()
@@ -200,6 +200,7 @@ def plain_server(data_dir: Path, model_id: str, port: int) -> None:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    tune_interpreter()  # as `chainml serve` does, so both sides run alike
     run_server(app, HOST, port)
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from chainml.config import Secret, Settings
 from chainml.service import ServiceOptions, create_app
-from chainml.service.server import run_server
+from chainml.service.server import run_server, tune_interpreter
 
 KEY = "test-api-key-0123456789abcdef"
 
@@ -39,6 +39,7 @@ def main(data_dir: Path, model_id: str, port: int) -> None:
     app = create_app(Settings(data_dir=data_dir), options)
     size = app.state.runtime.log.store.size
     threading.Thread(target=announce, args=(port, size), daemon=True).start()
+    tune_interpreter()  # as chainml serve does
     run_server(app, "127.0.0.1", port)
 
 

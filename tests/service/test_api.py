@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import prometheus_client
 import pytest
 from fastapi.testclient import TestClient
 
@@ -13,8 +14,10 @@ from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import check_receipt
 from chainml.log.record import commit_features, request_id_from
 from chainml.models.artifacts import ModelArtifact
+from chainml.service.metrics import Metrics
 from chainml.service.scoring import FIXED_SCALE
 from tests.service.conftest import HEADERS, KEY, make_app, row
+from tests.service.scrape import sample, types
 
 
 def features_int(model: ModelArtifact, features: list[float]) -> list[int]:
@@ -139,9 +142,10 @@ def test_api_keys_guard_writes(client: TestClient, model: ModelArtifact) -> None
     assert client.get("/v1/log/head").json()["size"] == 0  # nothing was logged
 
 
-def test_fast_path_skips_only_dependencies_that_would_pass(
+def test_every_request_goes_through_fastapis_handler(
     client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No request skips FastAPI's dependency solving (the fast path once did, for valid ones)."""
     import fastapi.routing
 
     solved: list[str] = []  # FastAPI's handler solving the route's dependencies
@@ -153,45 +157,11 @@ def test_fast_path_skips_only_dependencies_that_would_pass(
 
     monkeypatch.setattr(fastapi.routing, "solve_dependencies", spy)
     body = {"features": row(model)}
-    fast = score(client, body | {"request_id": "fast"})
-    assert fast.status_code == 200 and solved == []  # valid key and body: called directly
-    # an unusual content type goes through FastAPI's handler, with the same answer
-    usual = client.post(
-        "/v1/score",
-        content=json.dumps(body | {"request_id": "usual"}).encode(),
-        headers=HEADERS | {"content-type": "application/json; charset=utf-8"},
-    )
-    assert usual.status_code == 200 and solved == [KEY]
-    assert set(usual.json()) == set(fast.json()) and usual.json()["log_index"] == 1
-    wrong = score(client, body, headers={"X-API-Key": KEY + "x"})
-    assert wrong.status_code == 403 and solved == [KEY]  # refused before FastAPI's handler
-    text = client.post(
-        "/v1/score", content=json.dumps(body), headers=HEADERS | {"content-type": "text/plain"}
-    )
-    assert text.status_code == 422 and solved == [KEY, KEY]
-
-
-def test_the_key_is_checked_before_the_body_is_read(
-    client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from starlette.requests import Request
-
-    reads: list[str] = []
-    real = Request.body
-
-    async def spy(self: Request) -> bytes:
-        reads.append(self.url.path)
-        return await real(self)
-
-    monkeypatch.setattr(Request, "body", spy)
-    deep = b'{"features": ' + b"[" * 5000 + b"]" * 5000 + b"}"
-    for headers in ({}, {"X-API-Key": KEY + "x"}):
-        answer = client.post(
-            "/v1/score", content=deep, headers=headers | {"content-type": "application/json"}
-        )
-        assert answer.status_code in (401, 403) and answer.json()["detail"]
-    assert reads == []  # neither request's body was read, let alone parsed
-    assert score(client, {"features": row(model)}).status_code == 200 and reads == ["/v1/score"]
+    assert score(client, body).status_code == 200 and solved == [KEY]
+    batch = client.post("/v1/score/batch", json={"records": [body]}, headers=HEADERS)
+    assert batch.status_code == 200 and solved == [KEY, KEY]
+    assert score(client, body, headers={"X-API-Key": "x"}).status_code == 403
+    assert solved == [KEY, KEY, "x"]
 
 
 @pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
@@ -320,20 +290,56 @@ def test_models_and_health(client: TestClient, model: ModelArtifact) -> None:
     }
 
 
+#: docs/service.md's table: every family the service exposes, with its type
+METRIC_TYPES = {
+    "chainml_http_requests": "counter",
+    "chainml_http_request_duration_seconds": "histogram",
+    "chainml_log_commit_duration_seconds": "histogram",
+    "chainml_decisions_logged": "counter",
+    "chainml_log_commits": "counter",
+    "chainml_anchors": "counter",
+    "chainml_anchor_errors": "counter",
+    "chainml_model_swaps": "counter",
+    "chainml_model_watch_errors": "counter",
+    "chainml_log_size": "gauge",
+    "chainml_model_info": "gauge",
+}
+
+
 def test_metrics_are_prometheus_text(client: TestClient, model: ModelArtifact) -> None:
     score(client, {"features": row(model)})
     score(client, {"features": row(model)}, headers={})
-    text = client.get("/metrics").text
-    assert 'chainml_http_requests_total{route="/v1/score",method="POST",status="200"} 1' in text
-    assert 'chainml_http_requests_total{route="/v1/score",method="POST",status="401"} 1' in text
-    assert 'chainml_http_request_duration_seconds_bucket{route="/v1/score",le="+Inf"} 2' in text
-    assert "chainml_decisions_logged_total 1" in text
-    assert "chainml_log_commits_total 1" in text
-    assert f'chainml_model_info{{use="fraud-screening",model_id="{model.model_id}"}} 1' in text
-    assert 'chainml_log_size{kind="total"} 1' in text
-    for line in text.splitlines():  # every sample line is "name{labels} number"
-        if line and not line.startswith("#"):
-            float(line.rsplit(" ", 1)[1])
+    answer = client.get("/metrics")
+    assert answer.headers["content-type"].startswith("text/plain; version=")
+    text = answer.text
+    requests = "chainml_http_requests_total"
+    assert sample(text, requests, route="/v1/score", method="POST", status="200") == 1
+    assert sample(text, requests, route="/v1/score", method="POST", status="401") == 1
+    duration = "chainml_http_request_duration_seconds_bucket"
+    assert sample(text, duration, route="/v1/score", le="+Inf") == 2
+    assert sample(text, "chainml_decisions_logged_total") == 1
+    assert sample(text, "chainml_log_commits_total") == 1
+    assert sample(text, "chainml_log_commit_duration_seconds_count") == 1
+    assert sample(text, "chainml_model_info", use="fraud-screening", model_id=model.model_id) == 1
+    assert sample(text, "chainml_log_size", kind="total") == 1
+    assert sample(text, "chainml_log_size", kind="anchored") == 0
+    assert types(text) == METRIC_TYPES  # names and types as documented (anchoring is off here)
+
+
+def test_metrics_are_per_service() -> None:
+    """Two services in one process count apart, and nothing lands in the global registry."""
+    one, two = Metrics(), Metrics()  # the second would be refused if both used the global one
+    one.committed(3, 0.001)
+    assert sample(one.render(), "chainml_decisions_logged_total") == 3
+    assert sample(two.render(), "chainml_decisions_logged_total") == 0
+    assert not any(f.name.startswith("chainml_") for f in prometheus_client.REGISTRY.collect())
+
+
+def test_metrics_speak_openmetrics_when_asked(client: TestClient) -> None:
+    answer = client.get("/metrics", headers={"Accept": "application/openmetrics-text"})
+    assert answer.headers["content-type"].startswith("application/openmetrics-text")
+    assert answer.text.endswith("# EOF\n")
+    assert "# TYPE chainml_decisions_logged counter" in answer.text
 
 
 def test_openapi_documents_every_endpoint(client: TestClient) -> None:

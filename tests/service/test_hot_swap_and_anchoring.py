@@ -23,6 +23,7 @@ from chainml.service.metrics import Metrics
 from tests.log.test_anchor import decisions
 from tests.service.chain_helpers import approve, retire
 from tests.service.conftest import HEADERS, options, row
+from tests.service.scrape import sample
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -57,7 +58,7 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
                 "/v1/score", json={"request_id": "after", "features": row(second)}, headers=HEADERS
             ).json()
             assert two["model_id"] == second.model_id
-            assert "chainml_model_swaps_total 1" in client.get("/metrics").text
+            assert sample(client.get("/metrics").text, "chainml_model_swaps_total") == 1
 
             wait_for(lambda: client.get("/v1/decisions/after").status_code == 200)
             receipts = {
@@ -85,9 +86,8 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
 def test_background_anchoring_waits_for_confirmations_and_survives_reorgs(
     anvil_env: Env, tmp_path: Path
 ) -> None:
-    def metric(name: str) -> str:
-        line = next(x for x in metrics.render().splitlines() if x.startswith(name + " "))
-        return line.split()[1]
+    def metric(name: str) -> float | None:
+        return sample(metrics.render(), name)
 
     rpc = anvil_env.backend
     assert isinstance(rpc, RpcBackend)
@@ -102,24 +102,24 @@ def test_background_anchoring_waits_for_confirmations_and_survives_reorgs(
             wait_for(lambda: anchoring.anchorer is not None)  # the contract is deployed
             before = rpc.request("evm_snapshot", [])
             log.append(decisions(0, 5))
-            wait_for(lambda: metric("chainml_anchor_pending_size") == "5")
+            wait_for(lambda: metric("chainml_anchor_pending_size") == 5)
             assert log.store.latest_anchor() is None  # on chain, not final
 
             assert rpc.request("evm_revert", [before])  # a reorg drops the anchor transaction
             before = rpc.request("evm_snapshot", [])  # (a snapshot is used up by a revert)
             rpc.request("anvil_mine", ["0x1"])
-            wait_for(lambda: metric("chainml_anchor_reorgs") == "1")
-            wait_for(lambda: metric("chainml_anchor_pending_size") == "5")  # anchored again
+            wait_for(lambda: metric("chainml_anchor_reorgs") == 1)
+            wait_for(lambda: metric("chainml_anchor_pending_size") == 5)  # anchored again
             anvil_env.mine(2)
             wait_for(lambda: log.store.latest_anchor() is not None)
             final = log.store.latest_anchor()
             assert final is not None and final.size == 5 and anchoring.state == "ok"
-            assert metric("chainml_anchor_pending_size") == "0"
-            assert metric("chainml_anchor_final_lost") == "0"
+            assert metric("chainml_anchor_pending_size") == 0
+            assert metric("chainml_anchor_final_lost") == 0
 
             assert rpc.request("evm_revert", [before])  # deeper than the confirmations
             rpc.request("anvil_mine", ["0x4"])
-            wait_for(lambda: metric("chainml_anchor_final_lost") == "1")
+            wait_for(lambda: metric("chainml_anchor_final_lost") == 1)
             assert anchoring.state == "retrying" and "recorded as final" in str(anchoring.error)
             assert log.store.anchors() == [final]  # reported, not silently recorded again
         finally:

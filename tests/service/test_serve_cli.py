@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import ModelArtifact
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 from tests.kill import REPO
-from tests.service.conftest import KEY, row
+from tests.service.conftest import KEY, make_app, row
 
 
 def test_serve_needs_an_api_key(capsys: pytest.CaptureFixture[str], data_dir: Path) -> None:
@@ -45,6 +46,33 @@ def test_serve_on_a_busy_port_is_exit_4_before_the_banner(
     assert f"cannot listen on 127.0.0.1:{port}" in flat(err) and "--port" in flat(err)
     assert "chainml serve on" not in out + err  # no banner for a server that never listened
     assert not (data_dir / "decisions.sqlite").exists()  # nothing was opened
+
+
+def test_only_the_serve_entry_point_tunes_the_interpreter(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    data_dir: Path,
+    model: ModelArtifact,
+) -> None:
+    """The library's run_server leaves the switch interval and the collector alone."""
+    import uvicorn
+
+    from chainml.service import server
+
+    calls: list[str] = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: calls.append("run"))
+    settings = (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count())
+    server.run_server(make_app(data_dir, model.model_id), sock=server.bind("127.0.0.1", 0))
+    assert calls == ["run"]
+    assert (sys.getswitchinterval(), gc.get_threshold(), gc.get_freeze_count()) == settings
+
+    monkeypatch.setattr(server, "tune_interpreter", lambda: calls.append("tune"))
+    code, out, err = run(
+        capsys, "--data-dir", str(data_dir), "serve", "--model", model.model_id,
+        "--port", str(free_port()), "--api-key", KEY, "--no-anchor",
+    )  # fmt: skip
+    assert code == 0, (out, err)
+    assert calls == ["run", "tune", "run"]  # chainml serve tunes, then serves
 
 
 def _call(port: int, path: str, body: dict | None = None) -> tuple[int, dict]:

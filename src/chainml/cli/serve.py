@@ -61,7 +61,7 @@ def serve(
         from chainml.service import ServiceOptions, create_app
         from chainml.service.options import api_keys_from
         from chainml.service.runtime import check_options
-        from chainml.service.server import bind, run_server
+        from chainml.service.server import bind, run_server, tune_interpreter
     except ImportError as err:
         raise InvalidInputError(
             f"the service needs the 'serve' extra ({err.name} is missing): "
@@ -97,4 +97,5 @@ def serve(
         f"anchoring {anchoring} on the {settings.backend} chain",
         markup=False,
     )
+    tune_interpreter()  # this process is only the server (the library never does this)
     run_server(app, host, port, sock=listening)

@@ -34,11 +34,6 @@ def _known(request: Request, key: str) -> bool:
     return any([hmac.compare_digest(given, known) for known in keys])
 
 
-def check_key(request: Request) -> None:
-    """Raise what :func:`require_key` would (401/403), before the route reads the body."""
-    _check(request, request.headers.get(HEADER))
-
-
 async def require_key(request: Request, key: ApiKey) -> None:
     """Dependency of write endpoints (async: no thread hop per request)."""
     _check(request, key)

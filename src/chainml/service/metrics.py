@@ -1,16 +1,28 @@
-"""The service's metrics in the Prometheus text format (version 0.0.4), without dependencies."""
+"""The service's Prometheus metrics: prometheus_client instruments in a registry of its own.
+
+Each :class:`Metrics` has its own :class:`~prometheus_client.CollectorRegistry` (not the
+library's global one), so several services in one process (tests, an embedding application)
+count apart. Everything is counted in the service's process: the log-writer child only
+appends and fsyncs, and the committer counts a batch when the child reports it durable, so
+prometheus_client's multiprocess mode is not needed.
+"""
 
 from __future__ import annotations
 
-import bisect
-import threading
-from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, choose_encoder, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+#: the Prometheus text format's media type (what a scrape without an Accept header gets)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 Labels = tuple[tuple[str, str], ...]
-#: the counters without labels: metric name, attribute of :class:`Metrics`, help text
+#: a gauge read at scrape time: help text, and a reader of its samples
+GaugeReader = Callable[[], Iterable[tuple[Labels, float]]]
+#: the counters without labels: metric name, the name :meth:`Metrics.count` knows, help text
 _SCALAR_COUNTERS = (
     (
         "chainml_decisions_logged_total",
@@ -29,123 +41,91 @@ _SCALAR_COUNTERS = (
 )
 
 
-class Histogram:
-    """Cumulative buckets, a count and a sum, per label set."""
-
-    def __init__(self, buckets: tuple[float, ...] = LATENCY_BUCKETS) -> None:
-        self.buckets = buckets
-        self.counts: dict[Labels, list[int]] = {}
-        self.sums: dict[Labels, float] = defaultdict(float)
-
-    def observe(self, labels: Labels, value: float) -> None:
-        """Record one observation."""
-        counts = self.counts.get(labels)
-        if counts is None:
-            counts = self.counts[labels] = [0] * (len(self.buckets) + 1)
-        counts[bisect.bisect_left(self.buckets, value)] += 1
-        self.sums[labels] += value
-
-
 class Metrics:
-    """Counters, gauges and histograms of one service; rendered by :meth:`render`."""
+    """Counters, gauges and histograms of one service, in its own registry."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[Labels, int] = defaultdict(int)
-        self.latency = Histogram()
-        self.commit_seconds = Histogram()
-        self.decisions_logged = 0
-        self.commits = 0
-        self.anchors = 0
-        self.anchor_errors = 0
-        self.model_swaps = 0
-        self.model_watch_errors = 0
-        #: gauges read at scrape time: name -> (help, reader)
-        self.gauges: dict[str, tuple[str, Callable[[], Iterable[tuple[Labels, float]]]]] = {}
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "chainml_http_requests_total",
+            "HTTP requests by route and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "chainml_http_request_duration_seconds",
+            "HTTP request latency (from request to response).",
+            ("route",),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.commit_seconds = Histogram(
+            "chainml_log_commit_duration_seconds",
+            "Time to append and fsync one group-commit batch.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.counters = {
+            key: Counter(name, text, registry=self.registry) for name, key, text in _SCALAR_COUNTERS
+        }
+        #: gauges read at scrape time: name -> (help, reader); components add theirs
+        self.gauges: dict[str, tuple[str, GaugeReader]] = {}
+        self.registry.register(_ScrapeTimeGauges(self.gauges))
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count a finished HTTP request and its latency."""
-        with self._lock:
-            self.requests[(("route", route), ("method", method), ("status", str(status)))] += 1
-            self.latency.observe((("route", route),), seconds)
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
 
     def committed(self, decisions: int, seconds: float) -> None:
         """Count a durable batch of the group commit."""
-        with self._lock:
-            self.commits += 1
-            self.decisions_logged += decisions
-            self.commit_seconds.observe((), seconds)
+        self.counters["commits"].inc()
+        self.counters["decisions_logged"].inc(decisions)
+        self.commit_seconds.observe(seconds)
 
     def count(self, name: str) -> None:
-        """Add one to the counter attribute ``name`` (anchors, anchor_errors, ...)."""
-        with self._lock:
-            setattr(self, name, getattr(self, name) + 1)
+        """Add one to the counter ``name`` (anchors, anchor_errors, model_swaps, ...)."""
+        self.counters[name].inc()
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """Everything, in the format ``accept`` asks for (Prometheus text, or OpenMetrics)."""
+        encode, content_type = choose_encoder(accept or "")
+        if content_type.startswith("application/openmetrics-text"):
+            return encode(self.registry), content_type
+        return encode(_WithoutCreated(self.registry)), content_type
 
     def render(self) -> str:
-        """Everything, in the Prometheus text exposition format."""
-        with self._lock:
-            lines: list[str] = []
-            _counter(
-                lines,
-                "chainml_http_requests_total",
-                "HTTP requests by route and status.",
-                self.requests.items(),
-            )
-            _histogram(
-                lines,
-                "chainml_http_request_duration_seconds",
-                "HTTP request latency (from request to response).",
-                self.latency,
-            )
-            _histogram(
-                lines,
-                "chainml_log_commit_duration_seconds",
-                "Time to append and fsync one group-commit batch.",
-                self.commit_seconds,
-            )
-            for name, attribute, text in _SCALAR_COUNTERS:
-                _counter(lines, name, text, [((), getattr(self, attribute))])
-            gauges = list(self.gauges.items())
-        for name, (text, reader) in gauges:  # readers may touch the store: outside the lock
-            _family(lines, name, "gauge", text, reader())
-        return "\n".join(lines) + "\n"
+        """Everything, in the Prometheus text format."""
+        return generate_latest(_WithoutCreated(self.registry)).decode()
 
 
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
+class _WithoutCreated(Collector):
+    """``registry`` without the ``*_created`` samples, for the Prometheus text format.
+
+    OpenMetrics carries a counter's creation time inside its family; the text format has no
+    place for it, and prometheus_client would add one ``_created`` gauge per counter and
+    histogram series: names the service never exposed. (prometheus_client's own switch for
+    this, ``disable_created_metrics``, is process-wide, and the service is also a library.)
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self.registry.collect():  # fresh objects at every collection
+            family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+            yield family
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+class _ScrapeTimeGauges(Collector):
+    """The gauges whose values are read when scraped (log size, serving model, anchoring)."""
 
+    def __init__(self, gauges: dict[str, tuple[str, GaugeReader]]) -> None:
+        self.gauges = gauges
 
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _family(
-    lines: list[str], name: str, kind: str, text: str, samples: Iterable[tuple[Labels, float]]
-) -> None:
-    lines += [f"# HELP {name} {text}", f"# TYPE {name} {kind}"]
-    lines += [f"{name}{_labels(labels)} {_number(value)}" for labels, value in samples]
-
-
-def _counter(
-    lines: list[str], name: str, text: str, samples: Iterable[tuple[Labels, float]]
-) -> None:
-    _family(lines, name, "counter", text, samples)
-
-
-def _histogram(lines: list[str], name: str, text: str, histogram: Histogram) -> None:
-    lines += [f"# HELP {name} {text}", f"# TYPE {name} histogram"]
-    for labels, counts in sorted(histogram.counts.items()):
-        running = 0
-        for bound, count in zip((*histogram.buckets, float("inf")), counts, strict=True):
-            running += count
-            le = "+Inf" if bound == float("inf") else repr(bound)
-            lines.append(f"{name}_bucket{_labels((*labels, ('le', le)))} {running}")
-        lines.append(f"{name}_sum{_labels(labels)} {histogram.sums[labels]!r}")
-        lines.append(f"{name}_count{_labels(labels)} {running}")
+    def collect(self) -> Iterator[Metric]:
+        for name, (text, reader) in list(self.gauges.items()):
+            family = Metric(name, text, "gauge")
+            for labels, value in reader():
+                family.add_sample(name, dict(labels), float(value))
+            yield family

@@ -216,4 +216,5 @@ def healthz(request: Request) -> dict[str, Any]:
 )
 def metrics(request: Request) -> Response:
     """Prometheus metrics: requests, latencies, decisions logged, anchors, the serving model."""
-    return Response(_runtime(request).metrics.render(), media_type=CONTENT_TYPE)
+    body, content_type = _runtime(request).metrics.exposition(request.headers.get("accept"))
+    return Response(body, media_type=content_type)

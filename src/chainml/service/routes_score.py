@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from chainml.log.record import request_id_from
-from chainml.service.auth import WriteAccess, check_key, require_key
+from chainml.service.auth import WriteAccess
 from chainml.service.committer import Logged
 from chainml.service.errors import DuplicateInBatchError, NoModelError
 from chainml.service.fastbody import FastBodyRoute, json_response
@@ -23,15 +23,7 @@ from chainml.service.schemas import (
 )
 from chainml.service.scoring import Scored, ServingModel, metadata_hash
 
-
-class _ScoreRoute(FastBodyRoute):
-    # the key is checked before the body is read; a valid one skips FastAPI's solving
-    guards: ClassVar[Mapping[Callable[..., Any], Callable[[Request], None]]] = {
-        require_key: check_key
-    }
-
-
-router = APIRouter(tags=["scoring"], route_class=_ScoreRoute)
+router = APIRouter(tags=["scoring"], route_class=FastBodyRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "Body nested too deep to parse."},
     401: {"model": Problem, "description": "No API key."},

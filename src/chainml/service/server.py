@@ -66,18 +66,13 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def run_server(
-    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, sock: socket.socket | None = None
-) -> None:
-    """Serve ``app`` until SIGINT/SIGTERM, then shut down cleanly (the log writer drains).
+def tune_interpreter() -> None:
+    """Set the interpreter up for a process that is only the service (``chainml serve``).
 
-    One process and one event loop: the decision log has a single writer. Access logs are
-    off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
-    ``host:port`` is bound here).
+    Process-wide, so never done by the library on its own: a shorter thread switch interval,
+    and everything loaded so far frozen out of the garbage collector, which then runs less
+    often.
     """
-    sock = sock if sock is not None else bind(host, port)
-    import uvicorn
-
     # A log writer thread (writer_process=False) releases the GIL at every SQLite call and must
     # get it back fast: with the default 5 ms switch interval it would wait behind the loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
@@ -87,6 +82,20 @@ def run_server(
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_THRESHOLD)
+
+
+def run_server(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 8000, *, sock: socket.socket | None = None
+) -> None:
+    """Serve ``app`` until SIGINT/SIGTERM, then shut down cleanly (the log writer drains).
+
+    One process and one event loop: the decision log has a single writer. Access logs are
+    off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
+    ``host:port`` is bound here). The interpreter's settings are left alone: a process that
+    is only the server calls :func:`tune_interpreter` first (``chainml serve`` does).
+    """
+    sock = sock if sock is not None else bind(host, port)
+    import uvicorn
 
     config = uvicorn.Config(
         app,
