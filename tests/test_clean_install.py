@@ -1,4 +1,4 @@
-"""``chainml demo`` runs after ``pip install 'chainml[ml,serve]'`` in a clean venv (no dev extra)."""
+"""``chainml demo`` runs after ``pip install chainml[ml,serve]`` in a clean venv, no dev extra."""
 
 from __future__ import annotations
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import chainml
+from chainml.apps.demo import receipts as demo_receipts
 from chainml.chain.devnode import ANVIL_DEV_KEY
 from chainml.cli import chain as chain_cli
-from chainml.apps.demo import receipts as demo_receipts
 from chainml.cli.main import main
 from chainml.errors import EXIT_CODES
 

@@ -1,4 +1,4 @@
-"""The demo app's service step drives a real loopback server with the standard library: no httpx."""
+"""The demo app's service step drives a real loopback server with the stdlib: no httpx."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainml.chain import connect
 from chainml.apps.demo import service as demo_service
+from chainml.chain import connect
 from chainml.config import Settings
 from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import ModelArtifact, load_model
