@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -20,7 +21,13 @@ def test_the_demo_runs_from_a_clean_install_of_ml_and_serve(tmp_path: Path) -> N
     python, chainml = env_dir / "bin" / "python", env_dir / "bin" / "chainml"
     clean = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "VIRTUAL_ENV"}}
     install = [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    subprocess.run([*install, f"{ROOT}[ml,serve]"], env=clean, check=True, timeout=800)
+    # a copy of what the sdist holds: setuptools builds in the source tree, and a stale build/
+    # there would install modules that no longer exist
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([*install, f"{source}[ml,serve]"], env=clean, check=True, timeout=800)
     # the dev extra's packages are absent, so nothing the demo imports can come from them
     probe = "import importlib.util as u; print(u.find_spec('httpx'), u.find_spec('pytest'))"
     absent = subprocess.run(
