@@ -37,7 +37,8 @@ def _bars() -> tuple[TextColumn, BarColumn, MofNCompleteColumn]:
 
 
 def _data(data_dir: Path, offline: bool, out: Console, summary: Summary) -> models.DemoData:
-    with out.status("fetching and verifying the ULB credit-card data" if not offline else "data"):
+    fetching = "fetching and verifying the ULB credit-card data"
+    with out.status("simulating payments" if offline else fetching):
         data = models.load_data(data_dir, offline)
     if data.fallback_reason is not None:
         out.print(
