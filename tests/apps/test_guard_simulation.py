@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from chainml.apps.demo.screening import simulate_guard, train_screening_model
 from chainml.apps.guard import GuardedToken, HoldReason
-from chainml.apps.guard_demo import simulate_guard, train_screening_model
 from chainml.apps.guard_governance import compile_model_contract, install_model
 from chainml.apps.guard_simulation import GasSummary, account_signers
 from chainml.chain import Env

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 import chainml
+from chainml.apps.demo import receipts as demo_receipts
 from chainml.chain.devnode import ANVIL_DEV_KEY
 from chainml.cli import chain as chain_cli
-from chainml.cli import demo_log
 from chainml.cli.main import main
 from chainml.errors import EXIT_CODES
 
@@ -256,14 +256,14 @@ def test_demo_exits_3_when_a_receipt_does_not_verify(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """A receipt whose record was altered must stop the demo with exit code 3."""
-    build = demo_log.build_receipt
+    build = demo_receipts.build_receipt
 
     def altered(log: object, index: int) -> dict[str, object]:
         receipt = build(log, index)  # type: ignore[arg-type]
         receipt["record"]["label"] = 1 - receipt["record"]["label"]  # type: ignore[index]
         return receipt
 
-    monkeypatch.setattr(demo_log, "build_receipt", altered)
+    monkeypatch.setattr(demo_receipts, "build_receipt", altered)
     args = ("--data-dir", str(tmp_path / "d"), "demo", "--offline", "--transfers", "10")
     code, _, err = run(capsys, *args, "--stream", "500", "--receipts", "2")
     assert code == 3

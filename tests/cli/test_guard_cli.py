@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from chainml.apps.demo.screening import train_screening_model
 from chainml.apps.guard import recorded_token
-from chainml.apps.guard_demo import train_screening_model
 from chainml.chain import Env, connect
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.config import Settings

@@ -1,19 +1,16 @@
-"""The demo's service step drives a real loopback server with the standard library: no httpx."""
+"""The demo app's service step drives a real loopback server with the stdlib: no httpx."""
 
 from __future__ import annotations
 
-import io
 import sys
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.console import Console
 
+from chainml.apps.demo import service as demo_service
 from chainml.chain import connect
-from chainml.cli import demo_service
-from chainml.cli.summary import Summary
 from chainml.config import Settings
 from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import ModelArtifact, load_model
@@ -36,10 +33,10 @@ def test_the_service_step_runs_without_httpx(
     before = {t.name for t in threading.enumerate()}
     with connect(Settings(data_dir=data_dir)) as env:
         approve(env, data_dir, model)
-        result = demo_service.score_stream(
-            env, data_dir, stream, Console(file=io.StringIO()), Summary()
-        )
-    assert result.model_id == model.model_id
+        seen: list[int] = []
+        result = demo_service.score_stream(env, data_dir, stream, progress=seen.append)
+    assert result.model_id == model.model_id and sum(seen) == stream.rows
+    assert result.rows == stream.rows and 0 <= result.caught <= result.flagged
     assert len(result.decided) == stream.rows and result.labels == stream.labels.tolist()
     assert set(result.decided) <= {0, 1} and np.isfinite(result.logits).all()
     with DecisionLog.open(data_dir) as log:

@@ -153,7 +153,7 @@ def simulate(
     and a funded key, CHAINML_PRIVATE_KEY). Without --model, a model is trained on a separate
     simulated set and stored first.
     """
-    from chainml.apps.guard_demo import simulate_guard, train_screening_model
+    from chainml.apps.demo.screening import simulate_guard, train_screening_model
 
     if kind not in ("lr", "lgbm"):
         raise InvalidInputError(f"--kind must be lr or lgbm, got {kind!r}")

@@ -1,4 +1,4 @@
-"""The service step of ``chainml demo``: a held-out stream scored through the real API.
+"""The demo's service step: a held-out stream scored through the real scoring API.
 
 The scoring service (the FastAPI app ``chainml serve`` runs) listens on a free loopback port
 in this process (it shares the demo's chain) and is driven over real HTTP with the standard
@@ -14,18 +14,16 @@ import secrets
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from chainml import bounded_json
+from chainml.apps.demo.models import USE
 from chainml.chain import Env
-from chainml.cli.demo_models import USE
-from chainml.cli.summary import Summary
 from chainml.config import Secret, Settings
 from chainml.errors import VerificationError
 from chainml.models.dataset import Dataset
@@ -47,11 +45,43 @@ class StreamResult:
     started_at: float = 0.0
     model_id: str = ""
 
+    @property
+    def rows(self) -> int:
+        """Records scored."""
+        return len(self.decided)
+
+    @property
+    def rate(self) -> float:
+        """Records scored per second."""
+        return self.rows / max(self.seconds, 1e-9)
+
+    @property
+    def frauds(self) -> int:
+        """Frauds in the stream."""
+        return int(np.sum(np.asarray(self.labels, dtype=np.int64)))
+
+    @property
+    def flagged(self) -> int:
+        """Records the service flagged."""
+        return int(np.sum(np.asarray(self.decided, dtype=np.int64) == 1))
+
+    @property
+    def caught(self) -> int:
+        """Frauds among the flagged records."""
+        flagged = np.asarray(self.decided, dtype=np.int64) == 1
+        return int(np.sum(flagged & (np.asarray(self.labels, dtype=np.int64) == 1)))
+
 
 def score_stream(
-    env: Env, data_dir: Path, stream: Dataset, out: Console, summary: Summary
+    env: Env,
+    data_dir: Path,
+    stream: Dataset,
+    progress: Callable[[int], None] | None = None,
 ) -> StreamResult:
-    """POST the stream to /v1/score/batch in batches; every answer is durably logged first."""
+    """POST the stream to /v1/score/batch in batches; every answer is durably logged first.
+
+    ``progress`` is called with the number of records each batch scored.
+    """
     from chainml.service import ServiceOptions, create_app
     from chainml.service.server import LoopbackServer
 
@@ -66,13 +96,8 @@ def score_stream(
     app = create_app(Settings(data_dir=data_dir), options, env=env)
     result = StreamResult(started_at=time.time())
     run = f"{int(result.started_at * 1000):x}"  # request ids stay unique across demo runs
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     started = time.perf_counter()
-    with (
-        LoopbackServer(app) as url,
-        Progress(*columns, console=out, transient=True) as progress,
-    ):
-        task = progress.add_task("scoring through POST /v1/score/batch", total=stream.rows)
+    with LoopbackServer(app) as url:
         for start in range(0, stream.rows, BATCH):
             rows = stream.features[start : start + BATCH].tolist()
             ids = [f"demo-{run}-{start + i}" for i in range(len(rows))]
@@ -83,20 +108,10 @@ def score_stream(
                 result.logits.append(float(item["logit"]))
                 result.decided.append(int(item["label"]))
             result.request_ids.extend(ids)
-            progress.advance(task, len(rows))
+            if progress is not None:
+                progress(len(rows))
     result.labels = stream.labels.tolist()
     result.seconds = time.perf_counter() - started
-    rate = stream.rows / max(result.seconds, 1e-9)
-    frauds = int(np.sum(stream.labels))
-    flagged = np.asarray(result.decided) == 1
-    caught = int(np.sum(flagged & (stream.labels == 1)))
-    out.print(
-        f"[green]✓[/] service: {stream.rows:,} held-out records scored and logged durably in "
-        f"{result.seconds:.1f} s ({rate:,.0f}/s) by model {result.model_id[:14]}…; "
-        f"{int(flagged.sum()):,} flagged, {caught} of {frauds} frauds among them"
-    )
-    summary.add("decisions scored by the service", f"{stream.rows:,} ({rate:,.0f}/s)")
-    summary.add("flagged", f"{int(flagged.sum()):,} ({caught} of {frauds} frauds)")
     return result
 
 

@@ -1,16 +1,16 @@
-"""The HTML report of ``chainml demo``: what ran, how well, at what gas, with receipts to check."""
+"""The demo's HTML report: what ran, how well, at what gas, with receipts to check."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from chainml.apps.guard_demo import GuardRun
+from chainml.apps.demo.screening import GuardRun
+from chainml.apps.demo.service import StreamResult
 from chainml.apps.report import Report, score_histogram, timeline
 from chainml.chain import Env
-from chainml.cli.demo_service import StreamResult
-from chainml.cli.summary import Summary
 from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import build_receipt
 from chainml.models.artifacts import ModelArtifact, load_model
@@ -43,11 +43,11 @@ def write_report(
     models: list[ModelArtifact],
     guard: GuardRun,
     stream: StreamResult,
-    summary: Summary,
+    facts: Sequence[tuple[str, str]],
 ) -> Path:
     """Assemble the report from the run's results and the log's anchors; write it to ``path``."""
     report = Report("chainml demo: a fraud model whose every decision is verifiable")
-    report.facts("Summary", summary.rows)
+    report.facts("Summary", facts)
     report.table(
         "Models (test split: the last 20% by time)",
         ["kind", "model id", "PR-AUC", "95% interval", "ROC-AUC", "recall @ 1% FPR", "threshold"],
