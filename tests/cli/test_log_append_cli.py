@@ -26,21 +26,7 @@ from chainml.log.decision_log import LOG_FILE, DecisionLog
 from chainml.log.jsonl import parse_line
 from chainml.log.record import commit_features
 from tests.cli.test_cli import clean_env, flat, isolated, run  # noqa: F401  (autouse fixture)
-
-MODEL = "0x" + "ab" * 32
-
-
-def line(i: int, **changes: object) -> str:
-    item: dict[str, object] = {
-        "request_id": f"order-{i}",
-        "model_id": MODEL,
-        "score": -1000 + i,
-        "label": i % 2,
-        "features": [i, 2 * i, -3],
-        "metadata": {"merchant": f"m{i % 3}"},
-    }
-    item.update(changes)
-    return json.dumps(item)
+from tests.cli.test_log_cli import MODEL, line
 
 
 def lines(start: int, count: int) -> list[str]:

@@ -13,21 +13,22 @@ from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is a
 MODEL = "0x" + "ab" * 32
 
 
+def line(i: int, **changes: object) -> str:
+    """Decision ``i`` as a JSON line of ``chainml log append``, with ``changes`` applied."""
+    item: dict[str, object] = {
+        "request_id": f"order-{i}",
+        "model_id": MODEL,
+        "score": -1000 + i,
+        "label": i % 2,
+        "features": [i, 2 * i, -3],
+        "metadata": {"merchant": f"m{i % 3}"},
+    }
+    item.update(changes)
+    return json.dumps(item)
+
+
 def write_jsonl(path: Path, count: int, start: int = 0) -> Path:
-    lines = [
-        json.dumps(
-            {
-                "request_id": f"order-{i}",
-                "model_id": MODEL,
-                "score": -1000 + i,
-                "label": i % 2,
-                "features": [i, 2 * i, -3],
-                "metadata": {"merchant": f"m{i % 3}"},
-            }
-        )
-        for i in range(start, start + count)
-    ]
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text("".join(line(i) + "\n" for i in range(start, start + count)))
     return path
 
 

@@ -19,7 +19,7 @@ from eth_utils import is_checksum_address
 
 from chainml import bounded_json
 from chainml.errors import InvalidInputError
-from chainml.log.record import DecisionRecord
+from chainml.log.record import DecisionRecord, exact_fields, shown
 
 RECEIPT_FORMAT = "chainml.receipt/1"
 #: Far above any real receipt (a proof holds at most 64 hashes), far below a memory problem.
@@ -88,10 +88,10 @@ def read_receipt(path: Path) -> Any:
 
 def parse_receipt(document: object) -> ParsedReceipt:
     """Check the shape of a receipt document (already parsed JSON)."""
-    fields = _object(document, "receipt", _FIELDS)
+    fields = exact_fields(document, "receipt", _FIELDS)
     if fields["format"] != RECEIPT_FORMAT:
         raise InvalidInputError(
-            f"not a chainml receipt: format is {_shown(fields['format'])}, "
+            f"not a chainml receipt: format is {shown(fields['format'])}, "
             f"expected {RECEIPT_FORMAT!r}"
         )
     DecisionRecord.fields_from_json(fields["record"])  # types only: the values are verified
@@ -108,11 +108,11 @@ def parse_receipt(document: object) -> ParsedReceipt:
 
 
 def _anchor(document: object) -> AnchorClaim:
-    fields = _object(document, "anchor", _ANCHOR_FIELDS)
+    fields = exact_fields(document, "anchor", _ANCHOR_FIELDS)
     contract = fields["contract"]
     if not isinstance(contract, str) or not is_checksum_address(contract):
         raise InvalidInputError(
-            f"anchor.contract must be an EIP-55 checksummed address, got {_shown(contract)}"
+            f"anchor.contract must be an EIP-55 checksummed address, got {shown(contract)}"
         )
     return AnchorClaim(
         chain_id=_integer(fields["chain_id"], "anchor.chain_id", 1, 2**64 - 1),
@@ -125,21 +125,9 @@ def _anchor(document: object) -> AnchorClaim:
     )
 
 
-def _object(document: object, name: str, expected: tuple[str, ...]) -> dict[str, Any]:
-    if not isinstance(document, dict):
-        raise InvalidInputError(f"{name} must be a JSON object, got {_shown(document)}")
-    missing = [key for key in expected if key not in document]
-    if missing:
-        raise InvalidInputError(f"{name} is missing the field(s) {', '.join(missing)}")
-    unknown = sorted(str(key) for key in document if key not in expected)
-    if unknown:
-        raise InvalidInputError(f"{name} has unknown field(s) {', '.join(unknown)}")
-    return document
-
-
 def _integer(value: object, name: str, low: int, high: int) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be a JSON integer, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be a JSON integer, got {shown(value)}")
     if not low <= value <= high:
         raise InvalidInputError(f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -148,7 +136,7 @@ def _integer(value: object, name: str, low: int, high: int) -> int:
 def _bytes(value: object, name: str) -> bytes:
     if not isinstance(value, str) or not _HEX.fullmatch(value):
         raise InvalidInputError(
-            f"{name} must be 0x followed by lowercase hex byte pairs, got {_shown(value)}"
+            f"{name} must be 0x followed by lowercase hex byte pairs, got {shown(value)}"
         )
     return bytes.fromhex(value[2:])
 
@@ -162,12 +150,7 @@ def _hash(value: object, name: str) -> bytes:
 
 def _proof(value: object, name: str) -> tuple[bytes, ...]:
     if not isinstance(value, list):
-        raise InvalidInputError(f"{name} must be a list of hashes, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be a list of hashes, got {shown(value)}")
     if len(value) > MAX_PROOF:
         raise InvalidInputError(f"{name} has {len(value)} hashes; at most {MAX_PROOF}")
     return tuple(_hash(item, f"{name}[{i}]") for i, item in enumerate(value))
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -188,18 +188,11 @@ class DecisionRecord:
         refused. Any other shape is an InvalidInputError naming the field. Whether the values
         agree with each other (the commitment, the ranges) is left to the constructor.
         """
-        if not isinstance(document, Mapping):
-            raise InvalidInputError(f"record must be a JSON object, got {_shown(document)}")
-        missing = [name for name in _JSON_FIELDS if name not in document]
-        if missing:
-            raise InvalidInputError(f"record is missing the field(s) {', '.join(missing)}")
-        unknown = sorted(str(name) for name in document if name not in _JSON_FIELDS)
-        if unknown:
-            raise InvalidInputError(f"record has unknown field(s) {', '.join(unknown)}")
+        document = exact_fields(document, "record", _JSON_FIELDS)
         features = document["features"]
         if not isinstance(features, list):
             raise InvalidInputError(
-                f"record.features must be a list of decimal strings, got {_shown(features)}"
+                f"record.features must be a list of decimal strings, got {shown(features)}"
             )
         return dict(
             version=_json_int(document["version"], "record.version"),
@@ -231,31 +224,45 @@ _JSON_FIELDS = (
 _DECIMAL = re.compile(r"-?(?:0|[1-9][0-9]{0,77})")
 
 
-def _shown(value: object) -> str:
+def exact_fields(document: object, name: str, expected: tuple[str, ...]) -> Mapping[str, Any]:
+    """``document`` as a JSON object with exactly the ``expected`` keys (InvalidInputError)."""
+    if not isinstance(document, Mapping):
+        raise InvalidInputError(f"{name} must be a JSON object, got {shown(document)}")
+    missing = [key for key in expected if key not in document]
+    if missing:
+        raise InvalidInputError(f"{name} is missing the field(s) {', '.join(missing)}")
+    unknown = sorted(str(key) for key in document if key not in expected)
+    if unknown:
+        raise InvalidInputError(f"{name} has unknown field(s) {', '.join(unknown)}")
+    return document
+
+
+def shown(value: object) -> str:
+    """A hostile value, shortened for an error message."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _json_int(value: object, name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be a JSON integer, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be a JSON integer, got {shown(value)}")
     return value
 
 
 def _decimal(value: object, name: str) -> int:
     if not isinstance(value, str) or not _DECIMAL.fullmatch(value) or value == "-0":
-        raise InvalidInputError(f"{name} must be a decimal integer string, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be a decimal integer string, got {shown(value)}")
     return _check_int256(int(value), name)
 
 
 def hex32(value: object, name: str) -> bytes:
     """Parse ``0x`` + 64 hex digits; anything else is an InvalidInputError naming ``name``."""
     if not isinstance(value, str) or not value.startswith("0x") or len(value) != 66:
-        raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {_shown(value)}")
+        raise InvalidInputError(f"{name} must be 0x followed by 64 hex digits, got {shown(value)}")
     try:
         return bytes.fromhex(value[2:])
     except ValueError:
-        raise InvalidInputError(f"{name} is not hexadecimal: {_shown(value)}") from None
+        raise InvalidInputError(f"{name} is not hexadecimal: {shown(value)}") from None
 
 
 def _check_int256(value: object, name: str) -> int:
