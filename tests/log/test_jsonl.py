@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ from hypothesis import strategies as st
 from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.log.decision_log import Decision, DecisionLog
 from chainml.log.jsonl import INT256, UINT8, UINT64, LineError, metadata_hash, parse_line
-from chainml.log.jsonl_append import append_jsonl, numbered_lines
+from chainml.log.jsonl_append import SPOOL_PREFIX, append_jsonl, numbered_lines
 from chainml.log.record import ZERO32, DecisionRecord, commit_features, request_id_from
 
 MODEL = "0x" + "cd" * 32
@@ -213,6 +216,18 @@ def test_append_jsonl_appends_in_order_with_progress(log: DecisionLog, tmp_path:
     assert sum(checked) == sum(written) == 25
     assert append_jsonl(log, io.BytesIO(b"\n\n"), data_dir=tmp_path) == 0
     assert list(tmp_path.iterdir()) == [tmp_path / "data"]  # the spool is gone
+
+
+def test_an_append_sweeps_the_spool_a_killed_append_left(log: DecisionLog, tmp_path: Path) -> None:
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    stale = tmp_path / f"{SPOOL_PREFIX}{int(gone.stdout)}-abc"  # its process exited
+    live = tmp_path / f"{SPOOL_PREFIX}{os.getpid()}-def"  # another append of this process
+    for spool in (stale, live):
+        spool.mkdir()
+        (spool / "spool.sqlite").write_bytes(b"x" * 1000)
+    assert append_jsonl(log, jsonl(1), data_dir=tmp_path) == 1
+    assert not stale.exists() and (live / "spool.sqlite").exists()
 
 
 def test_a_request_id_logged_by_another_writer_meanwhile_appends_nothing(

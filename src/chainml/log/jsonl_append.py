@@ -16,7 +16,9 @@ directory given (the data directory, so it does not fill a RAM-backed ``/tmp``).
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
+import shutil
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -125,12 +127,42 @@ def _already_logged(index: int | None) -> str:
     return "is already logged" + ("" if index is None else f" (decision {index})")
 
 
+SPOOL_PREFIX = ".append-spool-"
+
+
+def sweep_stale_spools(directory: Path) -> list[Path]:
+    """Remove the spools of appends that were killed (kill -9 skips their clean-up).
+
+    A spool's name carries its process id; one whose process is gone is removed, one whose
+    process lives (or whose id was reused) is left alone. Returns what was removed.
+    """
+    removed = []
+    for spool in directory.glob(f"{SPOOL_PREFIX}*"):
+        pid = spool.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(spool, ignore_errors=True)
+            removed.append(spool)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
 class _Spool(Closing):
     """Checked decisions on disk, in line order, each request id at most once."""
 
     def __init__(self, directory: Path | None) -> None:
+        sweep_stale_spools(Path(directory or tempfile.gettempdir()))
         try:
-            self._dir = tempfile.TemporaryDirectory(prefix=".append-spool-", dir=directory)
+            prefix = f"{SPOOL_PREFIX}{os.getpid()}-"
+            self._dir = tempfile.TemporaryDirectory(prefix=prefix, dir=directory)
             path = Path(self._dir.name) / "spool.sqlite"
             self._conn = sqlite3.connect(path, isolation_level=None)
             for pragma in ("journal_mode = OFF", "synchronous = OFF", "cache_size = -16384"):
