@@ -48,6 +48,18 @@ class CompilationError(InvalidInputError):
         super().__init__(f"cannot compile {source_name}: {detail}")
 
 
+class UntrustedTypesError(InvalidInputError):
+    """A model file holds types the caller did not trust; nothing in it was loaded."""
+
+    def __init__(self, source_name: str, types: list[str]) -> None:
+        self.source_name = source_name
+        self.types = types
+        super().__init__(
+            f"{source_name} holds {len(types)} untrusted type(s), so it was not loaded: "
+            f"{', '.join(types)}; if you trust them, name each with --trust TYPE"
+        )
+
+
 class VerificationError(ChainMLError):
     """Something that should verify (a proof, a record, a signature) does not."""
 

@@ -41,6 +41,7 @@ from chainml.inference.quantize import (
     DEFAULT_WEIGHT_BITS,
     INPUT_BITS,
     lightgbm_trees,
+    xgboost_trees,
     quantize_linear,
     quantize_mlp,
     quantize_trees,
@@ -105,6 +106,12 @@ def quantized_model(
         trees = lightgbm_trees(booster.dump_model())
         ensemble = quantize_trees(trees, 0.0, inputs, 0.0, weight_bits)
         return ensemble, precision.trees_error(ensemble, trees, 0.0)
+    if kind == "xgboost":
+        if booster is None:
+            raise InvalidInputError("an XGBoost model needs its booster to be quantized")
+        trees, bias = xgboost_trees(booster)
+        ensemble = quantize_trees(trees, bias, inputs, 0.0, weight_bits)
+        return ensemble, precision.trees_error(ensemble, trees, bias)
     raise InvalidInputError(f"no fixed-point form for model kind {kind!r}")
 
 

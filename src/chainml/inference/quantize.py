@@ -229,3 +229,54 @@ def sklearn_trees(model: Any) -> tuple[list[list[tuple[int, float, int, int, flo
     width = int(model.n_features_in_)
     bias = float(model._raw_predict_init(np.zeros((1, width)))[0, 0])  # the prior log-odds
     return flat_trees, bias
+
+
+def float32_split(threshold: float) -> float:
+    """The float64 ``t`` with ``x <= t  <=>  float32(x) < float32(threshold)`` for every double x.
+
+    XGBoost casts inputs to float32 and goes left when ``x < threshold``. ``float32(x)`` falls
+    below ``threshold`` exactly when ``x`` lies below the midpoint between ``threshold`` and
+    the float32 before it, or on it when round-half-to-even picks the lower one; the midpoint
+    is an exact double.
+    """
+    upper = np.float32(threshold)
+    lower = np.nextafter(upper, np.float32(-np.inf))
+    midpoint = (float(lower) + float(upper)) / 2.0
+    if np.float32(midpoint) == lower:
+        return midpoint
+    return float(np.nextafter(midpoint, -np.inf))
+
+
+def xgboost_trees(booster: Any) -> tuple[list[list[tuple[int, float, int, int, float]]], float]:
+    """Flat trees and the bias (base margin) of a binary ``binary:logistic`` XGBoost booster.
+
+    Only numerical splits are supported; each ``x < t`` split (on float32 inputs) becomes the
+    exact ``x <= t'`` of :func:`float32_split`. Leaves carry XGBoost's leaf values (the learning
+    rate is already in them); the base score, a probability, becomes the bias as its logit.
+    """
+    import json
+
+    document = json.loads(bytes(booster.save_raw("json")))
+    learner = document["learner"]
+    objective = learner["objective"]["name"]
+    if objective not in ("binary:logistic", "binary:logitraw"):
+        raise InvalidInputError(f"only binary:logistic XGBoost models are supported, not {objective}")
+    booster_kind = learner["gradient_booster"]["name"]
+    if booster_kind != "gbtree":
+        raise InvalidInputError(f"only gbtree XGBoost models are supported, not {booster_kind}")
+    base_score = float(str(learner["learner_model_param"]["base_score"]).strip("[]"))
+    bias = base_score if objective == "binary:logitraw" else math.log(base_score / (1 - base_score))
+    flat_trees = []
+    for tree in learner["gradient_booster"]["model"]["trees"]:
+        left, right = tree["left_children"], tree["right_children"]
+        if any(int(t) != 0 for t in tree.get("split_type", [])):
+            raise InvalidInputError("categorical XGBoost splits are not supported; use numbers")
+        flat_trees.append(
+            [
+                (-1, 0.0, 0, 0, float(np.float32(value)))
+                if left[i] < 0
+                else (int(tree["split_indices"][i]), float32_split(value), left[i], right[i], 0.0)
+                for i, value in enumerate(tree["split_conditions"])
+            ]
+        )
+    return flat_trees, bias

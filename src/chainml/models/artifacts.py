@@ -48,7 +48,7 @@ class ModelArtifact:
     params: dict[str, Any]
     onnx_bytes: bytes
     card_hash: str
-    booster: Any = None  # the parsed LightGBM booster, for kind "lightgbm"
+    booster: Any = None  # the parsed model file, for kinds "lightgbm" and "xgboost"
     policy_bytes: bytes = b""  # policy.json
 
     @cached_property
@@ -58,7 +58,7 @@ class ModelArtifact:
 
     @property
     def kind(self) -> str:
-        """``logistic_regression``, ``mlp`` or ``lightgbm``."""
+        """``logistic_regression``, ``mlp``, ``lightgbm`` or ``xgboost``."""
         return str(self.params["kind"])
 
     @property
@@ -81,8 +81,8 @@ class ModelArtifact:
                 f"model {self.model_id[:10]}... takes {len(self.feature_names)} features per row "
                 f"({names}), got shape {x.shape}"
             )
-        if self.kind == "lightgbm":
-            return native.lightgbm_logit(self.booster, x)
+        if self.kind in native.BOOSTER_KINDS:
+            return native.booster_logit(self.kind, self.booster, x)
         if self.kind == "mlp":
             return native.mlp_logit(self.params, x)
         return native.linear_logit(self.params, x)
@@ -114,12 +114,14 @@ def save_model(
     *,
     dataset_spec: str | None = None,
     tolerance: float = export.TOLERANCE,
+    card_extra: dict[str, Any] | None = None,
 ) -> tuple[ModelArtifact, bool]:
     """Export, verify and store ``trained``; return the stored model and whether it is new.
 
     The ONNX graph is checked against the native model with onnxruntime on the validation and
     test rows (:class:`VerificationError` above ``tolerance``) before anything is written. A
     model whose id is already stored is left untouched (its card may be registered on chain).
+    ``card_extra`` adds sections to the card (an imported model's ``imported`` record).
     """
     estimator = trained.estimator
     if trained.policy is None:
@@ -145,7 +147,7 @@ def save_model(
         native_files=files,
         onnx_info=_onnx_info(onnx_bytes, verification),
         dataset_spec=dataset_spec,
-    )
+    ) | (card_extra or {})
     ensure_directory(Path(data_dir))
     root.mkdir(exist_ok=True)
     with atomic_directory(final) as staging:
@@ -261,7 +263,7 @@ def load_model(
     params = _json(path / PARAMS_FILE, params_json)
     native.check_params(params, str(path / PARAMS_FILE))
     booster = None
-    if params["kind"] == "lightgbm":
+    if params["kind"] in native.BOOSTER_KINDS:
         booster_path = path / params["booster_file"]
         text = _read(booster_path)
         booster_sha256 = cards.sha256_hex(text)[2:]
@@ -270,7 +272,7 @@ def load_model(
                 f"{booster_path}: SHA-256 {booster_sha256} differs from "
                 f"params.json's booster_sha256 {params['booster_sha256']}"
             )
-        booster = native.lightgbm_booster(text.decode())
+        booster = native.booster_of(params["kind"], text)
     return ModelArtifact(model_id, path, card, params, onnx_bytes, digest, booster, policy_bytes)
 
 

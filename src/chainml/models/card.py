@@ -95,7 +95,7 @@ def build_card(
         "card_format": CARD_FORMAT,
         "model_id": model_id,
         "model_id_definition": MODEL_ID_DEFINITION,
-        "kind": KINDS[trained.kind],
+        "kind": KINDS.get(trained.kind, trained.kind),  # an imported model names its own
         "hyperparameters": trained.estimator.get_params(),
         "fitted": _fitted_details(trained),
         "seed": trained.seed,

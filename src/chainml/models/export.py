@@ -2,8 +2,8 @@
 
 Logistic regression and the MLP become plain ``Gemm``/``Relu`` graphs (the standardization is
 folded into the first ``Gemm``) with two outputs, ``logit`` and ``probability`` (``Sigmoid``),
-so zk tooling can consume them. LightGBM goes through onnxmltools (``TreeEnsembleClassifier``,
-outputs ``label`` and ``probabilities``). The input is ``input``: float32 ``[N, features]``.
+so zk tooling can consume them. LightGBM and XGBoost go through onnxmltools
+(``TreeEnsembleClassifier``, outputs ``label`` and ``probabilities``). The input is ``input``: float32 ``[N, features]``.
 
 The bytes are canonical: fixed producer, no timestamps, deterministic protobuf serialization,
 so the same data and seed give the same bytes. The ONNX graph computes in float32: it is for
@@ -130,6 +130,17 @@ def _lightgbm_graph(booster: Any, width: int) -> Any:
     return model
 
 
+def _xgboost_graph(booster: Any, width: int) -> Any:
+    import onnxmltools
+    from onnxmltools.convert.common.data_types import FloatTensorType
+
+    model = onnxmltools.convert_xgboost(
+        booster, initial_types=[(INPUT, FloatTensorType([None, width]))], target_opset=OPSET
+    )
+    model.ir_version = IR_VERSION
+    return model
+
+
 def build_onnx(params: dict[str, Any], booster: Any = None) -> bytes:
     """The canonical ONNX bytes of a model given its native parameter document."""
     kind = params["kind"]
@@ -139,6 +150,10 @@ def build_onnx(params: dict[str, Any], booster: Any = None) -> bytes:
         if booster is None:
             raise InvalidInputError("a LightGBM model needs its booster to be exported")
         return _canonical(_lightgbm_graph(booster, len(params["feature_names"])), params)
+    if kind == "xgboost":
+        if booster is None:
+            raise InvalidInputError("an XGBoost model needs its booster to be exported")
+        return _canonical(_xgboost_graph(booster, len(params["feature_names"])), params)
     raise InvalidInputError(f"cannot export a model of kind {kind!r}")
 
 

@@ -17,11 +17,13 @@ so it is plain JSON whose floats round-trip exactly (Python ``repr``). The forma
      "activations": ["relu", ..., "identity"]}
     h0 = (x - mean) / scale;  h(k+1) = act_k(h(k) @ weights_k + bias_k);  logit = h(last)[0]
 
-``lightgbm``::
+``lightgbm`` and ``xgboost``::
 
     {"format", "kind", "feature_names", "booster_file": "booster.txt",
      "booster_sha256": hex, "num_trees": int, "objective": "binary"}
     logit = raw score = sum of the leaf values of every tree in booster.txt
+    (``xgboost``: ``booster_file`` is ``xgboost.json``, XGBoost's JSON model, and the raw
+    score is its margin: base score plus the leaf values, ``objective`` ``binary:logistic``)
 
 For all kinds, probability = 1 / (1 + exp(-logit)) and a row is flagged when
 ``logit >= threshold``. Every evaluator here computes in float64 in the order written above.
@@ -40,9 +42,11 @@ import numpy.typing as npt
 from chainml.errors import InvalidInputError, VerificationError
 
 FORMAT = "chainml.params/1"
-KINDS = ("logistic_regression", "mlp", "lightgbm")
+KINDS = ("logistic_regression", "mlp", "lightgbm", "xgboost")
+BOOSTER_KINDS = ("lightgbm", "xgboost")  # a model file pinned by params.json
 ACTIVATIONS = ("relu", "identity")
 BOOSTER_FILE = "booster.txt"
+XGBOOST_FILE = "xgboost.json"
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,6 +105,21 @@ def lightgbm_params(
         "booster_sha256": hashlib.sha256(booster_text.encode()).hexdigest(),
         "num_trees": num_trees,
         "objective": "binary",
+    }
+
+
+def xgboost_params(
+    feature_names: tuple[str, ...], model_json: bytes, num_trees: int
+) -> dict[str, Any]:
+    """The ``params.json`` document of an XGBoost booster; it pins ``xgboost.json`` by hash."""
+    return {
+        "format": FORMAT,
+        "kind": "xgboost",
+        "feature_names": list(feature_names),
+        "booster_file": XGBOOST_FILE,
+        "booster_sha256": hashlib.sha256(model_json).hexdigest(),
+        "num_trees": num_trees,
+        "objective": "binary:logistic",
     }
 
 
@@ -173,6 +192,41 @@ def lightgbm_logit(booster: Any, features: npt.ArrayLike) -> FloatArray:
         raise InvalidInputError(f"the model takes {width} features per row, got shape {x.shape}")
     scores = booster.predict(x, raw_score=True, num_threads=1)
     return np.asarray(scores, dtype=np.float64)
+
+
+def xgboost_booster(model_json: bytes) -> Any:
+    """An XGBoost booster parsed from its JSON model (``xgboost.json``)."""
+    import xgboost
+
+    booster = xgboost.Booster()
+    booster.load_model(bytearray(model_json))
+    booster.set_param({"nthread": 1})
+    return booster
+
+
+def xgboost_logit(booster: Any, features: npt.ArrayLike) -> FloatArray:
+    """Raw scores (margins) of an XGBoost booster; XGBoost computes in float32."""
+    import xgboost
+
+    x = np.asarray(features, dtype=np.float64)
+    width = booster.num_features()
+    if x.ndim != 2 or x.shape[1] != width:
+        raise InvalidInputError(f"the model takes {width} features per row, got shape {x.shape}")
+    matrix = xgboost.DMatrix(x, feature_names=booster.feature_names, nthread=1)
+    scores = booster.predict(matrix, output_margin=True)
+    return np.asarray(scores, dtype=np.float64)
+
+
+def booster_of(kind: str, data: bytes) -> Any:
+    """The parsed model file of a ``lightgbm`` or ``xgboost`` document."""
+    return lightgbm_booster(data.decode()) if kind == "lightgbm" else xgboost_booster(data)
+
+
+def booster_logit(kind: str, booster: Any, features: npt.ArrayLike) -> FloatArray:
+    """Raw scores of a parsed ``lightgbm`` or ``xgboost`` model file."""
+    if kind == "lightgbm":
+        return lightgbm_logit(booster, features)
+    return xgboost_logit(booster, features)
 
 
 def sigmoid(logits: npt.ArrayLike) -> FloatArray:
