@@ -29,6 +29,7 @@ from chainml.cli import (
     log_append,
     log_receipts,
     model,
+    model_import,
     model_registry,
     onchain,
     serve,
@@ -63,6 +64,7 @@ app.add_typer(data.app, name="data")
 model.app.command("register")(model_registry.register)
 model.app.command("show")(model_registry.show)
 model.app.command("list")(model_registry.list_)
+model.app.command("import")(model_import.import_)
 app.add_typer(model.app, name="model")
 app.add_typer(gov.app, name="gov")
 app.add_typer(onchain.app, name="onchain")

@@ -1,0 +1,115 @@
+"""``chainml model import``: bring a model trained elsewhere (scikit-learn, LightGBM, XGBoost, MLflow)."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chainml.cli import console, print_json, settings_of
+
+_MODEL_HELP = (
+    "A .skops file (scikit-learn), .txt (LightGBM), .json/.ubj (XGBoost), or an MLflow URI: "
+    "models:/NAME/VERSION or runs:/RUN_ID/PATH."
+)
+
+
+def import_(
+    ctx: typer.Context,
+    source: Annotated[str, typer.Argument(metavar="PATH_OR_URI", help=_MODEL_HELP)],
+    data: Annotated[
+        str,
+        typer.Option("--data", help="Dataset to judge it on: creditcard | simulated[:N] | CSV."),
+    ],
+    target: Annotated[
+        str | None, typer.Option("--target", help="Label column of a CSV (default: Class).")
+    ] = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
+    ] = None,
+    trust: Annotated[
+        list[str] | None,
+        typer.Option("--trust", metavar="TYPE", help="Allow this type in a .skops file; repeatable."),
+    ] = None,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option("--allow-pickle", help="Unpickle a .pkl/.joblib file (it can run any code)."),
+    ] = False,
+    tracking_uri: Annotated[
+        str | None,
+        typer.Option("--tracking-uri", help="MLflow tracking directory (default: $MLFLOW_TRACKING_URI)."),
+    ] = None,
+    threshold_rule: Annotated[
+        str,
+        typer.Option(
+            "--threshold-rule", help="f1 | fpr:RATE | recall:RATE | probability:P (on validation)"
+        ),
+    ] = "f1",
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
+    ] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+) -> None:
+    """Import a model: check it against its library, place its threshold, evaluate, store it.
+
+    The model is judged on the dataset's test split and stored with the same ONNX file,
+    decision policy and card as a trained model; the output says whether it can be compiled
+    on chain or only logged. Untrusted types in a .skops file are refused (exit 2).
+    """
+    from chainml.models.importing import evaluation_data, import_model
+
+    if allow_pickle:
+        typer.secho(
+            "WARNING: --allow-pickle: unpickling can run any code on this machine; use it only "
+            "for a file you made yourself",
+            err=True, fg="red", bold=True,
+        )  # fmt: skip
+    data_dir = settings_of(ctx).data_dir
+    table = evaluation_data(data, data_dir, target=target, order=order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the pickle warning was printed above
+        result = import_model(
+            source, table, data_dir, dataset_spec=data, trust=trust or [],
+            allow_pickle=allow_pickle,
+            tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
+            threshold_rule=threshold_rule, resamples=resamples,
+        )  # fmt: skip
+    artifact = result.artifact
+    card = artifact.card
+    imported = card["imported"]
+    if as_json:
+        print_json({
+            "model_id": artifact.model_id, "path": str(artifact.path), "new": result.new,
+            "kind": artifact.kind, "imported": imported, "metrics": card["metrics"]["test"],
+            "decision_policy": card["decision_policy"], "onchain": result.onchain,
+            "onchain_reason": result.onchain_reason,
+        })  # fmt: skip
+        return
+    test = card["metrics"]["test"]
+    parity = imported["parity_with_library"]
+    out = console()
+    out.print(
+        f"imported {imported.get('estimator', artifact.kind)} from {imported['file']} "
+        f"({imported['library']}); chainml's evaluator agrees with it within "
+        f"{parity['max_abs_diff_probability']:.2g} on {parity['rows']:,} rows"
+    )
+    table_out = Table(title="Test split")
+    for column in ("model", "PR-AUC", "95% interval", "ROC-AUC"):
+        table_out.add_column(column, justify="left" if column == "model" else "right")
+    interval = test["pr_auc_interval"]
+    table_out.add_row(
+        artifact.kind, f"{test['pr_auc']:.4f}", f"{interval['low']:.3f}-{interval['high']:.3f}",
+        f"{test['roc_auc']:.4f}",
+    )  # fmt: skip
+    out.print(table_out)
+    policy = card["decision_policy"]
+    state = "stored" if result.new else "already stored (unchanged)"
+    out.print(
+        f"model {artifact.model_id} {state} in {artifact.path}\n"
+        f"    threshold ({policy['rule']}): integer {policy['threshold_int']} "
+        f"(logit {card['threshold']['logit']:.6g}); proven: {'yes' if policy['proven'] else 'NO'}\n"
+        f"    {result.onchain_reason}"
+    )
