@@ -232,7 +232,8 @@ def store_import(
             trained.metrics = result
         else:
             trained.validation_metrics = result
-    record = {**imported.source, "parity_with_library": parity}
+    encoding = imported.encoding.document() if imported.encoding is not None else None
+    record = {**imported.source, "encoding": encoding, "parity_with_library": parity}
     artifact, new = save_model(
         data_dir, trained, dataset_spec=dataset_spec, card_extra={"imported": record}
     )

@@ -63,6 +63,13 @@ class OneHotEncoding:
             "features": list(self.feature_names),
         }
 
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> OneHotEncoding:
+        """The encoding a card records (:meth:`document`), to encode raw rows again."""
+        unknown = "error" if document["unknown"] == "refused" else "ignore"
+        categories = tuple(tuple(values) for values in document["categories"])
+        return cls(tuple(document["columns"]), categories, unknown)
+
 
 def from_sklearn(encoder: Any, columns: tuple[str, ...]) -> OneHotEncoding:
     """The encoding of a fitted ``OneHotEncoder`` over ``columns`` (no drop, no infrequent)."""

@@ -163,7 +163,6 @@ def from_estimator(
         "estimator": _describe(model),
         "classes": [str(c) for c in classes],
         "positive_class": str(classes[1]),
-        "encoding": encoding.document() if encoding is not None else None,
     }
     hyper = json.loads(json.dumps(final.get_params(deep=False), default=repr))
     return ImportedModel(
