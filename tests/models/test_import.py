@@ -22,7 +22,11 @@ from chainml.models.importing import IMPORT_TOLERANCE, ImportResult, InputTable,
 from chainml.models.split import time_split
 
 ROWS = 3000
-CATEGORIES = {"colour": ("red", "green", "blue"), "size": ("S", "M", "L", "XL"), "shape": ("o", "x")}
+CATEGORIES = {
+    "colour": ("red", "green", "blue"),
+    "size": ("S", "M", "L", "XL"),
+    "shape": ("o", "x"),
+}
 
 
 def _tables(seed: int = 0) -> tuple[InputTable, InputTable]:
@@ -59,11 +63,12 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Import
     pipeline = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression(C=0.5))
     pipeline.fit(raw.values[:half], raw.labels[:half])
     skops.io.dump(pipeline, files / "pipeline.skops")
+    training = lightgbm.Dataset(
+        numbers.values[:half], numbers.labels[:half], feature_name=list(numbers.columns)
+    )
     booster = lightgbm.train(
-        {"objective": "binary", "num_leaves": 7, "verbosity": -1, "num_threads": 1},
-        lightgbm.Dataset(numbers.values[:half], numbers.labels[:half], feature_name=["a", "b", "c", "d"]),
-        30,
-    )  # fmt: skip
+        {"objective": "binary", "num_leaves": 7, "verbosity": -1, "num_threads": 1}, training, 30
+    )
     booster.save_model(str(files / "booster.txt"))
     classifier = xgboost.XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1)
     classifier.fit(numbers.values[:half], numbers.labels[:half])
@@ -86,7 +91,7 @@ def imported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Import
     return {
         name: (import_model(str(files / file), table, data_dir, resamples=20), library)
         for name, (file, table, library) in sources.items()
-    } | {"tables": ((raw, numbers), None)}  # type: ignore[dict-item]
+    } | {"tables": ((raw, numbers), None)}
 
 
 def _test_part(result: ImportResult, table: InputTable) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +105,7 @@ def _test_part(result: ImportResult, table: InputTable) -> tuple[np.ndarray, np.
     return table.values[-count:], features[-count:]
 
 
-def _as_dataset(table: InputTable, features: np.ndarray):  # type: ignore[no-untyped-def]
+def _as_dataset(table: InputTable, features: np.ndarray):
     from chainml.models.dataset import Dataset
 
     return Dataset("t", features, table.labels, tuple(f"x{i}" for i in range(features.shape[1])))
@@ -115,7 +120,10 @@ def test_imported_model_scores_as_its_library(imported, name: str) -> None:
     expected = library(rows)
     artifact = result.artifact
     assert np.max(np.abs(artifact.predict_proba(features) - expected)) <= IMPORT_TOLERANCE
-    assert np.max(np.abs(export.onnx_probabilities(artifact.onnx_bytes, features) - expected)) <= IMPORT_TOLERANCE
+    assert (
+        np.max(np.abs(export.onnx_probabilities(artifact.onnx_bytes, features) - expected))
+        <= IMPORT_TOLERANCE
+    )
     # the decision of record (the integer model) is the library's decision at the threshold
     threshold = artifact.card["threshold"]["probability"]
     assert (artifact.decide(features) == (expected >= threshold)).all()
@@ -134,7 +142,9 @@ def test_pipeline_records_its_encoding(imported) -> None:
     assert "colour=red" in result.artifact.feature_names and len(result.artifact.feature_names) == 9
 
 
-def test_imported_models_decide_on_chain_as_in_their_library(embedded_env: Env, imported, tmp_path: Path) -> None:
+def test_imported_models_decide_on_chain_as_in_their_library(
+    embedded_env: Env, imported, tmp_path: Path
+) -> None:
     """The heavy end-to-end check: each imported model's contract decides every test row as
     the original library does at the threshold, and as the integer reference does."""
     raw, numbers = imported["tables"][0]

@@ -15,7 +15,7 @@ from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is a
 from tests.models.synthetic import synthetic_dataset
 
 
-class Doubler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
+class Doubler(TransformerMixin, BaseEstimator):
     """A custom step: skops does not trust it (its module could run anything on import)."""
 
     def fit(self, x: np.ndarray, y: object = None) -> Doubler:
@@ -26,12 +26,12 @@ class Doubler(TransformerMixin, BaseEstimator):  # type: ignore[misc]
 
 
 @pytest.fixture(scope="module")
-def dataset():  # type: ignore[no-untyped-def]
+def dataset():
     return synthetic_dataset(rows=2500)
 
 
 @pytest.fixture
-def csv_file(tmp_path: Path, dataset) -> Path:  # type: ignore[no-untyped-def]
+def csv_file(tmp_path: Path, dataset) -> Path:
     path = tmp_path / "payments.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
@@ -41,14 +41,16 @@ def csv_file(tmp_path: Path, dataset) -> Path:  # type: ignore[no-untyped-def]
     return path
 
 
-def _import(capsys, tmp_path: Path, csv_file: Path, model: str, *extra: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+def _import(
+    capsys, tmp_path: Path, csv_file: Path, model: str, *extra: str
+) -> tuple[int, str, str]:
     return run(
         capsys, "--data-dir", str(tmp_path / "data"), "model", "import", model,
         "--data", str(csv_file), "--target", "fraud", "--resamples", "20", *extra,
     )  # fmt: skip
 
 
-def test_untrusted_skops_type_is_refused_with_exit_2(capsys, tmp_path, csv_file, dataset) -> None:  # type: ignore[no-untyped-def]
+def test_untrusted_skops_type_is_refused_with_exit_2(capsys, tmp_path, csv_file, dataset) -> None:
     import skops.io
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -56,22 +58,24 @@ def test_untrusted_skops_type_is_refused_with_exit_2(capsys, tmp_path, csv_file,
     model = make_pipeline(Doubler(), LogisticRegression()).fit(dataset.features, dataset.labels)
     path = tmp_path / "custom.skops"
     skops.io.dump(model, path)
-    code, out, err = _import(capsys, tmp_path, csv_file, str(path))
+    code, _, err = _import(capsys, tmp_path, csv_file, str(path))
     assert code == 2
     assert "untrusted type" in flat(err) and f"{__name__}.Doubler" in flat(err)
     assert list_models(tmp_path / "data") == []
     # trusting it by name loads the file; chainml then says why it cannot map the step
-    code, out, err = _import(capsys, tmp_path, csv_file, str(path), "--trust", f"{__name__}.Doubler")
+    code, _, err = _import(capsys, tmp_path, csv_file, str(path), "--trust", f"{__name__}.Doubler")
     assert code == 2 and "step Doubler is not supported" in flat(err)
 
 
-def test_pickle_needs_allow_pickle_and_warns(capsys, tmp_path, csv_file, dataset) -> None:  # type: ignore[no-untyped-def]
+def test_pickle_needs_allow_pickle_and_warns(capsys, tmp_path, csv_file, dataset) -> None:
     import joblib
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(dataset.features, dataset.labels)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(
+        dataset.features, dataset.labels
+    )
     path = tmp_path / "model.joblib"
     joblib.dump(model, path)
     code, out, err = _import(capsys, tmp_path, csv_file, str(path))
@@ -88,7 +92,7 @@ def test_pickle_needs_allow_pickle_and_warns(capsys, tmp_path, csv_file, dataset
     assert stored.model_id == result["model_id"]
 
 
-def test_xgboost_file_imports_and_says_where_it_runs(capsys, tmp_path, csv_file, dataset) -> None:  # type: ignore[no-untyped-def]
+def test_xgboost_file_imports_and_says_where_it_runs(capsys, tmp_path, csv_file, dataset) -> None:
     import xgboost
 
     model = xgboost.XGBClassifier(n_estimators=400, max_depth=6, n_jobs=1)
@@ -102,7 +106,9 @@ def test_xgboost_file_imports_and_says_where_it_runs(capsys, tmp_path, csv_file,
 
 
 @pytest.mark.slow
-def test_mlflow_uris_import_the_logged_model(capsys, tmp_path, csv_file, dataset, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_mlflow_uris_import_the_logged_model(
+    capsys, tmp_path, csv_file, dataset, monkeypatch
+) -> None:
     """A model registered in a local MLflow store imports as the same model as its file."""
     mlflow = pytest.importorskip("mlflow")
     pytest.importorskip("mlflow.xgboost")
@@ -123,7 +129,11 @@ def test_mlflow_uris_import_the_logged_model(capsys, tmp_path, csv_file, dataset
         mlflow.set_tracking_uri(None)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", str(store))
     ids = []
-    for source in ("models:/scorer/1", f"runs:/{mlrun.info.run_id}/scorer", str(tmp_path / "m.json")):
+    for source in (
+        "models:/scorer/1",
+        f"runs:/{mlrun.info.run_id}/scorer",
+        str(tmp_path / "m.json"),
+    ):
         code, out, err = _import(capsys, tmp_path, csv_file, source, "--json")
         assert code == 0, err
         ids.append(json.loads(out)["model_id"])

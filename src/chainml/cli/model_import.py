@@ -1,4 +1,4 @@
-"""``chainml model import``: bring a model trained elsewhere (scikit-learn, LightGBM, XGBoost, MLflow)."""
+"""``chainml model import``: a model trained elsewhere (scikit-learn, LightGBM, XGBoost, MLflow)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,9 @@ def import_(
     ] = None,
     trust: Annotated[
         list[str] | None,
-        typer.Option("--trust", metavar="TYPE", help="Allow this type in a .skops file; repeatable."),
+        typer.Option(
+            "--trust", metavar="TYPE", help="Allow this type in a .skops file; repeatable."
+        ),
     ] = None,
     allow_pickle: Annotated[
         bool,
@@ -40,7 +42,9 @@ def import_(
     ] = False,
     tracking_uri: Annotated[
         str | None,
-        typer.Option("--tracking-uri", help="MLflow tracking directory (default: $MLFLOW_TRACKING_URI)."),
+        typer.Option(
+            "--tracking-uri", help="MLflow tracking directory (default: $MLFLOW_TRACKING_URI)."
+        ),
     ] = None,
     threshold_rule: Annotated[
         str,

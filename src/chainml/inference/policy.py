@@ -41,10 +41,10 @@ from chainml.inference.quantize import (
     DEFAULT_WEIGHT_BITS,
     INPUT_BITS,
     lightgbm_trees,
-    xgboost_trees,
     quantize_linear,
     quantize_mlp,
     quantize_trees,
+    xgboost_trees,
 )
 from chainml.inference.serial import inputs_document, model_document, model_from_document
 from chainml.models import metrics

@@ -260,7 +260,9 @@ def xgboost_trees(booster: Any) -> tuple[list[list[tuple[int, float, int, int, f
     learner = document["learner"]
     objective = learner["objective"]["name"]
     if objective not in ("binary:logistic", "binary:logitraw"):
-        raise InvalidInputError(f"only binary:logistic XGBoost models are supported, not {objective}")
+        raise InvalidInputError(
+            f"only binary:logistic XGBoost models are supported, not {objective}"
+        )
     booster_kind = learner["gradient_booster"]["name"]
     if booster_kind != "gbtree":
         raise InvalidInputError(f"only gbtree XGBoost models are supported, not {booster_kind}")

@@ -3,7 +3,8 @@
 Logistic regression and the MLP become plain ``Gemm``/``Relu`` graphs (the standardization is
 folded into the first ``Gemm``) with two outputs, ``logit`` and ``probability`` (``Sigmoid``),
 so zk tooling can consume them. LightGBM and XGBoost go through onnxmltools
-(``TreeEnsembleClassifier``, outputs ``label`` and ``probabilities``). The input is ``input``: float32 ``[N, features]``.
+(``TreeEnsembleClassifier``, outputs ``label`` and ``probabilities``). The input is ``input``:
+float32 ``[N, features]``.
 
 The bytes are canonical: fixed producer, no timestamps, deterministic protobuf serialization,
 so the same data and seed give the same bytes. The ONNX graph computes in float32: it is for

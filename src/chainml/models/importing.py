@@ -101,7 +101,7 @@ class ImportedEstimator(Estimator):
 
 
 def native_logit(imported: ImportedModel, features: npt.ArrayLike) -> FloatArray:
-    """chainml's own float64 evaluator of the imported model's native document."""
+    """Logits from the imported model's native document (chainml's own float64 evaluator)."""
     if imported.kind in native.BOOSTER_KINDS:
         return native.booster_logit(imported.kind, imported.booster, features)
     if imported.kind == "mlp":

@@ -33,8 +33,7 @@ def _check_names(found: Sequence[str] | None, wanted: Sequence[str], what: str) 
     if differ:
         shown = ", ".join(f"{f!r} vs {w!r}" for f, w in differ[:5])
         raise InvalidInputError(
-            f"{what}: {len(differ)} feature name(s) differ from the data's (model vs data): "
-            f"{shown}"
+            f"{what}: {len(differ)} feature name(s) differ from the data's (model vs data): {shown}"
         )
 
 
@@ -94,7 +93,9 @@ def read_xgboost(data: bytes, feature_names: Sequence[str], what: str) -> Import
     config = json.loads(booster.save_config())["learner"]
     objective = config["objective"]["name"]
     if objective != "binary:logistic":
-        raise InvalidInputError(f"{what}: a binary:logistic XGBoost model is needed, not {objective}")
+        raise InvalidInputError(
+            f"{what}: a binary:logistic XGBoost model is needed, not {objective}"
+        )
     _check_names(booster.feature_names or [f"f{i}" for i in range(booster.num_features())],
                  list(feature_names), what)  # fmt: skip
     model_json = bytes(booster.save_raw("json"))

@@ -40,7 +40,9 @@ class OneHotEncoding:
         """Encode rows of raw values (one per column); every unknown value is named at once."""
         rows = np.asarray(raw, dtype=object)
         if rows.ndim != 2 or rows.shape[1] != len(self.columns):
-            raise InvalidInputError(f"expected rows of {len(self.columns)} columns, got {rows.shape}")
+            raise InvalidInputError(
+                f"expected rows of {len(self.columns)} columns, got {rows.shape}"
+            )
         parts, unknown = [], []
         for j, (column, values) in enumerate(zip(self.columns, self.categories, strict=True)):
             cells = np.array([str(v) for v in rows[:, j]], dtype=object)
@@ -50,7 +52,9 @@ class OneHotEncoding:
                 unknown.append(f"{column!r}: {sorted(set(cells[missing].tolist()))[:5]}")
             parts.append(encoded)
         if unknown and self.unknown == "error":
-            raise InvalidInputError("unknown categories (the encoder refuses them): " + "; ".join(unknown))
+            raise InvalidInputError(
+                "unknown categories (the encoder refuses them): " + "; ".join(unknown)
+            )
         return np.asarray(np.concatenate(parts, axis=1), dtype=np.float64)
 
     def document(self) -> dict[str, Any]:

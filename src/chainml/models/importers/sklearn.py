@@ -101,9 +101,7 @@ def _describe(model: Any) -> str:
     return f"Pipeline({inner})" if len(steps) > 1 or steps[0] is not model else inner
 
 
-def from_estimator(
-    model: Any, columns: tuple[str, ...], source: dict[str, Any]
-) -> ImportedModel:
+def from_estimator(model: Any, columns: tuple[str, ...], source: dict[str, Any]) -> ImportedModel:
     """A fitted scikit-learn estimator or pipeline as a native kind (see the module docstring)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
