@@ -182,3 +182,37 @@ def test_booster_with_other_feature_names_is_refused() -> None:
     )  # fmt: skip
     with pytest.raises(InvalidInputError, match="'age' vs 'hour'"):
         read_lightgbm(booster.model_to_string().encode(), ["amount", "hour"], "m.txt")
+
+
+def test_plain_onnx_linear_classifier_imports_and_trees_are_refused(tmp_path: Path) -> None:
+    import lightgbm
+    from onnxmltools import convert_lightgbm
+    from onnxmltools.convert.common.data_types import FloatTensorType
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    _, numbers = _tables(seed=2)
+    x = numbers.values * np.array([1.0, 30.0, 0.01, 1.0]) + np.array([0.0, 100.0, 0.0, -5.0])
+    table = InputTable("scaled", numbers.columns, x, numbers.labels)
+    sklearn_model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, table.labels)
+    (tmp_path / "lr.onnx").write_bytes(
+        to_onnx(sklearn_model, x[:1].astype(np.float32)).SerializeToString()
+    )
+    result = import_model(str(tmp_path / "lr.onnx"), table, tmp_path / "data", resamples=20)
+    record = result.artifact.card["imported"]
+    assert record["format"] == "onnx" and record["producer"].startswith("skl2onnx")
+    assert record["estimator"].startswith("Scaler -> LinearClassifier")
+    # the float32 graph is the model: chainml agrees with it and, within float32, with sklearn
+    expected = sklearn_model.predict_proba(x)[:, 1]
+    assert np.max(np.abs(result.artifact.predict_proba(x) - expected)) <= IMPORT_TOLERANCE
+    assert result.onchain
+
+    booster = lightgbm.train(
+        {"objective": "binary", "verbosity": -1}, lightgbm.Dataset(x, table.labels), 3
+    )
+    trees = convert_lightgbm(booster, initial_types=[("input", FloatTensorType([None, 4]))])
+    (tmp_path / "trees.onnx").write_bytes(trees.SerializeToString())
+    with pytest.raises(InvalidInputError, match="TreeEnsembleClassifier"):
+        import_model(str(tmp_path / "trees.onnx"), table, tmp_path / "data", resamples=20)

@@ -12,7 +12,8 @@ from rich.table import Table
 from chainml.cli import console, print_json, settings_of
 
 _MODEL_HELP = (
-    "A .skops file (scikit-learn), .txt (LightGBM), .json/.ubj (XGBoost), or an MLflow URI: "
+    "A .skops file (scikit-learn), .txt (LightGBM), .json/.ubj (XGBoost), .onnx (a linear "
+    "classifier), or an MLflow URI: "
     "models:/NAME/VERSION or runs:/RUN_ID/PATH."
 )
 

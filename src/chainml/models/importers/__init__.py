@@ -84,7 +84,7 @@ def read_model(
     ``feature_names`` are the dataset's columns, in the order the model takes them. The format
     follows the suffix: ``.skops`` (scikit-learn, read with skops; ``trust`` names types beyond
     skops' defaults), ``.pkl``/``.joblib`` (refused unless ``allow_pickle``), ``.txt`` (LightGBM),
-    ``.json``/``.ubj`` (XGBoost), ``.onnx``.
+    ``.json``/``.ubj`` (XGBoost), ``.onnx`` (a linear classifier).
     """
     if source.startswith(("models:/", "runs:/")):
         from chainml.models.importers.mlflow import read_mlflow
@@ -115,11 +115,9 @@ def read_file(
 
         return read_xgboost(read_bytes(path), feature_names, str(path))
     if suffix in ONNX_SUFFIXES:
-        raise InvalidInputError(
-            f"{path}: a plain ONNX graph cannot be imported yet: chainml needs a model it can "
-            "rewrite as an integer model (linear, MLP, tree ensemble); import the original "
-            "scikit-learn (.skops), LightGBM (.txt) or XGBoost (.json/.ubj) file instead"
-        )
+        from chainml.models.importers.onnx import read_onnx
+
+        return read_onnx(read_bytes(path), feature_names, str(path))
     known = SKOPS_SUFFIXES + PICKLE_SUFFIXES + LIGHTGBM_SUFFIXES + XGBOOST_SUFFIXES + ONNX_SUFFIXES
     raise InvalidInputError(
         f"{path}: unknown model format {suffix or '(no suffix)'!r}; known: {', '.join(known)} "
