@@ -140,6 +140,8 @@ def test_pipeline_records_its_encoding(imported) -> None:
     assert record["estimator"] == "Pipeline(OneHotEncoder, LogisticRegression)"
     assert record["encoding"]["columns"] == list(CATEGORIES)
     assert "colour=red" in result.artifact.feature_names and len(result.artifact.feature_names) == 9
+    markdown = (result.artifact.path / "card.md").read_text()
+    assert "## Imported" in markdown and "one-hot of colour, size, shape" in markdown
 
 
 def test_imported_models_decide_on_chain_as_in_their_library(

@@ -156,7 +156,7 @@ def save_model(
         for name, data in files.items():
             (staging / name).write_bytes(data)
         (staging / CARD_FILE).write_bytes(cards.card_bytes(card))
-        (staging / "card.md").write_text(cards.render_markdown(card))
+        (staging / "card.md").write_text(cards.render_markdown(card) + _imported_markdown(card))
         assert trained.test_logits is not None
         title = f"{card['kind']} on {trained.dataset.name} (test split)"
         save_pr_curve(
@@ -164,6 +164,32 @@ def save_model(
             trained.threshold, title,
         )  # fmt: skip
     return load_model(data_dir, model_id), True
+
+
+def _imported_markdown(card: dict[str, Any]) -> str:
+    """The card's ``imported`` section for people (empty for a model trained by chainml)."""
+    record = card.get("imported")
+    if not record:
+        return ""
+    parity = record["parity_with_library"]
+    encoding = record.get("encoding")
+    lines = [
+        "## Imported",
+        "",
+        f"Trained outside chainml: {record.get('estimator', card['kind'])} from "
+        f"`{record['file']}` ({record['format']}, SHA-256 `{record['sha256']}`), read with "
+        f"{record['library']}; chainml's evaluator agrees with it within "
+        f"{parity['max_abs_diff_probability']:.3g} (probability) on {parity['rows']:,} rows.",
+        "Only the threshold was chosen here (on validation); the model was not refitted.",
+    ]
+    if encoding:
+        lines.append(
+            f"Encoding (off chain): one-hot of {', '.join(encoding['columns'])}; "
+            f"an unknown value is {encoding['unknown']}."
+        )
+    if "mlflow" in record:
+        lines.append(f"MLflow: `{record['mlflow']['uri']}`.")
+    return "\n".join(["", *lines, ""])
 
 
 def _onnx_info(onnx_bytes: bytes, verification: dict[str, Any]) -> dict[str, Any]:

@@ -80,17 +80,19 @@ def _run_location(client: Any, run_id: str, path: str) -> str:
 
 
 def _flavors(directory: Path, uri: str) -> dict[str, Any]:
-    import yaml
+    """The flavors the model directory's ``MLmodel`` file lists (parsed by MLflow, safe YAML)."""
+    from mlflow.models import Model
 
     mlmodel = directory / "MLmodel"
     if not mlmodel.is_file():
         raise InvalidInputError(f"{uri}: no MLmodel file (not an MLflow model directory)")
-    text = read_bytes(mlmodel)
-    if len(text) > MAX_MLMODEL_BYTES:
+    if mlmodel.stat().st_size > MAX_MLMODEL_BYTES:
         raise InvalidInputError(f"{uri}: MLmodel is larger than {MAX_MLMODEL_BYTES:,} bytes")
-    document = yaml.safe_load(text)
-    flavors = document.get("flavors") if isinstance(document, dict) else None
-    if not isinstance(flavors, dict):
+    try:
+        flavors = Model.load(str(mlmodel)).flavors
+    except Exception as err:  # MLflow raises YAML and schema errors of many kinds
+        raise InvalidInputError(f"{uri}: unreadable MLmodel file ({err})") from err
+    if not isinstance(flavors, dict) or not flavors:
         raise InvalidInputError(f"{uri}: MLmodel lists no flavors")
     return flavors
 
