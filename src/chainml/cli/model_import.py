@@ -56,6 +56,13 @@ def import_(
     resamples: Annotated[
         int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
     ] = 1000,
+    round_inputs: Annotated[
+        bool,
+        typer.Option(
+            "--round-inputs",
+            help="Let the service round a fraction sent for an integral feature (default: 422).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Import a model: check it against its library, place its threshold, evaluate, store it.
@@ -81,6 +88,7 @@ def import_(
             allow_pickle=allow_pickle,
             tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
             threshold_rule=threshold_rule, resamples=resamples,
+            input_rounding="nearest" if round_inputs else "exact",
         )  # fmt: skip
     artifact = result.artifact
     card = artifact.card
