@@ -19,9 +19,11 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
     :class:`~chainml.errors.DataDirectoryBusyError` naming its PID. ``serve=True`` makes an
     owner serve its chain on loopback JSON-RPC until the Env closes (long-running owners:
     ``chainml serve``, ``chainml chain serve``). A directory this process cannot write
-    opens read-only.
+    opens read-only. A ``network`` preset pins the chain id the node(s) must serve.
     """
-    settings = settings or load_settings()
+    from chainml.chain.networks import apply_network
+
+    settings = apply_network(settings or load_settings())
     if settings.rpc is None:
         from chainml.chain.opening import open_embedded
 
@@ -30,7 +32,12 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
     from chainml.chain.rpc import RpcBackend
 
     # The node first: "cannot reach the node" is the more useful news when both are wrong.
-    rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
+    rpc = RpcBackend(
+        settings.rpc,
+        expected_chain_id=settings.chain_id,
+        max_lag_blocks=settings.rpc_max_lag_blocks,
+        health_interval=settings.rpc_health_interval,
+    )
     try:
         signers: list[Signer] = []
         if settings.private_key is not None:
