@@ -6,7 +6,7 @@ answered as the test says and recorded); the end-to-end case is in tests/log/tes
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -19,13 +19,27 @@ from tests.chain.test_rpc_retry import (
     Answer,
     Script,
     _ScriptedNode,
+    _serve,
     _signed,
     busy,
     ok,
-    scripted,  # noqa: F401 - the fixture
 )
 
 Start = Callable[[Script], _ScriptedNode]
+
+
+@pytest.fixture
+def scripted() -> Iterator[Start]:
+    """Start scripted nodes; all are shut down after the test."""
+    nodes: list[Iterator[_ScriptedNode]] = []
+
+    def start(script: Script) -> _ScriptedNode:
+        nodes.append(_serve(script))
+        return next(nodes[-1])
+
+    yield start
+    for serving in nodes:
+        next(serving, None)
 
 
 def node(chain_id: int = 1, head: int = 100, **answers: Any) -> Script:

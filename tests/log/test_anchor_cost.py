@@ -66,8 +66,7 @@ def test_the_estimate_shows_its_arithmetic() -> None:
     estimate = CostEstimate(gas=50_000, base_fee=10**9, priority_fee=10**8, l1_fee=10**13)
     assert estimate.execution == 50_000 * 11 * 10**8 and estimate.total == 55 * 10**12 + 10**13
     assert estimate.describe() == (
-        "50,000 gas x (1 base + 0.1 tip) gwei = 5.5e-05 ETH + L1 data fee 1e-05 ETH "
-        "= 6.5e-05 ETH"
+        "50,000 gas x (1 base + 0.1 tip) gwei = 5.5e-05 ETH + L1 data fee 1e-05 ETH = 6.5e-05 ETH"
     )
 
 
