@@ -138,3 +138,66 @@ def op_l1_fee(env: Env, unsigned_tx: bytes) -> int:
     if len(answer) != 32:  # bounded before it is believed: one uint256, nothing else
         raise ChainError(f"getL1Fee answered {len(answer)} bytes, not one uint256")
     return int.from_bytes(answer, "big")
+
+
+# -- prices stated for tables and docs -------------------------------------------------------
+
+
+def op_fee_per_byte(
+    l1_base_fee: int, blob_base_fee: int, base_fee_scalar: int, blob_base_fee_scalar: int
+) -> int:
+    """Wei of OP-stack L1 data fee per byte of signed transaction (Ecotone/Fjord pricing).
+
+    ``l1Fee = size x (16 x base_fee_scalar x l1_base_fee + blob_base_fee_scalar x
+    blob_base_fee) / 1e6`` with the size after compression (Fjord's FastLZ estimate); counting
+    uncompressed bytes makes this an upper bound.
+    """
+    scaled = 16 * base_fee_scalar * l1_base_fee + blob_base_fee_scalar * blob_base_fee
+    return scaled // 10**6
+
+
+@dataclass(frozen=True)
+class StatedPrice:
+    """Fees stated up front to turn gas (and transaction bytes) into ETH in a table."""
+
+    label: str
+    short: str  # for a table's column head
+    gas_price: int  # wei per gas: base fee plus tip
+    data_fee_per_byte: int = 0  # wei per byte of the signed transaction (OP stack)
+
+    def cost(self, gas: int, tx_bytes: int = 0) -> int:
+        """Wei a transaction of ``gas`` and ``tx_bytes`` signed bytes costs at these fees."""
+        return gas * self.gas_price + tx_bytes * self.data_fee_per_byte
+
+
+#: an L1 at 10 gwei per gas (base fee plus tip): a calm day on Ethereum mainnet in 2025-26
+L1_AT_10_GWEI = StatedPrice("L1 @ 10 gwei", "L1", 10 * GWEI)
+#: an OP-stack L2 at 0.01 gwei per gas, its L1 data fee at an L1 base fee of 10 gwei and a blob
+#: base fee of 1 wei, with the fee scalars Base mainnet receipts carry since Ecotone (2024):
+#: base fee scalar 2,269 and blob base fee scalar 1,055,762 (~0.36 gwei per byte)
+OP_L2_AT_0_01_GWEI = StatedPrice(
+    "OP L2 @ 0.01 gwei + data",
+    "OP L2",
+    GWEI // 100,
+    op_fee_per_byte(10 * GWEI, 1, 2269, 1_055_762),
+)
+STATED_PRICES = (L1_AT_10_GWEI, OP_L2_AT_0_01_GWEI)
+
+
+def signed_size(data: bytes, *, create: bool = False) -> int:
+    """Bytes of a signed EIP-1559 transaction carrying ``data`` (typical nonce, fees, gas)."""
+    unsigned = PragueTransactionBuilder.new_unsigned_dynamic_fee_transaction(
+        chain_id=8453,
+        nonce=10_000,
+        max_priority_fee_per_gas=GWEI // 1000,
+        max_fee_per_gas=GWEI,
+        gas=200_000,
+        to=b"" if create else b"\x11" * 20,
+        value=0,
+        data=data,
+        access_list=(),
+    )
+    from eth_keys import keys  # a throwaway key: only the length of the signature matters
+
+    signed = unsigned.as_signed_transaction(keys.PrivateKey(b"\x01" * 32), chain_id=8453)
+    return len(signed.encode())
