@@ -57,8 +57,8 @@ from rich.table import Table
 
 from chainml.chain import CompiledContract, Contract, Env, connect
 from chainml.chain.abi import Function
-from chainml.chain.costs import STATED_PRICES, signed_size
 from chainml.chain.compiler import compile_file, compile_source
+from chainml.chain.costs import STATED_PRICES, signed_size
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.config import Secret, Settings
 from chainml.inference.codegen import generate_vyper
