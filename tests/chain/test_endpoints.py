@@ -137,6 +137,9 @@ def test_a_stale_node_is_not_used(scripted: Start) -> None:
     assert backend.request("eth_getBalance", []) == "0x2a"
     assert "eth_getBalance" not in behind.methods()  # 40 blocks behind: skipped
     assert [e["behind"] for e in backend.endpoints.health()] == [40, 0]
+    labels = ((("url", behind.url),), (("url", best.url),))
+    assert backend.endpoints.samples("up") == list(zip(labels, [0.0, 1.0], strict=True))
+    assert backend.endpoints.samples("behind") == list(zip(labels, [40.0, 0.0], strict=True))
 
 
 def test_a_node_within_the_lag_stays_the_primary(scripted: Start) -> None:

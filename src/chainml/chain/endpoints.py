@@ -34,7 +34,23 @@ MOST_REST = 60.0
 #: defaults of the settings ``rpc_max_lag_blocks`` and ``rpc_health_interval``
 DEFAULT_MAX_LAG_BLOCKS = 16
 DEFAULT_HEALTH_INTERVAL = 15.0
+#: the longest one health probe may take: a hanging node must not eat a request's budget
+HEALTH_PROBE_SECONDS = 2.0
 
+#: Prometheus gauges of node health: name -> (help, key of :meth:`EndpointPool.samples`)
+ENDPOINT_GAUGES = {
+    "chainml_rpc_endpoint_up": (
+        "1 when the RPC URL is in use (answering, not resting, not behind, same chain).",
+        "up",
+    ),
+    "chainml_rpc_endpoint_blocks_behind": (
+        "Blocks the RPC URL's head was behind the best URL's at the last health check.",
+        "behind",
+    ),
+    "chainml_rpc_endpoint_failures": ("Failures in a row of the RPC URL.", "failures"),
+}
+
+Labels = tuple[tuple[str, str], ...]
 #: ``send(endpoint, method, params, deadline)``: one request to one endpoint, no retries
 Send = Callable[["Endpoint", str, list[Any], float], Any]
 
@@ -230,14 +246,28 @@ class EndpointPool:
         for endpoint in self.endpoints:
             if endpoint.refused is not None or endpoint.rest_until > now:
                 continue
+            probe = min(deadline, time.monotonic() + HEALTH_PROBE_SECONDS)
             try:
-                self._verify(endpoint, deadline)
-                head = int(self._send(endpoint, "eth_blockNumber", [], deadline), 16)
+                self._verify(endpoint, probe)
+                head = int(self._send(endpoint, "eth_blockNumber", [], probe), 16)
             except ChainUnavailableError as err:
                 self._failed(endpoint, err)
                 continue
             with self._lock:
                 endpoint.head = head
+
+    def samples(self, key: str) -> list[tuple[Labels, float]]:
+        """One gauge of :data:`ENDPOINT_GAUGES` per URL (redacted): ``up``, ``behind``, ..."""
+        rows: list[tuple[Labels, float]] = []
+        for row in self.health():
+            if key == "up":
+                stale = row["behind"] is not None and row["behind"] > self._max_lag
+                up = row["refused"] is None and not row["resting_seconds"] and not stale
+                value = float(up)
+            else:
+                value = float(row[key] or 0)
+            rows.append(((("url", str(row["url"])),), value))
+        return rows
 
     def health(self) -> list[dict[str, Any]]:
         """What the pool knows of each endpoint (URLs redacted), for status and metrics."""
