@@ -187,3 +187,18 @@ def test_url_lists_are_checked() -> None:
         split_urls("http://a:1,ws://b:2")
     with pytest.raises(InvalidInputError, match="no RPC URL"):
         split_urls(" , ")
+
+
+def test_an_expected_chain_id_does_not_stand_in_for_an_answer(scripted: Start) -> None:
+    one, two = scripted(node(eth_chainId=down)), scripted(node(eth_chainId=down))
+    with pytest.raises(ChainUnavailableError):
+        RpcBackend(f"{one.url},{two.url}", expected_chain_id=1, timeout=2)
+
+
+def test_a_malformed_chain_id_makes_the_node_unusable_not_a_crash(scripted: Start) -> None:
+    odd, fine = scripted(node(eth_chainId=ok({"id": 1}))), scripted(node())
+    backend = RpcBackend(f"{odd.url},{fine.url}", timeout=5)
+    assert backend.chain_id == 1 and backend.request("eth_getBalance", []) == "0x2a"
+    first = backend.endpoints.health()[0]
+    assert first["chain_id"] is None and first["failures"] >= 1  # never trusted, never used
+    assert "eth_getBalance" not in odd.methods()

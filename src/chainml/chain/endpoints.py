@@ -145,7 +145,8 @@ class EndpointPool:
         that does not answer now is checked when it first does, before it serves anything.
         None answering: the last :class:`ChainUnavailableError`.
         """
-        self.chain_id = expected_chain_id
+        if self.chain_id is None:
+            self.chain_id = expected_chain_id
         last: ChainUnavailableError | None = None
         for endpoint in self.endpoints:
             try:
@@ -159,16 +160,18 @@ class EndpointPool:
                         expected=endpoint.refused.expected, actual=endpoint.refused.actual
                     )
                 raise endpoint.refused
-        if self.chain_id is None:
-            assert last is not None
+        if not any(e.chain_id is not None and e.refused is None for e in self.endpoints):
+            assert last is not None  # nobody answered: an expected chain id proves nothing
             raise last
+        assert self.chain_id is not None
         return self.chain_id
 
     def _verify(self, endpoint: Endpoint, deadline: float) -> None:
         """Ask ``endpoint`` its chain id (once) and refuse it if it is another chain's."""
         if endpoint.chain_id is not None:
             return
-        actual = int(self._send(endpoint, "eth_chainId", [], deadline), 16)
+        answer = self._send(endpoint, "eth_chainId", [], deadline)
+        actual = _quantity(endpoint, "eth_chainId", answer)
         with self._lock:
             endpoint.chain_id = actual
             if self.chain_id is None:
@@ -249,7 +252,8 @@ class EndpointPool:
             probe = min(deadline, time.monotonic() + HEALTH_PROBE_SECONDS)
             try:
                 self._verify(endpoint, probe)
-                head = int(self._send(endpoint, "eth_blockNumber", [], probe), 16)
+                answer = self._send(endpoint, "eth_blockNumber", [], probe)
+                head = _quantity(endpoint, "eth_blockNumber", answer)
             except ChainUnavailableError as err:
                 self._failed(endpoint, err)
                 continue
@@ -286,3 +290,14 @@ class EndpointPool:
                 }
                 for e in self.endpoints
             ]
+
+
+def _quantity(endpoint: Endpoint, method: str, answer: Any) -> int:
+    """A node's hex quantity, bounded before it is parsed; anything else makes it unusable."""
+    if isinstance(answer, str) and answer.startswith("0x") and 2 < len(answer) <= 66:
+        try:
+            return int(answer, 16)
+        except ValueError:
+            pass
+    shown = repr(answer)[:40]
+    raise ChainUnavailableError(endpoint.shown, f"{method} answered {shown}, not a hex quantity")
