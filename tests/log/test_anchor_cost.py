@@ -89,7 +89,7 @@ def test_the_dry_run_price_matches_what_the_anchor_paid(anvil_env: Env, tmp_path
         # eth_estimateGas is an upper bound of gas used; the base fee moves by at most 1/8 a
         # block (EIP-1559), and one block passes between the estimate and the anchor
         assert paid.gas_used <= estimate.anchor.gas <= paid.gas_used * 1.10
-        assert abs(estimate.anchor.total - paid.cost) <= 0.25 * paid.cost
+        assert abs(estimate.anchor.total - paid.cost) <= 0.15 * paid.cost  # measured: 6 %
 
 
 _ORACLE_STAND_IN = """
