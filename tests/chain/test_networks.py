@@ -56,6 +56,12 @@ def test_settings_take_several_urls_and_the_failover_knobs(tmp_path: Path) -> No
         Settings(rpc_health_interval=0)
 
 
+def test_a_preset_without_node_urls_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="give its node URLs with --rpc"):
+        connect(Settings(data_dir=tmp_path / "d", network="sepolia"))
+    assert not (tmp_path / "d").exists()  # refused before the embedded chain was created
+
+
 @pytest.mark.integration
 def test_a_node_of_another_chain_than_the_preset_is_refused(
     tmp_path: Path, anvil_node: AnvilNode

@@ -9,6 +9,7 @@ from chainml.chain.contract import Contract
 from chainml.chain.env import Env
 from chainml.chain.ownership import ensure_data_directory
 from chainml.config import Settings, load_settings
+from chainml.errors import InvalidInputError
 
 
 def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
@@ -24,6 +25,12 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
     from chainml.chain.networks import apply_network
 
     settings = apply_network(settings or load_settings())
+    if settings.rpc is None and settings.network is not None:
+        raise InvalidInputError(
+            f"network {settings.network!r} is a public chain: give its node URLs with --rpc / "
+            "CHAINML_RPC (chainml ships none), or unset --network / CHAINML_NETWORK to use "
+            "the embedded chain"
+        )
     if settings.rpc is None:
         from chainml.chain.opening import open_embedded
 
