@@ -28,7 +28,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from rich.table import Table
 
 from chainml import contracts
-from chainml.chain import Contract, Env, connect
+from chainml.chain import Contract, Env, Receipt, connect
+from chainml.chain.costs import STATED_PRICES, signed_size
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.config import Secret, Settings
 
@@ -79,10 +80,18 @@ def _chainml_run(
 ) -> tuple[dict[str, Any], Contract]:
     counter = env.deploy(contracts.load("Counter", cache), 0, gas=DEPLOY_GAS)
     first_block = env.block_number
-    # Env.transact waits for the receipt and raises on a failed one
-    seconds = _timed(progress, name, count, lambda: counter.transact("increment", gas=GAS))
+    last: list[Receipt] = []
+
+    def send_one() -> None:
+        last[:] = [counter.transact("increment", gas=GAS)]  # waits; raises on a failed one
+
+    seconds = _timed(progress, name, count, send_one)
     blocks = env.block_number - first_block
-    return _result(name, count, seconds, counter.call("count"), 0, blocks), counter
+    result = _result(name, count, seconds, counter.call("count"), 0, blocks)
+    if last:  # what one increment() costs at the stated fees of the report
+        result["gas_used"] = last[0].gas_used
+        result["tx_bytes"] = signed_size(counter.function("increment", 0).encode_call(()))
+    return result, counter
 
 
 def bench_embedded(
@@ -193,6 +202,14 @@ def report(results: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) ->
     console.print(goals)
     blocks = ", ".join(f"{row['backend']} {row['blocks']:,}" for row in results.values())
     console.print(f"No backend estimates gas: every transaction carries gas={GAS:,}.")
+    if "gas_used" in (anvil_row := results["anvil"]):
+        gas, size = anvil_row["gas_used"], anvil_row["tx_bytes"]
+        prices = ", ".join(
+            f"{p.label} ({p.gas_price:,} wei/gas + {p.data_fee_per_byte:,} wei/byte): "
+            f"{p.cost(gas, size) / 1e18:.3g} ETH"
+            for p in STATED_PRICES
+        )
+        console.print(f"One increment() uses {gas:,} gas, {size} signed bytes; at {prices}.")
     console.print(f"Blocks mined for them: {blocks} (the embedded chain batches).")
 
 

@@ -43,6 +43,7 @@ from rich.table import Table
 
 from chainml import contracts
 from chainml.chain import Env, connect
+from chainml.chain.costs import STATED_PRICES, signed_size
 from chainml.config import Settings
 from chainml.errors import ProofError
 from chainml.log import merkle
@@ -288,6 +289,7 @@ def _anchor_gas(env: Env, store: SqliteLogStore, old: int, new: int) -> dict[str
     contract.anchor(old, store.root(old), [])
     proof = store.consistency_proof(old, new)
     receipt = contract.anchor(new, store.root(new), proof)
+    calldata = contract.function("anchor", 3).encode_call((new, store.root(new), proof))
     index = random.Random(new).randrange(new)  # and the chain verifies an inclusion proof
     included = contract.verify_inclusion(
         store.leaf_hash(index), index, new, store.inclusion_proof(index, new)
@@ -297,6 +299,7 @@ def _anchor_gas(env: Env, store: SqliteLogStore, old: int, new: int) -> dict[str
         "to_size": new,
         "proof_length": len(proof),
         "gas_used": receipt.gas_used,
+        "tx_bytes": signed_size(calldata),
         "inclusion_verified_on_chain": bool(included),
     }
 
@@ -465,6 +468,19 @@ def _report_gas(anchoring: dict[str, Any]) -> None:
     title = f"Anchoring gas per decision; a tx per decision: {floor:,} (plain transfer)"
     columns = ("batch", "heads", "proof", "gas", "gas/decision", "vs transfer", "vs store")
     _table(f"{title} or {stored:,} (store the leaf hash)", columns, rows)
+    rows = [
+        (r["batch"], r["gas_used"], r["tx_bytes"],
+         *(f"{price.cost(r['gas_used'], r['tx_bytes']) / 1e18:.3g}" for price in STATED_PRICES),
+         *(f"{price.cost(r['gas_used'], r['tx_bytes']) / r['batch'] / 1e9:.3g}"
+           for price in STATED_PRICES)) for r in anchoring["batches"] if "tx_bytes" in r
+    ]  # fmt: skip
+    columns = ("batch", "gas", "tx B", *(f"ETH {p.short}" for p in STATED_PRICES),
+               *(f"gwei/dec. {p.short}" for p in STATED_PRICES))  # fmt: skip
+    stated = "; ".join(
+        f"{p.label}: {p.gas_price:,} wei/gas + {p.data_fee_per_byte:,} wei/byte"
+        for p in STATED_PRICES
+    )
+    _table(f"What an anchor costs at stated fees ({stated})", columns, rows)
     rows = [
         (r["size"], *(f"{r[k]['gas_used']:,} ({r[k]['proof_length']})" for k in _NEIGHBOURS),
          all(r[k]["inclusion_verified_on_chain"] for k in _NEIGHBOURS))

@@ -58,6 +58,7 @@ from rich.table import Table
 from chainml.chain import CompiledContract, Contract, Env, connect
 from chainml.chain.abi import Function
 from chainml.chain.compiler import compile_file, compile_source
+from chainml.chain.costs import STATED_PRICES, signed_size
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.config import Secret, Settings
 from chainml.inference.codegen import generate_vyper
@@ -646,6 +647,30 @@ def _ok(flag: bool | None) -> str:
     return "-" if flag is None else ("ok" if flag else "[red]WRONG")
 
 
+def _report_cost(doc: dict[str, Any]) -> None:
+    """One decide() transaction of each generated model priced at the stated fees."""
+    table = Table(title="One decide() transaction at stated fees, gwei (mean gasUsed)")
+    columns = ("model", "gasUsed", "tx B", *(p.short for p in STATED_PRICES))
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in doc["models"]:
+        gen = row["generated"]
+        if gen.get("gas_used") is None or gen.get("calldata") is None:
+            continue
+        # bytes from calldata gas at 16 per byte (as if none were zero: the fewest bytes)
+        size = signed_size(b"\x01" * int(gen["calldata"] // 16))
+        costs = (f"{p.cost(int(gen['gas_used']), size) / 1e9:,.4g}" for p in STATED_PRICES)
+        table.add_row(row["model"], _n(gen["gas_used"]), f"{size:,}", *costs)
+    console.print(table)
+    console.print(
+        "; ".join(
+            f"{p.label}: {p.gas_price:,} wei/gas + {p.data_fee_per_byte:,} wei/byte"
+            for p in STATED_PRICES
+        ),
+        soft_wrap=True,
+    )
+
+
 def report(doc: dict[str, Any]) -> None:
     rows = doc["rows_per_model"]
     table = Table(title=f"Generated contracts: decide() transactions, means over {rows} rows")
@@ -693,6 +718,7 @@ def report(doc: dict[str, Any]) -> None:
             _n(naive["receipt_minus_metered_max"]), _ok(naive["outputs_match"]),
         )  # fmt: skip
     console.print(side)
+    _report_cost(doc)
     console.print(
         f"Reference: EZKL on-chain proof verification costs {EZKL_SOURCE}: "
         f"{EZKL_VERIFY_GAS:,} gas per decision proved off chain.",

@@ -63,6 +63,14 @@ class Settings:
     # Blocks on top of an anchor transaction before the anchor counts as final; None: 0 on
     # development chains (embedded, anvil), a safe default elsewhere.
     confirmations: int | None = None
+    # -- public networks (issue 21): presets and node failover ------------------------------
+    # A preset name (chainml.chain.networks: mainnet, sepolia, base, optimism, arbitrum, ...)
+    # that pins the chain id and sets confirmations, fee defaults and explorer links.
+    network: str | None = None
+    # ``rpc`` may list several URLs of one chain, comma-separated; a node more than this many
+    # blocks behind the best of them is not used, and their heads are compared this often (s).
+    rpc_max_lag_blocks: int = 16
+    rpc_health_interval: float = 15.0
 
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_LEVELS:
@@ -73,6 +81,19 @@ class Settings:
         if self.confirmations is not None and not 0 <= self.confirmations <= 10_000:
             raise InvalidInputError(
                 f"confirmations must be between 0 and 10000, got {self.confirmations}"
+            )
+        if self.network is not None:
+            from chainml.chain.networks import network_preset
+
+            network_preset(self.network)  # an unknown name fails here, listing the known ones
+        if not 0 <= self.rpc_max_lag_blocks <= 1_000_000:
+            raise InvalidInputError(
+                f"rpc_max_lag_blocks must be between 0 and 1000000, got {self.rpc_max_lag_blocks}"
+            )
+        if not 0.1 <= self.rpc_health_interval <= 3600:
+            raise InvalidInputError(
+                "rpc_health_interval must be between 0.1 and 3600 seconds, "
+                f"got {self.rpc_health_interval}"
             )
 
     @property
@@ -91,7 +112,17 @@ def load_settings(
     """Read settings from ``chainml.toml`` (if present) and ``CHAINML_*`` variables."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = _read_config_file(config_file or CONFIG_FILE)
-    for key in ("data_dir", "rpc", "keystore", "chain_id", "durability", "confirmations"):
+    for key in (
+        "data_dir",
+        "rpc",
+        "keystore",
+        "chain_id",
+        "durability",
+        "confirmations",
+        "network",
+        "rpc_max_lag_blocks",
+        "rpc_health_interval",
+    ):
         if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
             values[key] = raw
     if (raw := env.get("CHAINML_TRUSTED_LOGS")) not in (None, ""):
@@ -129,9 +160,15 @@ def _coerce(values: dict[str, Any]) -> Settings:
         values["data_dir"] = Path(values["data_dir"])
     if "keystore" in values:
         values["keystore"] = Path(values["keystore"])
-    for key in ("chain_id", "confirmations"):
+    for key in ("chain_id", "confirmations", "rpc_max_lag_blocks"):
         if key in values:
             values[key] = _integer(values[key], key)
+    if "rpc_health_interval" in values:
+        values["rpc_health_interval"] = _number(
+            values["rpc_health_interval"], "rpc_health_interval"
+        )
+    if "rpc" in values and isinstance(values["rpc"], list | tuple):
+        values["rpc"] = ",".join(str(url) for url in values["rpc"])  # a TOML list of URLs
     if "trusted_logs" in values:
         logs = values["trusted_logs"]
         if not isinstance(logs, list | tuple) or not all(isinstance(e, str) for e in logs):
@@ -150,6 +187,15 @@ def _integer(value: Any, name: str) -> int:
         return int(value)
     except (TypeError, ValueError) as err:
         raise InvalidInputError(f"{name} must be an integer, got {value!r}") from err
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be a number, got {value!r}")
+    try:
+        return float(value)
+    except (TypeError, ValueError) as err:
+        raise InvalidInputError(f"{name} must be a number, got {value!r}") from err
 
 
 def ensure_directory(path: Path) -> None:

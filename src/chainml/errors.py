@@ -136,7 +136,8 @@ class WrongChainIdError(ChainError):
         self.actual = actual
         super().__init__(
             f"the node serves chain id {actual}, but chain id {expected} was expected. "
-            "Hint: check the --rpc URL and the CHAINML_CHAIN_ID setting."
+            "Hint: check the --rpc URL and the --network / CHAINML_NETWORK or "
+            "CHAINML_CHAIN_ID setting."
         )
 
 

@@ -303,6 +303,9 @@ METRIC_TYPES = {
     "chainml_model_watch_errors": "counter",
     "chainml_log_size": "gauge",
     "chainml_model_info": "gauge",
+    "chainml_rpc_endpoint_up": "gauge",  # no samples on the embedded chain
+    "chainml_rpc_endpoint_blocks_behind": "gauge",
+    "chainml_rpc_endpoint_failures": "gauge",
 }
 
 

@@ -9,6 +9,7 @@ from chainml.chain.contract import Contract
 from chainml.chain.env import Env
 from chainml.chain.ownership import ensure_data_directory
 from chainml.config import Settings, load_settings
+from chainml.errors import InvalidInputError
 
 
 def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
@@ -19,9 +20,17 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
     :class:`~chainml.errors.DataDirectoryBusyError` naming its PID. ``serve=True`` makes an
     owner serve its chain on loopback JSON-RPC until the Env closes (long-running owners:
     ``chainml serve``, ``chainml chain serve``). A directory this process cannot write
-    opens read-only.
+    opens read-only. A ``network`` preset pins the chain id the node(s) must serve.
     """
-    settings = settings or load_settings()
+    from chainml.chain.networks import apply_network
+
+    settings = apply_network(settings or load_settings())
+    if settings.rpc is None and settings.network is not None:
+        raise InvalidInputError(
+            f"network {settings.network!r} is a public chain: give its node URLs with --rpc / "
+            "CHAINML_RPC (chainml ships none), or unset --network / CHAINML_NETWORK to use "
+            "the embedded chain"
+        )
     if settings.rpc is None:
         from chainml.chain.opening import open_embedded
 
@@ -30,7 +39,12 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
     from chainml.chain.rpc import RpcBackend
 
     # The node first: "cannot reach the node" is the more useful news when both are wrong.
-    rpc = RpcBackend(settings.rpc, expected_chain_id=settings.chain_id)
+    rpc = RpcBackend(
+        settings.rpc,
+        expected_chain_id=settings.chain_id,
+        max_lag_blocks=settings.rpc_max_lag_blocks,
+        health_interval=settings.rpc_health_interval,
+    )
     try:
         signers: list[Signer] = []
         if settings.private_key is not None:

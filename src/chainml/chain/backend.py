@@ -38,6 +38,21 @@ class Receipt:
     # chain does): the revert data and the EVM's own message.
     revert_data: bytes | None = field(default=None, repr=False)
     failure: str | None = None
+    # What the sender paid per gas (the receipt's effectiveGasPrice), when the backend says.
+    effective_gas_price: int | None = None
+    # On rollups, the part of the fee paid for publishing the transaction's data on L1, wei:
+    # OP stack charges it on top of gas (receipt ``l1Fee``); Arbitrum charges it as extra L2
+    # gas already inside ``gas_used`` (receipt ``gasUsedForL1``), so ``l1_fee_in_gas``.
+    l1_fee: int | None = None
+    l1_fee_in_gas: bool = False
+
+    @property
+    def cost(self) -> int | None:
+        """Wei the sender paid for this transaction (execution and L1 data), if known."""
+        if self.effective_gas_price is None:
+            return None
+        extra = 0 if self.l1_fee is None or self.l1_fee_in_gas else self.l1_fee
+        return self.gas_used * self.effective_gas_price + extra
 
 
 @dataclass(frozen=True)

@@ -11,13 +11,20 @@ import itertools
 import threading
 import time
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_utils import keccak, to_checksum_address
 
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
+from chainml.chain.endpoints import (
+    DEFAULT_HEALTH_INTERVAL,
+    DEFAULT_MAX_LAG_BLOCKS,
+    Endpoint,
+    EndpointPool,
+    redact_url,
+    split_urls,
+)
 from chainml.chain.revert import revert_error
 from chainml.errors import (
     ChainError,
@@ -37,37 +44,44 @@ _NONCE_MESSAGES = ("nonce too low", "nonce too high", "already known", "replacem
 _DUPLICATE_MESSAGES = ("already known", "known transaction", "already imported", "nonce too low")
 # a busy or restarting node, or a proxy in front of one: worth another attempt
 _TRY_AGAIN_STATUS = frozenset({429, 502, 503, 504})
+# JSON-RPC error codes of providers that rate-limit in the body (EIP-1474 "limit exceeded")
+_TRY_AGAIN_CODES = frozenset({-32005, 429})
 
-
-def redact_url(url: str) -> str:
-    """Drop credentials and query strings (API keys live there) from a URL."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+__all__ = ["RpcBackend", "RpcError", "redact_url"]
 
 
 class RpcBackend(ChainBackend):
-    """A JSON-RPC node over HTTP with a keep-alive session."""
+    """JSON-RPC nodes of one chain over HTTP, with keep-alive sessions.
+
+    ``url`` is one URL or several, comma-separated (the same chain through several
+    providers): requests fail over between them (:mod:`chainml.chain.endpoints`).
+    """
 
     kind = "rpc"
 
     def __init__(
-        self, url: str, *, expected_chain_id: int | None = None, timeout: float = 30.0
+        self,
+        url: str,
+        *,
+        expected_chain_id: int | None = None,
+        timeout: float = 30.0,
+        max_lag_blocks: int = DEFAULT_MAX_LAG_BLOCKS,
+        health_interval: float = DEFAULT_HEALTH_INTERVAL,
     ) -> None:
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise InvalidInputError(
-                f"an RPC URL starts with http:// or https://, got {redact_url(url)!r}"
-            )
-        self._url = url
-        self._shown_url = redact_url(url)
+        self._pool = EndpointPool(
+            split_urls(url),
+            self._request_once,
+            max_lag_blocks=max_lag_blocks,
+            health_interval=health_interval,
+        )
+        self._shown_url = self._pool.shown
         self._timeout = timeout
         self._ids = itertools.count(1)
         self._local = threading.local()  # requests.Session is not thread-safe
         self._fees: tuple[float, tuple[int, int]] | None = None
-        self._chain_id = int(self.request("eth_chainId", []), 16)
-        if expected_chain_id is not None and expected_chain_id != self._chain_id:
-            raise WrongChainIdError(expected=expected_chain_id, actual=self._chain_id)
+        deadline = time.monotonic() + timeout
+        policy = request_policy(_is_transient, timeout)
+        self._chain_id: int = policy(self._pool.open, deadline, expected_chain_id)
 
     # -- transport -----------------------------------------------------------------------
 
@@ -87,34 +101,46 @@ class RpcBackend(ChainBackend):
         """
         budget = self._timeout if timeout is None else timeout
         deadline = time.monotonic() + budget
+        # one attempt is one sweep over the endpoints (several URLs: the next one at once)
         policy = request_policy(_is_transient, budget)
-        return policy(self._request_once, method, params, deadline)
+        return policy(self._pool.request, method, params, deadline)
 
-    def _request_once(self, method: str, params: list[Any], deadline: float) -> Any:
+    def _request_once(
+        self, endpoint: Endpoint, method: str, params: list[Any], deadline: float
+    ) -> Any:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params}
         limit = max(0.001, min(self._timeout, deadline - time.monotonic()))
+        shown = endpoint.shown
         try:
-            response = self._session().post(self._url, json=payload, timeout=limit)
+            response = self._session().post(endpoint.url, json=payload, timeout=limit)
         except requests.RequestException as err:
-            raise _TransientError(self._shown_url, type(err).__name__) from err
+            raise _TransientError(shown, type(err).__name__) from err
         status = response.status_code
         if status in _TRY_AGAIN_STATUS:
             raise _TransientError(
-                self._shown_url,
+                shown,
                 f"HTTP {status} for {method}",
                 parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500 or status == 404:
-            raise ChainUnavailableError(self._shown_url, f"HTTP {status} for {method}")
+            raise ChainUnavailableError(shown, f"HTTP {status} for {method}")
         try:
             body = response.json()
         except ValueError as err:
-            raise ChainUnavailableError(
-                self._shown_url, f"the answer to {method} is not JSON"
-            ) from err
+            raise ChainUnavailableError(shown, f"the answer to {method} is not JSON") from err
+        if not isinstance(body, dict):
+            raise ChainUnavailableError(shown, f"the answer to {method} is not a JSON object")
         if "error" in body:
-            raise RpcError(method, body["error"])
+            error = body["error"]
+            if isinstance(error, dict) and error.get("code") in _TRY_AGAIN_CODES:
+                raise _TransientError(shown, f"rate limited on {method}: {error.get('message')}")
+            raise RpcError(method, error)
         return body.get("result")
+
+    @property
+    def endpoints(self) -> EndpointPool:
+        """The URLs this backend fails over between, and their health."""
+        return self._pool
 
     # -- identity ------------------------------------------------------------------------
 
@@ -134,7 +160,9 @@ class RpcBackend(ChainBackend):
         A signed transaction is identified by its hash, so a retry after a lost answer cannot
         make a second transaction: the node answers "already known" (in its pool) or "nonce
         too low" (mined). Either is success when the node has a transaction with this hash;
-        otherwise the nonce really conflicts with another transaction.
+        otherwise the nonce really conflicts with another transaction. The same holds when
+        the retry fails over to another URL of the pool: the bytes, hence the hash, are the
+        same, so a second node either gossips the one transaction or says it already knows it.
         """
         try:
             return _bytes(self.request("eth_sendRawTransaction", ["0x" + raw.hex()]))
@@ -375,4 +403,26 @@ def _receipt(raw: dict[str, Any]) -> Receipt:
         logs=tuple(_log(log) for log in raw.get("logs", [])),
         revert_data=_bytes(revert) if isinstance(revert, str) and revert.startswith("0x") else None,
         failure=str(raw["failure"]) if revert is not None and raw.get("failure") else None,
+        effective_gas_price=_quantity(raw.get("effectiveGasPrice")),
+        **_l1_fee(raw),
     )
+
+
+def _quantity(value: Any) -> int | None:
+    """A hex quantity of a receipt, or None when absent or not one (nodes differ)."""
+    if not isinstance(value, str) or not value.startswith("0x") or len(value) > 66:
+        return None
+    try:
+        return int(value, 16)
+    except ValueError:
+        return None
+
+
+def _l1_fee(raw: dict[str, Any]) -> dict[str, Any]:
+    """The L1 data fee of a rollup receipt: OP stack ``l1Fee``, Arbitrum ``gasUsedForL1``."""
+    if (l1_fee := _quantity(raw.get("l1Fee"))) is not None:
+        return {"l1_fee": l1_fee}
+    l1_gas, price = _quantity(raw.get("gasUsedForL1")), _quantity(raw.get("effectiveGasPrice"))
+    if l1_gas is not None and price is not None:
+        return {"l1_fee": l1_gas * price, "l1_fee_in_gas": True}
+    return {}

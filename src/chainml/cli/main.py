@@ -81,16 +81,36 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-def _rpc_url_problem(url: str) -> str | None:
-    """Why ``url`` is no node URL, or None; names it without credentials or query string."""
-    parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.hostname:
-        return None
-    from chainml.chain.rpc import redact_url
+def _rpc_url_problem(value: str) -> str | None:
+    """Why ``value`` (one URL or several, comma-separated) is no node URL list, or None.
 
-    return (
-        f"{redact_url(url)!r} is not an http:// or https:// node URL (e.g. http://127.0.0.1:8545)"
-    )
+    Names the offending URL without credentials or query string.
+    """
+    urls = [part.strip() for part in value.split(",") if part.strip()]
+    if not urls:
+        return "no node URL given (e.g. http://127.0.0.1:8545)"
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            continue
+        from chainml.chain.endpoints import redact_url
+
+        return (
+            f"{redact_url(url)!r} is not an http:// or https:// node URL "
+            "(e.g. http://127.0.0.1:8545)"
+        )
+    return None
+
+
+def _check_network_option(value: str | None) -> str | None:
+    if value is not None:
+        from chainml.chain.networks import NETWORKS
+
+        if value.strip().lower() not in NETWORKS:
+            raise typer.BadParameter(
+                f"unknown network {value!r}; known: {', '.join(sorted(NETWORKS))}"
+            )
+    return value
 
 
 def _check_rpc_option(value: str | None) -> str | None:
@@ -114,9 +134,21 @@ def root(
         str | None,
         typer.Option(
             "--rpc",
-            metavar="URL",
+            metavar="URL[,URL...]",
             callback=_check_rpc_option,
-            help="JSON-RPC node URL. Default: $CHAINML_RPC, else the embedded chain.",
+            help="JSON-RPC node URL, or several of one chain comma-separated (failover). "
+            "Default: $CHAINML_RPC, else the embedded chain.",
+        ),
+    ] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            "--network",
+            metavar="NAME",
+            callback=_check_network_option,
+            help="A public network preset (mainnet, sepolia, base, base-sepolia, optimism, "
+            "op-sepolia, arbitrum, arbitrum-sepolia, polygon, ...): pins the chain id, sets "
+            "confirmations, fee defaults and explorer links. Default: $CHAINML_NETWORK.",
         ),
     ] = None,
     version: Annotated[
@@ -132,10 +164,12 @@ def root(
     """Machine-learning models and their decisions, verifiable on Ethereum-compatible chains."""
     if ctx.resilient_parsing:  # shell completion: do not read the environment
         return
-    settings = load_settings().with_overrides(data_dir=data_dir, rpc=rpc)
+    from chainml.chain.networks import apply_network
+
+    settings = load_settings().with_overrides(data_dir=data_dir, rpc=rpc, network=network)
     if settings.rpc is not None and (problem := _rpc_url_problem(settings.rpc)):
         raise InvalidInputError(f"CHAINML_RPC / chainml.toml: {problem}")  # checked before use
-    ctx.obj = settings
+    ctx.obj = apply_network(settings)
 
 
 def main(argv: Sequence[str] | None = None) -> NoReturn:

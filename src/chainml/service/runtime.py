@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from chainml._closing import Closing
 from chainml.chain import Env, connect
+from chainml.chain.endpoints import ENDPOINT_GAUGES, EndpointPool
 from chainml.config import Settings
 from chainml.errors import InvalidInputError
 from chainml.log.anchor import AnchorPolicy
@@ -147,6 +148,16 @@ class ServiceRuntime(Closing):
             log_sizes,
         )
         self.metrics.gauges["chainml_model_info"] = ("The model serving now.", model_info)
+
+        def endpoint_samples(key: str) -> Callable[[], Iterable[tuple[Labels, float]]]:
+            def read() -> Iterable[tuple[Labels, float]]:
+                pool = getattr(self._env.backend, "endpoints", None) if self._env else None
+                return pool.samples(key) if isinstance(pool, EndpointPool) else []
+
+            return read
+
+        for name, (text, key) in ENDPOINT_GAUGES.items():  # node health, with --rpc
+            self.metrics.gauges[name] = (text, endpoint_samples(key))
 
 
 def check_options(options: ServiceOptions) -> None:
