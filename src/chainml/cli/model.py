@@ -16,7 +16,6 @@ from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.files import write_atomic
 
 if TYPE_CHECKING:
-    from chainml.models.dataset import Dataset
     from chainml.models.train_base import Progress as ProgressCallback
 
 app = typer.Typer(
@@ -30,13 +29,6 @@ _TARGET = Annotated[
 _ORDER = Annotated[
     str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
 ]
-
-
-def _load_dataset(spec: str, data_dir: Path, target: str | None, order: str | None) -> Dataset:
-    """The dataset named by ``spec`` (creditcard, simulated[:N[:SEED]] or a CSV path)."""
-    from chainml.models.sources import load_dataset
-
-    return load_dataset(spec, data_dir, target=target, order=order)
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:
@@ -134,10 +126,10 @@ def train(
     as_json: _JSON = False,
 ) -> None:
     """Train on a time-ordered split, evaluate on its last 20%, store ONNX + card per model."""
-    from chainml.models.artifacts import save_model
+    from chainml.api.dataset import Dataset as ApiDataset
+    from chainml.api.model import Model
     from chainml.models.metrics import parse_rule
     from chainml.models.split import time_split
-    from chainml.models.train import train_model
 
     kinds = list(_KINDS) if kind == "all" else [kind]
     if any(k not in _KINDS for k in kinds):
@@ -146,20 +138,19 @@ def train(
     if extra and len(kinds) > 1:
         raise InvalidInputError("--param needs a single --kind (parameters differ per kind)")
     parse_rule(threshold_rule)
-    data_dir = settings_of(ctx).data_dir
-    dataset = _load_dataset(data, data_dir, target, order)
+    source = ApiDataset.load(data, target=target, order=order, data_dir=settings_of(ctx).data_dir)
+    dataset = source.data
     split = time_split(dataset)
     results = []
     with _steps() as step:
         for k in kinds:
-            params = {**({"preset": preset} if k == "lgbm" else {}), **extra}
-            trained = train_model(
-                dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
-                split=split, resamples=resamples, steps=step,
-                input_rounding="nearest" if round_inputs else "exact",
+            model = Model.train(
+                source, k, seed=seed, threshold_rule=threshold_rule, preset=preset,
+                params=extra, resamples=resamples, round_inputs=round_inputs, split=split,
+                steps=step,
             )  # fmt: skip
-            artifact, new = save_model(data_dir, trained, dataset_spec=data)
-            results.append((k, trained, artifact, new))
+            assert model.trained is not None  # Model.train keeps its training run
+            results.append((k, model.trained, model.artifact, model.new))
     if as_json:
         print_json([
             {"kind": k, "model_id": a.model_id, "path": str(a.path), "new": new,
@@ -211,18 +202,20 @@ def evaluate(
     as_json: _JSON = False,
 ) -> None:
     """Score a stored model on a dataset at its recorded threshold (the test split of its own)."""
-    from chainml.models.artifacts import load_model
-    from chainml.models.evaluate import evaluate_model
+    from chainml.api.dataset import Dataset as ApiDataset
+    from chainml.api.model import Model
 
     data_dir = settings_of(ctx).data_dir
-    model = load_model(data_dir, model_id)
+    stored = Model.load(model_id, data_dir=data_dir)
+    model = stored.artifact
     spec = data or model.card["dataset"].get("spec")
     if spec is None:
         raise InvalidInputError(
             "the card names no dataset spec (the model was not trained from the CLI); give --data"
         )
-    dataset = _load_dataset(spec, data_dir, target, order)
-    result = evaluate_model(model, dataset, resamples=resamples)
+    source = ApiDataset.load(spec, target=target, order=order, data_dir=data_dir)
+    dataset = source.data
+    result = stored.evaluate(source, resamples=resamples)
     if as_json:
         print_json(result)
         return
