@@ -119,14 +119,8 @@ def _sniff(sample: str) -> str:
         return ","
 
 
-def read_overrides(path: Path) -> dict[str, Any]:
-    """A user's schema corrections from a TOML or JSON file (size-bounded before parsing).
-
-    Shape: top-level ``target``, ``positive``, ``time`` (optional), and ``[columns."NAME"]``
-    tables with any :class:`~chainml.models.schema.Column` field (``kind``, ``feature``,
-    ``encoding``, ``categories``, ``fill``, ``indicator``, ...). A full schema written by
-    ``chainml data schema --json`` is accepted too.
-    """
+def read_document(path: Path) -> dict[str, Any]:
+    """A TOML (or, for ``*.json``, JSON) table from ``path``, size-bounded before parsing."""
     try:
         data = Path(path).read_bytes()[: MAX_SCHEMA_BYTES + 1]
     except OSError as err:
@@ -142,6 +136,18 @@ def read_overrides(path: Path) -> dict[str, Any]:
             raise InvalidInputError(f"{path}: not valid TOML: {err}") from err
     if not isinstance(parsed, dict):
         raise InvalidInputError(f"{path}: a schema file holds a table/object at the top")
+    return parsed
+
+
+def read_overrides(path: Path) -> dict[str, Any]:
+    """A user's schema corrections from a TOML or JSON file (size-bounded before parsing).
+
+    Shape: top-level ``target``, ``positive``, ``time`` (optional), and ``[columns."NAME"]``
+    tables with any :class:`~chainml.models.schema.Column` field (``kind``, ``feature``,
+    ``encoding``, ``categories``, ``fill``, ``indicator``, ...). A full schema written by
+    ``chainml data schema --json`` is accepted too.
+    """
+    parsed = read_document(path)
     columns = parsed.get("columns", {})
     if isinstance(columns, list):  # the full JSON form lists columns
         columns = {str(c.get("name")): c for c in columns if isinstance(c, dict)}

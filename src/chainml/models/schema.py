@@ -295,6 +295,31 @@ class Schema:
             raise SchemaError(origin, problems)
         return np.ascontiguousarray(np.hstack(blocks))
 
+    def times(self, values: Sequence[str], origin: str) -> FloatArray:
+        """POSIX seconds (or the raw numbers) of the time column's cells; no blanks allowed."""
+        assert self.time is not None
+        column = self.column(self.time)
+        out = np.empty(len(values), dtype=np.float64)
+        bad: list[tuple[int, str]] = []
+        for row, value in enumerate(values):
+            try:
+                if is_missing(value):
+                    raise ValueError("the time is blank")
+                out[row] = column.number(value)
+            except ValueError as err:
+                bad.append((row, str(err)))
+        if bad:
+            row, detail = bad[0]
+            more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+            raise SchemaError(
+                origin,
+                {
+                    self.time: f"line {row + 2}: {detail}{more}; every row "
+                    "needs a time, or use another --split"
+                },
+            )
+        return out
+
     def labels(self, values: Sequence[str], origin: str) -> npt.NDArray[np.int8]:
         """0/1 labels from raw label cells: ``positive`` is 1, ``negatives`` are 0."""
         positive = _label_key(self.positive)
