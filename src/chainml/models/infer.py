@@ -200,25 +200,17 @@ def infer_schema(
     if problems:
         raise SchemaError(where, problems)
     assert target is not None
-    columns: list[Column] = []
-    for name in table.header:
-        if name == target:
-            columns.append(Column(name=name, kind="ignore", feature=False))
-            continue
-        try:
-            column = _infer_column(name, table.cells[name], forced=column_overrides.get(name, {}))
-            if name == time and column.kind != "datetime":
-                column = replace(column, kind="datetime", feature=False,
-                                 format="iso" if column.kind == "categorical" else "seconds",
-                                 encoding="", categories=())  # fmt: skip
-            columns.append(column)
-        except ValueError as err:
-            problems[name] = str(err)
-    if problems:
+    columns, problems = _columns(table, target, time, column_overrides)
+    label: tuple[str, tuple[str, ...]] | None = None
+    try:
+        label = _label_values(target, table.cells[target], positive)
+    except ValueError as err:
+        problems[target] = str(err)
+    if problems or label is None:
         raise SchemaError(where, problems)
+    positive, negatives = label
     if time is None:
         time = next((c.name for c in columns if c.kind == "datetime"), None)
-    positive, negatives = _label_values(where, target, table.cells[target], positive)
     try:
         schema = Schema(columns=tuple(columns), target=target, positive=positive,
                         negatives=negatives, time=time, delimiter=table.delimiter)  # fmt: skip
@@ -227,37 +219,65 @@ def infer_schema(
     return schema
 
 
+def infer_columns(table: Table, overrides: Mapping[str, Any] | None = None) -> tuple[Column, ...]:
+    """Every column's inferred kind and encoding, before a label is chosen (``data schema``)."""
+    columns, problems = _columns(table, None, None, (overrides or {}).get("columns", {}))
+    if problems:
+        raise SchemaError(str(table.path), problems)
+    return columns
+
+
+def _columns(
+    table: Table, target: str | None, time: str | None, forced: Mapping[str, Mapping[str, Any]]
+) -> tuple[tuple[Column, ...], dict[str, str]]:
+    columns: list[Column] = []
+    problems: dict[str, str] = {}
+    for name in table.header:
+        if name == target:
+            columns.append(Column(name=name, kind="ignore", feature=False))
+            continue
+        try:
+            column = _infer_column(name, table.cells[name], forced=forced.get(name, {}))
+        except ValueError as err:
+            problems[name] = str(err)
+            continue
+        if name == time and column.kind != "datetime":
+            column = replace(column, kind="datetime", feature=False,
+                             format="iso" if column.kind == "categorical" else "seconds",
+                             encoding="", categories=(), indicator=False)  # fmt: skip
+        columns.append(column)
+    return tuple(columns), problems
+
+
 def _label_values(
-    where: str, target: str, cells: Sequence[str], positive: str | None
+    target: str, cells: Sequence[str], positive: str | None
 ) -> tuple[str, tuple[str, ...]]:
+    """The positive label value and the negative ones; ``ValueError`` with a hint if unclear."""
     counts = Counter(c.strip() for c in cells)
     blanks = sum(n for v, n in counts.items() if is_missing(v))
     if blanks:
-        raise SchemaError(where, {target: f"{blanks} row(s) have no label; remove them"})
+        raise ValueError(f"{blanks} row(s) have no label; remove them")
     values = sorted(counts)
+    shown = ", ".join(map(repr, values[:10])) + (", ..." if len(values) > 10 else "")
     numeric = all(_is_number(v) for v in values)
     if positive is None:
-        if numeric and {float(v) for v in values} <= {0.0, 1.0}:
-            positive = next(v for v in values if float(v) == 1.0) if any(
-                float(v) == 1.0 for v in values) else "1"  # fmt: skip
-        else:
-            raise SchemaError(where, {target: (
-                f"the label has values {', '.join(map(repr, values[:10]))}; say which one is "
-                f"the positive class (class 1) with --positive VALUE, e.g. --positive {values[0]}"
-            )})  # fmt: skip
-    key = (lambda v: float(v)) if numeric and _is_number(positive) else (lambda v: v)
-    matching = [v for v in values if key(v) == key(positive.strip())]
+        ones = [v for v in values if numeric and float(v) == 1.0]
+        if not (numeric and {float(v) for v in values} <= {0.0, 1.0} and ones):
+            raise ValueError(
+                f"the label has values {shown}; say which one is the positive class (class 1) "
+                f"with --positive VALUE, e.g. --positive {values[0]}"
+            )
+        positive = ones[0]
+    wanted = positive.strip()
+    if numeric and _is_number(wanted):
+        matching = [v for v in values if float(v) == float(wanted)]
+    else:
+        matching = [v for v in values if v == wanted]
     if not matching:
-        raise SchemaError(
-            where,
-            {
-                target: f"no row has the positive label {positive!r}; "
-                f"values are {', '.join(map(repr, values[:10]))}"
-            },
-        )
+        raise ValueError(f"no row has the positive label {positive!r}; values are {shown}")
     negatives = tuple(v for v in values if v not in matching)
     if not negatives:
-        raise SchemaError(where, {target: f"every row has label {positive!r}; need both classes"})
+        raise ValueError(f"every row has label {positive!r}; need both classes")
     return matching[0], negatives
 
 
