@@ -58,7 +58,8 @@ def register(
     console().print(
         f"registered {artifact.model_id} in ModelRegistry {done.registry} "
         f"(block {done.block_number}, gas {done.gas_used})\n"
-        f"next: chainml gov propose approve {artifact.model_id} --use {DEFAULT_USE}"
+        f"next: chainml gov propose approve {artifact.model_id} --use "
+        f"{artifact.use or DEFAULT_USE}"
     )
 
 
@@ -163,7 +164,10 @@ def list_(
         {
             "model_id": m.model_id,
             "kind": m.kind,
+            "preset": m.preset,
             "dataset": m.dataset,
+            "trained_at": m.trained_at,
+            "use": m.use,
             "pr_auc": m.pr_auc,
             "status": status.get(m.model_id, "unknown" if not offline else "-"),
         }
@@ -176,11 +180,13 @@ def list_(
         console().print(f"no models in {settings.data_dir}; train one with `chainml model train`")
         return
     table = Table()
-    for column in ("model id", "kind", "dataset", "PR-AUC", "status"):
+    for column in ("model id", "kind", "preset", "dataset", "trained (UTC)", "PR-AUC", "status"):
         table.add_column(column)
     for row in rows:
         pr_auc = "?" if row["pr_auc"] is None else f"{row['pr_auc']:.3f}"
         table.add_row(
-            *(str(row[k]) for k in ("model_id", "kind", "dataset")), pr_auc, str(row["status"])
-        )
+            str(row["model_id"]), str(row["kind"]), str(row["preset"] or "-"),
+            str(row["dataset"]), str(row["trained_at"] or "?").replace("T", " ").rstrip("Z"),
+            pr_auc, str(row["status"]),
+        )  # fmt: skip
     console().print(table)
