@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from chainml.config import load_settings
 from chainml.models.dataset import Dataset as LoadedData
 from chainml.models.dataset import FloatArray, LabelArray
+
+if TYPE_CHECKING:
+    from chainml.models.schema import Schema
 
 
 def default_data_dir(data_dir: Path | str | None) -> Path:
@@ -34,16 +38,24 @@ class Dataset:
         path: Path | str,
         *,
         target: str | None = None,
+        positive: str | None = None,
+        schema: Path | str | Schema | None = None,
         order: str | None = None,
+        group: str | None = None,
         data_dir: Path | str | None = None,
     ) -> Dataset:
-        """Read a CSV with a label column ``target`` (and an optional time column ``order``).
+        """Read any CSV with a label column ``target`` (``chainml model train --data FILE``).
 
-        Its schema is inferred and stored in ``data_dir`` on first read, and enforced after;
-        ``target`` may be omitted once a schema is stored. Errors are
-        :class:`~chainml.errors.InvalidInputError` naming the line and column.
+        Its schema (column kinds, encodings, blanks) is inferred, or taken from one stored
+        for this file's content; ``schema`` is a TOML/JSON file of corrections to it (or a
+        model's :class:`~chainml.models.schema.Schema` to encode with). ``positive`` is the
+        label value of class 1, ``order`` the time column, ``group`` the column of a
+        ``group:COLUMN`` split. Errors are InvalidInputError naming every bad column.
         """
-        return cls.load(str(Path(path)), target=target, order=order, data_dir=data_dir)
+        return cls.load(
+            str(Path(path)), target=target, positive=positive, schema=schema, order=order,
+            group=group, data_dir=data_dir,
+        )  # fmt: skip
 
     @classmethod
     def load(
@@ -51,14 +63,30 @@ class Dataset:
         spec: str,
         *,
         target: str | None = None,
+        positive: str | None = None,
+        schema: Path | str | Schema | None = None,
         order: str | None = None,
+        group: str | None = None,
         data_dir: Path | str | None = None,
     ) -> Dataset:
         """The dataset a spec names: ``creditcard``, ``simulated[:N[:SEED]]`` or a CSV path."""
+        from chainml.models.schema import Schema
         from chainml.models.sources import load_dataset
 
         folder = default_data_dir(data_dir)
-        return cls(load_dataset(spec, folder, target=target, order=order), spec, folder)
+        options: dict[str, Any] = {"positive": positive, "group": group}
+        if isinstance(schema, Schema):
+            options["schema"] = schema
+        elif schema is not None:
+            options["schema_file"] = Path(schema)
+        present = {name: value for name, value in options.items() if value is not None}
+        data = load_dataset(spec, folder, target=target, order=order, **present)
+        return cls(data, spec, folder)
+
+    @property
+    def schema(self) -> Schema | None:
+        """How raw columns became the features (None for data that was numeric already)."""
+        return self.data.schema
 
     @property
     def name(self) -> str:

@@ -1,9 +1,10 @@
 """``chainml.DecisionLog`` and ``chainml.verify_receipt``: log and prove decisions, check receipts.
 
 :class:`DecisionLog` is the log of one data directory (``chainml log ...``): ``append`` scores
-records with a :class:`~chainml.Model` exactly as the service does (features quantized to the
-model's inputs, the integer model of record, its integer threshold) and logs the decisions in
-one durable batch; ``anchor`` puts the tree head on chain; ``prove`` writes a receipt.
+records with a :class:`~chainml.Model` exactly as the service does (raw records encoded by the
+model's schema, features quantized to the model's inputs, the integer model of record, its
+integer threshold) and logs the decisions in one durable batch; ``anchor`` puts the tree head
+on chain; ``prove`` writes a receipt.
 :func:`verify_receipt` is ``chainml log verify``: relative to logs the *caller* trusts, never
 to one the receipt names, and failing closed with :class:`~chainml.errors.VerificationError`.
 """
@@ -29,8 +30,8 @@ if TYPE_CHECKING:
     from chainml.log.store import AnchorRecord
     from chainml.log.trust import TrustRoot
 
-#: A record to score: the model's features in its order, or an object naming each of them.
-Record = Sequence[float] | Mapping[str, Any]
+#: A record to score: a raw row (column -> raw value), or the model's encoded features in order.
+Record = Mapping[str, Any] | Sequence[float]
 
 
 class DecisionLog(Closing):
@@ -50,11 +51,16 @@ class DecisionLog(Closing):
     ) -> list[DecisionRecord]:
         """Score ``records`` with ``model`` and log the decisions as one durable batch.
 
-        ``request_ids`` (your ids, unique in the log; generated when absent) and ``metadata``
-        (only its SHA-256 over canonical JSON is logged) run parallel to ``records``. A record
-        that does not fit the model is an InvalidInputError naming it, and nothing is logged.
+        A record is your raw row — column name -> raw value, encoded by the model's schema
+        (for a model without one: its feature names -> numbers) — or a sequence of the
+        model's encoded features in its order. ``request_ids`` (your ids, unique in the log;
+        generated when absent) and ``metadata`` run parallel to ``records``. The log keeps the
+        encoded integer features and, in ``metadata_hash``, SHA-256 of the raw record with its
+        metadata (``chainml.service.scoring.record_hash``; just the metadata's for encoded
+        features). A record that does not fit the model is an InvalidInputError naming it,
+        and then nothing is logged.
         """
-        from chainml.service.scoring import ServingModel, metadata_hash
+        from chainml.service.scoring import ServingModel, metadata_hash, record_hash
 
         texts = list(request_ids) if request_ids is not None else [
             uuid.uuid4().hex for _ in records
@@ -67,8 +73,17 @@ class DecisionLog(Closing):
             )
         if not records:
             return []
+        raw = [r for r in records if isinstance(r, Mapping)]
         serving = ServingModel(model.artifact)
-        scored = serving.score(serving.rows(records, "records"))
+        if len(raw) == len(records):
+            scored = serving.score(serving.raw_rows(raw, "records"))
+            hashes = [record_hash(r, m) for r, m in zip(raw, extras, strict=True)]
+        elif not raw:
+            encoded = [r for r in records if not isinstance(r, Mapping)]
+            scored = serving.score(serving.rows(encoded, "records"))
+            hashes = [metadata_hash(m) for m in extras]
+        else:
+            raise InvalidInputError("records are all raw (mappings) or all encoded (sequences)")
         decisions = [
             Decision(
                 model_id=serving.model_id_bytes,
@@ -76,10 +91,10 @@ class DecisionLog(Closing):
                 label=label,
                 request_id=request_id_from(text),
                 features=tuple(int(v) for v in row),
-                metadata_hash=metadata_hash(extra),
+                metadata_hash=digest,
             )
-            for text, extra, score, label, row in zip(
-                texts, extras, scored.fixed_scores, scored.labels,
+            for text, digest, score, label, row in zip(
+                texts, hashes, scored.fixed_scores, scored.labels,
                 scored.fixed_features.tolist(), strict=True,
             )
         ]  # fmt: skip

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from chainml.chain import Env
     from chainml.governance.registration import Registration
     from chainml.models.artifacts import ModelArtifact
-    from chainml.models.split import TimeSplit
+    from chainml.models.schema import Schema
     from chainml.models.train import StepReporter, TrainedModel
 
 #: ``Model.train``'s kinds: logistic regression, LightGBM, a small MLP.
@@ -48,24 +48,32 @@ class Model:
         kind: str = "lr",
         *,
         seed: int = 0,
+        split: str | None = None,
         threshold_rule: str = "f1",
+        use: str | None = None,
+        labels: tuple[str, str] | None = None,
         preset: str = "quality",
         params: dict[str, Any] | None = None,
         resamples: int = 1000,
         round_inputs: bool = False,
         data_dir: Path | str | None = None,
-        split: TimeSplit | None = None,
         steps: StepReporter | None = None,
     ) -> Model:
         """Train a ``kind`` model on ``dataset`` and store it (in the dataset's data directory).
 
-        ``threshold_rule`` is ``f1``, ``fpr:RATE``, ``recall:RATE`` or ``probability:P`` on
-        the validation slice; ``preset`` is LightGBM's (``quality`` or ``compact``);
-        ``params`` are the estimator's hyperparameters; ``round_inputs`` lets the service
+        ``split`` is ``time``, ``random``, ``stratified`` or ``group:COLUMN`` (load the dataset
+        with ``order=`` or ``group=`` that column); default: by time when the data has a time
+        column, else stratified. ``threshold_rule`` is ``f1``, ``fpr:RATE``, ``recall:RATE``
+        or ``probability:P`` on the validation slice; ``use`` names what the model is for and
+        ``labels`` its decision words for class 1 and 0 (e.g. ``("flag", "ok")``);
+        ``preset`` is LightGBM's (``quality`` or ``compact``); ``params`` are the
+        estimator's hyperparameters; ``round_inputs`` lets the service
         round a fraction sent for an integral feature. Storing the same model again leaves
         the stored one untouched (``new`` is then False).
         """
         from chainml.models.artifacts import save_model
+        from chainml.models.split import make_split
+        from chainml.models.tabular import store_schema
         from chainml.models.train import train_model
 
         if kind not in KINDS:
@@ -74,10 +82,15 @@ class Model:
         trained = train_model(
             dataset.data, kind, seed=seed,
             params={**({"preset": preset} if kind == "lgbm" else {}), **(params or {})},
-            threshold_rule=threshold_rule, split=split, resamples=resamples, steps=steps,
+            threshold_rule=threshold_rule, split=make_split(dataset.data, split, seed=seed),
+            resamples=resamples, steps=steps,
             input_rounding="nearest" if round_inputs else "exact",
         )  # fmt: skip
-        artifact, new = save_model(folder, trained, dataset_spec=dataset.spec)
+        artifact, new = save_model(
+            folder, trained, dataset_spec=dataset.spec, use=use, labels=labels
+        )
+        if dataset.schema is not None:  # later loads of this file encode it the same way
+            store_schema(folder, Path(dataset.spec), dataset.schema)
         return cls(artifact, folder, trained, new)
 
     @classmethod
@@ -102,6 +115,11 @@ class Model:
     def feature_names(self) -> tuple[str, ...]:
         """The model's inputs, in order."""
         return self.artifact.feature_names
+
+    @property
+    def schema(self) -> Schema | None:
+        """The encoding of raw records into its features (None: it takes numbers only)."""
+        return self.artifact.schema
 
     @property
     def card(self) -> dict[str, Any]:
@@ -130,7 +148,7 @@ class Model:
         """Metrics at the model's threshold: on its own test split, or on every row of others.
 
         Without ``dataset`` the card's dataset spec is loaded again (a model trained from the
-        CLI or :meth:`train` records it).
+        CLI or :meth:`train` records it), encoded with the model's own schema.
         """
         from chainml.models.evaluate import evaluate_model
 
@@ -140,7 +158,9 @@ class Model:
                 raise InvalidInputError(
                     "the card names no dataset spec; pass the dataset to evaluate on"
                 )
-            dataset = Dataset.load(spec, data_dir=self.data_dir)
+            method = str(self.card["dataset"].get("split", {}).get("method", ""))
+            group = method.partition(":")[2] if method.startswith("group:") else None
+            dataset = Dataset.load(spec, schema=self.schema, group=group, data_dir=self.data_dir)
         return evaluate_model(self.artifact, dataset.data, resamples=resamples)
 
     def register(self, env: Env, *, uri: str | None = None) -> Registration:

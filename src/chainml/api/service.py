@@ -13,8 +13,9 @@ middleware and routes are left alone. The service keeps its state in ``app.state
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chainml._closing import Closing
@@ -55,7 +56,9 @@ class Service(Closing):
     """The scorer over ``settings.data_dir``'s log and models, and ``settings``' chain.
 
     ``options`` are those of ``chainml serve`` (model or use, API keys, anchoring, limits);
-    ``env`` is a chain connection the caller owns (default: one is opened on first use).
+    ``model_id`` (pin one stored model) and ``api_keys`` (at least 16 characters each)
+    override theirs. ``env`` is a chain connection the caller owns (default: one is opened
+    on first use).
     The log is opened and the model loaded and verified here, so a bad configuration fails
     before your app starts.
     """
@@ -65,12 +68,19 @@ class Service(Closing):
         settings: Settings | None = None,
         options: ServiceOptions | None = None,
         *,
+        model_id: str | None = None,
+        api_keys: Sequence[str] = (),
         env: Env | None = None,
     ) -> None:
-        from chainml.service.options import ServiceOptions
+        from chainml.service.options import ServiceOptions, api_keys_from
         from chainml.service.runtime import ServiceRuntime, check_options
 
-        self.options = options or ServiceOptions()
+        options = options or ServiceOptions()
+        if model_id is not None:
+            options = replace(options, model_id=model_id)
+        if api_keys:
+            options = replace(options, api_keys=api_keys_from(tuple(api_keys), environ={}))
+        self.options = options
         check_options(self.options)
         self.runtime: ServiceRuntime = ServiceRuntime(
             settings or load_settings(), self.options, env
