@@ -47,6 +47,12 @@ def test_a_raw_record_is_scored_logged_and_reproduced_on_chain(
         unseen = {**raw, "purpose": "yacht", "amount": ""}
         other = client.post("/v1/score", json={"record": unseen}, headers=HEADERS)
         assert other.status_code == 200, other.text
+        # a batch of raw records is scored and logged together; a batch mixing kinds is not
+        batch = {"records": [{"record": raw}, {"record": {**raw, "housing": "own"}}]}
+        together = client.post("/v1/score/batch", json=batch, headers=HEADERS)
+        assert together.status_code == 200 and len(together.json()["results"]) == 2
+        mixed = {"records": [{"record": raw}, {"features": [0.0] * len(model.feature_names)}]}
+        assert client.post("/v1/score/batch", json=mixed, headers=HEADERS).status_code == 422
         # every bad field at once, by column name
         bad = {"amount": "lots", "age": "23", "purpose": "car", "color": "red"}
         refused = client.post("/v1/score", json={"record": bad}, headers=HEADERS)
