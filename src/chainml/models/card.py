@@ -312,6 +312,14 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"| PR-AUC 95% bootstrap interval ({interval['resamples']} resamples) | "
         f"{interval['low']:.4f} - {interval['high']:.4f} |",
         f"| ROC-AUC | {test['roc_auc']:.4f} |",
+        *(
+            [
+                f"| ROC-AUC 95% interval (DeLong) | {test['roc_auc_interval']['low']:.4f} - "
+                f"{test['roc_auc_interval']['high']:.4f} |"
+            ]
+            if "roc_auc_interval" in test
+            else []
+        ),
         *(f"| recall at {_pct(float(f))} FPR | {v:.4f} |" for f, v in at_fpr.items()),
         *(
             f"| precision at {_pct(float(r))} recall | {v:.4f} |"
