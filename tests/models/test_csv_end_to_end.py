@@ -83,5 +83,7 @@ def test_a_raw_csv_trains_with_zero_preprocessing(capsys, tmp_path: Path) -> Non
     assert code == 0, err
     assert json.loads(out)["metrics"]["pr_auc"] == summary.pr_auc  # the recorded split, redone
 
-    code, out, err = run(capsys, "--data-dir", data, "model", "list", "--offline")
-    assert code == 0 and "trained (UTC)" in out and "german" in out and "logistic" in out
+    code, out, err = run(capsys, "--data-dir", data, "model", "list", "--offline", "--json")
+    [listed] = json.loads(out)
+    assert code == 0 and listed["dataset"] == "german" and listed["use"] == "screening"
+    assert listed["trained_at"] == card["trained_at"] and listed["preset"] is None
