@@ -224,7 +224,8 @@ def _encoding_words(column: Column) -> str:
         kept = len(column.categories)
         if column.encoding == "ordinal":
             return f"ordinal by frequency ({kept} kept, rest = other)"
-        shown = ", ".join(column.categories[:4]) + (", ..." if kept > 4 else "")
+        shown = ", ".join(c if len(c) <= 24 else c[:23] + "…" for c in column.categories[:3])
+        shown += f", ... ({kept})" if kept > 3 else ""
         return f"one-hot: {shown} + (other)"
     if column.kind == "boolean":
         return f"1 = {'/'.join(column.true_values)}, 0 = {'/'.join(column.false_values)}"

@@ -26,7 +26,6 @@ from chainml.models.train import KINDS, TrainedModel
 CARD_FORMAT = "chainml.card/2"
 #: Data that is about payment fraud: only its models default to a fraud use and hold/pass.
 FRAUD_SOURCES = ("ULB credit-card fraud", "chainml payments simulator")
-FRAUD_USE = "fraud-screening"  # = chainml.governance.DEFAULT_USE (not imported: no chain here)
 NEUTRAL_USE = "screening"
 ARTIFACT_HASH_DEFINITION = (
     "SHA-256 of the bytes of params.json; for LightGBM, params.json pins booster.txt by its "
@@ -87,7 +86,9 @@ def default_use(dataset: Dataset) -> tuple[str, tuple[str, str]]:
     flag/ok.
     """
     if dataset.source.startswith(FRAUD_SOURCES):
-        return FRAUD_USE, ("hold", "pass")
+        from chainml.governance.registry import DEFAULT_USE  # the one fraud-screening literal
+
+        return DEFAULT_USE, ("hold", "pass")
     return NEUTRAL_USE, ("flag", "ok")
 
 
@@ -312,6 +313,14 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"| PR-AUC 95% bootstrap interval ({interval['resamples']} resamples) | "
         f"{interval['low']:.4f} - {interval['high']:.4f} |",
         f"| ROC-AUC | {test['roc_auc']:.4f} |",
+        *(
+            [
+                f"| ROC-AUC 95% interval (DeLong) | {test['roc_auc_interval']['low']:.4f} - "
+                f"{test['roc_auc_interval']['high']:.4f} |"
+            ]
+            if "roc_auc_interval" in test
+            else []
+        ),
         *(f"| recall at {_pct(float(f))} FPR | {v:.4f} |" for f, v in at_fpr.items()),
         *(
             f"| precision at {_pct(float(r))} recall | {v:.4f} |"

@@ -260,6 +260,8 @@ def _label_values(
     values = sorted(counts)
     shown = ", ".join(map(repr, values[:10])) + (", ..." if len(values) > 10 else "")
     numeric = all(_is_number(v) for v in values)
+    if len(values) < 2:
+        raise ValueError(f"the label has only one class ({shown}); need both classes")
     if positive is None:
         ones = [v for v in values if numeric and float(v) == 1.0]
         if not (numeric and {float(v) for v in values} <= {0.0, 1.0} and ones):
@@ -350,7 +352,7 @@ def _looks_like_unix_time(numbers: Sequence[float]) -> bool:
 
 
 def _is_row_index(numbers: Sequence[float]) -> bool:
-    return len(numbers) > 2 and all(n == i + numbers[0] for i, n in enumerate(numbers)) and \
+    return len(numbers) >= 20 and all(n == i + numbers[0] for i, n in enumerate(numbers)) and \
         numbers[0] in (0.0, 1.0)  # fmt: skip
 
 

@@ -43,8 +43,9 @@ from chainml.errors import InvalidInputError
 SCHEMA_FORMAT = "chainml.schema/2"
 KINDS = ("numeric", "boolean", "categorical", "datetime", "id", "ignore")
 ENCODINGS = ("onehot", "ordinal")
-#: Raw cells (stripped, lower-cased) read as "no value".
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+#: Raw cells (stripped, lower-cased) read as "no value". Not "none": in data such as UCI
+#: German credit it is a real category ("other debtors: none").
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "?"})
 #: The category a blank categorical value becomes.
 MISSING_CATEGORY = "(missing)"
 OTHER = "(other)"
