@@ -10,12 +10,14 @@ import hashlib
 import json
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 import chainml
 from chainml.chain import Env
 from chainml.config import Settings
 from chainml.inference.onchain import compile_model, deploy_model
+from chainml.models.artifacts import ModelArtifact
 from chainml.service import create_app
 from tests.api.loans import write_loans_csv
 from tests.service.conftest import HEADERS, options
@@ -80,3 +82,29 @@ def test_a_raw_record_is_scored_logged_and_reproduced_on_chain(
         on_chain = tuple(contract.decide(features))
     assert on_chain == (int(record["score"]), bool(record["label"]))
     assert record["label"] == scored["label"]
+
+
+def test_the_raw_record_hash_is_canonical_json() -> None:
+    from chainml.service.scoring import metadata_hash, record_hash
+
+    record = {"b": "x", "a": 1}
+    assert record_hash(record, None) == record_hash({"a": 1, "b": "x"}, None)  # key order
+    assert record_hash(record, None) != record_hash({"a": 1.0, "b": "x"}, None)  # as sent
+    assert record_hash(record, {"m": 1}) != record_hash(record, None)  # metadata included
+    assert record_hash(record, None) != metadata_hash(record)  # not the metadata's hash
+
+
+def test_the_python_log_refuses_what_does_not_fit(data_dir: Path, model: ModelArtifact) -> None:
+    """A numeric model (no schema) takes its feature names with numbers; nothing else is logged."""
+    stored = chainml.Model.load(model.model_id, data_dir=data_dir)
+    row = dict.fromkeys(model.feature_names, 1.0)
+    with chainml.DecisionLog(data_dir, durability="normal") as log:
+        with pytest.raises(chainml.InvalidInputError, match="has no schema: send numbers"):
+            log.append(stored, [{**row, model.feature_names[0]: "1"}])
+        with pytest.raises(chainml.InvalidInputError, match="all raw"):
+            log.append(stored, [row, list(row.values())])
+        with pytest.raises(chainml.InvalidInputError, match="must run parallel"):
+            log.append(stored, [row], request_ids=["a", "b"])
+        assert log.head().size == 0
+        [logged] = log.append(stored, [row], request_ids=["ok"])
+        assert log.record(0) == logged and log.prove(0)["anchor"] is None  # pending
