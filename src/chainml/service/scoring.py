@@ -22,8 +22,6 @@ assignment, so a request is scored by exactly one model and its decision names t
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
 from chainml.inference.batch import score_rows
+from chainml.log.jsonl import metadata_hash as canonical_sha256  # the one canonical JSON hash
 from chainml.log.record import ZERO32
 from chainml.models.artifacts import ModelArtifact
 from chainml.models.schema import Schema, SchemaError
@@ -192,7 +191,7 @@ def metadata_hash(metadata: Mapping[str, Any] | None) -> bytes:
     """SHA-256 of canonical JSON (sorted keys, no spaces, UTF-8), or zero without metadata."""
     if metadata is None:
         return ZERO32
-    return _canonical_sha256(metadata)
+    return canonical_sha256(metadata)
 
 
 def record_hash(record: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> bytes:
@@ -203,12 +202,7 @@ def record_hash(record: Mapping[str, Any], metadata: Mapping[str, Any] | None) -
     they were sent. In Python: ``hashlib.sha256(json.dumps({"metadata": m, "record": r},
     sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).digest()``.
     """
-    return _canonical_sha256({"metadata": metadata, "record": record})
-
-
-def _canonical_sha256(document: Mapping[str, Any]) -> bytes:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+    return canonical_sha256({"metadata": metadata, "record": record})
 
 
 def _is_number(value: object) -> bool:
