@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -74,3 +76,58 @@ def test_the_plain_python_verifier_in_the_docs(
         pending["anchor"] = None
         with pytest.raises(AssertionError, match="pending"):
             _run(pending, trust)
+
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_the_python_lifecycle_in_the_readme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's notebook example, run as written on a generated CSV; then what it proves.
+
+    The end-to-end test of the Python API: a CSV with text categories, blanks and a
+    class-sorted text label -> dataset -> trained model -> registry entry on the embedded
+    chain -> a raw record's decision in the log -> anchor -> receipt -> verified against the
+    pinned log, and refused for a flipped bit or when no log is pinned.
+    """
+    import chainml
+    from tests.api.loans import write_loans_csv
+
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    [lifecycle] = [b for b in blocks if "chainml.Dataset.from_csv" in b]
+    [embedding] = [b for b in blocks if "chainml.Service(" in b]
+    monkeypatch.chdir(tmp_path)
+    for name in ("CHAINML_DATA_DIR", "CHAINML_RPC", "CHAINML_TRUSTED_LOGS"):
+        monkeypatch.delenv(name, raising=False)
+    table = write_loans_csv(tmp_path / "loans.csv", rows=600)
+    run: dict[str, Any] = {}
+    exec(lifecycle, run)  # our own documentation, run as written
+    assert capsys.readouterr().out.splitlines()[-1].startswith("True ")
+    data, model, decided, receipt = run["data"], run["model"], run["decided"], run["receipt"]
+    assert run["check"].verified and run["check"].record == decided
+
+    assert (data.rows, data.positives) == (600, sum(row["label"] == "bad" for row in table))
+    assert model.card["dataset"]["commitment"] == data.commitment()
+    assert model.card["dataset"]["split"]["method"] == "stratified"  # no time column
+    # logged: the model's decision on the encoded applicant, and the raw record's hash
+    encoded = model.schema.encode_record(run["applicant"])
+    assert decided.label == model.predict([encoded])[0]
+    canonical = json.dumps({"metadata": None, "record": run["applicant"]}, sort_keys=True,
+                           separators=(",", ":"), ensure_ascii=False)  # fmt: skip
+    assert decided.metadata_hash == hashlib.sha256(canonical.encode()).digest()
+
+    with chainml.connect() as env:
+        assert not model.register(env).new  # registered once, by the example
+        flipped = copy.deepcopy(receipt)
+        leaf = bytearray.fromhex(flipped["leaf_data"][2:])
+        leaf[-1] ^= 0x01  # one bit of the last feature
+        flipped["leaf_data"] = "0x" + leaf.hex()
+        with pytest.raises(chainml.VerificationError):
+            chainml.verify_receipt(flipped, trusted_logs=[run["trusted"]], env=env)
+        with pytest.raises(chainml.VerificationError, match="you trust no log"):
+            chainml.verify_receipt(receipt, trusted_logs=[], env=env)
+
+    exec(embedding, run)
+    run["service"].close()
+    assert "/risk/v1/score" in run["app"].openapi()["paths"]

@@ -18,13 +18,17 @@ EXPECTED_ALL = [
     "Contract",
     "ContractRevertError",
     "DataDirectoryError",
+    "Dataset",
+    "DecisionLog",
     "Env",
     "InsufficientFundsError",
     "InvalidInputError",
+    "Model",
     "NonceConflictError",
     "NotFoundError",
     "ProofError",
     "Receipt",
+    "Service",
     "Settings",
     "TransactionRejectedError",
     "VerificationError",
@@ -32,6 +36,7 @@ EXPECTED_ALL = [
     "__version__",
     "connect",
     "load_settings",
+    "verify_receipt",
 ]
 
 

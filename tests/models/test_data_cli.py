@@ -52,7 +52,10 @@ def test_simulate_writes_transfers_features_and_labels(
     facts = json.loads(out)
     assert code == 0 and facts["rows"] == 400 and facts["ordered"] is True
     assert facts["features"] == list(FEATURE_NAMES)  # timestamp is the order, not a feature
-    assert (tmp_path / ".chainml" / "datasets" / "p.schema.json").is_file()
+    code, out, _ = run(capsys, "data", "info", "p.csv", "--target", "is_fraud", "--json")
+    facts = json.loads(out)  # issue 20: the raw Unix timestamp is the time column, not a feature
+    assert code == 0 and facts["ordered"] is True and facts["features"] == list(FEATURE_NAMES)
+    assert not (tmp_path / ".chainml" / "datasets").exists()  # info stores no schema
 
 
 def test_simulate_into_a_missing_directory_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,12 +75,12 @@ def test_info_of_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
     ("content", "args", "message"),
     [
         (
-            "a,b,label\n1,x,0\n2,3,1\n",
+            "a,b,label\n1,x,good\n2,3,bad\n",
             ["--target", "label"],
-            "bad.csv, line 2, column 'b': 'x' is not a number",
+            "label: the label has values 'bad', 'good'; say which one is the positive class",
         ),
         ("a,b,label\n1,2,0\n2,3,0\n", ["--target", "label"], "only one class"),
-        ("a,b,label\n1,2,0\n2,3,1\n", ["--target", "y"], "no label column 'y'"),
+        ("a,b,label\n1,2,0\n2,3,1\n", ["--target", "y"], "y: no such label column"),
         ("a,b,label\n1,2,0\n2,3,1\n", [], "name the label column with --target"),
         ("", ["--target", "label"], "bad.csv: the file is empty"),
     ],

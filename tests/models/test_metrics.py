@@ -102,3 +102,16 @@ def test_evaluate_reports_every_metric() -> None:
     assert report["at_threshold"]["f1"] == 0.75
     assert set(report["recall_at_fpr"]) == {"0.001", "0.01"}
     assert report["pr_auc_interval"]["resamples"] == 100
+
+
+def test_the_roc_auc_interval_agrees_with_a_bootstrap() -> None:
+    from chainml.models.metrics import roc_auc, roc_auc_interval
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 400)
+    s = np.round(y * 0.7 + rng.normal(size=400), 1)  # ties too
+    low, high = roc_auc_interval(y, s)
+    draws = [roc_auc(y[i], s[i]) for i in rng.integers(0, 400, (1000, 400))]
+    b_low, b_high = np.quantile(draws, [0.025, 0.975])
+    assert low < roc_auc(y, s) < high
+    assert abs(low - b_low) < 0.015 and abs(high - b_high) < 0.015

@@ -102,7 +102,7 @@ def test_bad_input_exits_2_or_3(capsys, tmp_path: Path, csv_file: Path) -> None:
         capsys, "--data-dir", data, "model", "evaluate", model_id, "--data", str(narrow),
         "--target", "fraud", "--order", "t",
     )  # fmt: skip
-    assert code == 2 and "the model takes 6" in flat(err)
+    assert code == 2 and "f5: the schema needs this column; the file lacks it" in flat(err)
 
     onnx_file = Path(data) / "models" / model_id / "model.onnx"
     onnx_file.write_bytes(onnx_file.read_bytes() + b"\x00")

@@ -11,6 +11,7 @@ from chainml.errors import InvalidInputError, NotFoundError
 from chainml.models.payments import FEATURE_NAMES
 from chainml.models.simulator import simulate_payments
 from chainml.models.sources import SIMULATED_DEFAULT_ROWS, licence_of, load_dataset, parse_spec
+from chainml.models.tabular import content_key, schema_path, store_schema
 
 
 def test_parse_spec(tmp_path: Path) -> None:
@@ -50,12 +51,15 @@ def test_simulated_is_the_simulator_dataset(tmp_path: Path) -> None:
         load_dataset("simulated:10", tmp_path, order="t")
 
 
-def test_a_csv_spec_stores_its_schema(tmp_path: Path) -> None:
+def test_a_csv_spec_reads_through_a_schema_stored_by_content(tmp_path: Path) -> None:
     csv = tmp_path / "claims.csv"
     csv.write_text("when,x,fraud\n2,0.5,0\n1,1.5,1\n")
     dataset = load_dataset(str(csv), tmp_path / "data", target="fraud", order="when")
     assert dataset.feature_names == ("x",) and dataset.labels.tolist() == [0, 1]
-    assert (tmp_path / "data" / "datasets" / "claims.schema.json").is_file()
+    assert not (tmp_path / "data" / "datasets").exists()  # loading stores nothing
+    assert dataset.schema is not None
+    store_schema(tmp_path / "data", csv, dataset.schema)  # what a successful train does
+    assert schema_path(tmp_path / "data", content_key(csv)).is_file()
     assert load_dataset(str(csv), tmp_path / "data").commitment() == dataset.commitment()
 
 

@@ -1,4 +1,4 @@
-"""Any CSV with a label column: an inferred, stored schema that later loads must match."""
+"""Any CSV with a label column: schema inference, encoding into a dataset, stored schemas."""
 
 from __future__ import annotations
 
@@ -8,12 +8,14 @@ from pathlib import Path
 import pytest
 
 from chainml.errors import InvalidInputError
+from chainml.models.infer import infer_schema, read_overrides, read_table
+from chainml.models.schema import Schema, SchemaError
 from chainml.models.tabular import (
-    DataFileError,
-    Schema,
+    content_key,
     load_labelled_csv,
     read_labelled_csv,
     schema_path,
+    store_schema,
 )
 
 GOOD = "t,x,y,label\n3,1.5,-2,0\n1,2.5,4,1\n2,0.5,7e1,0\n"
@@ -25,124 +27,143 @@ def write(tmp_path: Path, text: str, name: str = "loans.csv") -> Path:
     return path
 
 
-def test_infers_features_labels_order_and_ranges(tmp_path: Path) -> None:
+def mixed_rows(rows: int = 60) -> str:
+    """Separator ';', messy header, an id, a date, categories, booleans, blanks, text labels."""
+    lines = ['"Customer ID"; Region ;amount;member;age;opened;risk']
+    for i in range(rows):
+        region = ("north", "south", "east")[i % 3] if i != 5 else "atlantis"
+        member = ("yes", "no", "")[i % 3]
+        age = "" if i % 10 == 0 else str(20 + i % 50)
+        lines.append(f"c{i};{region};{10.5 * (i % 7)};{member};{age};2024-01-{1 + i % 28:02d};"
+                     f"{'bad' if i % 4 == 0 else 'good'}")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def test_numeric_file_features_labels_and_order(tmp_path: Path) -> None:
     dataset, schema = read_labelled_csv(write(tmp_path, GOOD), "label", order="t")
     assert dataset.feature_names == ("x", "y")
     assert dataset.features.tolist() == [[1.5, -2.0], [2.5, 4.0], [0.5, 70.0]]
     assert dataset.labels.tolist() == [0, 1, 0]
     assert dataset.order is not None and dataset.order.tolist() == [3.0, 1.0, 2.0]
-    assert schema.columns == ("t", "x", "y", "label")
-    assert (schema.target, schema.order, schema.features) == ("label", "t", ("x", "y"))
-    assert (schema.minimum, schema.maximum) == ((0.5, -2.0), (2.5, 70.0))
-    assert Schema.from_json(schema.to_json()) == schema
+    assert (schema.target, schema.time, schema.positive) == ("label", "t", "1")
+    assert Schema.from_dict(json.loads(schema.to_json())) == schema
 
 
-def test_without_order_the_time_column_is_a_feature(tmp_path: Path) -> None:
-    dataset, _ = read_labelled_csv(write(tmp_path, GOOD), "label")
-    assert dataset.feature_names == ("t", "x", "y") and dataset.order is None
+def test_kinds_are_inferred_from_names_and_values(tmp_path: Path) -> None:
+    table = read_table(write(tmp_path, mixed_rows()))
+    assert table.delimiter == ";"
+    assert table.header == ("Customer ID", "Region", "amount", "member", "age", "opened", "risk")
+    schema = infer_schema(table, "risk", positive="bad")
+    kinds = {c.name: (c.kind, c.feature) for c in schema.columns}
+    assert kinds == {
+        "Customer ID": ("id", False),
+        "Region": ("categorical", True),
+        "amount": ("numeric", True),
+        "member": ("boolean", True),
+        "age": ("numeric", True),
+        "opened": ("datetime", False),
+        "risk": ("ignore", False),
+    }
+    assert schema.time == "opened"  # the datetime column orders the split
+    region = schema.column("Region")
+    assert region.categories == (
+        "north",
+        "south",
+        "east",
+    )  # 'atlantis' (1 row): other
+    assert "Region=(other)" in schema.feature_names
+    age = schema.column("age")
+    assert age.indicator and age.fill == 40.0  # median of the present ages
+    assert schema.feature_names[-2:] == ("age", "age (missing)")
 
 
-def test_the_schema_is_stored_and_enforced(tmp_path: Path) -> None:
+def test_a_unix_timestamp_is_the_time_column_not_a_feature(tmp_path: Path) -> None:
+    rows = "\n".join(f"{1_700_000_000 + 60 * i},{i % 5},{i % 2}" for i in range(40))
+    dataset, schema = read_labelled_csv(write(tmp_path, f"when,x,y\n{rows}\n"), "y")
+    assert schema.column("when").kind == "datetime" and dataset.feature_names == ("x",)
+    assert dataset.order is not None and dataset.order[0] == 1_700_000_000
+
+
+def test_every_bad_column_is_named_at_once_with_a_hint(tmp_path: Path) -> None:
+    numbers = "\n".join(f"{i},{i * 2},{'oops' if i == 30 else i},{i % 2}" for i in range(40))
+    path = write(tmp_path, f"a,b,c,label\n{numbers}\n")
+    overrides = write(tmp_path, '[columns.zz]\nkind = "numeric"\n', "fix.toml")
+    with pytest.raises(SchemaError) as err:
+        infer_schema(read_table(path), "label", overrides=read_overrides(overrides))
+    assert set(err.value.problems) == {"zz"}  # names checked first: all unknown names at once
+    with pytest.raises(SchemaError) as err:
+        infer_schema(read_table(path), "label", positive="7")
+    assert set(err.value.problems) == {"c", "label"}
+    assert "'oops'" in err.value.problems["c"] and "--schema" in err.value.problems["c"]
+    assert "no row has the positive label '7'" in err.value.problems["label"]
+    assert err.value.exit_code == 2
+
+
+def test_text_labels_need_positive_and_blanks_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "x,label\n1,good\n2,bad\n3,good\n")
+    with pytest.raises(SchemaError, match="--positive VALUE"):
+        read_labelled_csv(path, "label")
+    dataset, _ = read_labelled_csv(path, "label", positive="bad")
+    assert dataset.labels.tolist() == [0, 1, 0]
+    with pytest.raises(SchemaError, match="1 row"):
+        read_labelled_csv(write(tmp_path, "x,label\n1,good\n2,\n3,bad\n"), "label", positive="bad")
+    with pytest.raises(SchemaError, match="only one class"):
+        read_labelled_csv(write(tmp_path, "x,label\n1,0\n2,0\n"), "label")
+
+
+def test_a_schema_file_corrects_the_inference(tmp_path: Path) -> None:
+    path = write(tmp_path, mixed_rows())
+    text = '[columns.Region]\nencoding = "ordinal"\n[columns.age]\nkind = "categorical"\n'
+    fix = write(tmp_path, text + '[columns."Customer ID"]\nkind = "ignore"\n', "fix.toml")
+    _, schema = read_labelled_csv(path, "risk", positive="bad", overrides=read_overrides(fix))
+    assert schema.column("Region").encoding == "ordinal" and "Region" in schema.feature_names
+    assert schema.column("age").kind == "categorical"
+    bad = write(tmp_path, '[columns.age]\nkind = "vector"\ncolour = 3\n', "bad.toml")
+    with pytest.raises(SchemaError, match="unknown key"):
+        read_overrides(bad)
+    as_json = write(tmp_path, json.dumps({"target": "risk", "positive": "bad"}), "s.json")
+    _, again = read_labelled_csv(path, None, overrides=read_overrides(as_json))
+    assert again.positive == "bad"
+
+
+def test_schemas_are_stored_by_content_not_by_name(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    path = write(tmp_path, GOOD)
-    first, schema = load_labelled_csv(path, data_dir, "label", order="t")
-    stored = schema_path(data_dir, "loans")
-    assert stored == data_dir / "datasets" / "loans.schema.json"
-    assert json.loads(stored.read_text())["columns"] == ["t", "x", "y", "label"]
-
-    again, same = load_labelled_csv(path, data_dir, None)  # label and order from the schema
-    assert same == schema and again.commitment() == first.commitment()
-
-    write(tmp_path, "t,x,label\n1,2,0\n2,3,1\n")
-    with pytest.raises(DataFileError, match=r"missing column\(s\) y \(schema 'loans'\)"):
-        load_labelled_csv(path, data_dir, "label")
-    write(tmp_path, "t,x,y,z,label\n1,2,3,4,0\n2,3,4,5,1\n")
-    with pytest.raises(DataFileError, match=r"extra column\(s\) z"):
-        load_labelled_csv(path, data_dir, "label")
-    write(tmp_path, "t,y,x,label\n1,2,3,0\n2,3,4,1\n")
-    with pytest.raises(DataFileError, match="different order"):
-        load_labelled_csv(path, data_dir, "label")
-    write(tmp_path, GOOD)
-    with pytest.raises(InvalidInputError, match="has label 'label', not 'x'"):
-        load_labelled_csv(path, data_dir, "x")
-    with pytest.raises(InvalidInputError, match="orders by 't', not 'x'"):
-        load_labelled_csv(path, data_dir, "label", order="x")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = write(tmp_path / "a", GOOD, "x.csv")
+    second = write(tmp_path / "b", "t,x,label\n1,2,0\n2,3,1\n", "x.csv")
+    _, schema = load_labelled_csv(first, data_dir, "label", order="t")
+    assert not (data_dir / "datasets").exists()  # reading stores nothing
+    store_schema(data_dir, first, schema)
+    assert schema_path(data_dir, content_key(first)).is_file()
+    again, same = load_labelled_csv(first, data_dir, None)  # label and time from the store
+    assert same == schema and again.order is not None
+    with pytest.raises(InvalidInputError, match="no schema stored for this file"):
+        load_labelled_csv(second, data_dir, None)  # same name, other content: no collision
+    schema_path(data_dir, content_key(first)).write_text('{"target": "label"}')
+    with pytest.raises(SchemaError, match="not a chainml schema"):
+        load_labelled_csv(first, data_dir, None)
 
 
-@pytest.mark.parametrize(
-    ("text", "message", "line", "column"),
-    [
-        ("t,x,y,label\n1,2,3,0\n2,abc,4,1\n", "'abc' is not a number", 3, "x"),
-        ("t,x,y,label\n1,2,3,0\n2,3,NaN,1\n", "NaN or infinite", 3, "y"),
-        ("t,x,y,label\n1,inf,3,0\n2,3,4,1\n", "NaN or infinite", 2, "x"),
-        ("t,x,y,label\n1,2,,0\n2,3,4,1\n", "'' is not a number", 2, "y"),
-        ("t,x,y,label\n1,2,3,0\n2,3,4\n", "3 cells, but the header names 4", 3, None),
-        ("", "the file is empty", None, None),
-        ("t,x,y,label\n", "header but no rows", None, None),
-        ("t,x,y,label\n1,2,3,0\n2,3,4,0\n", r"only one class \(0\)", None, "label"),
-        (
-            "t,x,y,label\n1,2,3,0\n2,3,4,2\n",
-            r"labels must be 0 or 1, found 2 \(data row 2\)",
-            None,
-            "label",
-        ),
-        ("t,x,y,label\n1,2,3,0\n2,3,4,0.5\n", "labels must be 0 or 1, found 0.5", None, "label"),
-        ("t,x,x,label\n1,2,3,0\n", "duplicate column name", 1, None),
-        (
-            "t,x,y,target\n1,2,3,0\n",
-            "no label column 'label'; columns are t, x, y, target",
-            1,
-            None,
-        ),
-    ],
-)
-def test_bad_files_are_named_precisely(
-    tmp_path: Path, text: str, message: str, line: int | None, column: str | None
-) -> None:
-    data_dir = tmp_path / "data"
-    path = write(tmp_path, text)
-    with pytest.raises(DataFileError, match=message) as err:
-        load_labelled_csv(path, data_dir, "label")
-    assert (err.value.line, err.value.column) == (line, column)
-    assert str(path) in str(err.value) and err.value.exit_code == 2
-    assert not schema_path(data_dir, "loans").exists()  # nothing stored for a bad file
+def test_a_models_schema_encodes_other_files_by_column_name(tmp_path: Path) -> None:
+    _, schema = read_labelled_csv(write(tmp_path, mixed_rows()), "risk", positive="bad")
+    shuffled = "risk;age;amount;member;Region;opened\nbad;30;1;no;mars;2024-02-01\n"
+    dataset, same = read_labelled_csv(write(tmp_path, shuffled, "new.csv"), None, schema)
+    assert same is schema and dataset.feature_names == schema.feature_names
+    row = dict(zip(schema.feature_names, dataset.features[0], strict=True))
+    assert row["Region=(other)"] == 1.0 and row["age"] == 30.0 and row["member"] == 0.0
+    with pytest.raises(SchemaError) as err:
+        read_labelled_csv(write(tmp_path, "risk;amount\nbad;1\n", "narrow.csv"), None, schema)
+    assert {"Region", "member", "age", "opened"} <= set(err.value.problems)
 
 
-def test_the_label_cannot_be_the_order_and_a_target_is_needed(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD)
-    with pytest.raises(InvalidInputError, match="cannot also be the ordering column"):
-        read_labelled_csv(path, "label", order="label")
-    with pytest.raises(DataFileError, match="no ordering column 'when'"):
-        read_labelled_csv(path, "label", order="when")
-    with pytest.raises(InvalidInputError, match="name the label column with --target"):
-        load_labelled_csv(path, tmp_path / "data", None)
-    only_label = write(tmp_path, "label\n0\n1\n", "only.csv")
-    with pytest.raises(DataFileError, match="no feature columns"):
-        read_labelled_csv(only_label, "label")
-
-
-def test_a_corrupt_stored_schema_is_bad_input(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
-    path = write(tmp_path, GOOD)
-    load_labelled_csv(path, data_dir, "label")
-    schema_path(data_dir, "loans").write_text('{"name": "loans"}')
-    with pytest.raises(InvalidInputError, match="not a valid chainml schema"):
-        load_labelled_csv(path, data_dir, "label")
-    with pytest.raises(InvalidInputError, match="schema version 9"):
-        Schema.from_json(
-            '{"name":"a","columns":["x","l"],"target":"l","order":null,'
-            '"minimum":[0],"maximum":[1],"version":9}'
-        )
-
-
-def test_a_quoted_numeric_file_is_read(tmp_path: Path) -> None:
-    path = write(tmp_path, '"a","b","label"\n"1","2","0"\n"3","4","1"\n')
-    dataset, _ = read_labelled_csv(path, "label")
-    assert dataset.features.tolist() == [[1.0, 2.0], [3.0, 4.0]]
-
-
-def test_a_byte_order_mark_is_tolerated(tmp_path: Path) -> None:
+def test_ragged_and_empty_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="line 3 has 2 cells"):
+        read_table(write(tmp_path, "a,b,c\n1,2,3\n4,5\n"))
+    with pytest.raises(InvalidInputError, match="the file is empty"):
+        read_table(write(tmp_path, ""))
+    with pytest.raises(InvalidInputError, match="header but no rows"):
+        read_table(write(tmp_path, "a,b\n"))
     path = tmp_path / "bom.csv"
-    path.write_bytes(b"\xef\xbb\xbfa,label\n1,0\n2,1\n")
-    _, schema = read_labelled_csv(path, "label")
-    assert schema.columns == ("a", "label")
+    path.write_bytes(b"\xef\xbb\xbf a ,a,\n1,2,3\n")
+    assert read_table(path).header == ("a", "a_2", "column_3")

@@ -103,7 +103,11 @@ def test_batch_logs_every_record_in_order(
         ({"features": []}, ["body", "features", "list"]),
         ({"features": [1.0], "extra": 1}, ["body", "extra"]),
         ({"request_id": "", "features": [1.0]}, ["body", "request_id"]),
-        ({}, ["body", "features"]),
+        ({}, ["body"]),  # neither features nor record
+        ({"features": [1.0], "record": {"amount": 1.0}}, ["body"]),  # both
+        ({"record": {"amount": [1]}}, ["body", "record", "amount", "bool"]),  # not a raw value
+        ({"record": {"amount": "x" * 1025}}, ["body", "record", "amount", "bool"]),  # too long
+        ({"record": {}}, ["body", "record"]),
     ],
 )
 def test_malformed_records_are_422_naming_the_field(

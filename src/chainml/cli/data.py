@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -18,9 +19,20 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from chainml.cli import console, format_bytes, print_json, settings_of
 from chainml.errors import InvalidInputError
+from chainml.models.schema import Column, is_missing
+
+_POSITIVE = Annotated[
+    str | None,
+    typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
+]
+_SCHEMA = Annotated[
+    Path | None,
+    typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
+]
 
 app = typer.Typer(
     help="Datasets: fetch the ULB credit-card data, inspect CSVs, simulate payments.",
@@ -104,6 +116,8 @@ def info(
     order: Annotated[
         str | None, typer.Option("--order", metavar="NAME", help="Time column of a CSV.")
     ] = None,
+    positive: _POSITIVE = None,
+    schema_file: _SCHEMA = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Rows, positives, features, commitment, source and licence of a dataset."""
@@ -114,7 +128,9 @@ def info(
         with _progress() as report:
             dataset = load_dataset(spec, data_dir, target=target, order=order, progress=report)
     else:
-        dataset = load_dataset(spec, data_dir, target=target, order=order)
+        dataset = load_dataset(
+            spec, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
+        )
     facts: dict[str, Any] = {
         "name": dataset.name,
         "rows": dataset.rows,
@@ -140,6 +156,84 @@ def info(
         f"source      {dataset.source}\n"
         f"licence     {facts['licence']}"
     )
+
+
+@app.command()
+def schema(
+    path: Annotated[Path, typer.Argument(metavar="FILE", help="The CSV file.")],
+    target: Annotated[
+        str | None, typer.Option("--target", metavar="NAME", help="Label column.")
+    ] = None,
+    positive: _POSITIVE = None,
+    order: Annotated[
+        str | None, typer.Option("--order", metavar="NAME", help="Time column.")
+    ] = None,
+    schema_file: _SCHEMA = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the full schema as JSON (a --schema file).")
+    ] = False,
+) -> None:
+    """The schema chainml infers for a CSV: column kinds, encodings, blanks, label, time."""
+    from chainml.models.infer import infer_columns, infer_schema, read_overrides, read_table
+    from chainml.models.schema import Schema
+
+    table = read_table(path)
+    overrides = read_overrides(schema_file) if schema_file is not None else {}
+    found: Schema | None = None
+    if target is not None or overrides.get("target"):
+        found = infer_schema(table, target, positive=positive, time=order, overrides=overrides)
+        columns = found.columns
+    else:
+        columns = infer_columns(table, overrides)
+    if as_json:
+        print_json(
+            found.to_dict() if found is not None else {"columns": [c.__dict__ for c in columns]}
+        )
+        return
+    out = console()
+    out.print(f"{path}: {table.rows:,} rows, {len(table.header)} columns, separator "
+              f"{table.delimiter!r}")  # fmt: skip
+    grid = Table()
+    for name in ("column", "kind", "feature", "encoding", "blanks"):
+        grid.add_column(name)
+    for column in columns:
+        blanks = sum(1 for cell in table.cells[column.name] if is_missing(cell))
+        role = ""
+        if found is not None and column.name == found.target:
+            role = f"label: {found.positive!r} = 1, " + ", ".join(map(repr, found.negatives))
+            role += " = 0"
+        elif found is not None and column.name == found.time:
+            role = "time (orders the split)"
+        grid.add_row(column.name, column.kind, "yes" if column.feature else "no",
+                     role or _encoding_words(column),
+                     f"{blanks:,}" + (f" -> {column.fill:g} + indicator" if blanks and
+                                      column.indicator else ""))  # fmt: skip
+    out.print(grid)
+    if found is None:
+        out.print("name the label column with --target (and --positive VALUE for text labels)")
+        return
+    out.print(f"{len(found.feature_names)} features; schema digest {found.digest()}\n"
+              + escape("fix it in a TOML file and pass --schema FILE, e.g.\n"
+              '  [columns."NAME"]\n  kind = "categorical"   # numeric | boolean | categorical '
+              '| datetime | id | ignore\n  encoding = "ordinal"   # or onehot\n'
+              "  feature = false"))  # fmt: skip
+
+
+def _encoding_words(column: Column) -> str:
+    if column.kind == "categorical":
+        kept = len(column.categories)
+        if column.encoding == "ordinal":
+            return f"ordinal by frequency ({kept} kept, rest = other)"
+        shown = ", ".join(c if len(c) <= 24 else c[:23] + "…" for c in column.categories[:3])
+        shown += f", ... ({kept})" if kept > 3 else ""
+        return f"one-hot: {shown} + (other)"
+    if column.kind == "boolean":
+        return f"1 = {'/'.join(column.true_values)}, 0 = {'/'.join(column.false_values)}"
+    if column.kind == "datetime":
+        return f"{column.format}" + ("" if column.feature else " (not a feature)")
+    if column.kind in ("id", "ignore"):
+        return "not a feature"
+    return "as is"
 
 
 @app.command()

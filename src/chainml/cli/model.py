@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,9 @@ from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.files import write_atomic
 
 if TYPE_CHECKING:
+    from chainml.models.artifacts import ModelArtifact
     from chainml.models.dataset import Dataset
+    from chainml.models.train import TrainedModel
     from chainml.models.train_base import Progress as ProgressCallback
 
 app = typer.Typer(
@@ -28,15 +31,40 @@ _TARGET = Annotated[
     str | None, typer.Option("--target", help="Label column of a CSV (default: Class).")
 ]
 _ORDER = Annotated[
-    str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
+    str | None,
+    typer.Option("--order", help="Time column of a CSV (default: the inferred datetime column)."),
+]
+_POSITIVE = Annotated[
+    str | None,
+    typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
+]
+_SCHEMA = Annotated[
+    Path | None,
+    typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
 ]
 
 
-def _load_dataset(spec: str, data_dir: Path, target: str | None, order: str | None) -> Dataset:
+def _load_dataset(
+    spec: str, data_dir: Path, target: str | None, order: str | None, **csv: Any
+) -> Dataset:
     """The dataset named by ``spec`` (creditcard, simulated[:N[:SEED]] or a CSV path)."""
     from chainml.models.sources import load_dataset
 
-    return load_dataset(spec, data_dir, target=target, order=order)
+    return load_dataset(spec, data_dir, target=target, order=order, **csv)
+
+
+def _split_columns(split: str | None, order: str | None) -> tuple[str | None, str | None]:
+    """``(order, group)`` columns implied by ``--split`` and ``--order``."""
+    if split is None:
+        return order, None
+    from chainml.models.split import parse_method
+
+    method, column = parse_method(split)
+    if method == "time" and column is not None:
+        if order is not None and order != column:
+            raise InvalidInputError(f"--split {split} and --order {order} name different columns")
+        return column, None
+    return order, column if method == "group" else None
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:
@@ -106,6 +134,32 @@ def train(
     ],
     target: _TARGET = None,
     order: _ORDER = None,
+    positive: _POSITIVE = None,
+    schema_file: _SCHEMA = None,
+    split_method: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="time[:COLUMN] | random | stratified | group:COLUMN (default: time when the "
+            "data has a time column, else stratified).",
+        ),
+    ] = None,
+    use: Annotated[
+        str | None,
+        typer.Option(
+            "--use",
+            help="What the model is for (default: fraud-screening for fraud data, else screening).",
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            "--labels",
+            metavar="YES,NO",
+            help="Decision words for class 1 and 0 "
+            "(default: hold,pass for fraud data, else flag,ok).",
+        ),
+    ] = None,
     kind: Annotated[str, typer.Option("--kind", help="lr | lgbm | mlp | all")] = "all",
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
     threshold_rule: Annotated[
@@ -133,10 +187,16 @@ def train(
     ] = False,
     as_json: _JSON = False,
 ) -> None:
-    """Train on a time-ordered split, evaluate on its last 20%, store ONNX + card per model."""
+    """Train, evaluate on the held-out test split, store ONNX + card per model.
+
+    Any CSV works: its schema (column kinds, encodings, blanks) is inferred, shown by `chainml
+    data schema`, and correctable with --schema. A failed run stores nothing.
+    """
     from chainml.models.artifacts import save_model
+    from chainml.models.card import parse_labels
     from chainml.models.metrics import parse_rule
-    from chainml.models.split import time_split
+    from chainml.models.split import describe, make_split
+    from chainml.models.tabular import store_schema
     from chainml.models.train import train_model
 
     kinds = list(_KINDS) if kind == "all" else [kind]
@@ -146,20 +206,35 @@ def train(
     if extra and len(kinds) > 1:
         raise InvalidInputError("--param needs a single --kind (parameters differ per kind)")
     parse_rule(threshold_rule)
+    words = parse_labels(labels) if labels is not None else None
+    order, group = _split_columns(split_method, order)
+    csv_options = {"positive": positive, "schema_file": schema_file, "group": group}
     data_dir = settings_of(ctx).data_dir
-    dataset = _load_dataset(data, data_dir, target, order)
-    split = time_split(dataset)
-    results = []
-    with _steps() as step:
-        for k in kinds:
-            params = {**({"preset": preset} if k == "lgbm" else {}), **extra}
-            trained = train_model(
-                dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
-                split=split, resamples=resamples, steps=step,
-                input_rounding="nearest" if round_inputs else "exact",
-            )  # fmt: skip
-            artifact, new = save_model(data_dir, trained, dataset_spec=data)
-            results.append((k, trained, artifact, new))
+    dataset = _load_dataset(
+        data, data_dir, target, order, **{k: v for k, v in csv_options.items() if v is not None}
+    )
+    split = make_split(dataset, split_method, seed=seed)
+    results: list[tuple[str, TrainedModel, ModelArtifact, bool]] = []
+    try:
+        with _steps() as step:
+            for k in kinds:
+                params = {**({"preset": preset} if k == "lgbm" else {}), **extra}
+                trained = train_model(
+                    dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
+                    split=split, resamples=resamples, steps=step,
+                    input_rounding="nearest" if round_inputs else "exact",
+                )  # fmt: skip
+                artifact, new = save_model(
+                    data_dir, trained, dataset_spec=data, use=use, labels=words
+                )
+                results.append((k, trained, artifact, new))
+    except BaseException:
+        for _, _, artifact, new in results:  # a failed run leaves nothing behind
+            if new:
+                shutil.rmtree(artifact.path, ignore_errors=True)
+        raise
+    if dataset.schema is not None:  # stored only now: a failed run stores no schema
+        store_schema(data_dir, Path(data), dataset.schema)
     if as_json:
         print_json([
             {"kind": k, "model_id": a.model_id, "path": str(a.path), "new": new,
@@ -170,12 +245,21 @@ def train(
         return
     out = console()
     parts = split.summary()
+    time_column = dataset.schema.time if dataset.schema is not None else None
+    words_used = results[0][2].card["use"]["decisions"] if results else {}
+    encoding = (
+        f"\nencoding: schema {dataset.schema.digest()} ({len(dataset.feature_names)} features "
+        f"from {len(dataset.schema.feature_columns)} columns; `chainml data schema {data}`)"
+        if dataset.schema is not None
+        else ""
+    )
     out.print(
         f"dataset {dataset.name}: {dataset.rows:,} rows, {dataset.positives:,} positives, "
-        f"commitment {dataset.commitment()}\ntime split: "
+        f"commitment {dataset.commitment()}{encoding}\nsplit {split.method}: "
         + ", ".join(f"{n} {p['rows']:,} / {p['positives']:,} positives" for n, p in parts.items())
     )
-    table = Table(title="Test split (the last 20% in time)")
+    description = describe(split.method, split.seed, split.test_fraction, time_column)
+    table = Table(title=f"Test split ({description})")
     for i, column in enumerate((*_METRIC_COLUMNS, "train s", "peak RSS")):
         table.add_column(column, justify="left" if i == 0 else "right")
     for k, trained, artifact, _ in results:
@@ -190,6 +274,8 @@ def train(
         state = "stored" if new else "already stored (unchanged)"
         out.print(
             f"{k}: model {artifact.model_id} {state} in {artifact.path}\n"
+            f"    use {artifact.card['use']['name']}: class 1 = {words_used.get('1')}, "
+            f"class 0 = {words_used.get('0')}\n"
             f"    threshold ({threshold['rule']}): integer {policy['threshold_int']} "
             f"(logit {threshold['logit']:.6g}, probability {threshold['probability']:.6g}); "
             f"margin {policy['margin_logit']:.3g} > 2 x proven error "
@@ -221,7 +307,13 @@ def evaluate(
         raise InvalidInputError(
             "the card names no dataset spec (the model was not trained from the CLI); give --data"
         )
-    dataset = _load_dataset(spec, data_dir, target, order)
+    csv: dict[str, Any] = {}
+    if model.schema is not None:  # encode with the model's own schema, split as it was
+        method = str(model.card["dataset"]["split"].get("method", ""))
+        csv = {"schema": model.schema}
+        if method.startswith("group:"):
+            csv["group"] = method.partition(":")[2]
+    dataset = _load_dataset(spec, data_dir, target, order, **csv)
     result = evaluate_model(model, dataset, resamples=resamples)
     if as_json:
         print_json(result)

@@ -14,10 +14,11 @@ from rich.table import Table
 
 from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
-from chainml.errors import NotFoundError, VerificationError
+from chainml.errors import VerificationError
 from chainml.governance.deployments import deployment, governance
 from chainml.governance.match import registry_mismatches
-from chainml.governance.registry import DEFAULT_USE, ModelRegistry, RegisteredModel
+from chainml.governance.registration import lookup, register_model
+from chainml.governance.registry import DEFAULT_USE, RegisteredModel
 from chainml.models.artifacts import ModelArtifact, list_models, load_model
 
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -43,46 +44,23 @@ def register(
     settings = settings_of(ctx)
     artifact = load_model(settings.data_dir, model_id)  # verifies every local hash first
     with connect(settings) as env:
-        fresh = deployment(settings.data_dir, env.chain_id) is None
-        _, registry = governance(env, settings.data_dir)
-        if fresh:
-            console().print(f"deployed governance on chain {env.chain_id}")
-        existing = _lookup(registry, artifact.model_id)
-        if existing is not None:
-            problems = registry_mismatches(artifact, existing)
-            if existing.registrant != env.sender:
-                problems.append(f"it was registered by {existing.registrant}, not {env.sender}")
-            if problems:
-                raise VerificationError(
-                    f"model {artifact.model_id} is registered with other hashes or registrant: "
-                    + "; ".join(problems)
-                    + ". If someone claimed your model's id first, governance can give it to "
-                    f"you: chainml gov propose reassign {artifact.model_id} --registrant "
-                    f"{env.sender} --artifact-hash {_artifact_hash(artifact)} --card-hash "
-                    f"{artifact.card_hash} --uri {uri or artifact.path.resolve().as_uri()}"
-                )
-            console().print(
-                f"model {artifact.model_id} is already registered ({existing.status.name})"
-            )
-            return
-        receipt = registry.register(
-            artifact.model_id,
-            _artifact_hash(artifact),
-            artifact.card_hash,
-            uri or artifact.path.resolve().as_uri(),
+        done = register_model(
+            env, settings.data_dir, artifact, uri or artifact.path.resolve().as_uri()
         )
+        chain_id = env.chain_id
+    if done.deployed_governance:
+        console().print(f"deployed governance on chain {chain_id}")
+    if not done.new:
+        console().print(
+            f"model {artifact.model_id} is already registered ({done.entry.status.name})"
+        )
+        return
     console().print(
-        f"registered {artifact.model_id} in ModelRegistry {registry.address} "
-        f"(block {receipt.block_number}, gas {receipt.gas_used})\n"
-        f"next: chainml gov propose approve {artifact.model_id} --use {DEFAULT_USE}"
+        f"registered {artifact.model_id} in ModelRegistry {done.registry} "
+        f"(block {done.block_number}, gas {done.gas_used})\n"
+        f"next: chainml gov propose approve {artifact.model_id} --use "
+        f"{artifact.use or DEFAULT_USE}"
     )
-
-
-def _lookup(registry: ModelRegistry, model_id: str) -> RegisteredModel | None:
-    try:
-        return registry.model(model_id)
-    except NotFoundError:
-        return None
 
 
 def _chain_entry(ctx: typer.Context, model_id: str) -> tuple[RegisteredModel | None, str]:
@@ -92,7 +70,7 @@ def _chain_entry(ctx: typer.Context, model_id: str) -> tuple[RegisteredModel | N
         if deployment(settings.data_dir, env.chain_id) is None:
             return None, f"no registry on chain {env.chain_id}"
         _, registry = governance(env, settings.data_dir, deploy=False)
-        return _lookup(registry, model_id), f"ModelRegistry {registry.address}"
+        return lookup(registry, model_id), f"ModelRegistry {registry.address}"
 
 
 def _card_facts(artifact: ModelArtifact) -> dict[str, Any]:
@@ -178,7 +156,7 @@ def list_(
             if deployment(settings.data_dir, env.chain_id) is not None:
                 _, registry = governance(env, settings.data_dir, deploy=False)
                 for summary in models:
-                    entry = _lookup(registry, summary.model_id)
+                    entry = lookup(registry, summary.model_id)
                     status[summary.model_id] = (
                         "not registered" if entry is None else entry.status.name.lower()
                     )
@@ -186,7 +164,10 @@ def list_(
         {
             "model_id": m.model_id,
             "kind": m.kind,
+            "preset": m.preset,
             "dataset": m.dataset,
+            "trained_at": m.trained_at,
+            "use": m.use,
             "pr_auc": m.pr_auc,
             "status": status.get(m.model_id, "unknown" if not offline else "-"),
         }
@@ -199,11 +180,13 @@ def list_(
         console().print(f"no models in {settings.data_dir}; train one with `chainml model train`")
         return
     table = Table()
-    for column in ("model id", "kind", "dataset", "PR-AUC", "status"):
+    for column in ("model id", "kind", "preset", "dataset", "trained (UTC)", "PR-AUC", "status"):
         table.add_column(column)
     for row in rows:
         pr_auc = "?" if row["pr_auc"] is None else f"{row['pr_auc']:.3f}"
         table.add_row(
-            *(str(row[k]) for k in ("model_id", "kind", "dataset")), pr_auc, str(row["status"])
-        )
+            str(row["model_id"]), str(row["kind"]), str(row["preset"] or "-"),
+            str(row["dataset"]), str(row["trained_at"] or "?").replace("T", " ").rstrip("Z"),
+            pr_auc, str(row["status"]),
+        )  # fmt: skip
     console().print(table)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from chainml.models import card as cards
 from chainml.models import export, native
 from chainml.models.dataset import FloatArray
 from chainml.models.plot import save_pr_curve
+from chainml.models.schema import Schema
 from chainml.models.train import TrainedModel
 
 MODELS = "models"
@@ -70,6 +72,29 @@ class ModelArtifact:
     def threshold(self) -> float:
         """The decision threshold as a float logit (for people; decisions use the integers)."""
         return float(self.card["threshold"]["logit"])
+
+    @cached_property
+    def schema(self) -> Schema | None:
+        """The encoding of raw records (from the card), or None for a model of numeric data.
+
+        ``model.schema.encode_record(raw)`` gives the features :meth:`predict_logit` takes.
+        """
+        pre = self.card.get("dataset", {}).get("preprocessing")
+        if pre is None:
+            return None
+        schema = Schema.from_dict(pre["schema"], origin=f"{self.path / CARD_FILE} (schema)")
+        if schema.feature_names != self.feature_names or schema.digest() != pre["digest"]:
+            raise VerificationError(
+                f"{self.path / CARD_FILE}: the schema does not match the model's features "
+                "or its recorded digest"
+            )
+        return schema
+
+    @property
+    def use(self) -> str | None:
+        """The use the card names (``--use`` at training), if any."""
+        use = self.card.get("use")
+        return None if not use else str(use["name"])
 
     def predict_logit(self, features: npt.ArrayLike) -> FloatArray:
         """Logits (raw scores) from the native parameters, in float64."""
@@ -115,6 +140,8 @@ def save_model(
     dataset_spec: str | None = None,
     tolerance: float = export.TOLERANCE,
     card_extra: dict[str, Any] | None = None,
+    use: str | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> tuple[ModelArtifact, bool]:
     """Export, verify and store ``trained``; return the stored model and whether it is new.
 
@@ -147,6 +174,8 @@ def save_model(
         native_files=files,
         onnx_info=_onnx_info(onnx_bytes, verification),
         dataset_spec=dataset_spec,
+        use=use,
+        labels=labels,
     ) | (card_extra or {})
     ensure_directory(Path(data_dir))
     root.mkdir(exist_ok=True)
@@ -321,6 +350,9 @@ class ModelSummary:
     dataset: str
     pr_auc: float | None
     path: Path
+    preset: str | None = None
+    trained_at: str | None = None
+    use: str | None = None
 
 
 def list_models(data_dir: Path) -> list[ModelSummary]:
@@ -336,9 +368,15 @@ def list_models(data_dir: Path) -> list[ModelSummary]:
             card = json.loads((path / CARD_FILE).read_bytes())
             summary = ModelSummary(
                 path.name, str(card["kind"]), str(card["dataset"]["name"]),
-                float(card["metrics"]["test"]["pr_auc"]), path,
+                float(card["metrics"]["test"]["pr_auc"]), path, card.get("preset"),
+                card.get("trained_at") or _mtime(path), (card.get("use") or {}).get("name"),
             )  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError):
             summary = ModelSummary(path.name, "unreadable card", "?", None, path)
         found.append(summary)
     return found
+
+
+def _mtime(path: Path) -> str:
+    """A directory's modification time (UTC), for cards that predate ``trained_at``."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -10,16 +10,23 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
 
+from chainml.errors import InvalidInputError
 from chainml.inference.policy import POLICY_FILE
+from chainml.models.dataset import Dataset
 from chainml.models.export import MODEL_ID_DEFINITION
+from chainml.models.split import describe
 from chainml.models.train import KINDS, TrainedModel
 
 CARD_FORMAT = "chainml.card/2"
+#: Data that is about payment fraud: only its models default to a fraud use and hold/pass.
+FRAUD_SOURCES = ("ULB credit-card fraud", "chainml payments simulator")
+NEUTRAL_USE = "screening"
 ARTIFACT_HASH_DEFINITION = (
     "SHA-256 of the bytes of params.json; for LightGBM, params.json pins booster.txt by its "
     "SHA-256 (booster_sha256), so the hash covers both files"
@@ -72,6 +79,43 @@ def feature_schema(trained: TrainedModel) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
+def default_use(dataset: Dataset) -> tuple[str, tuple[str, str]]:
+    """The use and decision words ``(class 1, class 0)`` when none are given.
+
+    Fraud words only for fraud data (``fraud-screening``, hold/pass), else ``screening``,
+    flag/ok.
+    """
+    if dataset.source.startswith(FRAUD_SOURCES):
+        from chainml.governance.registry import DEFAULT_USE  # the one fraud-screening literal
+
+        return DEFAULT_USE, ("hold", "pass")
+    return NEUTRAL_USE, ("flag", "ok")
+
+
+def parse_labels(text: str) -> tuple[str, str]:
+    """``"hold,pass"`` -> ``("hold", "pass")``: the words for a decision of 1 and of 0."""
+    words = tuple(w.strip() for w in text.split(","))
+    if len(words) != 2 or not all(words) or words[0] == words[1]:
+        raise InvalidInputError(
+            f"--labels {text!r}: give two different words, the decision for class 1 first "
+            "(e.g. hold,pass or flag,ok)"
+        )
+    return words[0], words[1]
+
+
+def _preprocessing(dataset: Dataset) -> dict[str, Any] | None:
+    if dataset.schema is None:
+        return None
+    return {
+        "schema": dataset.schema.to_dict(),
+        "digest": dataset.schema.digest(),
+        "digest_definition": "0x + SHA-256 of the schema's canonical JSON (sorted keys, no "
+        "spaces); part of the dataset commitment",
+        "raw_record": "Schema.encode_record(raw) turns a record of raw values (column name -> "
+        "value) into the model's features, in the order of schema.feature_names",
+    }
+
+
 def _fitted_details(trained: TrainedModel) -> dict[str, Any]:
     estimator = trained.estimator
     names = ("class_weight_", "selection_", "best_iteration_", "best_epoch_", "epochs_")
@@ -86,16 +130,27 @@ def build_card(
     native_files: dict[str, bytes],
     onnx_info: dict[str, Any],
     dataset_spec: str | None = None,
+    use: str | None = None,
+    labels: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
-    """The card of a trained model whose ONNX and policy files hash to ``model_id``."""
+    """The card of a trained model whose ONNX and policy files hash to ``model_id``.
+
+    ``use`` and ``labels`` (the decision words for class 1 and 0) default to
+    :func:`default_use`.
+    """
     dataset, split = trained.dataset, trained.split
     assert trained.policy is not None
     policy = trained.policy
+    fallback_use, fallback_labels = default_use(dataset)
+    words = labels or fallback_labels
+    time_column = dataset.schema.time if dataset.schema is not None else None
     return {
         "card_format": CARD_FORMAT,
         "model_id": model_id,
         "model_id_definition": MODEL_ID_DEFINITION,
         "kind": KINDS.get(trained.kind, trained.kind),  # an imported model names its own
+        "preset": trained.preset,
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "hyperparameters": trained.estimator.get_params(),
         "fitted": _fitted_details(trained),
         "seed": trained.seed,
@@ -106,14 +161,22 @@ def build_card(
             "commitment": dataset.commitment(),
             "rows": dataset.rows,
             "positives": dataset.positives,
+            "preprocessing": _preprocessing(dataset),
             "split": {
-                "method": "time-ordered" if dataset.order is not None else "row order",
+                "method": split.method,
+                "seed": split.seed,
+                "description": describe(split.method, split.seed, split.test_fraction, time_column),
                 "test_fraction": split.test_fraction,
                 "validation_fraction": split.validation_fraction,
                 "fitted_on": "fit",
                 "tuned_on": "validation (early stopping, model selection, threshold)",
                 "parts": split.summary(),
             },
+        },
+        "use": {
+            "name": use or fallback_use,
+            "decisions": {"1": words[0], "0": words[1]},
+            "positive_label": None if dataset.schema is None else dataset.schema.positive,
         },
         "features": feature_schema(trained),
         "metrics": {"test": trained.metrics, "validation": trained.validation_metrics},
@@ -162,6 +225,53 @@ def _pct(value: float) -> str:
     return f"{100 * value:.1f}%"
 
 
+def _split_words(split: dict[str, Any]) -> str:
+    return str(split.get("description") or split["method"])
+
+
+def _use_markdown(card: dict[str, Any]) -> list[str]:
+    use = card.get("use")
+    if not use:
+        return []
+    decisions = use["decisions"]
+    positive = use.get("positive_label")
+    label = f" (label value `{positive}` is class 1)" if positive is not None else ""
+    return [f"Use: `{use['name']}`; decisions: class 1 = **{decisions['1']}**, class 0 = "
+            f"**{decisions['0']}**{label}.", ""]  # fmt: skip
+
+
+def _preprocessing_markdown(pre: dict[str, Any] | None) -> list[str]:
+    if pre is None:
+        return []
+    schema = pre["schema"]
+    rows = []
+    for column in schema["columns"]:
+        if column["name"] == schema["target"]:
+            how = f"label: `{schema['positive']}` = 1, " + ", ".join(
+                f"`{v}`" for v in schema["negatives"]) + " = 0"  # fmt: skip
+        elif not column["feature"]:
+            how = "not a feature" + (" (time)" if column["name"] == schema["time"] else "")
+        elif column["kind"] == "categorical":
+            kept = len(column["categories"])
+            how = (f"{column['encoding']}, {kept} categories + (other) for infrequent/unknown"
+                   if column["encoding"] == "onehot" else
+                   f"ordinal by frequency, {kept} categories, (other) = {kept}")  # fmt: skip
+        else:
+            how = "as is" if column["kind"] != "boolean" else "1 = " + "/".join(
+                column["true_values"]) + ", 0 = " + "/".join(column["false_values"])  # fmt: skip
+            if column["indicator"]:
+                how += f"; blank = {column['fill']:g} + a missing indicator"
+        rows.append(f"| `{column['name']}` | {column['kind']} | {how} |")
+    return [
+        f"Encoding (schema `{pre['digest']}`, part of the commitment):",
+        "",
+        "| column | kind | encoding |",
+        "|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """``card.md``: the card for people."""
     test = card["metrics"]["test"]
@@ -185,8 +295,11 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"Dataset `{card['dataset']['name']}` ({card['dataset']['source'] or 'no source given'}),",
         f"{card['dataset']['rows']:,} rows, {card['dataset']['positives']:,} positives;",
         f"commitment `{card['dataset']['commitment']}`.",
-        f"Split: {card['dataset']['split']['method']}; fitted on `fit`, tuned on `validation`"
-        ", evaluated once on `test`.",
+        f"Split: {_split_words(card['dataset']['split'])}; fitted on `fit`, tuned on "
+        "`validation`, evaluated once on `test`.",
+        "",
+        *_use_markdown(card),
+        *_preprocessing_markdown(card["dataset"].get("preprocessing")),
         "",
         "| part | rows | positives |",
         "|---|---:|---:|",
@@ -200,6 +313,14 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"| PR-AUC 95% bootstrap interval ({interval['resamples']} resamples) | "
         f"{interval['low']:.4f} - {interval['high']:.4f} |",
         f"| ROC-AUC | {test['roc_auc']:.4f} |",
+        *(
+            [
+                f"| ROC-AUC 95% interval (DeLong) | {test['roc_auc_interval']['low']:.4f} - "
+                f"{test['roc_auc_interval']['high']:.4f} |"
+            ]
+            if "roc_auc_interval" in test
+            else []
+        ),
         *(f"| recall at {_pct(float(f))} FPR | {v:.4f} |" for f, v in at_fpr.items()),
         *(
             f"| precision at {_pct(float(r))} recall | {v:.4f} |"

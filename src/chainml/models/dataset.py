@@ -3,7 +3,9 @@
 Every loader (the ULB credit-card CSV, any CSV with a label column, the payments simulator)
 returns a :class:`Dataset`; training and evaluation take nothing else. The commitment is what a
 model card records as "trained on exactly this data": it covers the feature names, the values,
-the labels and the ordering key, in a canonical little-endian layout.
+the labels and the ordering key, in a canonical little-endian layout, and, for a CSV read
+through a :class:`~chainml.models.schema.Schema`, the digest of that schema: the encoding that
+turned raw cells into these numbers is part of what was committed.
 """
 
 from __future__ import annotations
@@ -11,11 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from chainml.models.schema import Schema
 
 COMMITMENT_DOMAIN = b"chainml.dataset/1\x00"
 
@@ -28,7 +34,10 @@ class Dataset:
     """Features (float64, finite, one row per example), binary labels and an ordering key.
 
     ``order`` is the time key of a time-ordered split (``Time`` for the ULB data, the
-    simulator's timestamps); when None, row order is time order.
+    simulator's timestamps); when None, row order is time order. ``schema`` is the encoding
+    of a CSV read through one (committed to); ``groups`` are the group codes of a
+    ``group:COLUMN`` split (they steer the split, which the model card records, and are not
+    committed to).
     """
 
     name: str
@@ -37,6 +46,8 @@ class Dataset:
     feature_names: tuple[str, ...]
     order: FloatArray | None = None
     source: str = ""
+    schema: Schema | None = None
+    groups: npt.NDArray[np.int64] | None = None
     _commitment: list[str] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -85,6 +96,8 @@ class Dataset:
             digest = hashlib.sha256(COMMITMENT_DOMAIN)
             header = {"features": list(self.feature_names), "rows": self.rows}
             header["ordered"] = self.order is not None
+            if self.schema is not None:  # absent otherwise: older commitments stay the same
+                header["schema"] = self.schema.digest()
             digest.update(json.dumps(header, sort_keys=True).encode() + b"\x00")
             digest.update(np.ascontiguousarray(self.features, dtype="<f8").tobytes())
             digest.update(np.ascontiguousarray(self.labels, dtype="u1").tobytes())
@@ -102,4 +115,6 @@ class Dataset:
             feature_names=self.feature_names,
             order=None if self.order is None else self.order[rows],
             source=self.source,
+            schema=self.schema,
+            groups=None if self.groups is None else self.groups[rows],
         )

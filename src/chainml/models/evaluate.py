@@ -10,7 +10,7 @@ from chainml.errors import InvalidInputError
 from chainml.models import export, metrics
 from chainml.models.artifacts import ModelArtifact
 from chainml.models.dataset import Dataset, FloatArray
-from chainml.models.split import time_split
+from chainml.models.split import Split, make_split
 
 
 def check_features(model: ModelArtifact, dataset: Dataset) -> None:
@@ -43,8 +43,7 @@ def held_out(model: ModelArtifact, dataset: Dataset) -> tuple[Dataset, bool]:
     trained_on = model.card["dataset"]
     if dataset.commitment() != trained_on["commitment"]:
         return dataset, False
-    split = trained_on["split"]
-    return time_split(dataset, split["test_fraction"], split["validation_fraction"]).test, True
+    return card_split(model, dataset).test, True
 
 
 def checked_parts(model: ModelArtifact, dataset: Dataset) -> dict[str, Dataset]:
@@ -57,9 +56,23 @@ def checked_parts(model: ModelArtifact, dataset: Dataset) -> dict[str, Dataset]:
     trained_on = model.card["dataset"]
     if dataset.commitment() != trained_on["commitment"]:
         return {"all": dataset}
-    fractions = trained_on["split"]
-    split = time_split(dataset, fractions["test_fraction"], fractions["validation_fraction"])
+    split = card_split(model, dataset)
     return {"validation": split.validation, "test": split.test}
+
+
+def card_split(model: ModelArtifact, dataset: Dataset) -> Split:
+    """The split the card records (method, seed, fractions), redone on ``dataset``."""
+    recorded = model.card["dataset"]["split"]
+    method = str(recorded.get("method", "time"))
+    if method in ("time-ordered", "row order"):  # cards written before the split methods
+        method = "time"
+    return make_split(
+        dataset,
+        method,
+        seed=int(recorded.get("seed", 0)),
+        test_fraction=recorded["test_fraction"],
+        validation_fraction=recorded["validation_fraction"],
+    )
 
 
 def evaluate_model(

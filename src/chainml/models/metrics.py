@@ -97,6 +97,31 @@ def roc_auc(labels: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     return float((ranks[y == 1].sum() - positives * (positives + 1) / 2) / (positives * negatives))
 
 
+def roc_auc_interval(
+    labels: npt.ArrayLike, scores: npt.ArrayLike, level: float = 0.95
+) -> tuple[float, float]:
+    """DeLong's interval for the ROC-AUC (normal approximation, clipped to [0, 1]).
+
+    DeLong, DeLong and Clarke-Pearson (1988): the AUC's variance from the placement values of
+    each positive (share of negatives it outranks) and each negative; O(n log n) with midranks,
+    so it costs the same on 57,000 test rows as the AUC itself (a bootstrap would cost 1,000x).
+    """
+    y, s = _check(labels, scores)
+    from scipy.stats import norm, rankdata
+
+    positives, negatives = s[y == 1], s[y == 0]
+    p, n = positives.size, negatives.size
+    overall = rankdata(s)
+    placement_pos = (overall[y == 1] - rankdata(positives)) / n  # negatives below each positive
+    placement_neg = 1.0 - (overall[y == 0] - rankdata(negatives)) / p
+    auc = float(placement_pos.mean())
+    variance = (placement_pos.var(ddof=1) if p > 1 else 0.0) / p + (
+        placement_neg.var(ddof=1) if n > 1 else 0.0
+    ) / n
+    half = float(norm.ppf((1 + level) / 2)) * float(np.sqrt(variance))
+    return max(0.0, auc - half), min(1.0, auc + half)
+
+
 def recall_at_fpr(labels: npt.ArrayLike, scores: npt.ArrayLike, fpr: float) -> float:
     """The highest recall of any threshold whose false-positive rate is at most ``fpr``."""
     curve = _curve(*_check(labels, scores))
@@ -235,6 +260,9 @@ def evaluate(
         "pr_auc": average_precision(y, s),
         "pr_auc_interval": {"low": low, "high": high, "level": 0.95, "resamples": resamples},
         "roc_auc": roc_auc(y, s),
+        "roc_auc_interval": dict(
+            zip(("low", "high"), roc_auc_interval(y, s), strict=True), level=0.95, method="DeLong"
+        ),
         "recall_at_fpr": {str(f): recall_at_fpr(y, s, f) for f in FPR_POINTS},
         "precision_at_recall": {str(r): precision_at_recall(y, s, r) for r in RECALL_POINTS},
         "at_threshold": {

@@ -1,22 +1,24 @@
-"""Numeric CSV files: a fast, strict reader, and any CSV with a label column plus its schema.
+"""CSV files: a fast, strict numeric reader, and any labelled CSV read through its schema.
 
-:func:`read_numeric_csv` is the one place that turns a CSV into a float64 matrix. It parses with
-``numpy.loadtxt`` (about 2 s for the 150 MB ULB file) and, only when that fails or finds a NaN or
-an infinity, rescans the file with the :mod:`csv` module to name the exact line, column and cell
-(:class:`DataFileError`). :func:`read_labelled_csv` builds a :class:`Dataset` from any such CSV
-with a 0/1 label column and infers a :class:`Schema` (columns, ranges, ordering column) that is
-stored as JSON and enforced on later loads (:func:`load_labelled_csv`).
+:func:`read_numeric_csv` turns an all-numeric CSV (the ULB file) into a float64 matrix. It parses
+with ``numpy.loadtxt`` (about 2 s for the 150 MB ULB file) and, only when that fails or finds a
+NaN or an infinity, rescans the file with the :mod:`csv` module to name the exact line, column
+and cell (:class:`DataFileError`). :func:`read_labelled_csv` builds a :class:`Dataset` from any
+CSV (text categories, text labels, blanks) through a :class:`~chainml.models.schema.Schema`
+inferred by :mod:`chainml.models.infer` or given. Schemas are stored by the SHA-256 of the file's
+bytes (:func:`content_key`), so two files with the same name never share one, and only after a
+successful training run (:func:`store_schema`), so a failed run leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import hashlib
 import math
 import warnings
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +26,8 @@ from chainml.config import ensure_directory
 from chainml.errors import InvalidInputError
 from chainml.files import write_atomic
 from chainml.models.dataset import Dataset, FloatArray
-
-SCHEMA_VERSION = 1
+from chainml.models.infer import infer_schema, read_document, read_overrides, read_table
+from chainml.models.schema import Schema, SchemaError
 
 
 class DataFileError(InvalidInputError):
@@ -133,166 +135,75 @@ def _locate_problem(path: Path, header: Sequence[str]) -> DataFileError | None:
 # -- any CSV with a label column -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Schema:
-    """What a labelled CSV looks like: its columns, the label, the ordering key, value ranges.
-
-    ``minimum``/``maximum`` are the ranges seen when the schema was inferred; they document the
-    data (fixed-point scaling uses them) and are not enforced on later loads: new data may
-    leave them. Column names, their order, the label and the ordering column are enforced.
-    """
-
-    name: str
-    columns: tuple[str, ...]
-    target: str
-    order: str | None
-    minimum: tuple[float, ...]
-    maximum: tuple[float, ...]
-    version: int = SCHEMA_VERSION
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """The feature columns: every column except the label and the ordering column."""
-        return tuple(c for c in self.columns if c not in (self.target, self.order))
-
-    def to_json(self) -> str:
-        """The schema as indented JSON (the stored form)."""
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str, origin: str = "schema") -> Schema:
-        """Parse a stored schema; a malformed one is an :class:`InvalidInputError`."""
-        try:
-            raw = json.loads(text)
-            schema = cls(
-                name=str(raw["name"]),
-                columns=tuple(str(c) for c in raw["columns"]),
-                target=str(raw["target"]),
-                order=None if raw["order"] is None else str(raw["order"]),
-                minimum=tuple(float(v) for v in raw["minimum"]),
-                maximum=tuple(float(v) for v in raw["maximum"]),
-                version=int(raw["version"]),
-            )
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise InvalidInputError(f"{origin} is not a valid chainml schema: {err}") from err
-        if schema.version != SCHEMA_VERSION:
-            raise InvalidInputError(f"{origin} has schema version {schema.version}, expected 1")
-        if len(schema.minimum) != len(schema.features) or len(schema.maximum) != len(
-            schema.features
-        ):
-            raise InvalidInputError(f"{origin}: ranges do not match the feature columns")
-        return schema
-
-
 def read_labelled_csv(
     path: Path,
-    target: str,
+    target: str | None,
     schema: Schema | None = None,
     *,
     order: str | None = None,
+    positive: str | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    group: str | None = None,
     name: str | None = None,
 ) -> tuple[Dataset, Schema]:
-    """A dataset from any numeric CSV with a 0/1 label column ``target``.
+    """A dataset from any CSV with a label column, encoded by ``schema`` or an inferred one.
 
-    Without ``schema`` one is inferred (``order`` names an optional time column, excluded from
-    the features). With ``schema`` the file must have exactly its columns in its order, and
-    ``target``/``order`` must agree with it.
+    Without ``schema`` one is inferred (:func:`chainml.models.infer.infer_schema`: ``order``
+    names the time column, ``positive`` the label value of class 1, ``overrides`` the user's
+    corrections). With ``schema`` (a model's), the file must hold its feature, label and time
+    columns (by name, in any order). ``group`` names the column of a ``group:COLUMN`` split.
     """
     path = Path(path)
-    header = read_header(path)
-    if schema is not None:
-        _check_against_schema(path, header, schema, target, order)
-        order = schema.order
-    else:
-        if target not in header:
-            raise DataFileError(
-                path, f"no label column {target!r}; columns are {', '.join(header)}", line=1
-            )
-        if order is not None and order not in header:
-            raise DataFileError(
-                path, f"no ordering column {order!r}; columns are {', '.join(header)}", line=1
-            )
-        if order == target:
-            raise InvalidInputError("the label column cannot also be the ordering column")
-    header, values = read_numeric_csv(path)
-    labels = _labels(path, values[:, header.index(target)], target)
-    feature_columns = [i for i, c in enumerate(header) if c not in (target, order)]
-    if not feature_columns:
-        raise DataFileError(path, "no feature columns besides the label and ordering columns")
-    features = np.ascontiguousarray(values[:, feature_columns])
-    names = tuple(header[i] for i in feature_columns)
-    dataset = Dataset(
-        name=name or path.stem,
-        features=features,
-        labels=labels,
-        feature_names=names,
-        order=None if order is None else np.ascontiguousarray(values[:, header.index(order)]),
-        source=f"csv:{path.name}",
-    )
+    table = read_table(path, delimiter=None if schema is None else schema.delimiter)
+    where = str(path)
     if schema is None:
-        schema = Schema(
-            name=dataset.name,
-            columns=header,
-            target=target,
-            order=order,
-            minimum=tuple(float(v) for v in features.min(axis=0)),
-            maximum=tuple(float(v) for v in features.max(axis=0)),
-        )
+        schema = infer_schema(table, target, positive=positive, time=order, overrides=overrides)
+    else:
+        needed = [c.name for c in schema.feature_columns] + [schema.target]
+        needed += [schema.time] if schema.time else []
+        missing = {n: "the schema needs this column; the file lacks it" for n in needed
+                   if n not in table.cells}  # fmt: skip
+        if target is not None and target != schema.target:
+            missing[target] = f"the schema's label column is {schema.target!r}"
+        if missing:
+            raise SchemaError(where, missing)
+    if group is not None and group not in table.cells:
+        raise SchemaError(where, {group: f"no such group column; columns are "
+                                         f"{', '.join(table.header)}"})  # fmt: skip
+    features = schema.encode_columns(table.cells, where)
+    labels = schema.labels(table.cells[schema.target], where)
+    times = None
+    if schema.time is not None:
+        times = schema.times(table.cells[schema.time], where)
+    groups = None
+    if group is not None:
+        groups = np.unique(np.asarray(table.cells[group], dtype=object), return_inverse=True)[1]
+    dataset = Dataset(
+        name=name or path.stem, features=features, labels=labels,
+        feature_names=schema.feature_names, order=times, source=f"csv:{path.name}",
+        schema=schema, groups=None if groups is None else groups.astype(np.int64),
+    )  # fmt: skip
     return dataset, schema
-
-
-def _check_against_schema(
-    path: Path, header: tuple[str, ...], schema: Schema, target: str, order: str | None
-) -> None:
-    if target != schema.target:
-        raise InvalidInputError(
-            f"{path}: the stored schema {schema.name!r} has label {schema.target!r}, "
-            f"not {target!r} (delete the schema file to infer a new one)"
-        )
-    if order is not None and order != schema.order:
-        raise InvalidInputError(
-            f"{path}: the stored schema {schema.name!r} orders by {schema.order!r}, not {order!r}"
-        )
-    missing = [c for c in schema.columns if c not in header]
-    extra = [c for c in header if c not in schema.columns]
-    if missing or extra:
-        parts = [f"missing column(s) {', '.join(missing)}" if missing else ""]
-        parts.append(f"extra column(s) {', '.join(extra)}" if extra else "")
-        detail = "; ".join(p for p in parts if p)
-        raise DataFileError(path, f"{detail} (schema {schema.name!r})", line=1)
-    if header != schema.columns:
-        raise DataFileError(
-            path, f"columns are in a different order than schema {schema.name!r}", line=1
-        )
-
-
-def _labels(
-    path: Path, column: FloatArray, target: str
-) -> np.ndarray[tuple[int], np.dtype[np.int8]]:
-    bad = np.flatnonzero((column != 0) & (column != 1))
-    if bad.size:
-        row = int(bad[0])
-        raise DataFileError(
-            path,
-            f"labels must be 0 or 1, found {column[row]:g} (data row {row + 1})",
-            column=target,
-        )
-    labels = column.astype(np.int8)
-    if labels.min() == labels.max():
-        raise DataFileError(
-            path,
-            f"the label has only one class ({int(labels[0])}); need both 0 and 1",
-            column=target,
-        )
-    return labels
 
 
 # -- stored schemas ------------------------------------------------------------------------
 
 
-def schema_path(data_dir: Path, name: str) -> Path:
-    """The stored schema of dataset ``name``: ``<data_dir>/datasets/<name>.schema.json``."""
-    return Path(data_dir) / "datasets" / f"{name}.schema.json"
+def content_key(path: Path) -> str:
+    """SHA-256 (hex) of the bytes of ``path``: what a stored schema is keyed by."""
+    digest = hashlib.sha256()
+    try:
+        with Path(path).open("rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    except OSError as err:
+        raise DataFileError(path, f"cannot read: {err}") from err
+    return digest.hexdigest()
+
+
+def schema_path(data_dir: Path, key: str) -> Path:
+    """The stored schema of the file whose content key is ``key``."""
+    return Path(data_dir) / "datasets" / f"{key}.schema.json"
 
 
 def datasets_dir(data_dir: Path) -> Path:
@@ -303,25 +214,37 @@ def datasets_dir(data_dir: Path) -> Path:
     return folder
 
 
-def load_labelled_csv(
-    path: Path, data_dir: Path, target: str | None, *, order: str | None = None
-) -> tuple[Dataset, Schema]:
-    """Read a labelled CSV, enforcing its stored schema, or inferring and storing one.
+def store_schema(data_dir: Path, path: Path, schema: Schema) -> Path:
+    """Store ``schema`` for the file ``path`` (by its content); returns where it went."""
+    stored = schema_path(datasets_dir(data_dir).parent, content_key(path))
+    write_atomic(stored, schema.to_json())
+    return stored
 
-    ``target`` may be None only when a schema for this file name is already stored.
+
+def load_labelled_csv(
+    path: Path,
+    data_dir: Path,
+    target: str | None,
+    *,
+    order: str | None = None,
+    positive: str | None = None,
+    schema_file: Path | None = None,
+    schema: Schema | None = None,
+    group: str | None = None,
+) -> tuple[Dataset, Schema]:
+    """Read a labelled CSV through ``schema``, the user's ``schema_file``, or an inferred schema.
+
+    With neither a schema nor a target, the schema stored for exactly this file's content is
+    used (``chainml model train`` stores it). Nothing is written here.
     """
     path = Path(path)
-    stored = schema_path(data_dir, path.stem)
-    schema = None
-    if stored.is_file():
-        schema = Schema.from_json(stored.read_text(encoding="utf-8"), origin=str(stored))
-    if target is None:
-        if schema is None:
+    overrides = read_overrides(schema_file) if schema_file is not None else None
+    if schema is None and target is None and not (overrides or {}).get("target"):
+        stored = schema_path(data_dir, content_key(path))
+        if not stored.is_file():
             raise InvalidInputError(
-                f"{path}: name the label column with --target (no stored schema for {path.stem!r})"
+                f"{path}: name the label column with --target (no schema stored for this file)"
             )
-        target = schema.target
-    dataset, inferred = read_labelled_csv(path, target, schema, order=order)
-    if schema is None:
-        write_atomic(schema_path(datasets_dir(data_dir).parent, path.stem), inferred.to_json())
-    return dataset, inferred
+        schema = Schema.from_dict(read_document(stored), origin=str(stored))
+    return read_labelled_csv(path, target, schema, order=order, positive=positive,
+                             overrides=overrides, group=group)  # fmt: skip

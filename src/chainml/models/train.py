@@ -1,6 +1,7 @@
-"""Training a model on a time-ordered split: fit, early-stop, pick the threshold, measure, evaluate.
+"""Training a model: split, fit, early-stop, pick the threshold, measure, evaluate.
 
-``train_model(dataset, "lgbm")`` is the whole recipe: split by time (:mod:`chainml.models.split`),
+``train_model(dataset, "lgbm")`` is the whole recipe: split (:mod:`chainml.models.split`; by
+time when the data has a time column, else stratified),
 fit on the earliest part while tuning on the validation slice, choose the decision threshold on
 the validation slice by a recorded rule, and evaluate once on the test split, which nothing
 before has seen. Training time and peak memory are measured around ``fit``.
@@ -28,7 +29,7 @@ from chainml.inference.policy import DecisionPolicy, decision_policy, encode, in
 from chainml.models import metrics
 from chainml.models.dataset import Dataset, FloatArray
 from chainml.models.native import sigmoid
-from chainml.models.split import TimeSplit, time_split
+from chainml.models.split import TimeSplit, make_split
 
 if TYPE_CHECKING:  # the estimators import scikit-learn (the ml extra): only when training
     from chainml.models.train_base import Estimator, Progress
@@ -124,6 +125,7 @@ class TrainedModel:
     metrics: dict[str, Any] = field(default_factory=dict)
     validation_metrics: dict[str, Any] = field(default_factory=dict)
     test_logits: FloatArray | None = None
+    preset: str | None = None  # the LightGBM preset the hyperparameters came from
 
     @property
     def threshold_probability(self) -> float:
@@ -147,14 +149,14 @@ def train_model(
     steps: StepReporter | None = None,
     input_rounding: str = "exact",
 ) -> TrainedModel:
-    """Split ``dataset`` by time, fit a ``kind`` model, choose its threshold and evaluate it.
+    """Split ``dataset`` (``split`` or the default), fit a ``kind`` model, choose its threshold.
 
     ``input_rounding="nearest"`` lets the service round a fraction sent for an integral
     feature; by default (``"exact"``) such a request is refused.
     """
     metrics.parse_rule(threshold_rule)  # fail before the expensive part
     estimator = make_estimator(kind, seed, **(params or {}))
-    split = split or time_split(dataset)
+    split = split or make_split(dataset, seed=seed)
     report = steps or (lambda _: _noop)
     with measured() as training:
         estimator.fit(
@@ -185,6 +187,7 @@ def train_model(
         training=training,
         policy=policy,
         test_logits=test_logits,
+        preset=str((params or {}).get("preset", "quality")) if kind == "lgbm" else None,
     )
     bootstrap = report("bootstrap interval")
     trained.validation_metrics = metrics.evaluate(

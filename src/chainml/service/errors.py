@@ -90,8 +90,31 @@ def _problem(detail: object, status: int, retry_after: int | None = None) -> JSO
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
-def _validation(loc: list[Any], message: str) -> JSONResponse:
-    return _problem([{"loc": loc, "msg": message, "type": "value_error"}], 422)
+def problem_of(err: ChainMLError) -> tuple[int, object, int | None]:
+    """The status, JSON ``detail`` and Retry-After (seconds, or None) that answer ``err``.
+
+    The one translation of chainml errors into HTTP: the service's exception handlers and the
+    embeddable router (:class:`chainml.Service`) both answer with it.
+    """
+    if isinstance(err, FeatureError):
+        return 422, _validation(["body", *err.field], err.detail), None
+    if isinstance(err, DuplicateInBatchError):
+        return 409, f"records.{err.position}.request_id: {err}", None
+    if isinstance(err, DuplicateRequestIdError):
+        where = f" (log index {err.index})" if err.index is not None else " (in flight)"
+        detail = (
+            f"request id 0x{err.request_id.hex()} is already logged{where}; "
+            "fetch its receipt from /v1/decisions/{request_id}"
+        )
+        return 409, detail, None
+    status, retry_after = status_of(err)
+    if isinstance(err, InvalidInputError) and status == 422:
+        return 422, _validation(["query"], str(err)), None
+    return status, str(err), retry_after
+
+
+def _validation(loc: list[Any], message: str) -> list[dict[str, Any]]:
+    return [{"loc": loc, "msg": message, "type": "value_error"}]
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -106,31 +129,12 @@ def install_error_handlers(app: FastAPI) -> None:
         ]
         return _problem(detail, 422)
 
-    @app.exception_handler(FeatureError)
-    async def features(request: Request, err: FeatureError) -> JSONResponse:
-        return _validation(["body", *err.field], err.detail)
-
-    @app.exception_handler(DuplicateInBatchError)
-    async def twice(request: Request, err: DuplicateInBatchError) -> JSONResponse:
-        return _problem(f"records.{err.position}.request_id: {err}", 409)
-
-    @app.exception_handler(DuplicateRequestIdError)
-    async def duplicate(request: Request, err: DuplicateRequestIdError) -> JSONResponse:
-        where = f" (log index {err.index})" if err.index is not None else " (in flight)"
-        return _problem(
-            f"request id 0x{err.request_id.hex()} is already logged{where}; "
-            "fetch its receipt from /v1/decisions/{request_id}",
-            409,
-        )
-
     @app.exception_handler(ChainMLError)
     async def by_family(request: Request, err: ChainMLError) -> JSONResponse:
-        status, retry_after = status_of(err)
-        if isinstance(err, InvalidInputError) and status == 422:
-            return _validation(["query"], str(err))
+        status, detail, retry_after = problem_of(err)
         if status >= 500:
             _log.error("%s %s failed: %s", request.method, request.url.path, err)
-        return _problem(str(err), status, retry_after)
+        return _problem(detail, status, retry_after)
 
     @app.exception_handler(Exception)
     async def unknown(request: Request, err: Exception) -> JSONResponse:

@@ -21,7 +21,7 @@ from chainml.service.schemas import (
     ScoreRequest,
     ScoreResponse,
 )
-from chainml.service.scoring import Scored, ServingModel, metadata_hash
+from chainml.service.scoring import Scored, ServingModel, metadata_hash, record_hash
 
 router = APIRouter(tags=["scoring"], route_class=FastBodyRoute)
 _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -45,10 +45,29 @@ def _serving(runtime: ServiceRuntime) -> ServingModel:
     return model
 
 
+def _scored(model: ServingModel, requests: Sequence[ScoreRequest], where: str) -> Scored:
+    """The requests scored: raw records through the model's schema, or encoded features."""
+    raw = [r.record for r in requests if r.record is not None]
+    if not raw:
+        return model.score(model.rows([r.features for r in requests if r.features], where))
+    if len(raw) != len(requests):
+        raise HTTPException(422, "a batch sends `record` or `features` in every item, not both")
+    return model.score(model.raw_rows(raw, where))
+
+
+def _committed(request: ScoreRequest) -> bytes:
+    """What ``metadata_hash`` commits to: the raw record with the metadata, or the metadata."""
+    if request.record is not None:
+        return record_hash(request.record, request.metadata)
+    return metadata_hash(request.metadata)
+
+
 def _results(
-    scored: Scored, texts: Sequence[str], ids: Sequence[bytes], logged: Logged
-) -> list[dict[str, Any]]:
+    model: ServingModel, scored: Scored, texts: Sequence[str], ids: Sequence[bytes],
+    logged: Logged,
+) -> list[dict[str, Any]]:  # fmt: skip
     probabilities, logits = scored.probabilities.tolist(), scored.logits.tolist()
+    words = model.decision_words
     return [
         {
             "request_id": text,
@@ -57,7 +76,7 @@ def _results(
             "score": p,
             "logit": z,
             "label": label,
-            "decision": "hold" if label else "pass",
+            "decision": words[label],
         }
         for i, (text, rid, p, z, label) in enumerate(
             zip(texts, ids, probabilities, logits, scored.labels, strict=True)
@@ -69,16 +88,18 @@ def _results(
     "/v1/score", response_model=ScoreResponse, responses=_WRITE_ERRORS, dependencies=[WriteAccess]
 )
 async def score(body: ScoreRequest, request: Request) -> Response:
-    """Score one record with the serving model; answer once the decision is durably logged."""
+    """Score one record with the serving model; answer once the decision is durably logged.
+
+    Send your raw columns as `record` (the model's schema encodes them) or the model's
+    encoded `features`.
+    """
     runtime: ServiceRuntime = request.app.state.runtime
     model = _serving(runtime)
-    scored = model.score(model.rows([body.features], "features"))
+    scored = _scored(model, [body], "features")
     texts = [body.request_id or uuid.uuid4().hex]
     ids = [request_id_from(texts[0])]
-    logged = await runtime.committer.submit(
-        model.prepare(scored, ids, [metadata_hash(body.metadata)])
-    )
-    [result] = _results(scored, texts, ids, logged)
+    logged = await runtime.committer.submit(model.prepare(scored, ids, [_committed(body)]))
+    [result] = _results(model, scored, texts, ids, logged)
     result.update(model_id=model.model_id, timestamp_ms=logged.timestamp_ms)
     return json_response(result)
 
@@ -104,13 +125,13 @@ async def score_batch(body: BatchRequest, request: Request) -> Response:
             if rid in seen:
                 raise DuplicateInBatchError(position, texts[position])
             seen.add(rid)
-    scored = model.score(model.rows([r.features for r in body.records], "records"))
-    metadata = [metadata_hash(r.metadata) for r in body.records]
+    scored = _scored(model, body.records, "records")
+    metadata = [_committed(r) for r in body.records]
     logged = await runtime.committer.submit(model.prepare(scored, ids, metadata))
     return json_response(
         {
             "model_id": model.model_id,
             "timestamp_ms": logged.timestamp_ms,
-            "results": _results(scored, texts, ids, logged),
+            "results": _results(model, scored, texts, ids, logged),
         }
     )

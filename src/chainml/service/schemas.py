@@ -5,7 +5,16 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Strict, Tag
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Strict,
+    Tag,
+    model_validator,
+)
 
 #: Largest feature magnitude accepted: keeps ``x * 2**20`` exact in a 64-bit integer.
 MAX_FEATURE = 1e12
@@ -48,6 +57,18 @@ def _depth(value: Any) -> int:
 
 
 RequestId = Annotated[str, Field(min_length=1, max_length=256), AfterValidator(_unicode)]
+#: One raw value of a record: text (categories, dates, booleans), a number, true/false, null.
+RawValue = (
+    Annotated[bool, Strict()]
+    | Annotated[int, Strict(), Field(ge=-(2**63), le=2**63)]
+    | Annotated[float, Strict(), Field(allow_inf_nan=False)]
+    | Annotated[str, Field(max_length=1024), AfterValidator(_unicode)]
+    | None
+)
+RawRecord = Annotated[
+    dict[Annotated[str, Field(max_length=128), AfterValidator(_unicode)], RawValue],
+    Field(min_length=1, max_length=MAX_FEATURES),
+]
 Hex32 = Annotated[str, Field(pattern=r"^0x[0-9a-f]{64}$")]
 
 
@@ -60,23 +81,41 @@ class _Document(BaseModel):
 
 
 class ScoreRequest(_Document):
-    """One record to score: its features, by position or by name."""
+    """One record to score: your raw columns (``record``), or the model's encoded ``features``."""
 
     request_id: RequestId | None = Field(
         default=None,
         description="Your id for this request, unique in the log (generated when absent). "
         "`0x` + 64 hex digits is used as is, anything else is hashed with SHA-256.",
     )
-    features: Annotated[
-        Annotated[FeatureList, Tag("list")] | Annotated[FeatureMap, Tag("object")],
-        Discriminator(_feature_shape),
-    ] = Field(
-        description="The model's features in its order, or an object naming each of them.",
+    features: (
+        Annotated[
+            Annotated[FeatureList, Tag("list")] | Annotated[FeatureMap, Tag("object")],
+            Discriminator(_feature_shape),
+        ]
+        | None
+    ) = Field(
+        default=None,
+        description="The model's encoded features in its order, or an object naming each of "
+        "them (instead of `record`).",
+    )
+    record: RawRecord | None = Field(
+        default=None,
+        description="Your record as it is: column name -> raw value (text for categories, "
+        "null for a blank). The model's schema encodes it; the log keeps the encoded features "
+        "and, in `metadata_hash`, SHA-256 of canonical JSON of "
+        '`{"metadata": metadata, "record": record}` (instead of `features`).',
     )
     metadata: Annotated[dict[str, Any] | None, AfterValidator(_canonical)] = Field(
         default=None,
         description="Anything else; only its SHA-256 (of canonical JSON) is logged.",
     )
+
+    @model_validator(mode="after")
+    def _one_input(self) -> ScoreRequest:
+        if (self.features is None) == (self.record is None):
+            raise ValueError("send exactly one of `record` (raw columns) or `features`")
+        return self
 
 
 class BatchRequest(_Document):
@@ -94,7 +133,7 @@ class ScoreResult(_Document):
     score: float = Field(description="Probability of the positive class (e.g. fraud).")
     logit: float = Field(description="The model's raw score; decided against its threshold.")
     label: int = Field(description="1 when the logit reaches the threshold, else 0.")
-    decision: Literal["hold", "pass"]
+    decision: str = Field(description="The label in the model card's words (e.g. hold/pass).")
 
 
 class ScoreResponse(ScoreResult):

@@ -9,14 +9,19 @@ of :mod:`chainml.inference.policy`); a fraction sent for an integral feature is 
 contract's code): the logged score is the integer score, the label ``score >= THRESHOLD``, so
 re-executing the model (or calling its contract) on the logged features reproduces the record.
 The float logit and probability in the answer are computed from the same quantized features,
-for people. :class:`ModelSlot` holds the current model; swapping it is one reference
+for people.
+
+A model trained through a schema (:mod:`chainml.models.schema`) also takes **raw records**:
+the user's own column names and raw values (text for categories, blanks as null).
+:meth:`ServingModel.raw_rows` encodes them with the schema in the model's card, then quantizes
+as above; the log commits the encoded integer features and, in ``metadata_hash``, the raw
+record (:func:`record_hash`). The encoding runs here, off chain: a model's contract takes the
+encoded integers. :class:`ModelSlot` holds the current model; swapping it is one reference
 assignment, so a request is scored by exactly one model and its decision names that model.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,8 +32,10 @@ import numpy.typing as npt
 
 from chainml.errors import InvalidInputError
 from chainml.inference.batch import score_rows
+from chainml.log.jsonl import metadata_hash as canonical_sha256  # the one canonical JSON hash
 from chainml.log.record import ZERO32
 from chainml.models.artifacts import ModelArtifact
+from chainml.models.schema import Schema, SchemaError
 from chainml.service.encoding import PreparedRecords
 
 FIXED_SCALE = 2**20  # input scale of real-valued features (the logged score is the integer model's)
@@ -63,7 +70,10 @@ class ServingModel:
         self.model_id = artifact.model_id
         self.model_id_bytes = bytes.fromhex(artifact.model_id[2:])
         self.feature_names = artifact.feature_names
+        self.schema: Schema | None = artifact.schema  # raw record -> features (None: numeric)
         self.threshold = artifact.threshold  # as a float logit, for people
+        words = artifact.card.get("use", {}).get("decisions", {"1": "hold", "0": "pass"})
+        self.decision_words = (str(words["0"]), str(words["1"]))  # by label
         policy = artifact.policy
         self.integer_model = policy.model  # the decision of record
         self.threshold_int = policy.threshold
@@ -76,7 +86,13 @@ class ServingModel:
         self._low = np.array([float(max(s.low, -_INT64_LIMIT)) for s in self.integer_model.inputs])
         self._high = np.array([float(min(s.high, _INT64_LIMIT)) for s in self.integer_model.inputs])
 
-    def rows(self, features: Sequence[Sequence[float] | Mapping[str, float]], where: str) -> Any:
+    def rows(
+        self,
+        features: Sequence[Sequence[float] | Mapping[str, Any]],
+        where: str,
+        *,
+        part: str = "features",
+    ) -> Any:
         """The records' features quantized to the model's inputs, as a float64 matrix.
 
         Each value is ``x_int / scale`` with ``x_int = round(x * scale)`` (exact doubles): what
@@ -87,13 +103,16 @@ class ServingModel:
         width = len(self.feature_names)
         matrix = np.empty((len(features), width), dtype=np.float64)
         for i, item in enumerate(features):
-            field = (where, i, "features") if where == "records" else ("features",)
+            field = (where, i, part) if where == "records" else (part,)
             if isinstance(item, Mapping):
                 missing = [n for n in self.feature_names if n not in item]
                 unknown = [n for n in item if n not in self._positions]
                 if missing or unknown:
                     raise FeatureError(field, _name_problem(missing, unknown, width))
-                matrix[i] = [item[n] for n in self.feature_names]
+                values = [item[n] for n in self.feature_names]
+                if part == "record" and not all(map(_is_number, values)):  # raw, unvalidated
+                    raise FeatureError(field, "this model has no schema: send numbers")
+                matrix[i] = values
             else:
                 if len(item) != width:
                     raise FeatureError(
@@ -101,9 +120,27 @@ class ServingModel:
                         f"the model {self.model_id[:10]}… takes {width} features, got {len(item)}",
                     )
                 matrix[i] = item
-        return self._quantized(matrix, where)
+        return self._quantized(matrix, where, part)
 
-    def _quantized(self, matrix: npt.NDArray[np.float64], where: str) -> Any:
+    def raw_rows(self, records: Sequence[Mapping[str, Any]], where: str) -> Any:
+        """Raw records (column name -> raw value) encoded by the model's schema, then quantized.
+
+        A model without a schema takes its feature names as columns, with numbers. FeatureError
+        names every bad field of the first bad record.
+        """
+        if self.schema is None:
+            return self.rows(records, where, part="record")
+        vectors = []
+        for i, raw in enumerate(records):
+            try:
+                vectors.append(self.schema.encode_record(raw))
+            except SchemaError as err:
+                field = (where, i, "record") if where == "records" else ("record",)
+                problems = "; ".join(f"{name}: {detail}" for name, detail in err.problems.items())
+                raise FeatureError(field, problems) from err
+        return self.rows(vectors, where, part="record")
+
+    def _quantized(self, matrix: npt.NDArray[np.float64], where: str, part: str) -> Any:
         scaled = matrix * self._scales  # exact: the scales are powers of two
         fixed = np.rint(scaled)
         fraction = (fixed != scaled) & self._exact
@@ -111,7 +148,7 @@ class ServingModel:
         bad = fraction | outside
         if bad.any():
             i, j = (int(v) for v in np.argwhere(bad)[0])
-            field = (where, i, "features") if where == "records" else ("features",)
+            field = (where, i, part) if where == "records" else (part,)
             name, value = self.feature_names[j], float(matrix[i, j])
             if fraction[i, j]:
                 detail = (
@@ -154,8 +191,22 @@ def metadata_hash(metadata: Mapping[str, Any] | None) -> bytes:
     """SHA-256 of canonical JSON (sorted keys, no spaces, UTF-8), or zero without metadata."""
     if metadata is None:
         return ZERO32
-    canonical = json.dumps(metadata, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).digest()
+    return canonical_sha256(metadata)
+
+
+def record_hash(record: Mapping[str, Any], metadata: Mapping[str, Any] | None) -> bytes:
+    """The ``metadata_hash`` of a decision on a raw record: what was scored, and the metadata.
+
+    SHA-256 of the canonical JSON (sorted keys, no spaces, UTF-8 without escapes) of
+    ``{"metadata": METADATA or null, "record": RECORD}``, with the record's raw values as
+    they were sent. In Python: ``hashlib.sha256(json.dumps({"metadata": m, "record": r},
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).digest()``.
+    """
+    return canonical_sha256({"metadata": metadata, "record": record})
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _name_problem(missing: list[str], unknown: list[str], width: int) -> str:
