@@ -94,6 +94,41 @@ class Model:
         return cls(artifact, folder, trained, new)
 
     @classmethod
+    def import_(
+        cls,
+        source: str | Path,
+        dataset: Dataset,
+        *,
+        trust: tuple[str, ...] = (),
+        allow_pickle: bool = False,
+        tracking_uri: str | None = None,
+        threshold_rule: str = "f1",
+        resamples: int = 1000,
+        split: str | None = None,
+        data_dir: Path | str | None = None,
+    ) -> Model:
+        """Import a model trained elsewhere (``chainml model import``) and store it.
+
+        ``source`` is a skops file (scikit-learn), a LightGBM text model, an XGBoost
+        ``.json``/``.ubj`` file, a linear ONNX graph, or an MLflow ``models:/NAME/VERSION`` or
+        ``runs:/ID/PATH`` URI (with ``tracking_uri``). skops files load only the types
+        scikit-learn ships plus those named in ``trust``; pickles only with ``allow_pickle``.
+        The model is evaluated on ``dataset``'s test split and stored with its card, ONNX
+        graph and integer decision policy, as training stores one; ``split`` is as in
+        :meth:`train`.
+        """
+        from chainml.models.importing import InputTable, import_model
+
+        folder = Path(data_dir) if data_dir is not None else dataset.data_dir
+        result = import_model(
+            str(source), InputTable.from_dataset(dataset.data), folder,
+            dataset_spec=dataset.spec, trust=trust, allow_pickle=allow_pickle,
+            tracking_uri=tracking_uri, threshold_rule=threshold_rule, resamples=resamples,
+            split=split,
+        )  # fmt: skip
+        return cls(result.artifact, folder, None, result.new)
+
+    @classmethod
     def load(cls, model_id: str, *, data_dir: Path | str | None = None) -> Model:
         """The stored model ``model_id`` (or a unique prefix), its hashes checked."""
         from chainml.models.artifacts import load_model

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -30,6 +31,22 @@ def import_(
     ] = None,
     order: Annotated[
         str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
+    ] = None,
+    positive: Annotated[
+        str | None,
+        typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
+    ] = None,
+    schema_file: Annotated[
+        Path | None,
+        typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
+    ] = None,
+    split: Annotated[
+        str | None,
+        typer.Option(
+            "--split",
+            help="time[:COLUMN] | random | stratified (default: time when the data has a time "
+            "column, else stratified).",
+        ),
     ] = None,
     trust: Annotated[
         list[str] | None,
@@ -80,7 +97,9 @@ def import_(
             err=True, fg="red", bold=True,
         )  # fmt: skip
     data_dir = settings_of(ctx).data_dir
-    table = evaluation_data(data, data_dir, target=target, order=order)
+    table = evaluation_data(
+        data, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the pickle warning was printed above
         result = import_model(
@@ -88,7 +107,7 @@ def import_(
             allow_pickle=allow_pickle,
             tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
             threshold_rule=threshold_rule, resamples=resamples,
-            input_rounding="nearest" if round_inputs else "exact",
+            input_rounding="nearest" if round_inputs else "exact", split=split,
         )  # fmt: skip
     artifact = result.artifact
     card = artifact.card

@@ -25,7 +25,7 @@ from chainml.inference.policy import decision_policy, input_specs, require_prove
 from chainml.models import metrics, native
 from chainml.models.dataset import Dataset, FloatArray
 from chainml.models.importers import ImportedModel, read_model
-from chainml.models.split import time_split
+from chainml.models.split import make_split
 from chainml.models.train import DEFAULT_RULE, Measurement, TrainedModel, integer_decisions
 from chainml.models.train_base import Estimator
 
@@ -57,12 +57,21 @@ class InputTable:
 
 
 def evaluation_data(
-    spec: str, data_dir: Path, *, target: str | None = None, order: str | None = None
+    spec: str,
+    data_dir: Path,
+    *,
+    target: str | None = None,
+    order: str | None = None,
+    positive: str | None = None,
+    schema_file: Path | None = None,
 ) -> InputTable:
     """The labelled rows a ``--data`` spec names (the one place import reads a dataset)."""
     from chainml.models.sources import load_dataset
 
-    return InputTable.from_dataset(load_dataset(spec, data_dir, target=target, order=order))
+    dataset = load_dataset(
+        spec, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
+    )
+    return InputTable.from_dataset(dataset)
 
 
 class ImportedEstimator(Estimator):
@@ -172,6 +181,7 @@ def import_model(
     threshold_rule: str = DEFAULT_RULE,
     resamples: int = 1000,
     input_rounding: str = "exact",
+    split: str | None = None,
 ) -> ImportResult:
     """Import the model at ``source`` (file or MLflow URI), judged on ``table``; store it."""
     metrics.parse_rule(threshold_rule)
@@ -180,7 +190,7 @@ def import_model(
     )
     return store_import(
         imported, table, data_dir, dataset_spec=dataset_spec, threshold_rule=threshold_rule,
-        resamples=resamples, input_rounding=input_rounding,
+        resamples=resamples, input_rounding=input_rounding, split=split,
     )  # fmt: skip
 
 
@@ -193,6 +203,7 @@ def store_import(
     threshold_rule: str = DEFAULT_RULE,
     resamples: int = 1000,
     input_rounding: str = "exact",
+    split: str | None = None,
 ) -> ImportResult:
     """Check, place the threshold of, evaluate and store an already read model."""
     from chainml.models.artifacts import save_model
@@ -205,24 +216,24 @@ def store_import(
     dataset = Dataset(table.name, features, table.labels, imported.feature_names, table.order,
                       table.source)  # fmt: skip
     parity = reference_parity(imported, table, features)
-    split = time_split(dataset)
-    fit_x = split.fit.features
+    parts = make_split(dataset, split)  # as training splits: by time, else stratified
+    fit_x = parts.fit.features
     inputs = input_specs(dataset.feature_names, np.all(fit_x == np.round(fit_x), axis=0).tolist())
     policy = decision_policy(
-        imported.params, imported.booster, inputs, threshold_rule, split.validation.features,
-        split.validation.labels, input_rounding=input_rounding,
+        imported.params, imported.booster, inputs, threshold_rule, parts.validation.features,
+        parts.validation.labels, input_rounding=input_rounding,
     )  # fmt: skip
     estimator = ImportedEstimator(imported)
-    test_logits = estimator.decision_function(split.test.features)
+    test_logits = estimator.decision_function(parts.test.features)
     trained = TrainedModel(
-        kind=imported.kind, estimator=estimator, dataset=dataset, split=split, seed=0,
+        kind=imported.kind, estimator=estimator, dataset=dataset, split=parts, seed=0,
         threshold_rule=threshold_rule, threshold=policy.threshold_logit,
         training=Measurement(seconds=time.perf_counter() - start), policy=policy,
         test_logits=test_logits,
     )  # fmt: skip
     for name, part, logits in (
-        ("validation", split.validation, estimator.decision_function(split.validation.features)),
-        ("test", split.test, test_logits),
+        ("validation", parts.validation, estimator.decision_function(parts.validation.features)),
+        ("test", parts.test, test_logits),
     ):
         result = metrics.evaluate(
             part.labels, logits, policy.threshold_logit, resamples=resamples, seed=0,

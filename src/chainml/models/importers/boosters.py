@@ -29,12 +29,18 @@ def _check_names(found: Sequence[str] | None, wanted: Sequence[str], what: str) 
         )
     if not found or all(re.fullmatch(r"(Column_|f)\d+", n) for n in found):
         return  # anonymous features: taken by position
-    differ = [(f, w) for f, w in zip(found, wanted, strict=True) if f != w]
+    # LightGBM rewrites characters outside [A-Za-z0-9_] in the names it stores (a schema's
+    # "purpose=car" comes back as "purpose_car"), so names are compared in that plain form.
+    differ = [(f, w) for f, w in zip(found, wanted, strict=True) if _plain(f) != _plain(w)]
     if differ:
         shown = ", ".join(f"{f!r} vs {w!r}" for f, w in differ[:5])
         raise InvalidInputError(
             f"{what}: {len(differ)} feature name(s) differ from the data's (model vs data): {shown}"
         )
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"[^0-9A-Za-z_]", "_", name)
 
 
 def _source(data: bytes, what: str, file_format: str, library: str) -> dict[str, Any]:

@@ -1,0 +1,32 @@
+"""``chainml.Model.import_``: a model trained elsewhere, judged on a dataset from a raw CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+import chainml
+from tests.api.loans import write_loans_csv
+
+
+def test_a_booster_trained_elsewhere_imports_through_the_python_api(tmp_path: Path) -> None:
+    import lightgbm
+
+    write_loans_csv(tmp_path / "loans.csv")
+    dataset = chainml.Dataset.from_csv(
+        tmp_path / "loans.csv", target="label", positive="bad", data_dir=tmp_path / "data"
+    )
+    booster = lightgbm.train(
+        {"objective": "binary", "verbosity": -1, "num_leaves": 7},
+        lightgbm.Dataset(dataset.X, dataset.y, feature_name=list(dataset.feature_names)), 20,
+    )  # fmt: skip
+    booster.save_model(str(tmp_path / "booster.txt"))
+
+    model = chainml.Model.import_(tmp_path / "booster.txt", dataset)
+
+    assert model.new and model.card["imported"]["format"] == "lightgbm text"
+    expected = booster.predict(dataset.X)
+    assert np.max(np.abs(model.predict_proba(dataset.X)[:, 1] - expected)) <= 1e-5
+    again = chainml.Model.import_(tmp_path / "booster.txt", dataset)
+    assert again.model_id == model.model_id and not again.new
