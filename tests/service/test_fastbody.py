@@ -157,13 +157,17 @@ def test_application_middleware_wraps_the_scoring_routes(
     assert seen == ["/v1/score", "/v1/score"]
 
 
-def test_the_service_reports_errors_in_fastapis_order(client: TestClient) -> None:
-    """The body is read (and its syntax checked) first, then the key, then the body's fields."""
+def test_the_service_checks_the_key_before_the_body(client: TestClient) -> None:
+    """The key is checked first (at the edge, on headers), then the body's syntax, then fields."""
     json_type = {"content-type": "application/json"}
+    keyed = {**json_type, **HEADERS}
     deep = b"[" * 10_000 + b"]" * 10_000
     for path in ("/v1/score", "/v1/score/batch"):
-        assert client.post(path, content=MALFORMED, headers=json_type).status_code == 422
-        assert client.post(path, content=deep, headers=json_type).status_code == 400
-        assert client.post(path, json={"nothing": 1}).status_code == 401
-        assert client.post(path, json={"nothing": 1}, headers={"X-API-Key": "x"}).status_code == 403
+        assert client.post(path, content=MALFORMED, headers=json_type).status_code == 401
+        assert (
+            client.post(path, content=deep, headers={**json_type, "X-API-Key": "x"}).status_code
+            == 403
+        )
+        assert client.post(path, content=MALFORMED, headers=keyed).status_code == 422
+        assert client.post(path, content=deep, headers=keyed).status_code == 400
         assert client.post(path, json={"nothing": 1}, headers=HEADERS).status_code == 422

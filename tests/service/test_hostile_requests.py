@@ -136,8 +136,8 @@ def test_hostile_requests_are_refused_and_the_server_stays_up(
 ) -> None:
     proc, port = server
     hostile = {
-        "deep, no key": (post_head(len(DEEP), None), [DEEP], 400),
-        "deep, wrong key": (post_head(len(DEEP), KEY + "x"), [DEEP], 400),
+        "deep, no key": (post_head(len(DEEP), None), [DEEP], 401),
+        "deep, wrong key": (post_head(len(DEEP), KEY + "x"), [DEEP], 403),
         "deep, valid key": (post_head(len(DEEP), KEY), [DEEP], 400),
         "100 MB declared": (post_head(100 * 1024 * 1024, KEY), [b'{"features": ['], 413),
         "chunked past the limit": (post_head(None, KEY), chunked(DEFAULT_LIMIT + (2 << 20)), 413),
