@@ -59,3 +59,14 @@ def test_concurrent_setters_leave_one_consistent_state() -> None:
         thread.join()
     assert readiness.ready  # every setter's last word was ok
     assert all(state.ok and state.detail == "" for state in readiness.snapshot().values())
+
+
+def test_a_check_that_is_starting_can_be_ready_and_says_starting() -> None:
+    """Anchoring connecting to the chain: scoring already works, so ready, and "starting"."""
+    readiness = Readiness(required=("model",))
+    readiness.set("model", True)
+    readiness.set("anchoring", True, STARTING)
+    document = readiness_document(readiness)
+    assert document["ready"] is True and document["status"] == "starting"
+    readiness.set("anchoring", True)
+    assert readiness_document(readiness)["status"] == "ok"

@@ -58,6 +58,9 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # the service's metrics are its own Prometheus registry (/metrics); FastAPI's native
+        # OpenTelemetry bridge looked up the global providers on every request, probes included
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.runtime = runtime
     app.state.health = health
@@ -76,6 +79,8 @@ def create_app(
         api_keys=app.state.api_keys,
         read_timeout=options.read_timeout,
         routes=[route for router in routers for route in router.routes],
+        probes=routes_health.probes(health),
+        public_reads=options.public_reads,
     )
     return app
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 
 from chainml.log.finality import FinalAnchorLostError
-from chainml.service.readiness import Readiness
+from chainml.service.readiness import STARTING, Readiness
 from chainml.service.runtime import ServiceRuntime
 
 _log = logging.getLogger(__name__)
@@ -59,12 +59,14 @@ class HealthMonitor:
         self._started = time.monotonic()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        # the service can score without the chain: anchoring and the chain are shown as
+        # starting, but only the model and the log hold readiness back until they report
         for check in ("model", "log"):
             self.readiness.require(check)
         if runtime.options.anchor:
-            self.readiness.require("anchoring")
+            self.readiness.set("anchoring", True, STARTING)
         if self.uses_chain:
-            self.readiness.require("chain")
+            self.readiness.set("chain", True, STARTING)
 
     def start(self) -> None:
         """Look once now (so the first probe after start-up knows the model and log), then poll."""
@@ -124,8 +126,9 @@ class HealthMonitor:
         error = anchoring.last_error if anchorer is None else anchorer.last_error
         if error is None:
             self._anchor_failing_since = None
-            if anchorer is None:
-                return  # connecting for the first time, nothing failed: still "starting"
+            if anchorer is None:  # connecting for the first time (deploying), nothing failed
+                self.readiness.set("anchoring", True, STARTING)
+                return
             self.anchoring = "ok"
             self.readiness.set("anchoring", True)
             return
@@ -158,8 +161,8 @@ class HealthMonitor:
     def _chain_unreachable(self, now: float, err: Exception) -> None:
         grace = self.policy.chain_grace
         last = self._chain_reached
-        if now - (self._started if last is None else last) <= grace:
-            if last is not None:  # reached before: still counted as reachable for a while
-                self.readiness.set("chain", True, f"not answering since {grace:g} s at most: {err}")
-            return  # never reached, still within the grace: "starting"
+        if now - (self._started if last is None else last) <= grace:  # tolerated for a while
+            since = "not reached yet" if last is None else "not answering"
+            self.readiness.set("chain", True, f"{since} (not ready after {grace:g} s): {err}")
+            return
         self.readiness.set("chain", False, f"not reached for over {grace:g} s: {err}")

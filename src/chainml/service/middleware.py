@@ -10,8 +10,10 @@ From the request line and headers alone, before a byte of the body is read:
 Both answers close the connection, so the body that was announced is never read. While a body
 streams in (with a length or chunked), it is counted — past the limit it is 413 — and each read
 waits at most ``read_timeout`` seconds for the client (408: a client that stops sending holds
-no connection). Every request is timed and counted by route. Incomplete request headers are
-the protocol's business: see :mod:`chainml.service.protocol`.
+no connection). Probes (``GET /livez``, ``/readyz``, ``/healthz``) are answered here from
+memory, without FastAPI's routing (see :mod:`chainml.service.routes_health`). Every request is
+timed and counted by route. Incomplete request headers are the protocol's business: see
+:mod:`chainml.service.protocol`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import HTTPException
@@ -28,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chainml.service.auth import HEADER, HEADER_BYTES, key_problem
 from chainml.service.metrics import Metrics
+from chainml.service.routes_health import Probe
 
 #: methods whose requests carry no body the service reads (their routes check keys themselves)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -45,6 +48,8 @@ class Edge:
         api_keys: tuple[bytes, ...],
         read_timeout: float,
         routes: Sequence[BaseRoute] = (),
+        probes: Mapping[str, Probe] | None = None,
+        public_reads: bool = True,
     ) -> None:
         self.app = app
         self.metrics = metrics
@@ -52,6 +57,8 @@ class Edge:
         self.api_keys = api_keys
         self.read_timeout = read_timeout
         self.routes = routes  # to name the route of a request refused before routing
+        self.probes = probes or {}
+        self.public_reads = public_reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection scope."""
@@ -59,6 +66,11 @@ class Edge:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        probe = self.probes.get(scope["path"]) if scope["method"] == "GET" else None
+        if probe is not None:
+            status = await self._answer_probe(scope, send, probe)
+            self._observe(scope, status, started, scope["path"])
+            return
         refusal = self._refusal(scope)
         if refusal is not None:
             status, message, headers = refusal
@@ -100,6 +112,18 @@ class Edge:
             await self.app(scope, bounded_receive, tracking_send)
         finally:
             self._observe(scope, status, started)
+
+    async def _answer_probe(self, scope: Scope, send: Send, probe: Probe) -> int:
+        if probe.read and not self.public_reads:
+            problem = key_problem(_header(scope, HEADER_BYTES), self.api_keys)
+            if problem is not None:
+                status, message = problem
+                extra = {"WWW-Authenticate": HEADER} if status == 401 else {}
+                await _refuse(send, status, message, extra, close=False)
+                return status
+        status, body = probe.answer()
+        await _respond(send, status, body)
+        return status
 
     def _refusal(self, scope: Scope) -> tuple[int, str, dict[str, str]] | None:
         """The answer to give on the headers alone (status, message, headers), or None."""
@@ -143,11 +167,20 @@ def _too_large_message(limit: int) -> str:
     return f"request body larger than {limit} bytes"
 
 
-async def _refuse(send: Send, status: int, message: str, headers: dict[str, str]) -> None:
-    """Answer ``status`` with a JSON ``detail`` and close: the request's body stays unread."""
-    body = json.dumps({"detail": message}).encode()
-    fields = {"content-type": "application/json", "content-length": str(len(body)), **_CLOSE}
-    fields.update(headers)
-    raw = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
+async def _refuse(
+    send: Send, status: int, message: str, headers: dict[str, str], close: bool = True
+) -> None:
+    """Answer ``status`` with a JSON ``detail``; ``close``: so the request's body stays unread."""
+    fields = {**_CLOSE, **headers} if close else headers
+    extra = [(name.lower().encode(), value.encode()) for name, value in fields.items()]
+    await _respond(send, status, json.dumps({"detail": message}).encode(), extra)
+
+
+async def _respond(
+    send: Send, status: int, body: bytes, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    """Answer ``status`` with the JSON ``body``."""
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", str(len(body)).encode()), *(extra or ())]  # fmt: skip
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

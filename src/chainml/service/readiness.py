@@ -44,11 +44,13 @@ class Readiness:
         self._started = time.time()
         self._required: set[str] = set(required)
         self._checks: dict[str, CheckState] = {}
+        self._version = 0
 
     def require(self, check: str) -> None:
         """Make ``check`` one that must report before the service is ready."""
         with self._lock:
             self._required.add(check)
+            self._version += 1
 
     def set(self, check: str, ok: bool, detail: str = "") -> None:
         """Record the state of ``check`` (its ``since`` moves only when the state changes)."""
@@ -57,6 +59,7 @@ class Readiness:
             if before is not None and before.ok == ok and before.detail == detail:
                 return
             self._checks[check] = CheckState(ok, detail, time.time())
+            self._version += 1
 
     def snapshot(self) -> dict[str, CheckState]:
         """Every check by name (required checks that never reported: not ok, ``starting``)."""
@@ -80,3 +83,8 @@ class Readiness:
             return self._required <= self._checks.keys() and all(
                 state.ok for state in self._checks.values()
             )
+
+    @property
+    def version(self) -> int:
+        """A number that changes whenever a check does (readers cache what they derive)."""
+        return self._version

@@ -1,21 +1,29 @@
 """The probes: ``/livez`` (the process answers), ``/readyz`` (it should get traffic), ``/healthz``.
 
-All three are async and read memory only — the readiness checks and the counts that
+All three read memory only — the readiness checks and the counts that
 :class:`~chainml.service.health.HealthMonitor` keeps current — so a load balancer probing
 them costs no SQLite read, no chain call and no thread hop. ``/healthz`` is ``/readyz``'s
 document plus the model and log fields it always had, answered 200 whatever the state (as it
 always was); ``/readyz`` answers 503 while the service is not ready.
+
+The service's edge answers them (:func:`probes`, given to
+:class:`~chainml.service.middleware.Edge`) before FastAPI routes the request: routing and
+dependency solving cost several times what building the answer does, and probes must stay far
+cheaper than scoring. The routes below describe them in the OpenAPI spec and answer the same
+documents when the app runs without that edge.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
+import pydantic_core
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
 from chainml.service.auth import ReadAccess
-from chainml.service.fastbody import json_response
 from chainml.service.health import HealthMonitor
 from chainml.service.readiness import STARTING, CheckState, Readiness
 from chainml.service.schemas import Hex32, Problem
@@ -49,10 +57,12 @@ class Check(_Document):
 class ReadinessReport(_Document):
     """Whether the service should get traffic, and each check behind it.
 
-    ``status`` is ``starting`` until every check has reported once, ``degraded`` when a
-    check fails or reports a problem it still tolerates (anchoring retrying, the chain not
-    answering for less than its grace), else ``ok``; ``ready`` is what ``/readyz``'s status
-    code says.
+    ``status`` is ``degraded`` when a check fails or reports a problem it still tolerates
+    (anchoring retrying, the chain not answering for less than its grace), else ``starting``
+    while a check is starting (anchoring connecting to the chain, deploying its contract),
+    else ``ok``; ``ready`` is what ``/readyz``'s status code says: the model and the log must
+    have reported and every check be ok (a check that is starting may already be ok: scoring
+    does not wait for the chain).
     """
 
     status: Status
@@ -79,12 +89,9 @@ def readiness_document(readiness: Readiness) -> dict[str, Any]:
     """The ``/readyz`` document of ``readiness`` as it is now."""
     checks = readiness.snapshot()
     ready = readiness.ready
-    troubled = any(s.detail and s.detail != STARTING for s in checks.values())
-    status: Status = (
-        "degraded" if troubled or (not ready and not readiness.starting)
-        else "starting" if readiness.starting
-        else "ok"
-    )  # fmt: skip
+    starting = [s for s in checks.values() if s.detail == STARTING]
+    troubled = any((s.detail or not s.ok) and s.detail != STARTING for s in checks.values())
+    status: Status = "degraded" if troubled else "starting" if starting else "ok"
     return {
         "status": status,
         "ready": ready,
@@ -116,10 +123,69 @@ def health_document(monitor: HealthMonitor) -> dict[str, Any]:
     return document
 
 
+LIVE = b'{"status":"alive"}'
+
+
+class _Rendered:
+    """The last answer built, and what it was built from: rebuilt only when that changes."""
+
+    def __init__(self, build: Callable[[], tuple[int, bytes]]) -> None:
+        self.build = build
+        self.key: object = None
+        self.answer = (0, b"")
+
+    def get(self, key: object) -> tuple[int, bytes]:
+        if key != self.key:
+            # built before the key is stored: a concurrent change yields a new key and rebuild
+            self.answer = self.build()
+            self.key = key
+        return self.answer
+
+
+def readyz_answer(monitor: HealthMonitor) -> tuple[int, bytes]:
+    """``/readyz``'s status (200 ready, else 503) and JSON body."""
+    document = readiness_document(monitor.readiness)
+    return 200 if document["ready"] else 503, pydantic_core.to_json(document)
+
+
+def healthz_answer(monitor: HealthMonitor) -> tuple[int, bytes]:
+    """``/healthz``'s status (always 200: its ``status`` says) and JSON body."""
+    return 200, pydantic_core.to_json(health_document(monitor))
+
+
+def _healthz_inputs(monitor: HealthMonitor) -> object:
+    current = monitor.runtime.slot.current
+    return monitor.readiness.version, monitor.counts, monitor.anchoring, current
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A probe the edge answers: its answer (status, JSON body), and whether it is a read."""
+
+    answer: Callable[[], tuple[int, bytes]]
+    read: bool  # needs read access (a key when reads are private)
+
+
+def probes(monitor: HealthMonitor) -> dict[str, Probe]:
+    """The probes by path, for the edge to answer to ``GET``."""
+    readyz = _Rendered(lambda: readyz_answer(monitor))
+    healthz = _Rendered(lambda: healthz_answer(monitor))
+    return {
+        "/livez": Probe(lambda: (200, LIVE), read=False),
+        "/readyz": Probe(lambda: readyz.get(monitor.readiness.version), read=True),
+        "/healthz": Probe(lambda: healthz.get(_healthz_inputs(monitor)), read=True),
+    }
+
+
+def _json(answer: tuple[int, bytes]) -> Response:
+    status, body = answer
+    return Response(body, status_code=status, media_type="application/json")
+
+
 @router.get("/livez", response_model=Liveness)
 async def livez() -> Response:
     """Liveness: 200 while the process and its event loop answer (no I/O, no API key)."""
-    return json_response({"status": "alive"})
+    return _json((200, LIVE))
 
 
 @router.get(
@@ -130,14 +196,10 @@ async def livez() -> Response:
 )
 async def readyz(request: Request) -> Response:
     """Readiness: 200 when every check is ok, else 503 with the checks that are not."""
-    document = readiness_document(_monitor(request).readiness)
-    response = json_response(document)
-    if not document["ready"]:
-        response.status_code = 503
-    return response
+    return _json(readyz_answer(_monitor(request)))
 
 
 @router.get("/healthz", response_model=Health, dependencies=[ReadAccess], responses=_AUTH)
 async def healthz(request: Request) -> Response:
     """``/readyz``'s document with the model and log fields, always 200 (the status says)."""
-    return json_response(health_document(_monitor(request)))
+    return _json(healthz_answer(_monitor(request)))
