@@ -121,15 +121,21 @@ def test_the_body_model_is_read_from_the_signature_only() -> None:
 def test_dependency_overrides_are_honoured(client: TestClient, model: ModelArtifact) -> None:
     app = client.app
     assert isinstance(app, FastAPI)
-    app.dependency_overrides[require_key] = lambda: None  # e.g. a test without keys
+
+    async def closed() -> None:  # e.g. a test closing the door
+        raise HTTPException(418, "closed for the test")
+
+    app.dependency_overrides[require_key] = closed
     try:
-        answer = client.post("/v1/score", json={"features": row(model)})
-        assert answer.status_code == 200, answer.text
-        batch = client.post("/v1/score/batch", json={"records": [{"features": row(model)}]})
-        assert batch.status_code == 200, batch.text
+        answer = client.post("/v1/score", json={"features": row(model)}, headers=HEADERS)
+        assert answer.status_code == 418, answer.text
+        batch = client.post(
+            "/v1/score/batch", json={"records": [{"features": row(model)}]}, headers=HEADERS
+        )
+        assert batch.status_code == 418, batch.text
     finally:
         app.dependency_overrides.clear()
-    assert client.post("/v1/score", json={"features": row(model)}).status_code == 401
+    assert client.post("/v1/score", json={"features": row(model)}, headers=HEADERS).is_success
 
 
 def test_application_middleware_wraps_the_scoring_routes(
@@ -151,7 +157,7 @@ def test_application_middleware_wraps_the_scoring_routes(
         answer = client.post("/v1/score", json={"features": row(model)}, headers=HEADERS)
         assert answer.status_code == 200 and answer.headers["x-seen-by"] == "middleware"
         refused = client.post(
-            "/v1/score", content=MALFORMED, headers={"content-type": "application/json"}
+            "/v1/score", content=MALFORMED, headers={"content-type": "application/json", **HEADERS}
         )
         assert refused.status_code == 422 and refused.headers["x-seen-by"] == "middleware"
     assert seen == ["/v1/score", "/v1/score"]
