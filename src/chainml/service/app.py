@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,9 +59,7 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        # the service's metrics are its own Prometheus registry (/metrics); FastAPI's native
-        # OpenTelemetry bridge looked up the global providers on every request, probes included
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        **without_telemetry(),
     )
     app.state.runtime = runtime
     app.state.health = health
@@ -83,6 +82,18 @@ def create_app(
         public_reads=options.public_reads,
     )
     return app
+
+
+def without_telemetry() -> dict[str, Any]:
+    """FastAPI's arguments that turn its native OpenTelemetry bridge off, where it has one.
+
+    The service's metrics are its own Prometheus registry (``/metrics``); the bridge (FastAPI
+    0.16x) looked up the global OpenTelemetry providers on every request, probes included,
+    which cost more than answering a probe.
+    """
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
 
 
 class _Lifespans:
