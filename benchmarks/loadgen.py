@@ -48,6 +48,7 @@ class Target:
     prefix: str
     batch: int = 0
     api_key: str = ""
+    method: str = "POST"  # GET: the path without a body (probes), rows unused
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,10 @@ def _bodies(target: Target, worker: int) -> Callable[[], bytes]:
         i = next(counter)
         features = encoded[i % len(encoded)]
         return f'{{"request_id":"{target.prefix}-{worker}-{i}","features":{features}}}'
+
+    if target.method == "GET":
+        fixed = f"GET {target.path} HTTP/1.1\r\nHost: {HOST}\r\n{key}\r\n".encode()
+        return lambda: fixed
 
     def request() -> bytes:
         if target.batch == 0:

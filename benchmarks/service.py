@@ -161,12 +161,13 @@ def plain_server(data_dir: Path, model_id: str, port: int) -> None:
     from fastapi import FastAPI
 
     from chainml.models.artifacts import load_model
+    from chainml.service.app import without_telemetry
     from chainml.service.fastbody import FastBodyRoute, json_response
     from chainml.service.scoring import ServingModel
     from chainml.service.server import run_server, tune_interpreter
 
     model = ServingModel(load_model(data_dir, model_id))
-    app = FastAPI()
+    app = FastAPI(**without_telemetry())  # as the service
     app.router.route_class = FastBodyRoute  # the service's body parsing, for a fair comparison
 
     def results(scored: Any, texts: list[str]) -> list[dict[str, Any]]:

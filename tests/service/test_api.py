@@ -149,7 +149,7 @@ def test_api_keys_guard_writes(client: TestClient, model: ModelArtifact) -> None
 def test_every_request_goes_through_fastapis_handler(
     client: TestClient, model: ModelArtifact, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No request skips FastAPI's dependency solving (the fast path once did, for valid ones)."""
+    """No accepted request skips FastAPI's dependency solving (a fast path once did)."""
     import fastapi.routing
 
     solved: list[str] = []  # FastAPI's handler solving the route's dependencies
@@ -165,7 +165,7 @@ def test_every_request_goes_through_fastapis_handler(
     batch = client.post("/v1/score/batch", json={"records": [body]}, headers=HEADERS)
     assert batch.status_code == 200 and solved == [KEY, KEY]
     assert score(client, body, headers={"X-API-Key": "x"}).status_code == 403
-    assert solved == [KEY, KEY, "x"]
+    assert solved == [KEY, KEY]  # a wrong key is refused at the edge, on its headers
 
 
 @pytest.mark.parametrize("path", ["/v1/score", "/v1/score/batch"])
@@ -202,8 +202,10 @@ def test_dependency_overrides_are_honoured(client: TestClient, model: ModelArtif
         refused = score(client, {"request_id": "o1", "features": row(model)})
         assert refused.status_code == 418  # the fast path must not skip the override
         app.dependency_overrides[require_key] = lambda: None  # type: ignore[attr-defined]
-        open_door = score(client, {"request_id": "o2", "features": row(model)}, headers={})
+        open_door = score(client, {"request_id": "o2", "features": row(model)})
         assert open_door.status_code == 200 and open_door.json()["log_index"] == 0
+        # the edge checks the key on the headers before any dependency: still closed without
+        assert score(client, {"features": row(model)}, headers={}).status_code == 401
     finally:
         app.dependency_overrides.clear()  # type: ignore[attr-defined]
     assert score(client, {"features": row(model)}, headers={}).status_code == 401
@@ -284,14 +286,18 @@ def test_models_and_health(client: TestClient, model: ModelArtifact) -> None:
     assert client.get("/v1/models/0x" + "ab" * 32).status_code == 404
     assert client.get("/v1/models/not-an-id").status_code == 422
     health = client.get("/healthz").json()
+    checks = health.pop("checks")
     assert health == {
         "status": "ok",
+        "ready": True,
         "model_id": model.model_id,
         "log_size": 0,
         "anchored_size": 0,
         "anchoring": "off",
         "detail": None,
     }
+    assert set(checks) == {"model", "log"}  # pinned, anchoring off: no chain to reach
+    assert all(check["ok"] and check["detail"] == "" for check in checks.values())
 
 
 #: docs/service.md's table: every family the service exposes, with its type
@@ -360,6 +366,8 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/v1/log/consistency",
         "/v1/models",
         "/v1/models/{model_id}",
+        "/livez",
+        "/readyz",
         "/healthz",
         "/metrics",
     ):

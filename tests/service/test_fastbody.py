@@ -121,15 +121,21 @@ def test_the_body_model_is_read_from_the_signature_only() -> None:
 def test_dependency_overrides_are_honoured(client: TestClient, model: ModelArtifact) -> None:
     app = client.app
     assert isinstance(app, FastAPI)
-    app.dependency_overrides[require_key] = lambda: None  # e.g. a test without keys
+
+    async def closed() -> None:  # e.g. a test closing the door
+        raise HTTPException(418, "closed for the test")
+
+    app.dependency_overrides[require_key] = closed
     try:
-        answer = client.post("/v1/score", json={"features": row(model)})
-        assert answer.status_code == 200, answer.text
-        batch = client.post("/v1/score/batch", json={"records": [{"features": row(model)}]})
-        assert batch.status_code == 200, batch.text
+        answer = client.post("/v1/score", json={"features": row(model)}, headers=HEADERS)
+        assert answer.status_code == 418, answer.text
+        batch = client.post(
+            "/v1/score/batch", json={"records": [{"features": row(model)}]}, headers=HEADERS
+        )
+        assert batch.status_code == 418, batch.text
     finally:
         app.dependency_overrides.clear()
-    assert client.post("/v1/score", json={"features": row(model)}).status_code == 401
+    assert client.post("/v1/score", json={"features": row(model)}, headers=HEADERS).is_success
 
 
 def test_application_middleware_wraps_the_scoring_routes(
@@ -151,19 +157,23 @@ def test_application_middleware_wraps_the_scoring_routes(
         answer = client.post("/v1/score", json={"features": row(model)}, headers=HEADERS)
         assert answer.status_code == 200 and answer.headers["x-seen-by"] == "middleware"
         refused = client.post(
-            "/v1/score", content=MALFORMED, headers={"content-type": "application/json"}
+            "/v1/score", content=MALFORMED, headers={"content-type": "application/json", **HEADERS}
         )
         assert refused.status_code == 422 and refused.headers["x-seen-by"] == "middleware"
     assert seen == ["/v1/score", "/v1/score"]
 
 
-def test_the_service_reports_errors_in_fastapis_order(client: TestClient) -> None:
-    """The body is read (and its syntax checked) first, then the key, then the body's fields."""
+def test_the_service_checks_the_key_before_the_body(client: TestClient) -> None:
+    """The key is checked first (at the edge, on headers), then the body's syntax, then fields."""
     json_type = {"content-type": "application/json"}
+    keyed = {**json_type, **HEADERS}
     deep = b"[" * 10_000 + b"]" * 10_000
     for path in ("/v1/score", "/v1/score/batch"):
-        assert client.post(path, content=MALFORMED, headers=json_type).status_code == 422
-        assert client.post(path, content=deep, headers=json_type).status_code == 400
-        assert client.post(path, json={"nothing": 1}).status_code == 401
-        assert client.post(path, json={"nothing": 1}, headers={"X-API-Key": "x"}).status_code == 403
+        assert client.post(path, content=MALFORMED, headers=json_type).status_code == 401
+        assert (
+            client.post(path, content=deep, headers={**json_type, "X-API-Key": "x"}).status_code
+            == 403
+        )
+        assert client.post(path, content=MALFORMED, headers=keyed).status_code == 422
+        assert client.post(path, content=deep, headers=keyed).status_code == 400
         assert client.post(path, json={"nothing": 1}, headers=HEADERS).status_code == 422

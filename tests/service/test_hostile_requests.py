@@ -29,11 +29,15 @@ DEEP = b'{"features": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # about 200 KB
 DEFAULT_LIMIT = 16 * 1024 * 1024  # ServiceOptions.max_body_bytes
 
 
+READ_TIMEOUT = 2.0  # seconds (--read-timeout): short, so that slow clients are let go soon
+
+
 def _serve(data_dir: Path, model_id: str, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINML_")}
     env |= {"PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}", "CHAINML_API_KEYS": KEY}
     command = [sys.executable, "-m", "chainml.cli.main", "--data-dir", str(data_dir), "serve",
-               "--model", model_id, "--port", str(port), "--no-anchor"]  # fmt: skip
+               "--model", model_id, "--port", str(port), "--no-anchor",
+               "--read-timeout", str(READ_TIMEOUT)]  # fmt: skip
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
 
 
@@ -136,8 +140,8 @@ def test_hostile_requests_are_refused_and_the_server_stays_up(
 ) -> None:
     proc, port = server
     hostile = {
-        "deep, no key": (post_head(len(DEEP), None), [DEEP], 400),
-        "deep, wrong key": (post_head(len(DEEP), KEY + "x"), [DEEP], 400),
+        "deep, no key": (post_head(len(DEEP), None), [DEEP], 401),
+        "deep, wrong key": (post_head(len(DEEP), KEY + "x"), [DEEP], 403),
         "deep, valid key": (post_head(len(DEEP), KEY), [DEEP], 400),
         "100 MB declared": (post_head(100 * 1024 * 1024, KEY), [b'{"features": ['], 413),
         "chunked past the limit": (post_head(None, KEY), chunked(DEFAULT_LIMIT + (2 << 20)), 413),
@@ -149,4 +153,66 @@ def test_hostile_requests_are_refused_and_the_server_stays_up(
         assert proc.poll() is None, f"the server died on {name!r}"
     status, result = score(port, row(model), "after-the-storm")
     assert status == 200 and result["log_index"] == 0  # nothing hostile was logged
+    assert proc.poll() is None
+
+
+def _answer_and_close(sock: socket.socket) -> tuple[int, dict[str, str], dict]:
+    """Read one answer (status, headers, JSON body), then the server's close of the connection."""
+    received = bytearray()
+    while not _complete(received):
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before a complete answer: {bytes(received)[:200]!r}"
+        received.extend(chunk)
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}
+    assert _closed_by_server(sock)
+    return int(lines[0].split()[1]), headers, json.loads(body)
+
+
+def _closed_by_server(sock: socket.socket) -> bool:
+    """True once the server closes (EOF, or a reset: it did not read what was sent)."""
+    try:
+        return sock.recv(65536) == b""
+    except ConnectionResetError:
+        return True
+
+
+@pytest.mark.slow
+def test_the_edge_refuses_on_headers_and_lets_slow_clients_go(
+    server: tuple[subprocess.Popen[bytes], int], model: ModelArtifact
+) -> None:
+    """Keys are checked before the body is read; partial requests are cut at the read timeout.
+
+    Each client sends a request's head and only part of the rest, then waits (no timing
+    assertions: a socket timeout far above the read timeout fails the test if the server
+    never answers or never closes).
+    """
+    proc, port = server
+    declared = 15 * 1024 * 1024
+    first_part = b'{"features": [' + b"1," * 32_768  # 64 KiB of the 15 MiB announced
+    for key, expected in ((None, 401), (KEY + "x", 403)):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(post_head(declared, key).replace("\n", "\r\n").encode() + b"\r\n")
+            sock.sendall(first_part)
+            # answered with 0.4% of the body sent: the server did not wait for the rest (it
+            # would have answered 408 after the read timeout), and it closed the connection
+            status, headers, answer = _answer_and_close(sock)
+        assert (status, headers["connection"]) == (expected, "close"), answer
+        assert "API key" in answer["detail"]
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(post_head(1000, KEY).replace("\n", "\r\n").encode() + b"\r\n")
+        sock.sendall(b'{"features": [')  # then nothing: the body stays incomplete
+        status, headers, answer = _answer_and_close(sock)
+    assert (status, headers["connection"]) == (408, "close")
+    assert f"no request data for {READ_TIMEOUT:g} s" in answer["detail"]
+
+    for partial in (b"POST /v1/score HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API", b""):
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+            sock.sendall(partial)  # headers never finished (or never started)
+            assert _closed_by_server(sock)  # without an answer: there is no request to answer
+
+    status, result = score(port, row(model), "after-the-slow-clients")
+    assert status == 200 and result["log_index"] == 0  # nothing partial was logged
     assert proc.poll() is None

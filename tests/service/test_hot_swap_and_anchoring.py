@@ -64,8 +64,9 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
             receipts = {
                 rid: client.get(f"/v1/decisions/{rid}").json() for rid in ("before", "after")
             }
-            health = client.get("/healthz").json()
-            assert health["anchoring"] == "ok" and health["anchored_size"] >= 2
+            # /healthz reports the counts its monitor last saw (at most half a second old)
+            wait_for(lambda: client.get("/healthz").json()["anchored_size"] >= 2)
+            assert client.get("/healthz").json()["anchoring"] == "ok"
 
             retire(env, data_dir, second)  # nothing approved any more: scoring stops
             wait_for(lambda: client.get("/healthz").json()["status"] == "degraded")

@@ -57,6 +57,10 @@ def test_node_down_scoring_continues_anchoring_catches_up(
             score(20)  # the node is away: scoring does not notice
             wait_for(lambda: client.get("/healthz").json()["anchoring"] == "retrying")
             assert anchored() == 5
+            # an outage shorter than the grace leaves the service ready, and says why degraded
+            ready = client.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["status"] == "degraded"
+            assert ready.json()["checks"]["anchoring"]["detail"].startswith("retrying: ")
             errors = sample(client.get("/metrics").text, "chainml_anchor_errors_total")
             assert errors is not None and errors > 0
             score(5)

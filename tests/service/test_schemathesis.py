@@ -29,6 +29,8 @@ OPERATIONS = [
     ("GET", "/v1/log/consistency"),
     ("GET", "/v1/models"),
     ("GET", "/v1/models/{model_id}"),
+    ("GET", "/livez"),
+    ("GET", "/readyz"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 ]

@@ -72,6 +72,7 @@ class Service(Closing):
         api_keys: Sequence[str] = (),
         env: Env | None = None,
     ) -> None:
+        from chainml.service.health import HealthMonitor
         from chainml.service.options import ServiceOptions, api_keys_from
         from chainml.service.runtime import ServiceRuntime, check_options
 
@@ -85,6 +86,7 @@ class Service(Closing):
         self.runtime: ServiceRuntime = ServiceRuntime(
             settings or load_settings(), self.options, env
         )
+        self._health = HealthMonitor(self.runtime)  # /livez, /readyz and /healthz read its cache
         self._router: APIRouter | None = None
         self._closed = False
 
@@ -94,11 +96,12 @@ class Service(Closing):
         if self._router is None:
             from fastapi import APIRouter, Depends
 
-            from chainml.service import routes_read, routes_score
+            from chainml.service import routes_health, routes_read, routes_score
 
             router = APIRouter(lifespan=self._lifespan, dependencies=[Depends(_chainml_errors)])
             router.include_router(routes_score.router)
             router.include_router(routes_read.router)
+            router.include_router(routes_health.router)
             self._router = router
         return self._router
 
@@ -107,10 +110,13 @@ class Service(Closing):
         app.state.runtime = self.runtime
         app.state.api_keys = tuple(key.reveal().encode() for key in self.options.api_keys)
         app.state.public_reads = self.options.public_reads
+        app.state.health = self._health
         self.runtime.start()
+        self._health.start()
         try:
             yield
         finally:
+            self._health.stop()
             self.close()
 
     def close(self) -> None:

@@ -50,6 +50,14 @@ def serve(
     max_batch: Annotated[
         int, typer.Option(min=1, help="Records per /v1/score/batch request (413 beyond).")
     ] = 10_000,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            min=0.01,
+            help="Seconds a client has to send a request's headers, and each part of its body "
+            "(then 408 and the connection is closed).",
+        ),
+    ] = 10.0,
 ) -> None:
     """Run the scoring API: score, log every decision durably, anchor, hand out receipts.
 
@@ -78,6 +86,7 @@ def serve(
         public_reads=public_reads,
         max_batch=max_batch,
         max_commit=max(max_batch, 50_000),
+        read_timeout=read_timeout,
     )
     check_options(options)
     listening = bind(host, port)  # a busy port fails here, before the log or model is opened

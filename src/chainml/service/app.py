@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,9 +15,10 @@ from fastapi.openapi.utils import get_openapi
 from chainml import __version__
 from chainml.chain import Env
 from chainml.config import Settings
-from chainml.service import routes_read, routes_score
+from chainml.service import routes_health, routes_read, routes_score
 from chainml.service.errors import install_error_handlers
-from chainml.service.middleware import LimitsAndMetrics
+from chainml.service.health import HealthMonitor
+from chainml.service.middleware import Edge
 from chainml.service.options import ServiceOptions
 from chainml.service.runtime import ServiceRuntime, check_options
 from chainml.service.schemas import MAX_FEATURE
@@ -41,8 +43,8 @@ def create_app(
     options = options or ServiceOptions()
     check_options(options)
     runtime = ServiceRuntime(settings, options, env)
-
-    lifespans = _Lifespans(runtime)
+    health = HealthMonitor(runtime)
+    lifespans = _Lifespans(runtime, health)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -57,28 +59,52 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        **without_telemetry(),
     )
     app.state.runtime = runtime
+    app.state.health = health
     app.state.api_keys = tuple(key.reveal().encode() for key in options.api_keys)
     app.state.public_reads = options.public_reads
-    app.include_router(routes_score.router)
-    app.include_router(routes_read.router)
+    app.state.read_timeout = options.read_timeout  # for the server's protocol (server.py)
+    routers = (routes_score.router, routes_read.router, routes_health.router)
+    for router in routers:
+        app.include_router(router)
     install_error_handlers(app)
     app.openapi = functools.partial(_openapi, app, runtime)  # type: ignore[method-assign]
     app.add_middleware(
-        LimitsAndMetrics, metrics=runtime.metrics, max_body_bytes=options.max_body_bytes
+        Edge,
+        metrics=runtime.metrics,
+        max_body_bytes=options.max_body_bytes,
+        api_keys=app.state.api_keys,
+        read_timeout=options.read_timeout,
+        routes=[route for router in routers for route in router.routes],
+        probes=routes_health.probes(health),
+        public_reads=options.public_reads,
     )
     return app
 
 
+def without_telemetry() -> dict[str, Any]:
+    """FastAPI's arguments that turn its native OpenTelemetry bridge off, where it has one.
+
+    The service's metrics are its own Prometheus registry (``/metrics``); the bridge (FastAPI
+    0.16x) looked up the global OpenTelemetry providers on every request, probes included,
+    which cost more than answering a probe.
+    """
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters:
+        return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    return {}
+
+
 class _Lifespans:
-    """Starts the runtime with the first lifespan and closes it with the last one.
+    """Starts the runtime and its health monitor with the first lifespan, stops them with the last.
 
     A server has one lifespan; test clients may nest several around one app.
     """
 
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, health: HealthMonitor) -> None:
         self.runtime = runtime
+        self.health = health
         self.active = 0
         self._lock = threading.Lock()
 
@@ -86,12 +112,14 @@ class _Lifespans:
         with self._lock:
             if self.active == 0:
                 self.runtime.start()
+                self.health.start()
             self.active += 1
 
     def exit(self) -> None:
         with self._lock:
             self.active -= 1
             if self.active == 0:
+                self.health.stop()
                 self.runtime.close()
 
 

@@ -4,8 +4,8 @@
 APIRoute class"): its handler is FastAPI's own, given a request whose ``json()`` parses with
 pydantic-core instead of ``json.loads``. Everything else is FastAPI's: content-type checks,
 dependency solving (with ``app.dependency_overrides``), middleware, exception handlers, and
-the order of errors (a malformed or too-deep body is reported before the API-key check, as
-FastAPI reads the body before it solves dependencies).
+the order of errors (FastAPI reads the body before it solves dependencies; the service's edge,
+:mod:`chainml.service.middleware`, has checked the API key on the headers before either).
 
 Why: FastAPI reads a body with ``json.loads`` and then validates the Python objects; for a
 batch of 1,000 records that is about 10 ms of the event loop's time, against under 4 ms for

@@ -68,14 +68,24 @@ class Metrics:
         self.counters = {
             key: Counter(name, text, registry=self.registry) for name, key, text in _SCALAR_COUNTERS
         }
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
         #: gauges read at scrape time: name -> (help, reader); components add theirs
         self.gauges: dict[str, tuple[str, GaugeReader]] = {}
         self.registry.register(_ScrapeTimeGauges(self.gauges))
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count a finished HTTP request and its latency."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
+        key = (route, method, status)
+        children = self._request_children.get(key)
+        if children is None:  # labels() takes a lock and builds a key: once per label set
+            children = (
+                self.requests.labels(route, method, str(status)),
+                self.latency.labels(route),
+            )
+            self._request_children[key] = children
+        count, latency = children
+        count.inc()
+        latency.observe(seconds)
 
     def committed(self, decisions: int, seconds: float) -> None:
         """Count a durable batch of the group commit."""

@@ -33,6 +33,7 @@ class ServiceOptions:
     public_reads: bool = True
     max_batch: int = 10_000  # records per /v1/score/batch request (413 beyond)
     max_body_bytes: int = 16 * 1024 * 1024  # any request body (413 beyond)
+    read_timeout: float = 10.0  # s for a request's headers, and for each read of its body
     max_commit: int = 50_000  # decisions per group-commit batch
     writer_process: bool = True  # append in a child process (the second core), not a thread
     watch_seconds: float = 2.0  # how often the registry is polled for approvals
@@ -44,6 +45,7 @@ class ServiceOptions:
             "anchor_seconds must be positive": self.anchor_seconds > 0,
             "max_batch must be at least 1": self.max_batch >= 1,
             "max_body_bytes must be at least 1 KiB": self.max_body_bytes >= 1024,
+            "read_timeout must be positive": self.read_timeout > 0,
             "max_commit must be at least max_batch": self.max_commit >= self.max_batch,
             "watch_seconds must be positive": self.watch_seconds > 0,
         }

@@ -1,4 +1,4 @@
-"""The read endpoints: receipts, the log head and consistency proofs, models, health, metrics."""
+"""The read endpoints: receipts, the log head and consistency proofs, models, metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from chainml.service.runtime import ServiceRuntime
 from chainml.service.schemas import (
     ConsistencyResponse,
     HeadResponse,
-    Health,
     ModelResponse,
     ModelsResponse,
     ModelSummary,
@@ -183,28 +182,6 @@ def model(
         "serving": bool(current and current.model_id == artifact.model_id),
         "card": artifact.card,
         "registry": entry,
-    }
-
-
-@router.get("/healthz", tags=["service"], response_model=Health, responses=_AUTH)
-def healthz(request: Request) -> dict[str, Any]:
-    """Liveness: ``ok``, or ``degraded`` without a model or while anchoring retries."""
-    runtime = _runtime(request)
-    current = runtime.slot.current
-    latest = runtime.log.store.latest_anchor()
-    anchoring = runtime.anchoring_state
-    problems = []
-    if current is None:
-        problems.append(f"no model approved for {runtime.options.use!r}")
-    if anchoring == "retrying" and runtime.anchoring is not None:
-        problems.append(f"anchoring retries: {runtime.anchoring.error}")
-    return {
-        "status": "degraded" if problems else "ok",
-        "model_id": current.model_id if current else None,
-        "log_size": runtime.log.store.size,
-        "anchored_size": latest.size if latest else 0,
-        "anchoring": anchoring,
-        "detail": "; ".join(problems) or None,
     }
 
 

@@ -24,6 +24,7 @@ from chainml.service.committer import GroupCommitter
 from chainml.service.log_writer import WriterProcess
 from chainml.service.metrics import Labels, Metrics
 from chainml.service.options import ServiceOptions
+from chainml.service.readiness import Readiness
 from chainml.service.scoring import ModelSlot, ServingModel
 from chainml.service.watcher import ModelWatcher, approved_model, registry_of
 
@@ -37,6 +38,7 @@ class ServiceRuntime(Closing):
         self.settings = settings
         self.options = options
         self.metrics = Metrics()
+        self.readiness = Readiness()  # each check's owner sets it; probes read it (health.py)
         self._env = env
         self._owns_env = env is None
         self._env_lock = threading.Lock()

@@ -217,17 +217,6 @@ class ModelResponse(_Document):
     registry: dict[str, Any] | None
 
 
-class Health(_Document):
-    """Liveness and what the service is doing."""
-
-    status: Literal["ok", "degraded"]
-    model_id: Hex32 | None
-    log_size: int
-    anchored_size: int
-    anchoring: Literal["off", "ok", "retrying"]
-    detail: str | None = None
-
-
 class Problem(_Document):
     """An error: ``detail`` says what went wrong."""
 

@@ -1,4 +1,4 @@
-"""Running the app: uvicorn on one event loop (uvloop and httptools when installed).
+"""Running the app: uvicorn on one event loop (uvloop when installed) with httptools.
 
 The listening socket is bound first (:func:`bind`), so that a busy port is a clear error
 (exit 4, "unavailable") before anything else starts, and no other process can take the port
@@ -7,6 +7,7 @@ between the check and the server's start.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib.util
 import socket
@@ -17,6 +18,7 @@ import time
 from fastapi import FastAPI
 
 from chainml.errors import ChainMLError
+from chainml.service.protocol import DEFAULT_READ_TIMEOUT, protocol_with
 
 SWITCH_INTERVAL = 0.0002  # seconds
 GC_THRESHOLD = 20_000  # allocations between young-generation collections
@@ -93,6 +95,8 @@ def run_server(
     off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
     ``host:port`` is bound here). The interpreter's settings are left alone: a process that
     is only the server calls :func:`tune_interpreter` first (``chainml serve`` does).
+    A request's headers are due within the app's ``read_timeout`` (see
+    :mod:`chainml.service.protocol`).
     """
     sock = sock if sock is not None else bind(host, port)
     import uvicorn
@@ -102,13 +106,18 @@ def run_server(
         host=host,
         port=port,
         loop="uvloop" if _have("uvloop") else "asyncio",
-        http="httptools" if _have("httptools") else "h11",
+        http=_protocol(app),
         access_log=False,
         log_level="warning",
         backlog=2048,
         timeout_keep_alive=30,
     )
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def _protocol(app: FastAPI) -> type[asyncio.Protocol]:
+    """The httptools protocol (uvicorn's) with the app's deadline for request headers."""
+    return protocol_with(getattr(app.state, "read_timeout", DEFAULT_READ_TIMEOUT))
 
 
 class LoopbackServer:
@@ -126,7 +135,12 @@ class LoopbackServer:
         self.app = app
         self.start_timeout = start_timeout
         config = uvicorn.Config(
-            app, access_log=False, log_level="warning", timeout_keep_alive=30, lifespan="on"
+            app,
+            http=_protocol(app),
+            access_log=False,
+            log_level="warning",
+            timeout_keep_alive=30,
+            lifespan="on",
         )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
