@@ -28,7 +28,8 @@ app = typer.Typer(
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 _KINDS = ("lr", "lgbm", "mlp")
 _TARGET = Annotated[
-    str | None, typer.Option("--target", help="Label column of a CSV (text labels need --positive).")
+    str | None,
+    typer.Option("--target", help="Label column of a CSV (text labels need --positive)."),
 ]
 _ORDER = Annotated[
     str | None,
