@@ -310,7 +310,12 @@ def _infer_column(name: str, cells: Sequence[str], forced: Mapping[str, Any]) ->
             true_values=tuple(t for t in _TRUE if t in lowered) or ("true",),
             false_values=tuple(f for f in _FALSE if f in lowered) or ("false",),
         )
-    learned: dict[str, Any] = {k: v for k, v in forced.items() if k not in ("kind", "format")}
+    if forced.get("name", name) != name:
+        raise ValueError(f"the --schema file renames the column to {forced['name']!r}; "
+                         "rename it in the CSV header instead")  # fmt: skip
+    learned: dict[str, Any] = {
+        k: v for k, v in forced.items() if k not in ("kind", "format", "name")
+    }
     column = replace(column, **learned)
     if column.kind == "categorical":
         return _learn_categories(column, cells, forced)
