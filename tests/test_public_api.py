@@ -117,9 +117,9 @@ EXPECTED_SUBPACKAGES = {
     ],
     "chainml.models": [
         "BoostedTreesModel", "Dataset", "Estimator", "LogisticModel", "MLPModel",
-        "ModelArtifact", "TimeSplit", "TrainedModel", "list_models", "load_dataset",
-        "load_model", "make_estimator", "save_model", "simulate_payments", "time_split",
-        "train_model",
+        "ModelArtifact", "Schema", "SchemaError", "TimeSplit", "TrainedModel", "list_models",
+        "load_dataset", "load_model", "make_estimator", "make_split", "save_model",
+        "simulate_payments", "time_split", "train_model",
     ],
     "chainml.service": ["ServiceOptions", "create_app"],
 }  # fmt: skip

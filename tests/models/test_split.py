@@ -1,4 +1,4 @@
-"""The time-ordered split: order, proportions, no leakage, refusals."""
+"""Splits: by time (order, proportions, no leakage, refusals), stratified, random, by group."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from chainml.errors import InvalidInputError
 from chainml.models.dataset import Dataset
-from chainml.models.split import time_split
+from chainml.models.split import describe, make_split, time_split
 from tests.models.synthetic import synthetic_dataset
 
 
@@ -71,3 +71,41 @@ def test_too_few_rows_and_bad_fractions_are_refused() -> None:
         time_split(dataset)
     with pytest.raises(InvalidInputError, match="test_fraction"):
         time_split(synthetic_dataset(rows=100), test_fraction=1.0)
+
+
+def _sorted_by_class(rows: int = 500) -> Dataset:
+    """Row i is its own feature; labels sorted (all 0s, then 1s); 50 groups (row % 50)."""
+    labels = (np.arange(rows) >= rows * 0.8).astype(np.int8)
+    return Dataset("sorted", np.arange(rows, dtype=np.float64)[:, None], labels, ("row",),
+                   groups=np.arange(rows, dtype=np.int64) % 50)  # fmt: skip
+
+
+def test_stratified_is_the_default_without_time_and_keeps_class_shares() -> None:
+    dataset = _sorted_by_class()
+    with pytest.raises(InvalidInputError, match="holds only class 0"):
+        time_split(dataset)  # a class-sorted file cannot be split by row order
+    split = make_split(dataset, seed=1)
+    assert split.method == "stratified" and split.seed == 1
+    assert split.summary() == {
+        "fit": {"rows": 360, "positives": 72},
+        "validation": {"rows": 40, "positives": 8},
+        "test": {"rows": 100, "positives": 20},
+    }
+    rows = [set(part.features[:, 0].tolist()) for part in split.parts().values()]
+    assert set().union(*rows) == set(range(500)) and sum(map(len, rows)) == 500  # a partition
+    again = make_split(dataset, "stratified", seed=1)
+    assert np.array_equal(again.test.features, split.test.features)  # seeded
+    assert not np.array_equal(make_split(dataset, seed=2).test.features, split.test.features)
+    assert make_split(synthetic_dataset(rows=1000)).method == "time"  # time data: by time
+
+
+def test_group_and_random_splits() -> None:
+    dataset = _sorted_by_class()
+    split = make_split(dataset, "group:customer", seed=0)
+    groups = [set((part.features[:, 0] % 50).tolist()) for part in split.parts().values()]
+    assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
+    assert make_split(dataset, "random", seed=0).test.rows == 100
+    for bad in ("group", "random:x", "weekly", "stratified:y"):
+        with pytest.raises(InvalidInputError, match="--split"):
+            make_split(dataset, bad)
+    assert "in time" not in describe("stratified", 0, 0.2) and "in time" in describe("time", 0, 0.2)

@@ -204,10 +204,12 @@ def schema(
             role += " = 0"
         elif found is not None and column.name == found.time:
             role = "time (orders the split)"
-        grid.add_row(column.name, column.kind, "yes" if column.feature else "no",
-                     role or _encoding_words(column),
-                     f"{blanks:,}" + (f" -> {column.fill:g} + indicator" if blanks and
-                                      column.indicator else ""))  # fmt: skip
+        kind = "label" if found is not None and column.name == found.target else column.kind
+        filled = f" -> {column.fill:g} + indicator" if blanks and column.indicator else ""
+        grid.add_row(
+            column.name, kind, "yes" if column.feature else "no",
+            role or _encoding_words(column), f"{blanks:,}{filled}",
+        )  # fmt: skip
     out.print(grid)
     if found is None:
         out.print("name the label column with --target (and --positive VALUE for text labels)")

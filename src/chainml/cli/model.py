@@ -28,7 +28,8 @@ app = typer.Typer(
 _JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 _KINDS = ("lr", "lgbm", "mlp")
 _TARGET = Annotated[
-    str | None, typer.Option("--target", help="Label column of a CSV (default: Class).")
+    str | None,
+    typer.Option("--target", help="Label column of a CSV (text labels need --positive)."),
 ]
 _ORDER = Annotated[
     str | None,
@@ -189,8 +190,8 @@ def train(
 ) -> None:
     """Train, evaluate on the held-out test split, store ONNX + card per model.
 
-    Any CSV works: its schema (column kinds, encodings, blanks) is inferred, shown by `chainml
-    data schema`, and correctable with --schema. A failed run stores nothing.
+    Any CSV works: its schema (column kinds, encodings, blanks) is inferred, shown by
+    `chainml data schema`, and correctable with --schema. A failed run stores nothing.
     """
     from chainml.models.artifacts import save_model
     from chainml.models.card import parse_labels

@@ -13,9 +13,10 @@ from chainml._lazy import lazy_exports
 if TYPE_CHECKING:
     from chainml.models.artifacts import ModelArtifact, list_models, load_model, save_model
     from chainml.models.dataset import Dataset
+    from chainml.models.schema import Schema, SchemaError
     from chainml.models.simulator import simulate_payments
     from chainml.models.sources import load_dataset
-    from chainml.models.split import TimeSplit, time_split
+    from chainml.models.split import TimeSplit, make_split, time_split
     from chainml.models.train import TrainedModel, make_estimator, train_model
     from chainml.models.train_base import Estimator
     from chainml.models.train_lgbm import BoostedTreesModel
@@ -29,12 +30,15 @@ _EXPORTS = {
     "LogisticModel": "chainml.models.train_linear",
     "MLPModel": "chainml.models.train_mlp",
     "ModelArtifact": "chainml.models.artifacts",
+    "Schema": "chainml.models.schema",
+    "SchemaError": "chainml.models.schema",
     "TimeSplit": "chainml.models.split",
     "TrainedModel": "chainml.models.train",
     "list_models": "chainml.models.artifacts",
     "load_dataset": "chainml.models.sources",
     "load_model": "chainml.models.artifacts",
     "make_estimator": "chainml.models.train",
+    "make_split": "chainml.models.split",
     "save_model": "chainml.models.artifacts",
     "simulate_payments": "chainml.models.simulator",
     "time_split": "chainml.models.split",
@@ -48,12 +52,15 @@ __all__ = [
     "LogisticModel",
     "MLPModel",
     "ModelArtifact",
+    "Schema",
+    "SchemaError",
     "TimeSplit",
     "TrainedModel",
     "list_models",
     "load_dataset",
     "load_model",
     "make_estimator",
+    "make_split",
     "save_model",
     "simulate_payments",
     "time_split",

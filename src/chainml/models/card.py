@@ -261,7 +261,8 @@ def _preprocessing_markdown(pre: dict[str, Any] | None) -> list[str]:
                 column["true_values"]) + ", 0 = " + "/".join(column["false_values"])  # fmt: skip
             if column["indicator"]:
                 how += f"; blank = {column['fill']:g} + a missing indicator"
-        rows.append(f"| `{column['name']}` | {column['kind']} | {how} |")
+        kind = "label" if column["name"] == schema["target"] else column["kind"]
+        rows.append(f"| `{column['name']}` | {kind} | {how} |")
     return [
         f"Encoding (schema `{pre['digest']}`, part of the commitment):",
         "",

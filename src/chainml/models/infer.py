@@ -20,15 +20,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from chainml import bounded_json
 from chainml.errors import InvalidInputError
 from chainml.models.schema import (
+    MISSING_TOKENS,
     Column,
     Schema,
     SchemaError,
     column_fields,
     is_missing,
     parse_iso,
+    plain_numbers,
 )
 
 #: A category is kept when at least this share of rows (and at least 2 rows) has it.
@@ -293,7 +297,7 @@ def _is_number(text: str) -> bool:
 def _infer_column(name: str, cells: Sequence[str], forced: Mapping[str, Any]) -> Column:
     """One column's kind and learned encoding; ``forced`` fields (from the user) win."""
     forced = column_fields(forced)
-    present = [c.strip() for c in cells if not is_missing(c)]
+    present = [p for p in (c.strip() for c in cells) if p.lower() not in MISSING_TOKENS]
     kind = forced.get("kind") or _guess_kind(name, present, len(cells))
     column = Column(name=name, kind=str(kind), feature=kind in ("numeric", "boolean",
                                                                 "categorical"))  # fmt: skip
@@ -306,7 +310,12 @@ def _infer_column(name: str, cells: Sequence[str], forced: Mapping[str, Any]) ->
             true_values=tuple(t for t in _TRUE if t in lowered) or ("true",),
             false_values=tuple(f for f in _FALSE if f in lowered) or ("false",),
         )
-    learned: dict[str, Any] = {k: v for k, v in forced.items() if k not in ("kind", "format")}
+    if forced.get("name", name) != name:
+        raise ValueError(f"the --schema file renames the column to {forced['name']!r}; "
+                         "rename it in the CSV header instead")  # fmt: skip
+    learned: dict[str, Any] = {
+        k: v for k, v in forced.items() if k not in ("kind", "format", "name")
+    }
     column = replace(column, **learned)
     if column.kind == "categorical":
         return _learn_categories(column, cells, forced)
@@ -318,7 +327,8 @@ def _infer_column(name: str, cells: Sequence[str], forced: Mapping[str, Any]) ->
 def _guess_kind(name: str, present: Sequence[str], rows: int) -> str:
     if not present or (len(set(present)) == 1 and len(present) == rows and rows > 1):
         return "ignore"  # no values, or one constant value: nothing to learn
-    numbers = [float(p) for p in present if _is_number(p)]
+    fast = plain_numbers(Column(name, "numeric", True), present)
+    numbers = fast.tolist() if fast is not None else [float(p) for p in present if _is_number(p)]
     all_numeric = len(numbers) == len(present)
     if _ID_NAME.search(name):
         return "id"
@@ -373,6 +383,10 @@ def _datetime_format(present: Sequence[str]) -> str:
 
 
 def _learn_fill(column: Column, cells: Sequence[str], forced: Mapping[str, Any]) -> Column:
+    fast = plain_numbers(column, cells)
+    if fast is not None:  # no blanks: the median is only a fallback for blanks at scoring time
+        fill = float(forced["fill"]) if "fill" in forced else float(np.median(fast))
+        return replace(column, fill=fill, indicator=bool(forced.get("indicator", False)))
     values: list[float] = []
     bad: list[str] = []
     missing = 0
