@@ -83,8 +83,19 @@ def free_port() -> int:
 
 
 def start_verifiable(
-    data_dir: Path, model_id: str, port: int, log: Path
+    data_dir: Path,
+    model_id: str,
+    port: int,
+    log: Path,
+    anchor_every: int | None = ANCHOR_EVERY,
+    anchor_seconds: float = ANCHOR_SECONDS,
 ) -> subprocess.Popen[bytes]:
+    """``chainml serve`` pinned to ``model_id``; ``anchor_every`` None: anchoring off."""
+    anchoring = (
+        ["--no-anchor"]
+        if anchor_every is None
+        else ["--anchor-every", str(anchor_every), "--anchor-seconds", f"{anchor_seconds:g}"]
+    )
     command = [
         sys.executable,
         "-m",
@@ -100,10 +111,7 @@ def start_verifiable(
         model_id,
         "--api-key",
         API_KEY,
-        "--anchor-every",
-        str(ANCHOR_EVERY),
-        "--anchor-seconds",
-        f"{ANCHOR_SECONDS:g}",
+        *anchoring,
     ]
     return _spawn(command, log)
 
