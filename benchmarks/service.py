@@ -89,6 +89,7 @@ def start_verifiable(
     log: Path,
     anchor_every: int | None = ANCHOR_EVERY,
     anchor_seconds: float = ANCHOR_SECONDS,
+    durability: str = DURABILITY,
 ) -> subprocess.Popen[bytes]:
     """``chainml serve`` pinned to ``model_id``; ``anchor_every`` None: anchoring off."""
     anchoring = (
@@ -113,7 +114,7 @@ def start_verifiable(
         API_KEY,
         *anchoring,
     ]
-    return _spawn(command, log)
+    return _spawn(command, log, durability)
 
 
 def start_plain(data_dir: Path, model_id: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -128,9 +129,9 @@ def start_plain(data_dir: Path, model_id: str, port: int, log: Path) -> subproce
     return _spawn(command, log)
 
 
-def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], log: Path, durability: str = DURABILITY) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINML_")}
-    env["CHAINML_DURABILITY"] = DURABILITY
+    env["CHAINML_DURABILITY"] = durability
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 

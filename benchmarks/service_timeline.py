@@ -19,7 +19,9 @@ benchmarks/service.py). Servers are stopped by PID.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import tempfile
 import threading
 import time
@@ -72,14 +74,32 @@ class AnchorWatch:
             last = size
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU seconds used so far by process ``pid`` itself, and by its live children together."""
+
+    def own(p: int) -> float:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children |= {int(c) for c in (task / "children").read_text().split()}
+    return own(pid), sum(own(c) for c in children)
+
+
 def one_run(
     data_dir: Path, model_id: str, rows: list[list[float]], work: Path, args: Any, anchor: bool
 ) -> dict[str, Any]:
     """Start a server, warm it up, drive it at ``args.rate`` for ``args.seconds``, stop it."""
     name = "on" if anchor else "off"
     port, log = free_port(), work / f"anchoring-{name}.log"
+    every = args.anchor_every if anchor else None
     proc = start_verifiable(
-        data_dir, model_id, port, log, args.anchor_every if anchor else None, args.anchor_seconds
+        data_dir, model_id, port, log, every, args.anchor_seconds, args.durability
     )
     try:
         wait_ready(port, proc, log)
@@ -93,11 +113,18 @@ def one_run(
         target = Target(port, "/v1/score", rows, f"timeline-{name}", api_key=API_KEY)
         with AnchorWatch(port) as watch:
             started = time.time() + 0.5  # run_open starts its clients half a second later
+            cpu_before = cpu_seconds(proc.pid)
             result = run_open(
                 target, args.rate, seconds=args.seconds, drain=2.0, keep_samples=True, **OPEN
             )
+            cpu_after = cpu_seconds(proc.pid)
     finally:
         stop(proc)
+    answered = max(1, result["answered"])
+    result["cpu_ms_per_1000"] = {  # what serving costs the server process, and its children
+        side: round((cpu_after[i] - cpu_before[i]) * 1000 / answered * 1000, 1)
+        for i, side in enumerate(("server", "children"))
+    }
     result["anchoring"] = name
     result["anchors_at"] = [[round(at - started, 3), size] for at, size in watch.seen]
     return result
@@ -132,6 +159,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each run")
     parser.add_argument("--anchor-every", type=int, default=ANCHOR_EVERY)
     parser.add_argument("--anchor-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--durability", choices=("full", "normal"), default=DURABILITY, help="the log's"
+    )
     parser.add_argument("--only-on", action="store_true", help="skip the anchoring-off baseline")
     parser.add_argument("--plot", type=Path, help="where to write the p99 timeline (PNG)")
     parser.add_argument("--output", type=Path, help="where to write JSON with every sample")
@@ -146,16 +176,20 @@ def main() -> None:
         ]
     print(
         f"open loop, {OPEN['processes'] * OPEN['connections']} connections, durability "
-        f"{DURABILITY}, anchoring every {args.anchor_every:,} decisions or "
+        f"{args.durability}, anchoring every {args.anchor_every:,} decisions or "
         f"{args.anchor_seconds:g} s; baseline: the same server with anchoring off"
     )
-    print("| arrival rate | anchoring | p50 | p99 | max | anchors | unanswered |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| arrival rate | anchoring | p50 | p99 | max | anchors | unanswered "
+        "| CPU ms / 1,000 requests: server, its children |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for run in runs:
+        cpu = run["cpu_ms_per_1000"]
         print(
             f"| {run['rate']:,.0f}/s | {run['anchoring']} | {run['p50_ms']:.1f} ms | "
             f"{run['p99_ms']:.1f} ms | {run['max_ms']:.1f} ms | {len(run['anchors_at'])} | "
-            f"{run['unfinished']} |"
+            f"{run['unfinished']} | {cpu['server']:,.0f}, {cpu['children']:,.0f} |"
         )
     if len(runs) == 2 and runs[1]["p99_ms"]:
         print(f"p99 on/off: {runs[0]['p99_ms'] / runs[1]['p99_ms']:.2f}")
