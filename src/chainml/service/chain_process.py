@@ -36,7 +36,7 @@ from chainml.chain import Env, connect
 from chainml.chain.opening import reach_owner
 from chainml.chain.ownership import current_owner
 from chainml.config import Settings
-from chainml.errors import ChainMLError, ChainUnavailableError, DataDirectoryBusyError
+from chainml.errors import ChainError, ChainUnavailableError, DataDirectoryBusyError
 from chainml.log.anchor import AnchorPolicy
 from chainml.log.decision_log import DecisionLog
 from chainml.service.anchoring import (
@@ -56,7 +56,7 @@ _MOST_BACKOFF = 30.0
 _STOP = "stop"
 
 
-class ChainProcessError(ChainMLError):
+class ChainProcessError(ChainError):
     """The chain process could not start (the chain cannot be opened, or it died at once)."""
 
 
@@ -174,7 +174,12 @@ class ChainProcess:
         child.close()
         self._conn, self._process, self._counted = parent, process, (0, 0)
         # the child answers once it holds the chain; an ended pipe is a child that died
-        answer = parent.recv() if parent.poll(_START_SECONDS) else _Failed("no answer in time")
+        answer: object = _Failed(f"no answer within {_START_SECONDS:g} s")
+        try:
+            if parent.poll(_START_SECONDS):
+                answer = parent.recv()
+        except (EOFError, OSError):
+            answer = _Failed("it exited at start (its error is on stderr)")
         if isinstance(answer, _Ready):
             self.url = answer.url
             return
