@@ -246,8 +246,13 @@ def run_open(
     connections: int,
     seconds: float,
     drain: float = 2.0,
+    keep_samples: bool = False,
 ) -> dict[str, Any]:
-    """Send to ``target`` at ``rate`` requests/s for ``seconds``; latency from intended time."""
+    """Send to ``target`` at ``rate`` requests/s for ``seconds``; latency from intended time.
+
+    ``keep_samples`` adds every request as ``[intended send time from the start, latency]``
+    (seconds, ms), in send order, under ``samples``.
+    """
     job = _Job(target, 0, processes, connections, time.time() + 0.5, seconds, rate, drain)
     outcomes: list[_OpenOutcome] = _pool_map(job)
     errors = [e for o in outcomes for e in o.errors]
@@ -275,6 +280,11 @@ def run_open(
         "max_ms": latencies[-1] * 1000 if latencies else 0.0,
         "dispatch_lag_p99_ms": _quantile(lags, 0.99),
         "p99_ms_by_second": [round(_quantile(sorted(s), 0.99), 2) for s in by_second],
+        **(
+            {"samples": [[round(at, 6), round(ms * 1000, 3)] for at, ms in sorted(samples)]}
+            if keep_samples
+            else {}
+        ),
     }
 
 

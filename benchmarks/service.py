@@ -83,8 +83,20 @@ def free_port() -> int:
 
 
 def start_verifiable(
-    data_dir: Path, model_id: str, port: int, log: Path
+    data_dir: Path,
+    model_id: str,
+    port: int,
+    log: Path,
+    anchor_every: int | None = ANCHOR_EVERY,
+    anchor_seconds: float = ANCHOR_SECONDS,
+    durability: str = DURABILITY,
 ) -> subprocess.Popen[bytes]:
+    """``chainml serve`` pinned to ``model_id``; ``anchor_every`` None: anchoring off."""
+    anchoring = (
+        ["--no-anchor"]
+        if anchor_every is None
+        else ["--anchor-every", str(anchor_every), "--anchor-seconds", f"{anchor_seconds:g}"]
+    )
     command = [
         sys.executable,
         "-m",
@@ -100,12 +112,9 @@ def start_verifiable(
         model_id,
         "--api-key",
         API_KEY,
-        "--anchor-every",
-        str(ANCHOR_EVERY),
-        "--anchor-seconds",
-        f"{ANCHOR_SECONDS:g}",
+        *anchoring,
     ]
-    return _spawn(command, log)
+    return _spawn(command, log, durability)
 
 
 def start_plain(data_dir: Path, model_id: str, port: int, log: Path) -> subprocess.Popen[bytes]:
@@ -120,9 +129,9 @@ def start_plain(data_dir: Path, model_id: str, port: int, log: Path) -> subproce
     return _spawn(command, log)
 
 
-def _spawn(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+def _spawn(command: list[str], log: Path, durability: str = DURABILITY) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHAINML_")}
-    env["CHAINML_DURABILITY"] = DURABILITY
+    env["CHAINML_DURABILITY"] = durability
     with log.open("wb") as out:
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)
 

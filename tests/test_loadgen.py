@@ -91,6 +91,29 @@ def test_open_loop_counts_the_queue_a_stall_builds(stalling_server: int) -> None
     assert spikes[0] >= 200 and spikes[1] < 50  # the stall is in the first second only
 
 
+def test_open_loop_keeps_each_request_with_its_send_time(stalling_server: int) -> None:
+    result = loadgen.run_open(
+        _target(stalling_server),
+        200,
+        processes=1,
+        connections=4,
+        seconds=1.5,
+        drain=2.0,
+        keep_samples=True,
+    )
+    samples = result["samples"]  # [intended send time (s from the start), latency (ms)]
+    assert len(samples) == result["requests"] == 300
+    sent = [at for at, _ in samples]
+    assert sent == sorted(sent) and sent[0] >= 0 and sent[-1] < 1.5
+    worst_at, worst_ms = max(samples, key=lambda sample: sample[1])
+    assert worst_ms == pytest.approx(result["max_ms"], abs=0.01)  # the stall's victims
+    assert worst_ms >= 200
+    assert 0.3 <= worst_at <= 1.0  # it began 0.5 s in and lasted 0.3 s
+    assert "samples" not in loadgen.run_open(
+        _target(stalling_server), 50, processes=1, connections=2, seconds=0.2, drain=1.0
+    )
+
+
 def test_closed_loop_hides_the_same_stall(stalling_server: int) -> None:
     """The control: why the open loop exists. Same server, same stall, closed loop."""
     result = loadgen.run_closed(_target(stalling_server), processes=1, connections=4, seconds=1.5)

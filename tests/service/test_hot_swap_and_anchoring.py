@@ -1,7 +1,11 @@
-"""The approved model serves, a new approval swaps it, heads get anchored (and reorgs survived)."""
+"""The approved model serves, a new approval swaps it, heads get anchored (and reorgs survived).
+
+The service does no chain work itself: its chain process owns the embedded chain and anchors.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -9,7 +13,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from chainml.chain import Env, connect
+from chainml.chain import Env, connect, embedded
+from chainml.chain.opening import OwnerEndpoint
+from chainml.chain.ownership import current_owner
 from chainml.chain.rpc import RpcBackend
 from chainml.config import Settings
 from chainml.log.anchor import AnchorPolicy
@@ -36,14 +42,26 @@ def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> None:
 def test_hot_swap_follows_governance_and_receipts_anchor(
     data_dir: Path, stored_models: tuple[Path, list[ModelArtifact]]
 ) -> None:
+    """As `chainml serve` runs: the chain process owns the chain, anchors, serves the reads."""
     first, second = (load_model(data_dir, m.model_id) for m in stored_models[1])
     settings = Settings(data_dir=data_dir)
+
+    def governing(env: Env) -> Env:
+        # governance sends from its own account: the chain process anchors from the first one
+        env.sender = env.accounts[1]
+        return env
+
     with connect(settings) as env:
-        approve(env, data_dir, first)
-        service_options = options(
-            anchor=True, anchor_every=5, anchor_seconds=0.5, watch_seconds=0.1
-        )
-        with TestClient(create_app(settings, service_options, env=env)) as client:
+        approve(governing(env), data_dir, first)
+    service_options = options(anchor=True, anchor_every=5, anchor_seconds=0.5, watch_seconds=0.1)
+    with TestClient(create_app(settings, service_options)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        child = runtime.chain_process.pid
+        owner = current_owner(data_dir)
+        assert owner is not None and owner.pid == child and child != os.getpid()
+        with connect(settings) as env:  # governance goes through the owner, as the CLI does
+            assert isinstance(env.backend, OwnerEndpoint)
+            governing(env)
             one = client.post(
                 "/v1/score", json={"request_id": "before", "features": row(first)}, headers=HEADERS
             ).json()
@@ -64,6 +82,12 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
             receipts = {
                 rid: client.get(f"/v1/decisions/{rid}").json() for rid in ("before", "after")
             }
+            # the chain process reports its anchors (within a moment) to the service
+            wait_for(lambda: runtime.anchoring_status().anchored_size >= 2)
+            status = runtime.anchoring_status()
+            assert status.ok and status.state == "ok" and status.anchors >= 1
+            anchors = sample(client.get("/metrics").text, "chainml_anchors_total")
+            assert anchors is not None and anchors >= 1  # counted there, shown here
             # /healthz reports the counts its monitor last saw (at most half a second old)
             wait_for(lambda: client.get("/healthz").json()["anchored_size"] >= 2)
             assert client.get("/healthz").json()["anchoring"] == "ok"
@@ -72,9 +96,11 @@ def test_hot_swap_follows_governance_and_receipts_anchor(
             wait_for(lambda: client.get("/healthz").json()["status"] == "degraded")
             refused = client.post("/v1/score", json={"features": row(second)}, headers=HEADERS)
             assert refused.status_code == 503 and "no model is approved" in refused.json()["detail"]
+        assert not embedded._SHARED  # this process never opened the chain: no EVM ran here
 
-        with DecisionLog.open(data_dir) as log:
-            trusted = (operated_log(env, log),)  # the operator pins its own log
+    assert current_owner(data_dir) is None  # the chain process is gone with the service
+    with connect(settings) as env, DecisionLog.open(data_dir) as log:
+        trusted = (operated_log(env, log),)  # the operator pins its own log
         for rid, model in (("before", first), ("after", second)):
             document = receipts[rid]
             assert document["status"] == "anchored"

@@ -16,6 +16,7 @@ import pytest
 
 from chainml.chain import connect
 from chainml.chain.devnode import free_port
+from chainml.chain.ownership import current_owner
 from chainml.config import Settings
 from chainml.log.decision_log import DecisionLog
 from chainml.log.receipt import check_receipt, verify_receipt
@@ -109,6 +110,12 @@ def test_sigkill_under_load_loses_no_acknowledged_decision(
                 tmp_path / f"{round_}.err",
             )
         assert load.acked, "no request was answered before the kill"
+        deadline = time.monotonic() + 10  # the chain process died with it: the chain is free
+        while current_owner(data_dir) is not None:
+            assert time.monotonic() < deadline, (
+                f"the chain is still held: {current_owner(data_dir)}"
+            )
+            time.sleep(0.05)
         assert not acked.keys() & load.acked.keys()
         acked |= load.acked
 

@@ -63,9 +63,26 @@ def open_embedded(settings: Settings, *, serve: bool = False) -> Env:
     return Env(backend, backend.signers, data_dir=settings.data_dir)
 
 
-def _through_owner(settings: Settings, busy: DataDirectoryBusyError) -> Env:
-    signers = signers_from_mnemonic(
-        load_or_create_mnemonic(settings.data_dir / "mnemonic", create=False)
+def reach_owner(settings: Settings, pid: int | None, url: str, *, read_only: bool = False) -> Env:
+    """An Env on the embedded chain of ``settings.data_dir`` through its owner at ``url``.
+
+    Never opens the directory's chain itself, even when the owner is gone (then
+    DataDirectoryBusyError). ``read_only``: no signers, so this Env sends no transaction.
+    """
+    return _through_owner(
+        settings, DataDirectoryBusyError(str(settings.data_dir), pid, url=url), read_only
+    )
+
+
+def _through_owner(
+    settings: Settings, busy: DataDirectoryBusyError, read_only: bool = False
+) -> Env:
+    signers = (
+        []
+        if read_only
+        else signers_from_mnemonic(
+            load_or_create_mnemonic(settings.data_dir / "mnemonic", create=False)
+        )
     )
     try:
         backend = OwnerEndpoint(busy, settings.chain_id)

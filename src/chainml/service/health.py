@@ -17,7 +17,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-from chainml.log.finality import FinalAnchorLostError
 from chainml.service.readiness import STARTING, Readiness
 from chainml.service.runtime import ServiceRuntime
 
@@ -51,7 +50,8 @@ class HealthMonitor:
         self.readiness: Readiness = runtime.readiness
         self.policy = policy or HealthPolicy()
         self.counts = Counts()
-        #: ``off``, ``starting`` (not connected yet), ``ok`` or ``retrying``
+        #: ``off``, ``starting`` (not connected yet), ``ok``, ``retrying`` or ``down`` (the
+        #: chain process is not running)
         self.anchoring = "off" if not runtime.options.anchor else "starting"
         self.uses_chain = not runtime.pinned or runtime.options.anchor
         self._anchor_failing_since: float | None = None
@@ -119,27 +119,28 @@ class HealthMonitor:
             self.readiness.set("log", True)
 
     def _refresh_anchoring(self, now: float) -> None:
-        anchoring = self.runtime.anchoring
-        if anchoring is None:
-            return  # not started yet: the check stays "starting"
-        anchorer = anchoring.anchorer
-        error = anchoring.last_error if anchorer is None else anchorer.last_error
-        if error is None:
+        # The anchorer runs in the chain process (or beside a given Env); its status is a
+        # snapshot in memory, so this reads no chain and no database.
+        status = self.runtime.anchoring_status()
+        self.anchoring = status.state
+        if status.state == "off":
+            return
+        if status.state == "starting" and status.ok:
             self._anchor_failing_since = None
-            if anchorer is None:  # connecting for the first time (deploying), nothing failed
-                self.readiness.set("anchoring", True, STARTING)
-                return
-            self.anchoring = "ok"
+            self.readiness.set("anchoring", True, STARTING)
+            return
+        if status.ok:
+            self._anchor_failing_since = None
             self.readiness.set("anchoring", True)
             return
-        self.anchoring = "retrying"
         if self._anchor_failing_since is None:
             self._anchor_failing_since = now
         failing = now - self._anchor_failing_since
-        # a final anchor gone from the chain is a broken promise, not an outage to wait out
-        stuck = failing > self.policy.anchor_stuck or isinstance(error, FinalAnchorLostError)
-        verb = "stuck" if stuck else "retrying"
-        self.readiness.set("anchoring", not stuck, f"{verb}: {error}")
+        # a final anchor gone from the chain is a broken promise, not an outage to wait out;
+        # a step that has hung for minutes is stuck whatever it reports
+        stuck = failing > self.policy.anchor_stuck or status.final_lost or status.stuck_for() > 0
+        verb = "stuck" if stuck else status.state
+        self.readiness.set("anchoring", not stuck, f"{verb}: {status.detail}")
 
     def _chain_loop(self) -> None:
         while True:

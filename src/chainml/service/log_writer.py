@@ -15,6 +15,7 @@ import ctypes
 import functools
 import logging
 import multiprocessing as mp
+import os
 import signal
 import sys
 import time
@@ -220,15 +221,21 @@ class WriterProcess:
                 process.join()
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent_pid: int | None = None) -> None:
+    """In a child: be killed when the thread that started it ends (Linux), e.g. by SIGKILL.
+
+    With ``parent_pid``, a parent that died before this was set up ends the child at once.
+    """
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent_pid is not None and os.getppid() != parent_pid:
+        os._exit(1)  # orphaned already: nobody would stop this process
 
 
 def _serve(conn: Connection, data_dir: Path, durability: str) -> None:
     """The child: append each batch received, answer with the outcomes, until end of file."""
-    _die_with_parent()
+    die_with_parent()
     # the parent handles Ctrl-C and SIGTERM and closes the pipe when it has drained
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -3,7 +3,8 @@
 Each :class:`Metrics` has its own :class:`~prometheus_client.CollectorRegistry` (not the
 library's global one), so several services in one process (tests, an embedding application)
 count apart. Everything is counted in the service's process: the log-writer child only
-appends and fsyncs, and the committer counts a batch when the child reports it durable, so
+appends and fsyncs, and the committer counts a batch when the child reports it durable; the
+chain process sends its anchoring status over its pipe and the service adds what changed, so
 prometheus_client's multiprocess mode is not needed.
 """
 
@@ -93,9 +94,9 @@ class Metrics:
         self.counters["decisions_logged"].inc(decisions)
         self.commit_seconds.observe(seconds)
 
-    def count(self, name: str) -> None:
-        """Add one to the counter ``name`` (anchors, anchor_errors, model_swaps, ...)."""
-        self.counters[name].inc()
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add ``amount`` to the counter ``name`` (anchors, anchor_errors, model_swaps, ...)."""
+        self.counters[name].inc(amount)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """Everything, in the format ``accept`` asks for (Prometheus text, or OpenMetrics)."""

@@ -76,7 +76,7 @@ class Health(ReadinessReport):
     model_id: Hex32 | None
     log_size: int
     anchored_size: int
-    anchoring: Literal["off", "starting", "ok", "retrying"]
+    anchoring: Literal["off", "starting", "ok", "retrying", "down"]
     detail: str | None = None
 
 

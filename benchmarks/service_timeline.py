@@ -1,0 +1,217 @@
+"""Benchmark: the service's latency over time at a fixed arrival rate, anchoring on and off.
+
+``chainml serve`` (durability ``full``, anchoring on the embedded chain every 10,000 decisions,
+the default) gets requests at one fixed arrival rate, open loop (benchmarks/loadgen.py: latency
+from each request's *intended* send time, so a stall shows as the queue it causes). Every
+request's send time and latency are recorded. The baseline is the same server with anchoring
+off (``--no-anchor``) at the same rate. The plot shows p99 per second of both runs, with a
+dotted line where an anchor landed (seen by polling ``/healthz``'s ``anchored_size``): an
+anchor that stalls scoring shows as spikes on those lines.
+
+    python benchmarks/service_timeline.py --rate 1500 --seconds 30 --plot timeline.png
+    python benchmarks/service_timeline.py --rate 1500 --output timeline.json  # with samples
+
+It prints one table row per run: rate, anchoring, p50, p99, max, and the CPU time per 1,000
+requests of the server's event loop (its main thread), its other threads and its children (log
+writer, chain process): anchoring should cost the event loop nothing. Targets (issue 20, anchoring
+on): no anchor-period spikes; p99 <= 20 ms at 60% of the closed-loop maximum (find it with
+benchmarks/service.py). Servers are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from loadgen import Target, run_closed, run_open
+from service import (
+    API_KEY,
+    DURABILITY,
+    free_port,
+    get_json,
+    start_verifiable,
+    stop,
+    train,
+    wait_ready,
+)
+
+ANCHOR_EVERY = 10_000  # the service's default
+OPEN = {"processes": 2, "connections": 32}
+
+
+class AnchorWatch:
+    """Polls ``/healthz`` in a thread; remembers when the anchored size grew (wall clock)."""
+
+    def __init__(self, port: int, every: float = 0.2) -> None:
+        self.port = port
+        self.every = every
+        self.seen: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> AnchorWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        last = None
+        while not self._stop.wait(self.every):
+            try:
+                size = int(get_json(self.port, "/healthz")["anchored_size"])
+            except OSError:
+                continue
+            if last is not None and size > last:
+                self.seen.append((time.time(), size))
+            last = size
+
+
+SIDES = ("event loop", "server's other threads", "children")
+
+
+def cpu_seconds(pid: int) -> tuple[float, float, float]:
+    """CPU seconds used so far by ``pid``'s main thread (uvicorn's event loop), by its other
+    threads, and by its live children (log writer, chain process) together."""
+
+    def used(stat: Path) -> float:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    children: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            children |= {int(c) for c in (task / "children").read_text().split()}
+    loop = used(Path(f"/proc/{pid}/task/{pid}/stat"))
+    return (
+        loop,
+        used(Path(f"/proc/{pid}/stat")) - loop,
+        sum(used(Path(f"/proc/{c}/stat")) for c in children),
+    )
+
+
+def one_run(
+    data_dir: Path, model_id: str, rows: list[list[float]], work: Path, args: Any, anchor: bool
+) -> dict[str, Any]:
+    """Start a server, warm it up, drive it at ``args.rate`` for ``args.seconds``, stop it."""
+    name = "on" if anchor else "off"
+    port, log = free_port(), work / f"anchoring-{name}.log"
+    every = args.anchor_every if anchor else None
+    proc = start_verifiable(
+        data_dir, model_id, port, log, every, args.anchor_seconds, args.durability
+    )
+    try:
+        wait_ready(port, proc, log)
+        warm = Target(port, "/v1/score", rows, f"warm-{name}", api_key=API_KEY)
+        run_closed(warm, processes=1, connections=4, seconds=1.0)
+        deadline = time.monotonic() + 120
+        while anchor and get_json(port, "/healthz")["anchored_size"] == 0:
+            if time.monotonic() > deadline:  # the first anchor compiles and deploys
+                raise SystemExit(f"no anchor within 120 s:\n{log.read_text()}")
+            time.sleep(0.5)
+        target = Target(port, "/v1/score", rows, f"timeline-{name}", api_key=API_KEY)
+        with AnchorWatch(port) as watch:
+            started = time.time() + 0.5  # run_open starts its clients half a second later
+            cpu_before = cpu_seconds(proc.pid)
+            result = run_open(
+                target, args.rate, seconds=args.seconds, drain=2.0, keep_samples=True, **OPEN
+            )
+            cpu_after = cpu_seconds(proc.pid)
+    finally:
+        stop(proc)
+    answered = max(1, result["answered"])
+    result["cpu_ms_per_1000"] = {  # what serving costs the event loop, and the rest
+        side: round((cpu_after[i] - cpu_before[i]) * 1000 / answered * 1000, 1)
+        for i, side in enumerate(SIDES)
+    }
+    result["anchoring"] = name
+    result["anchors_at"] = [[round(at - started, 3), size] for at, size in watch.seen]
+    return result
+
+
+def plot(runs: list[dict[str, Any]], path: Path, rate: float) -> None:
+    """p99 per second of every run; dotted lines where an anchor landed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    for run in runs:
+        by_second = run["p99_ms_by_second"]
+        ax.plot(range(len(by_second)), by_second, label=f"anchoring {run['anchoring']}")
+        for at, _ in run["anchors_at"]:
+            ax.axvline(at, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("second of the run (intended send time)")
+    ax.set_ylabel("p99 latency in that second (ms)")
+    ax.set_title(f"chainml serve, open loop at {rate:,.0f} requests/s (dotted: an anchor landed)")
+    ax.set_ylim(bottom=0)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=1500.0, help="arrivals per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each run")
+    parser.add_argument("--anchor-every", type=int, default=ANCHOR_EVERY)
+    parser.add_argument("--anchor-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--durability", choices=("full", "normal"), default=DURABILITY, help="the log's"
+    )
+    parser.add_argument("--only-on", action="store_true", help="skip the anchoring-off baseline")
+    parser.add_argument("--plot", type=Path, help="where to write the p99 timeline (PNG)")
+    parser.add_argument("--output", type=Path, help="where to write JSON with every sample")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="chainml-bench-timeline-") as tmp:
+        work = Path(tmp)
+        data_dir = work / "data"
+        model_id, rows = train(data_dir)
+        runs = [
+            one_run(data_dir, model_id, rows, work, args, anchor)
+            for anchor in ((True,) if args.only_on else (True, False))
+        ]
+    print(
+        f"open loop, {OPEN['processes'] * OPEN['connections']} connections, durability "
+        f"{args.durability}, anchoring every {args.anchor_every:,} decisions or "
+        f"{args.anchor_seconds:g} s; baseline: the same server with anchoring off"
+    )
+    print(
+        "| arrival rate | anchoring | p50 | p99 | max | anchors | unanswered "
+        "| CPU ms per 1,000 requests: event loop, server's other threads, children |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for run in runs:
+        cpu = run["cpu_ms_per_1000"]
+        print(
+            f"| {run['rate']:,.0f}/s | {run['anchoring']} | {run['p50_ms']:.1f} ms | "
+            f"{run['p99_ms']:.1f} ms | {run['max_ms']:.1f} ms | {len(run['anchors_at'])} | "
+            f"{run['unfinished']} | {', '.join(f'{cpu[side]:,.0f}' for side in SIDES)} |"
+        )
+    if len(runs) == 2 and runs[1]["p99_ms"]:
+        print(f"p99 on/off: {runs[0]['p99_ms'] / runs[1]['p99_ms']:.2f}")
+    if args.plot is not None:
+        plot(runs, args.plot, args.rate)
+        print(f"wrote {args.plot}")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(json.dumps({"benchmark": "service_timeline", "runs": runs}) + "\n")
+        print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
