@@ -11,6 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from chainml.chain.fees import FeeHistory
+from chainml.errors import NotFoundError, TransactionTimeoutError
+
 
 @dataclass(frozen=True)
 class Log:
@@ -38,6 +41,8 @@ class Receipt:
     # chain does): the revert data and the EVM's own message.
     revert_data: bytes | None = field(default=None, repr=False)
     failure: str | None = None
+    #: wei paid per gas (base fee + tip), when the backend reports it
+    effective_gas_price: int | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +160,31 @@ class ChainBackend(ABC):
     @abstractmethod
     def revert(self, snapshot: object) -> None:
         """Return to a state remembered by :meth:`snapshot`."""
+
+    # -- for the transaction manager: defaults that fit a chain that mines at once ---------
+
+    def fee_history(self, blocks: int, percentile: float) -> FeeHistory:
+        """The next base fee and the ``percentile`` tip of recent blocks (``eth_feeHistory``).
+
+        By default from :meth:`fees`, whose max fee is twice the base fee plus the tip.
+        """
+        max_fee, tip = self.fees()
+        return FeeHistory(next_base_fee=(max_fee - tip) // 2, tips=(tip,))
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of ``tx_hash`` if it is mined, else None (no waiting)."""
+        try:
+            return self.wait_for_receipt(tx_hash, 0.0)
+        except (NotFoundError, TransactionTimeoutError):
+            return None
+
+    def has_transaction(self, tx_hash: bytes) -> bool:
+        """Whether the node knows ``tx_hash`` (in its pool or mined); by default it does."""
+        return True
+
+    def confirmed_nonce(self, address: str) -> int:
+        """The next nonce of ``address`` counting mined transactions only."""
+        return self.nonce(address)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files, connections and processes held by the backend."""

@@ -18,6 +18,7 @@ from eth.vm.forks.prague.transactions import PragueTransactionBuilder
 from eth_utils import keccak, to_checksum_address
 
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
+from chainml.chain.fees import FeeHistory
 from chainml.chain.revert import revert_error
 from chainml.errors import (
     ChainError,
@@ -193,6 +194,33 @@ class RpcBackend(ChainBackend):
         if receipt is None:  # the policy raises first; this keeps the type honest
             raise TransactionTimeoutError(tx_hash, timeout)
         return receipt
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        raw = self.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+        return None if raw is None else _receipt(raw)
+
+    def has_transaction(self, tx_hash: bytes) -> bool:
+        return self._knows(tx_hash)
+
+    def fee_history(self, blocks: int, percentile: float) -> FeeHistory:
+        """From ``eth_feeHistory``; blocks without transactions (tip 0) say nothing of tips."""
+        try:
+            raw = self.request("eth_feeHistory", [hex(blocks), "latest", [percentile]])
+        except RpcError:  # not every node implements it
+            return super().fee_history(blocks, percentile)
+        base_fees = raw.get("baseFeePerGas") or ["0x0"]
+        rewards = raw.get("reward") or []
+        ratios = raw.get("gasUsedRatio") or []
+        tips = tuple(
+            int(reward[0], 16)
+            for reward, used in zip(rewards, ratios, strict=False)
+            if reward and used > 0
+        )
+        # the list holds one more base fee than blocks: the next block's
+        return FeeHistory(next_base_fee=int(base_fees[-1], 16), tips=tips)
+
+    def confirmed_nonce(self, address: str) -> int:
+        return int(self.request("eth_getTransactionCount", [address, "latest"]), 16)
 
     # -- reading state -------------------------------------------------------------------
 
@@ -375,4 +403,7 @@ def _receipt(raw: dict[str, Any]) -> Receipt:
         logs=tuple(_log(log) for log in raw.get("logs", [])),
         revert_data=_bytes(revert) if isinstance(revert, str) and revert.startswith("0x") else None,
         failure=str(raw["failure"]) if revert is not None and raw.get("failure") else None,
+        effective_gas_price=int(raw["effectiveGasPrice"], 16)
+        if isinstance(raw.get("effectiveGasPrice"), str)
+        else None,
     )

@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from chainml.chain import Contract
+from chainml.chain.tx_journal import InFlight
 from chainml.errors import (
     ChainUnavailableError,
     ContractRevertError,
     InvalidInputError,
     NotFoundError,
+    TransactionTimeoutError,
     VerificationError,
 )
 from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
@@ -258,6 +260,8 @@ class Anchorer:
         self._last_attempt = self._clock()
         store, env = self.log.store, self.contract.env
         self.settle()
+        if self._follow_in_flight():
+            return None  # an anchor is on its way: never a second one for a head
         head = self.log.head()
         chain_size = int(self.contract.size())
         chain_root = bytes(self.contract.root())
@@ -278,6 +282,9 @@ class Anchorer:
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
+        except TransactionTimeoutError:
+            _log.info("the anchor of size %d is sent and not mined yet; following it", head.size)
+            return None  # in flight: the next anchor() follows it (replaced, re-sent)
         except ContractRevertError:
             if int(self.contract.size()) >= head.size:  # another anchorer got there first
                 self.settle()
@@ -305,6 +312,29 @@ class Anchorer:
             self.confirmations,
         )
         return record
+
+    def in_flight(self) -> list[InFlight]:
+        """Anchor transactions sent to this contract and not mined yet (any version)."""
+        env = self.contract.env
+        if env.read_only:
+            return []
+        return env.tx_manager().in_flight(self.contract.address)
+
+    def _follow_in_flight(self) -> bool:
+        """Poll an anchor transaction in flight; True while it is not mined.
+
+        It is replaced (same call, same nonce, higher fees) or re-sent by the transaction
+        manager; whichever version is mined anchors the head it carries, once. Mined, the
+        bookkeeping follows it (:meth:`settle`) before anything new is sent.
+        """
+        flights = self.in_flight()
+        if not flights:
+            return False
+        receipt = self.contract.env.tx_manager().poll(flights[0].nonce)
+        if receipt is None:
+            return True
+        self.settle()
+        return len(flights) > 1
 
     def wait_final(self, timeout: float, poll_seconds: float = 1.0) -> AnchorRecord | None:
         """Anchor the head and wait until it is final, anchoring again after a reorg.
@@ -348,7 +378,7 @@ class Anchorer:
         A pending anchor is checked every ``check_seconds``; with nothing pending the final
         head is still checked every ``every_seconds``, so a lost anchor is noticed when idle.
         """
-        if self.due():
+        if self.due() or self.in_flight():
             return self.anchor()
         every = self.policy.check_seconds if self._pending else self.policy.every_seconds
         if self._clock() - self._last_check >= every:
