@@ -215,7 +215,12 @@ class TxManager:
             )
         now = self._clock()
         if not self.backend.has_transaction(flight.tx_hashes[0]):
-            self._resend(flight, now)
+            try:
+                self._resend(flight, now)
+            except (NonceConflictError, ChainUnavailableError):
+                raise
+            except ChainError:  # refused at its price (anvil evicts those): priced anew
+                self._replace(flight, now)
         elif now - flight.last_sent >= self.policy.bump_after_seconds:
             self._replace(flight, now)
         return None
