@@ -18,6 +18,7 @@ from chainml.chain.accounts import Signer
 from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.chain.fees import GWEI, FeePolicy
 from chainml.chain.rpc import RpcBackend
+from chainml.chain.txmanager import statuses_in
 from chainml.errors import FeeCapExceededError
 from chainml.log.anchor import Anchorer, log_contract
 from chainml.log.decision_log import DecisionLog
@@ -107,6 +108,8 @@ def test_over_the_cap_nothing_is_sent_until_fees_fall(
     status = env.tx_manager().status()
     assert status.blocked is not None and status.blocked.reason == "fee_cap"
     assert status.stuck_for_seconds == 600  # what /readyz compares with its threshold
+    ((_, seen),) = statuses_in(tmp_path / "data", POLICY)  # what `log head` shows
+    assert seen.blocked == status.blocked
     log.append(decisions(5, 3))  # the log keeps accepting decisions meanwhile
     set_base_fee(chain, GWEI)  # the spike is over
     chain.mine()

@@ -25,11 +25,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from chainml.chain.accounts import Signer, UnsignedTx
 from chainml.chain.backend import ChainBackend, Receipt
 from chainml.chain.fees import FeePolicy, Price
-from chainml.chain.tx_journal import Blocked, InFlight, Journal, JournalState
+from chainml.chain.tx_journal import Blocked, InFlight, Journal, JournalState, read_journals
 from chainml.errors import (
     BudgetExceededError,
     ChainError,
@@ -115,7 +116,7 @@ class TxManager:
                 self.backend.send_raw_transaction(flight.raw)
             except ChainUnavailableError:
                 raise  # it may have arrived: kept, and re-sent by poll()
-            except ChainError:
+            except BaseException:  # refused, or failed before it left: nothing was sent
                 with self.journal.change() as state:
                     state.in_flight.pop(flight.nonce, None)
                 raise
@@ -235,9 +236,8 @@ class TxManager:
 
     def _paid(self, flight: InFlight, receipt: Receipt) -> None:
         price = receipt.effective_gas_price
-        if price is None:  # the backend does not say: what EIP-1559 charges in that block
-            base = self.backend.block(receipt.block_number).base_fee
-            price = min(flight.max_fee, base + flight.tip)
+        if price is None:  # the backend does not say: the most it was, so a budget holds
+            price = flight.max_fee
         cost = receipt.gas_used * price
         with self.journal.change() as state:
             if state.in_flight.pop(flight.nonce, None) is None:
@@ -345,6 +345,15 @@ def status_of(state: JournalState, policy: FeePolicy, now: float) -> TxStatus:
         blocked=state.blocked,
         stuck_for_seconds=max(0.0, waiting, held),
     )
+
+
+def statuses_in(data_dir: Path, policy: FeePolicy) -> list[tuple[str, TxStatus]]:
+    """Every journaled account's status in ``data_dir`` ("<chain id>-<address>", status).
+
+    Read from the journal files, so any process sees what the sending one does.
+    """
+    now = time.time()
+    return [(name, status_of(state, policy, now)) for name, state in read_journals(data_dir)]
 
 
 def _utc_day(seconds: float) -> str:

@@ -20,9 +20,12 @@ from typing import Any
 
 from chainml.chain import Contract
 from chainml.chain.tx_journal import InFlight
+from chainml.chain.txmanager import TxStatus
 from chainml.errors import (
+    BudgetExceededError,
     ChainUnavailableError,
     ContractRevertError,
+    FeeCapExceededError,
     InvalidInputError,
     NotFoundError,
     TransactionTimeoutError,
@@ -81,6 +84,7 @@ class Anchorer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
+        self._failing_since: float | None = None  # clock time of the first failure in a row
         #: pending anchors a reorg dropped (each was anchored again)
         self.reorgs = 0
 
@@ -395,12 +399,31 @@ class Anchorer:
             except Stopped:
                 return
             self.last_error = None
+            self._failing_since = None
+
+    def tx_status(self) -> TxStatus | None:
+        """The anchoring account's transactions (None for a read-only Env)."""
+        env = self.contract.env
+        return None if env.read_only else env.tx_manager().status()
+
+    @property
+    def stuck_for_seconds(self) -> float:
+        """How long anchoring has made no progress: failing, held back, or waiting on a tx.
+
+        0 while it works. /readyz compares it with a threshold: fees above the cap, a spent
+        budget, a transaction that does not get mined and a node that stays down all count.
+        """
+        failing = 0.0 if self._failing_since is None else self._clock() - self._failing_since
+        status = self.tx_status()
+        return max(failing, status.stuck_for_seconds if status is not None else 0.0)
 
     def _failed(self, err: BaseException) -> None:
         """Keep the thread alive: the error is recorded and logged, and the step retried."""
         self.last_error = err if isinstance(err, Exception) else None
-        if isinstance(err, ChainUnavailableError):  # the node is down: wait and try again
-            _log.warning("anchoring postponed: %s", err)
+        if self._failing_since is None:
+            self._failing_since = self._clock()
+        if isinstance(err, ChainUnavailableError | FeeCapExceededError | BudgetExceededError):
+            _log.warning("anchoring postponed: %s", err)  # wait, then try again
         elif isinstance(err, FinalAnchorLostError):  # a broken promise: loud, never re-recorded
             _log.critical("%s", err)
         else:

@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from chainml.chain import Contract, Env
+from chainml.chain.txmanager import TxStatus
 from chainml.log.anchor import Anchorer, AnchorPolicy, log_contract
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError
 from chainml.log.store import AnchorRecord
 from chainml.retry import Stopped, background_policy
 from chainml.service.metrics import Labels, Metrics
+from chainml.service.tx_metrics import tx_gauges
 
 _log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
@@ -74,6 +77,7 @@ class BackgroundAnchoring:
         self.last_error: Exception | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._not_connected_since: float | None = None  # first failed connection attempt
         self._register_gauges()
 
     def _register_gauges(self) -> None:
@@ -84,8 +88,14 @@ class BackgroundAnchoring:
             pending = anchorer.pending
             return pending.size if pending is not None else 0
 
+        self.metrics.gauges.update(tx_gauges(self.tx_status))
         self.metrics.gauges.update(
             {
+                "chainml_anchor_stuck_seconds": (
+                    "Seconds anchoring has made no progress: failing, held back by the fee "
+                    "cap or budget, or waiting for a transaction (0: it works).",
+                    lambda: [((), self.stuck_for_seconds)],
+                ),
                 "chainml_anchor_pending_size": (
                     "Size of the head anchored on chain and waiting for its confirmations "
                     "(0: none).",
@@ -102,6 +112,20 @@ class BackgroundAnchoring:
                 ),
             }
         )
+
+    def tx_status(self) -> TxStatus | None:
+        """The anchoring account's transactions; None until connected."""
+        anchorer = self.anchorer
+        return None if anchorer is None else anchorer.tx_status()
+
+    @property
+    def stuck_for_seconds(self) -> float:
+        """How long anchoring has made no progress (connecting included); for /readyz."""
+        anchorer = self.anchorer
+        if anchorer is not None:
+            return anchorer.stuck_for_seconds
+        since = self._not_connected_since
+        return 0.0 if since is None else time.monotonic() - since
 
     @property
     def state(self) -> str:
@@ -150,6 +174,8 @@ class BackgroundAnchoring:
     def _not_started(self, err: BaseException) -> None:
         """The chain is not there yet: recorded, counted and logged; tried again later."""
         self.last_error = err if isinstance(err, Exception) else None
+        if self._not_connected_since is None:
+            self._not_connected_since = time.monotonic()
         self.metrics.count("anchor_errors")
         if isinstance(err, FinalAnchorLostError):
             _log.critical("%s", err)  # a broken promise, not an outage
