@@ -140,13 +140,14 @@ def test_a_stuck_anchor_is_replaced_and_mined_once(
     assert bumped.max_fee >= flight.max_fee * 110 // 100 and bumped.tip >= flight.tip * 110 // 100
     set_base_fee(chain, flight.max_fee + 1)  # only the replacement can pay for this block
     chain.mine()
-    anchorer.step()  # follows the mined replacement, then sends the next head
+    anchorer.step()  # follows the mined replacement
     assert anchored_sizes(contract) == [5]
     final = log.store.latest_anchor()
     assert final is not None and final.size == 5 and final.tx_hash == bumped.tx_hashes[0]
     assert env.tx_manager().status().replacements == 1
+    assert anchorer.anchor() is None  # the next head goes out ...
     chain.mine()
-    anchorer.step()
+    anchorer.step()  # ... and is followed until mined
     assert anchored_sizes(contract) == [5, 8]  # each head once, in order
     (latest,) = [a for a in log.store.anchors() if a.size == 8]
     assert nonce_of(chain, latest.tx_hash) == flight.nonce + 1  # no gap
@@ -190,7 +191,9 @@ def test_a_restart_with_an_anchor_pending_sends_no_second_one(
     assert anchorer.anchor() is None  # follows the pending anchor, sends nothing new
     assert chain.nonce(second.sender) == pending_nonce
     chain.mine()
-    anchorer.anchor()  # the pending one is mined and recorded; the head of 7 goes out
+    anchorer.anchor()  # the pending one is mined and recorded
+    assert anchored_sizes(contract) == [5] and anchorer.anchored_size == 5
+    anchorer.anchor()  # the head of 7 goes out
     chain.mine()
     anchorer.anchor()
     assert anchored_sizes(contract) == [5, 7]

@@ -216,8 +216,11 @@ class RpcBackend(ChainBackend):
             for reward, used in zip(rewards, ratios, strict=False)
             if reward and used > 0
         )
-        # the list holds one more base fee than blocks: the next block's
-        return FeeHistory(next_base_fee=int(base_fees[-1], 16), tips=tips)
+        # The list ends with the next block's base fee. The latest block's counts too: a
+        # transaction is sent to be included now, and some pools (anvil's) refuse one that
+        # pays less than the base fee of the block they build on.
+        latest = [int(fee, 16) for fee in base_fees[-2:]]
+        return FeeHistory(next_base_fee=max(latest), tips=tips)
 
     def confirmed_nonce(self, address: str) -> int:
         return int(self.request("eth_getTransactionCount", [address, "latest"]), 16)

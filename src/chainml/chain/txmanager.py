@@ -20,6 +20,7 @@ the Env through one :class:`TxManager` per account. The manager
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from chainml.errors import (
     TransactionTimeoutError,
 )
 
+_log = logging.getLogger(__name__)
 _FIRST_POLL = 0.01  # seconds; doubles up to _MOST_POLL while a receipt is awaited
 _MOST_POLL = 1.0
 
@@ -274,9 +276,21 @@ class TxManager:
             current.hashes.append(tx_hash.hex())
             current.max_fee, current.tip, current.last_sent = price.max_fee, price.tip, now
             state.replacements += 1
-        # a NonceConflictError: mined meanwhile, or the pool wants more; the next poll sees
-        with contextlib.suppress(NonceConflictError):
+        try:
             self.backend.send_raw_transaction(raw)
+        except NonceConflictError:
+            pass  # mined meanwhile, or the pool wants more: the next poll sees
+        except ChainUnavailableError:
+            raise  # journaled: the next poll re-sends it if the node did not get it
+        except ChainError as err:  # refused: it cannot be the one mined; tried again later
+            _log.warning("replacement of nonce %d refused: %s", flight.nonce, err)
+            with self.journal.change() as state:
+                current = state.in_flight.get(flight.nonce)
+                if current is not None and current.hashes[-1] == tx_hash.hex():
+                    current.raws.pop()
+                    current.hashes.pop()
+                    current.max_fee, current.tip = flight.max_fee, flight.tip
+                    state.replacements -= 1
 
     def wait(self, nonce: int, timeout: float) -> Receipt:
         """Poll the transaction at ``nonce`` until it is mined, up to ``timeout`` seconds.

@@ -261,7 +261,15 @@ class Anchorer:
         :attr:`pending` until :meth:`settle` (called by every anchor, by the background
         loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
         """
-        self._last_attempt = self._clock()
+        previous, self._last_attempt = self._last_attempt, self._clock()
+        try:
+            return self._anchor()
+        except (ChainUnavailableError, FeeCapExceededError, BudgetExceededError):
+            # held back, not attempted: still due, so it goes out as soon as it can
+            self._last_attempt = previous
+            raise
+
+    def _anchor(self) -> AnchorRecord | None:
         store, env = self.log.store, self.contract.env
         self.settle()
         if self._follow_in_flight():
@@ -325,7 +333,7 @@ class Anchorer:
         return env.tx_manager().in_flight(self.contract.address)
 
     def _follow_in_flight(self) -> bool:
-        """Poll an anchor transaction in flight; True while it is not mined.
+        """Poll an anchor transaction in flight; True when there was one.
 
         It is replaced (same call, same nonce, higher fees) or re-sent by the transaction
         manager; whichever version is mined anchors the head it carries, once. Mined, the
@@ -338,7 +346,7 @@ class Anchorer:
         if receipt is None:
             return True
         self.settle()
-        return len(flights) > 1
+        return True  # this round followed an anchor; the policy says when the next is due
 
     def wait_final(self, timeout: float, poll_seconds: float = 1.0) -> AnchorRecord | None:
         """Anchor the head and wait until it is final, anchoring again after a reorg.
