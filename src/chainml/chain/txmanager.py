@@ -185,6 +185,11 @@ class TxManager:
         since = state.blocked.since if state.blocked is not None else self._clock()
         state.blocked = Blocked(reason=reason, since=since, needed=needed, limit=limit)
 
+    def quote(self) -> int:
+        """What the network asks per gas now (next base fee plus the policy's tip), in wei."""
+        history = self.backend.fee_history(self.policy.history_blocks, self.policy.tip_percentile)
+        return self.policy.required(history)
+
     # -- following a transaction ---------------------------------------------------------
 
     def in_flight(self, to: str | None = None) -> list[InFlight]:

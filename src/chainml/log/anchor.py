@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = [
 ]
 _log = logging.getLogger(__name__)
 _MOST_BACKOFF = 60.0  # seconds between attempts while the chain stays down
+_FEE_WINDOW = 86_400.0  # seconds of asked fees whose median is "usual" (a daily cycle)
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,12 @@ class AnchorPolicy:
     every_seconds: float = 60.0
     retry_seconds: float = 2.0  # first back-off after a failure; doubles up to a minute
     check_seconds: float = 1.0  # how often a pending anchor is checked for confirmations
+    # Patience: with a maximum delay, a due anchor waits while the fee the network asks is
+    # above ``patience_factor`` times the median it asked over the last day, until the oldest
+    # waiting decision has waited ``max_delay_seconds``; one anchor then covers them all.
+    # None: anchor whenever due (the fee cap still holds).
+    max_delay_seconds: float | None = None
+    patience_factor: float = 1.25
 
 
 class Anchorer:
@@ -85,6 +93,8 @@ class Anchorer:
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
         self._failing_since: float | None = None  # clock time of the first failure in a row
+        self._waiting_since: float | None = None  # when decisions began to wait for an anchor
+        self._asked: deque[tuple[float, int]] = deque()  # (time, fee asked) over a day
         #: pending anchors a reorg dropped (each was anchored again)
         self.reorgs = 0
 
@@ -247,12 +257,33 @@ class Anchorer:
     # -- anchoring -----------------------------------------------------------------------
 
     def due(self) -> bool:
-        """Whether the policy asks for an anchor now."""
+        """Whether the policy asks for an anchor now (patience included)."""
         waiting = self.log.store.size - self.covered_size
         if waiting <= 0:
+            self._waiting_since = None
             return False
-        waited = self._clock() - self._last_attempt
-        return waiting >= self.policy.every_decisions or waited >= self.policy.every_seconds
+        now = self._clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        waited = now - self._last_attempt
+        if waiting < self.policy.every_decisions and waited < self.policy.every_seconds:
+            return False
+        return not self._patient(now)
+
+    def _patient(self, now: float) -> bool:
+        """Whether a due anchor waits for cheaper fees (see AnchorPolicy.max_delay_seconds)."""
+        limit = self.policy.max_delay_seconds
+        env = self.contract.env
+        if limit is None or env.read_only or self._waiting_since is None:
+            return False
+        asked = env.tx_manager().quote()
+        self._asked.append((now, asked))
+        while self._asked and self._asked[0][0] < now - _FEE_WINDOW:
+            self._asked.popleft()
+        if now - self._waiting_since >= limit:
+            return False
+        usual = sorted(fee for _, fee in self._asked)[len(self._asked) // 2]
+        return asked > self.policy.patience_factor * usual
 
     def anchor(self) -> AnchorRecord | None:
         """Anchor the current head now; None when the chain already holds it.
@@ -263,6 +294,12 @@ class Anchorer:
         """
         previous, self._last_attempt = self._last_attempt, self._clock()
         try:
+            self.settle()
+            if self._follow_in_flight():
+                # an anchor is on its way: never a second one for a head; following it is
+                # not an attempt, so the next one is due on the policy's schedule
+                self._last_attempt = previous
+                return None
             return self._anchor()
         except (ChainUnavailableError, FeeCapExceededError, BudgetExceededError):
             # held back, not attempted: still due, so it goes out as soon as it can
@@ -271,9 +308,6 @@ class Anchorer:
 
     def _anchor(self) -> AnchorRecord | None:
         store, env = self.log.store, self.contract.env
-        self.settle()
-        if self._follow_in_flight():
-            return None  # an anchor is on its way: never a second one for a head
         head = self.log.head()
         chain_size = int(self.contract.size())
         chain_root = bytes(self.contract.root())
@@ -294,7 +328,9 @@ class Anchorer:
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
+            self._waiting_since = None  # what waits from now on, waits from now on
         except TransactionTimeoutError:
+            self._waiting_since = None
             _log.info("the anchor of size %d is sent and not mined yet; following it", head.size)
             return None  # in flight: the next anchor() follows it (replaced, re-sent)
         except ContractRevertError:
