@@ -19,7 +19,7 @@ from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode
 from chainml.chain.fees import GWEI, FeePolicy
 from chainml.chain.rpc import RpcBackend
 from chainml.chain.txmanager import statuses_in
-from chainml.errors import FeeCapExceededError
+from chainml.errors import ChainUnavailableError, FeeCapExceededError
 from chainml.log.anchor import Anchorer, log_contract
 from chainml.log.decision_log import DecisionLog
 from tests.log.test_anchor import decisions
@@ -221,3 +221,30 @@ def test_a_rolled_back_anchor_is_anchored_again(
     assert anchored_sizes(contract) == [6]  # once on the chain that counts
     if again is not None:  # anvil may have put the rolled-back one back in its pool
         assert again.tx_hash == final.tx_hash
+
+
+def test_a_transaction_journaled_but_never_delivered_is_sent_after_a_restart(
+    chain: RpcBackend, tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "data").mkdir()
+    crashed = open_env(chain, tmp_path / "data", clock)
+    other = "0x" + "22" * 20
+    nonce = chain.nonce(crashed.sender)
+
+    def lost(raw: bytes) -> bytes:  # the process died as it sent: the node never got it
+        raise ChainUnavailableError(chain.location, "connection reset")
+
+    monkeypatch.setattr(chain, "send_raw_transaction", lost)
+    with pytest.raises(ChainUnavailableError):
+        crashed.transact(other, value=1, gas=21_000)
+    monkeypatch.undo()
+    (journaled,) = crashed.tx_manager().in_flight()
+    assert journaled.nonce == nonce and chain.nonce(crashed.sender) == nonce
+    restarted = open_env(chain, tmp_path / "data", clock)
+    receipt = restarted.transact(other, value=2, gas=21_000)  # the journaled one goes first
+    assert nonce_of(chain, receipt.tx_hash) == nonce + 1
+    assert chain.receipt(journaled.tx_hashes[0]) is not None  # the same bytes, mined once
+    assert chain.nonce(restarted.sender) == nonce + 2
+    restarted.tx_manager().tend()  # its receipt is found and counted
+    assert restarted.tx_manager().in_flight() == []
+    assert restarted.tx_manager().status().resubmissions == 1

@@ -104,12 +104,15 @@ class FeePolicy:
         return Price(max_fee if cap is None else min(cap, max_fee), tip)
 
     def replacement(self, sent: Price, history: FeeHistory) -> Price | None:
-        """The price of a replacement for ``sent``; None when the cap leaves no room."""
+        """The price of a replacement for ``sent``; None when the cap leaves no room.
+
+        No room: the bumped price is above the cap, or the network asks more than the cap.
+        """
         bumped = sent.bumped(self.bump_percent)
         try:
             current = self.price(history)
         except FeeCapExceededError:
-            current = bumped
+            return None  # nothing under the cap gets in now: wait for fees to fall
         wanted = bumped.at_least(current)
         if wanted.tip > wanted.max_fee:
             wanted = Price(wanted.max_fee, wanted.max_fee)  # tip above max fee is invalid

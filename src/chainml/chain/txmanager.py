@@ -95,6 +95,7 @@ class TxManager:
         node's rejection (forgotten: nothing was sent).
         """
         with self._sending:
+            self.tend()
             history = self.backend.fee_history(
                 self.policy.history_blocks, self.policy.tip_percentile
             )
@@ -198,6 +199,16 @@ class TxManager:
         if to is None:
             return flights
         return [t for t in flights if t.to is not None and t.to.lower() == to.lower()]
+
+    def tend(self) -> None:
+        """Poll every transaction in flight once (before each new one is sent).
+
+        Mined ones are counted, dropped ones sent again, stuck ones replaced: one whose writer
+        stopped waiting (it timed out) cannot leave a gap in front of the next.
+        """
+        for flight in self.in_flight():
+            with contextlib.suppress(NonceConflictError):  # forgotten: its nonce is used
+                self.poll(flight.nonce)
 
     def poll(self, nonce: int) -> Receipt | None:
         """One look at the transaction at ``nonce``: its receipt once mined, else None.
