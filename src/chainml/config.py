@@ -12,13 +12,23 @@ import os
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chainml.errors import DataDirectoryError, InvalidInputError
+
+if TYPE_CHECKING:
+    from chainml.chain.fees import FeePolicy
 
 DEFAULT_DATA_DIR = Path(".chainml")
 CONFIG_FILE = Path("chainml.toml")
 DURABILITY_LEVELS = ("normal", "full")
+_FEE_KEYS = (
+    "max_fee_gwei",
+    "daily_budget_gwei",
+    "fee_bump_seconds",
+    "fee_bump_percent",
+    "tx_wait_seconds",
+)
 
 
 class Secret:
@@ -72,6 +82,17 @@ class Settings:
     rpc_max_lag_blocks: int = 16
     rpc_health_interval: float = 15.0
 
+    # -- transaction fees (chainml.chain.txmanager); gwei here, wei inside -----------------
+    # Never pay more than this per gas (CHAINML_MAX_FEE_GWEI); None: no cap.
+    max_fee_gwei: float | None = None
+    # Never spend more than this per UTC day and account (CHAINML_DAILY_BUDGET_GWEI).
+    daily_budget_gwei: float | None = None
+    # Replace a pending transaction with fees raised by fee_bump_percent (≥ 10) after this.
+    fee_bump_seconds: float = 60.0
+    fee_bump_percent: int = 10
+    # How long a writer waits for a receipt before it reports (the transaction stays in flight).
+    tx_wait_seconds: float = 120.0
+
     def __post_init__(self) -> None:
         if self.durability not in DURABILITY_LEVELS:
             raise InvalidInputError(
@@ -96,6 +117,21 @@ class Settings:
                 f"got {self.rpc_health_interval}"
             )
 
+    def fee_policy(self) -> FeePolicy:
+        """The transaction manager's policy from these settings (gwei become wei)."""
+        from chainml.chain.fees import GWEI, FeePolicy
+
+        def wei(gwei: float | None) -> int | None:
+            return None if gwei is None else round(gwei * GWEI)
+
+        return FeePolicy(
+            max_fee_cap=wei(self.max_fee_gwei),
+            daily_budget=wei(self.daily_budget_gwei),
+            bump_after_seconds=self.fee_bump_seconds,
+            bump_percent=self.fee_bump_percent,
+            wait_seconds=self.tx_wait_seconds,
+        )
+
     @property
     def backend(self) -> str:
         """``"rpc"`` when a node URL is configured, else ``"embedded"``."""
@@ -112,17 +148,11 @@ def load_settings(
     """Read settings from ``chainml.toml`` (if present) and ``CHAINML_*`` variables."""
     env = dict(os.environ if environ is None else environ)
     values: dict[str, Any] = _read_config_file(config_file or CONFIG_FILE)
-    for key in (
-        "data_dir",
-        "rpc",
-        "keystore",
-        "chain_id",
-        "durability",
-        "confirmations",
-        "network",
-        "rpc_max_lag_blocks",
-        "rpc_health_interval",
-    ):
+    plain = (
+        "data_dir", "rpc", "keystore", "chain_id", "durability", "confirmations", "network",
+        "rpc_max_lag_blocks", "rpc_health_interval",
+    )  # fmt: skip
+    for key in (*plain, *_FEE_KEYS):
         if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):
             values[key] = raw
     if (raw := env.get("CHAINML_TRUSTED_LOGS")) not in (None, ""):
@@ -160,13 +190,15 @@ def _coerce(values: dict[str, Any]) -> Settings:
         values["data_dir"] = Path(values["data_dir"])
     if "keystore" in values:
         values["keystore"] = Path(values["keystore"])
-    for key in ("chain_id", "confirmations", "rpc_max_lag_blocks"):
+    for key in ("chain_id", "confirmations", "rpc_max_lag_blocks", "fee_bump_percent"):
         if key in values:
             values[key] = _integer(values[key], key)
-    if "rpc_health_interval" in values:
-        values["rpc_health_interval"] = _number(
-            values["rpc_health_interval"], "rpc_health_interval"
-        )
+    for key in (
+        "rpc_health_interval", "max_fee_gwei", "daily_budget_gwei", "fee_bump_seconds",
+        "tx_wait_seconds",
+    ):  # fmt: skip
+        if key in values:
+            values[key] = _number(values[key], key)
     if "rpc" in values and isinstance(values["rpc"], list | tuple):
         values["rpc"] = ",".join(str(url) for url in values["rpc"])  # a TOML list of URLs
     if "trusted_logs" in values:
@@ -193,9 +225,12 @@ def _number(value: Any, name: str) -> float:
     if isinstance(value, bool):
         raise InvalidInputError(f"{name} must be a number, got {value!r}")
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError) as err:
         raise InvalidInputError(f"{name} must be a number, got {value!r}") from err
+    if not 0 <= number < 1e12:  # also refuses NaN and infinity
+        raise InvalidInputError(f"{name} must be between 0 and 1e12, got {value!r}")
+    return number
 
 
 def ensure_directory(path: Path) -> None:

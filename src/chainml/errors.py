@@ -204,3 +204,34 @@ class TransactionTimeoutError(ChainError, TimeoutError):
             f"transaction 0x{tx_hash.hex()} was not mined within {seconds:g} s. "
             "It may still be mined: look it up by its hash before sending it again."
         )
+
+
+class FeeCapExceededError(ChainError):
+    """The network asks more per gas than the configured cap: nothing was sent; wait."""
+
+    exit_code = 4  # like an unavailable node: nothing is wrong with the request, try later
+
+    def __init__(self, needed: int, cap: int) -> None:
+        self.needed = needed
+        self.cap = cap
+        super().__init__(
+            f"the network asks {needed / 1e9:.3f} gwei per gas, above the cap of "
+            f"{cap / 1e9:.3f} gwei; nothing was sent. It is sent once fees fall (or raise "
+            "CHAINML_MAX_FEE_GWEI)."
+        )
+
+
+class BudgetExceededError(ChainError):
+    """Sending would spend past the configured daily budget: nothing was sent; wait."""
+
+    exit_code = 4
+
+    def __init__(self, spent: int, budget: int, needed: int) -> None:
+        self.spent = spent
+        self.budget = budget
+        self.needed = needed
+        super().__init__(
+            f"today's fee budget is {budget} wei and {spent} wei are spent or reserved; this "
+            f"transaction may cost up to {needed} wei, so nothing was sent. It is sent "
+            "tomorrow (UTC), or raise CHAINML_DAILY_BUDGET_GWEI."
+        )

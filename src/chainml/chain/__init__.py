@@ -56,7 +56,7 @@ def connect(settings: Settings | None = None, *, serve: bool = False) -> Env:
         rpc.close()
         raise
     # No key: a read-only Env (auditors verify receipts without one).
-    return Env(rpc, signers, data_dir=settings.data_dir)
+    return Env(rpc, signers, data_dir=settings.data_dir, fee_policy=settings.fee_policy())
 
 
 __all__ = [

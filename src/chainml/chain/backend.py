@@ -11,6 +11,9 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from chainml.chain.fees import FeeHistory
+from chainml.errors import NotFoundError, TransactionTimeoutError
+
 
 @dataclass(frozen=True)
 class Log:
@@ -170,6 +173,31 @@ class ChainBackend(ABC):
     @abstractmethod
     def revert(self, snapshot: object) -> None:
         """Return to a state remembered by :meth:`snapshot`."""
+
+    # -- for the transaction manager: defaults that fit a chain that mines at once ---------
+
+    def fee_history(self, blocks: int, percentile: float) -> FeeHistory:
+        """The next base fee and the ``percentile`` tip of recent blocks (``eth_feeHistory``).
+
+        By default from :meth:`fees`, whose max fee is twice the base fee plus the tip.
+        """
+        max_fee, tip = self.fees()
+        return FeeHistory(next_base_fee=(max_fee - tip) // 2, tips=(tip,))
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt of ``tx_hash`` if it is mined, else None (no waiting)."""
+        try:
+            return self.wait_for_receipt(tx_hash, 0.0)
+        except (NotFoundError, TransactionTimeoutError):
+            return None
+
+    def has_transaction(self, tx_hash: bytes) -> bool:
+        """Whether the node knows ``tx_hash`` (in its pool or mined); by default it does."""
+        return True
+
+    def confirmed_nonce(self, address: str) -> int:
+        """The next nonce of ``address`` counting mined transactions only."""
+        return self.nonce(address)
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release files, connections and processes held by the backend."""

@@ -8,8 +8,9 @@ or rpc) and nothing above it changes.
 from __future__ import annotations
 
 import threading
+import time
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,61 +19,39 @@ from eth_utils import is_address, to_checksum_address
 
 from chainml._closing import Closing
 from chainml.chain.abi import Function
-from chainml.chain.accounts import Signer, UnsignedTx
+from chainml.chain.accounts import Signer
 from chainml.chain.backend import Block, CallRequest, ChainBackend, Log, LogFilter, Receipt
 from chainml.chain.compiler import CompiledContract, compile_file
 from chainml.chain.contract import Contract
+from chainml.chain.fees import FeePolicy
 from chainml.chain.revert import revert_error
+from chainml.chain.tx_journal import Journal, journal_path
+from chainml.chain.txmanager import TxManager
 from chainml.errors import ChainError, ContractRevertError, InvalidInputError, NotFoundError
-
-
-class NonceBook:
-    """Hands out nonces per account so that concurrent senders in one process never collide.
-
-    The account's lock is held from reservation until the node accepted the transaction; a
-    failure forgets the local count, so the next reservation asks the chain again.
-    """
-
-    def __init__(self, backend: ChainBackend) -> None:
-        self._backend = backend
-        self._next: dict[str, int] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-
-    @contextmanager
-    def reserve(self, address: str) -> Iterator[int]:
-        """Yield the next nonce of ``address``; it is used only if the block exits cleanly."""
-        with self._guard:
-            lock = self._locks.setdefault(address, threading.Lock())
-        with lock:
-            nonce = self._next.get(address)
-            if nonce is None:
-                nonce = self._backend.nonce(address)
-            try:
-                yield nonce
-            except BaseException:
-                self._next.pop(address, None)
-                raise
-            self._next[address] = nonce + 1
-
-    def forget(self) -> None:
-        """Drop every cached nonce (after a snapshot revert, for instance)."""
-        with self._guard:
-            self._next.clear()
 
 
 class Env(Closing):
     """A chain plus the accounts that act on it."""
 
     def __init__(
-        self, backend: ChainBackend, signers: Sequence[Signer], data_dir: Path | None = None
+        self,
+        backend: ChainBackend,
+        signers: Sequence[Signer],
+        data_dir: Path | None = None,
+        *,
+        fee_policy: FeePolicy | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.backend = backend
         self.data_dir = data_dir
         self._signers = {s.address: s for s in signers}
         # Without signers the Env is read-only: calls, logs and blocks work, transactions don't.
         self._default = signers[0].address if signers else None
-        self._nonces = NonceBook(backend)
+        #: fee cap, budget, replacement and waiting rules of every transaction sent
+        self.fee_policy = fee_policy or FeePolicy()
+        self._clock = clock
+        self._managers: dict[str, TxManager] = {}
+        self._managers_guard = threading.Lock()
 
     # -- identity ------------------------------------------------------------------------
 
@@ -111,6 +90,23 @@ class Env(Closing):
             return self._signers[address]
         except KeyError:
             raise InvalidInputError(f"no signing key for account {address}") from None
+
+    def tx_manager(self, sender: str | None = None) -> TxManager:
+        """The transaction manager of ``sender`` (default: the default sender)."""
+        signer = self._signer(sender)
+        with self._managers_guard:
+            manager = self._managers.get(signer.address)
+            if manager is None:
+                # A node's pool can keep a transaction past a restart; the embedded chain
+                # executes at once, so only the rpc backend needs the journal on disk.
+                path = None
+                if self.data_dir is not None and self.backend.kind == "rpc":
+                    path = journal_path(self.data_dir, self.chain_id, signer.address)
+                manager = TxManager(
+                    self.backend, signer, self.fee_policy, Journal(path), self._clock
+                )
+                self._managers[signer.address] = manager
+            return manager
 
     # -- contracts -----------------------------------------------------------------------
 
@@ -160,28 +156,18 @@ class Env(Closing):
         """Sign, send and wait for a transaction; a revert raises ContractRevertError.
 
         Without ``gas`` the node estimates it first, which also catches most reverts before
-        any gas is spent.
+        any gas is spent. The account's :class:`TxManager` prices, sends, replaces and
+        re-sends it (see :mod:`chainml.chain.txmanager`): over the fee cap or the budget
+        nothing is sent (FeeCapExceededError, BudgetExceededError); not mined within the
+        policy's ``wait_seconds``, TransactionTimeoutError, and it stays in flight.
         """
         signer = self._signer(sender)
         target = None if to is None else _address(to, "recipient")
         request = CallRequest(sender=signer.address, to=target, data=data, value=value, gas=gas)
         limit = gas if gas is not None else self.backend.estimate_gas(request)
-        max_fee, tip = self.backend.fees()
-        with self._nonces.reserve(signer.address) as nonce:
-            raw, tx_hash = signer.sign(
-                UnsignedTx(
-                    chain_id=self.chain_id,
-                    nonce=nonce,
-                    to=bytes.fromhex(target[2:]) if target else b"",
-                    value=value,
-                    data=data,
-                    gas=limit,
-                    max_fee_per_gas=max_fee,
-                    max_priority_fee_per_gas=tip,
-                )
-            )
-            self.backend.send_raw_transaction(raw)
-        receipt = self.backend.wait_for_receipt(tx_hash)
+        manager = self.tx_manager(signer.address)
+        flight = manager.send(target, data, value, limit)
+        receipt = manager.wait(flight.nonce, self.fee_policy.wait_seconds)
         if not receipt.status:
             raise self._explain_failure(request, limit, receipt)
         return receipt
@@ -245,7 +231,8 @@ class Env(Closing):
             yield
         finally:
             self.backend.revert(taken)
-            self._nonces.forget()
+            for manager in list(self._managers.values()):
+                manager.discard_in_flight()
 
     def anchor(self) -> AbstractContextManager[None]:
         """Deprecated alias of :meth:`snapshot` (titanoboa's name); removed in the next release.
@@ -258,8 +245,7 @@ class Env(Closing):
         return self.snapshot()
 
     def forget_nonces(self) -> None:
-        """Ask the chain for nonces again: a reorg dropped transactions this Env counted."""
-        self._nonces.forget()
+        """Kept for callers after a reorg; nonces come from the chain and journal each time."""
 
     # -- lifetime ------------------------------------------------------------------------
 

@@ -60,7 +60,9 @@ def open_embedded(settings: Settings, *, serve: bool = False) -> Env:
     except BaseException:
         backend.close()
         raise
-    return Env(backend, backend.signers, data_dir=settings.data_dir)
+    return Env(
+        backend, backend.signers, data_dir=settings.data_dir, fee_policy=settings.fee_policy()
+    )
 
 
 def reach_owner(settings: Settings, pid: int | None, url: str, *, read_only: bool = False) -> Env:
@@ -88,7 +90,7 @@ def _through_owner(
         backend = OwnerEndpoint(busy, settings.chain_id)
     except ChainUnavailableError as err:  # advertised, but gone (stopping, or killed)
         raise DataDirectoryBusyError(busy.path, busy.pid) from err
-    return Env(backend, signers, data_dir=settings.data_dir)
+    return Env(backend, signers, data_dir=settings.data_dir, fee_policy=settings.fee_policy())
 
 
 def serve_embedded(settings: Settings, port: int = 0) -> tuple[Env, str]:

@@ -25,6 +25,7 @@ from chainml.chain.endpoints import (
     redact_url,
     split_urls,
 )
+from chainml.chain.fees import FeeHistory
 from chainml.chain.revert import revert_error
 from chainml.errors import (
     ChainError,
@@ -221,6 +222,36 @@ class RpcBackend(ChainBackend):
         if receipt is None:  # the policy raises first; this keeps the type honest
             raise TransactionTimeoutError(tx_hash, timeout)
         return receipt
+
+    def receipt(self, tx_hash: bytes) -> Receipt | None:
+        raw = self.request("eth_getTransactionReceipt", ["0x" + tx_hash.hex()])
+        return None if raw is None else _receipt(raw)
+
+    def has_transaction(self, tx_hash: bytes) -> bool:
+        return self._knows(tx_hash)
+
+    def fee_history(self, blocks: int, percentile: float) -> FeeHistory:
+        """From ``eth_feeHistory``; blocks without transactions (tip 0) say nothing of tips."""
+        try:
+            raw = self.request("eth_feeHistory", [hex(blocks), "latest", [percentile]])
+        except RpcError:  # not every node implements it
+            return super().fee_history(blocks, percentile)
+        base_fees = raw.get("baseFeePerGas") or ["0x0"]
+        rewards = raw.get("reward") or []
+        ratios = raw.get("gasUsedRatio") or []
+        tips = tuple(
+            int(reward[0], 16)
+            for reward, used in zip(rewards, ratios, strict=False)
+            if reward and used > 0
+        )
+        # The list ends with the next block's base fee. The latest block's counts too: a
+        # transaction is sent to be included now, and some pools (anvil's) refuse one that
+        # pays less than the base fee of the block they build on.
+        latest = [int(fee, 16) for fee in base_fees[-2:]]
+        return FeeHistory(next_base_fee=max(latest), tips=tips)
+
+    def confirmed_nonce(self, address: str) -> int:
+        return int(self.request("eth_getTransactionCount", [address, "latest"]), 16)
 
     # -- reading state -------------------------------------------------------------------
 

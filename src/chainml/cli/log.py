@@ -12,6 +12,7 @@ import typer
 from rich.progress import Progress
 
 from chainml.chain import connect
+from chainml.chain.txmanager import TxStatus, statuses_in
 from chainml.cli import console, print_json, settings_of
 from chainml.errors import VerificationError
 from chainml.log.anchor import Anchorer, log_contract
@@ -34,9 +35,11 @@ def open_log(ctx: typer.Context) -> DecisionLog:
 @app.command()
 def head(ctx: typer.Context, as_json: _JSON = False) -> None:
     """The log's tree head and its latest anchor."""
+    settings = settings_of(ctx)
     with open_log(ctx) as log:
         tree = log.head()
         anchor = log.store.latest_anchor()
+    senders = statuses_in(settings.data_dir, settings.fee_policy())
     facts: dict[str, Any] = {
         "size": tree.size,
         "root": "0x" + tree.root.hex(),
@@ -50,6 +53,7 @@ def head(ctx: typer.Context, as_json: _JSON = False) -> None:
             "tx_hash": "0x" + anchor.tx_hash.hex(),
             "block_number": anchor.block_number,
         },
+        "transactions": {name: _tx_facts(status) for name, status in senders},
     }
     if as_json:
         print_json(facts)
@@ -63,6 +67,39 @@ def head(ctx: typer.Context, as_json: _JSON = False) -> None:
             f"anchored {anchor.size} on chain {anchor.chain_id} at {anchor.contract} "
             f"(block {anchor.block_number}); {facts['pending']} pending"
         )
+
+    for name, status in senders:
+        out.print(_tx_line(name, status))
+
+
+def _tx_facts(status: TxStatus) -> dict[str, Any]:
+    blocked = status.blocked
+    return {
+        "pending": status.pending,
+        "oldest_pending_seconds": round(status.oldest_pending_seconds, 1),
+        "held_back": None
+        if blocked is None
+        else {"reason": blocked.reason, "needed": blocked.needed, "limit": blocked.limit},
+        "stuck_for_seconds": round(status.stuck_for_seconds, 1),
+        "spent_today_wei": status.spent_today_wei,
+        "budget_left_wei": status.budget_left_wei,
+        "fees_paid_wei": status.fees_paid_wei,
+        "replacements": status.replacements,
+        "resubmissions": status.resubmissions,
+    }
+
+
+def _tx_line(name: str, status: TxStatus) -> str:
+    line = f"sender   {name}: {status.pending} in flight, {status.fees_paid_wei} wei paid"
+    blocked = status.blocked
+    if blocked is not None and blocked.reason == "fee_cap":
+        line += (
+            f"; [yellow]waiting for fees[/yellow] for {status.stuck_for_seconds:.0f} s: the "
+            f"network asks {blocked.needed / 1e9:.3f} gwei, the cap is {blocked.limit / 1e9:.3f}"
+        )
+    elif blocked is not None:
+        line += f"; [yellow]today's budget of {blocked.limit} wei is spent[/yellow]"
+    return line
 
 
 @app.command()

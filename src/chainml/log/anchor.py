@@ -14,16 +14,22 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from chainml.chain import Contract
+from chainml.chain.tx_journal import InFlight
+from chainml.chain.txmanager import TxStatus
 from chainml.errors import (
+    BudgetExceededError,
     ChainUnavailableError,
     ContractRevertError,
+    FeeCapExceededError,
     InvalidInputError,
     NotFoundError,
+    TransactionTimeoutError,
     VerificationError,
 )
 from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
@@ -41,6 +47,7 @@ __all__ = [
 ]
 _log = logging.getLogger(__name__)
 _MOST_BACKOFF = 60.0  # seconds between attempts while the chain stays down
+_FEE_WINDOW = 86_400.0  # seconds of asked fees whose median is "usual" (a daily cycle)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,12 @@ class AnchorPolicy:
     every_seconds: float = 60.0
     retry_seconds: float = 2.0  # first back-off after a failure; doubles up to a minute
     check_seconds: float = 1.0  # how often a pending anchor is checked for confirmations
+    # Patience: with a maximum delay, a due anchor waits while the fee the network asks is
+    # above ``patience_factor`` times the median it asked over the last day, until the oldest
+    # waiting decision has waited ``max_delay_seconds``; one anchor then covers them all.
+    # None: anchor whenever due (the fee cap still holds).
+    max_delay_seconds: float | None = None
+    patience_factor: float = 1.25
 
 
 class Anchorer:
@@ -79,6 +92,9 @@ class Anchorer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: Exception | None = None
+        self._failing_since: float | None = None  # clock time of the first failure in a row
+        self._waiting_since: float | None = None  # when decisions began to wait for an anchor
+        self._asked: deque[tuple[float, int]] = deque()  # (time, fee asked) over a day
         #: pending anchors a reorg dropped (each was anchored again)
         self.reorgs = 0
 
@@ -241,12 +257,33 @@ class Anchorer:
     # -- anchoring -----------------------------------------------------------------------
 
     def due(self) -> bool:
-        """Whether the policy asks for an anchor now."""
+        """Whether the policy asks for an anchor now (patience included)."""
         waiting = self.log.store.size - self.covered_size
         if waiting <= 0:
+            self._waiting_since = None
             return False
-        waited = self._clock() - self._last_attempt
-        return waiting >= self.policy.every_decisions or waited >= self.policy.every_seconds
+        now = self._clock()
+        if self._waiting_since is None:
+            self._waiting_since = now
+        waited = now - self._last_attempt
+        if waiting < self.policy.every_decisions and waited < self.policy.every_seconds:
+            return False
+        return not self._patient(now)
+
+    def _patient(self, now: float) -> bool:
+        """Whether a due anchor waits for cheaper fees (see AnchorPolicy.max_delay_seconds)."""
+        limit = self.policy.max_delay_seconds
+        env = self.contract.env
+        if limit is None or env.read_only or self._waiting_since is None:
+            return False
+        asked = env.tx_manager().quote()
+        self._asked.append((now, asked))
+        while self._asked and self._asked[0][0] < now - _FEE_WINDOW:
+            self._asked.popleft()
+        if now - self._waiting_since >= limit:
+            return False
+        usual = sorted(fee for _, fee in self._asked)[len(self._asked) // 2]
+        return asked > self.policy.patience_factor * usual
 
     def anchor(self) -> AnchorRecord | None:
         """Anchor the current head now; None when the chain already holds it.
@@ -255,9 +292,22 @@ class Anchorer:
         :attr:`pending` until :meth:`settle` (called by every anchor, by the background
         loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
         """
-        self._last_attempt = self._clock()
+        previous, self._last_attempt = self._last_attempt, self._clock()
+        try:
+            self.settle()
+            if self._follow_in_flight():
+                # an anchor is on its way: never a second one for a head; following it is
+                # not an attempt, so the next one is due on the policy's schedule
+                self._last_attempt = previous
+                return None
+            return self._anchor()
+        except (ChainUnavailableError, FeeCapExceededError, BudgetExceededError):
+            # held back, not attempted: still due, so it goes out as soon as it can
+            self._last_attempt = previous
+            raise
+
+    def _anchor(self) -> AnchorRecord | None:
         store, env = self.log.store, self.contract.env
-        self.settle()
         head = self.log.head()
         chain_size = int(self.contract.size())
         chain_root = bytes(self.contract.root())
@@ -278,6 +328,11 @@ class Anchorer:
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
+            self._waiting_since = None  # what waits from now on, waits from now on
+        except TransactionTimeoutError:
+            self._waiting_since = None
+            _log.info("the anchor of size %d is sent and not mined yet; following it", head.size)
+            return None  # in flight: the next anchor() follows it (replaced, re-sent)
         except ContractRevertError:
             if int(self.contract.size()) >= head.size:  # another anchorer got there first
                 self.settle()
@@ -305,6 +360,29 @@ class Anchorer:
             self.confirmations,
         )
         return record
+
+    def in_flight(self) -> list[InFlight]:
+        """Anchor transactions sent to this contract and not mined yet (any version)."""
+        env = self.contract.env
+        if env.read_only:
+            return []
+        return env.tx_manager().in_flight(self.contract.address)
+
+    def _follow_in_flight(self) -> bool:
+        """Poll an anchor transaction in flight; True when there was one.
+
+        It is replaced (same call, same nonce, higher fees) or re-sent by the transaction
+        manager; whichever version is mined anchors the head it carries, once. Mined, the
+        bookkeeping follows it (:meth:`settle`) before anything new is sent.
+        """
+        flights = self.in_flight()
+        if not flights:
+            return False
+        receipt = self.contract.env.tx_manager().poll(flights[0].nonce)
+        if receipt is None:
+            return True
+        self.settle()
+        return True  # this round followed an anchor; the policy says when the next is due
 
     def wait_final(self, timeout: float, poll_seconds: float = 1.0) -> AnchorRecord | None:
         """Anchor the head and wait until it is final, anchoring again after a reorg.
@@ -348,7 +426,7 @@ class Anchorer:
         A pending anchor is checked every ``check_seconds``; with nothing pending the final
         head is still checked every ``every_seconds``, so a lost anchor is noticed when idle.
         """
-        if self.due():
+        if self.due() or self.in_flight():
             return self.anchor()
         every = self.policy.check_seconds if self._pending else self.policy.every_seconds
         if self._clock() - self._last_check >= every:
@@ -365,12 +443,31 @@ class Anchorer:
             except Stopped:
                 return
             self.last_error = None
+            self._failing_since = None
+
+    def tx_status(self) -> TxStatus | None:
+        """The anchoring account's transactions (None for a read-only Env)."""
+        env = self.contract.env
+        return None if env.read_only else env.tx_manager().status()
+
+    @property
+    def stuck_for_seconds(self) -> float:
+        """How long anchoring has made no progress: failing, held back, or waiting on a tx.
+
+        0 while it works. /readyz compares it with a threshold: fees above the cap, a spent
+        budget, a transaction that does not get mined and a node that stays down all count.
+        """
+        failing = 0.0 if self._failing_since is None else self._clock() - self._failing_since
+        status = self.tx_status()
+        return max(failing, status.stuck_for_seconds if status is not None else 0.0)
 
     def _failed(self, err: BaseException) -> None:
         """Keep the thread alive: the error is recorded and logged, and the step retried."""
         self.last_error = err if isinstance(err, Exception) else None
-        if isinstance(err, ChainUnavailableError):  # the node is down: wait and try again
-            _log.warning("anchoring postponed: %s", err)
+        if self._failing_since is None:
+            self._failing_since = self._clock()
+        if isinstance(err, ChainUnavailableError | FeeCapExceededError | BudgetExceededError):
+            _log.warning("anchoring postponed: %s", err)  # wait, then try again
         elif isinstance(err, FinalAnchorLostError):  # a broken promise: loud, never re-recorded
             _log.critical("%s", err)
         else:

@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from chainml.chain import Contract, Env
+from chainml.chain.txmanager import TxStatus
 from chainml.log.anchor import Anchorer, AnchorPolicy, log_contract
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError
 from chainml.log.store import AnchorRecord
 from chainml.retry import Stopped, background_policy
 from chainml.service.metrics import Labels, Metrics
+from chainml.service.tx_metrics import tx_gauges
 
 _log = logging.getLogger(__name__)
 POLL_SECONDS = 0.25
@@ -59,6 +61,16 @@ class AnchoringStatus:
     failing_since: float | None = None
     last_anchor_at: float | None = None
     step_since: float | None = None
+    # since when anchoring has made no progress: failing, held back by the fee cap or the
+    # budget, or waiting for its transaction (wall clock, whole seconds; None: it progresses)
+    stalled_since: float | None = None
+    sender: str | None = None  # the anchoring account, whose transactions the journal holds
+
+    def stalled_for(self, now: float | None = None) -> float:
+        """Seconds anchoring has made no progress (0: it progresses)."""
+        if self.stalled_since is None:
+            return 0.0
+        return max(0.0, (time.time() if now is None else now) - self.stalled_since)
 
     def stuck_for(self, now: float | None = None) -> float:
         """Seconds the step in progress has run beyond :data:`STUCK_SECONDS` (0: not stuck)."""
@@ -82,6 +94,8 @@ class AnchoringStatus:
             parts.append(f"pending size {self.pending_size}")
         if self.failing_since is not None:
             parts.append(f"failing for {now - self.failing_since:.0f} s")
+        elif self.stalled_since is not None:
+            parts.append(f"no progress for {self.stalled_for(now):.0f} s")
         if self.stuck_for(now):
             assert self.step_since is not None
             parts.append(f"one step running for {now - self.step_since:.0f} s")
@@ -93,8 +107,15 @@ class AnchoringStatus:
 OFF = AnchoringStatus("off")
 
 
-def register_anchoring_gauges(metrics: Metrics, status: Callable[[], AnchoringStatus]) -> None:
-    """The anchoring gauges of ``metrics``, read from ``status()`` at scrape time."""
+def register_anchoring_gauges(
+    metrics: Metrics,
+    status: Callable[[], AnchoringStatus],
+    tx_status: Callable[[], TxStatus | None] | None = None,
+) -> None:
+    """The anchoring gauges of ``metrics``, read from ``status()`` at scrape time.
+
+    ``tx_status()`` gives the anchoring account's transactions for the ``chainml_tx_*`` gauges.
+    """
 
     def gauge(read: Callable[[AnchoringStatus], float]) -> Callable[[], list[Sample]]:
         return lambda: [((), read(status()))]
@@ -114,8 +135,15 @@ def register_anchoring_gauges(metrics: Metrics, status: Callable[[], AnchoringSt
                 "deeper than the confirmations, or a reset node).",
                 gauge(lambda s: s.final_lost),
             ),
+            "chainml_anchor_stuck_seconds": (
+                "Seconds anchoring has made no progress: failing, held back by the fee "
+                "cap or budget, or waiting for a transaction (0: it works).",
+                gauge(lambda s: s.stalled_for()),
+            ),
         }
     )
+    if tx_status is not None:
+        metrics.gauges.update(tx_gauges(tx_status))
 
 
 class CountingAnchorer(Anchorer):
@@ -175,8 +203,9 @@ class BackgroundAnchoring:
         self.anchored_size = 0  # as of the last step: status() reads no database
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._not_connected_since: float | None = None  # first failed connection attempt
         if metrics is not None:
-            register_anchoring_gauges(metrics, self.status)
+            register_anchoring_gauges(metrics, self.status, self.tx_status)
 
     # -- what happened -------------------------------------------------------------------
 
@@ -197,6 +226,20 @@ class BackgroundAnchoring:
             self.last_anchor_at = time.time()
             if self.metrics is not None:
                 self.metrics.count("anchors")
+
+    def tx_status(self) -> TxStatus | None:
+        """The anchoring account's transactions; None until connected."""
+        anchorer = self.anchorer
+        return None if anchorer is None else anchorer.tx_status()
+
+    @property
+    def stuck_for_seconds(self) -> float:
+        """How long anchoring has made no progress (connecting included); for /readyz."""
+        anchorer = self.anchorer
+        if anchorer is not None:
+            return anchorer.stuck_for_seconds
+        since = self._not_connected_since
+        return 0.0 if since is None else time.monotonic() - since
 
     @property
     def state(self) -> str:
@@ -230,6 +273,8 @@ class BackgroundAnchoring:
             failing_since=self.failing_since,
             last_anchor_at=self.last_anchor_at,
             step_since=anchorer.step_since if anchorer is not None else None,
+            stalled_since=round(time.time() - stuck) if (stuck := self.stuck_for_seconds) else None,
+            sender=anchorer.contract.env.sender if anchorer is not None else None,
         )
 
     # -- running -------------------------------------------------------------------------
@@ -267,6 +312,8 @@ class BackgroundAnchoring:
     def _not_started(self, err: BaseException) -> None:
         """The chain is not there yet: recorded, counted and logged; tried again later."""
         self.last_error = err if isinstance(err, Exception) else None
+        if self._not_connected_since is None:
+            self._not_connected_since = time.monotonic()
         self.failed(err)
         if isinstance(err, FinalAnchorLostError):
             _log.critical("%s", err)  # a broken promise, not an outage

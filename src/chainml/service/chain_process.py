@@ -35,6 +35,7 @@ from multiprocessing.process import BaseProcess
 from chainml.chain import Env, connect
 from chainml.chain.opening import reach_owner
 from chainml.chain.ownership import current_owner
+from chainml.chain.txmanager import TxStatus, statuses_in
 from chainml.config import Settings
 from chainml.errors import ChainError, ChainUnavailableError, DataDirectoryBusyError
 from chainml.log.anchor import AnchorPolicy
@@ -98,13 +99,27 @@ class ChainProcess:
         self._env_url: str | None = None
         self._env_lock = threading.Lock()
         if metrics is not None and plan.policy is not None:
-            register_anchoring_gauges(metrics, self.status)
+            register_anchoring_gauges(metrics, self.status, self.tx_status)
 
     @property
     def pid(self) -> int | None:
         """The child's process id while it runs."""
         process = self._process
         return process.pid if process is not None else None
+
+    def tx_status(self) -> TxStatus | None:
+        """The anchoring account's transactions, from the journal the child writes.
+
+        A node's chain only (the embedded chain keeps its journal in memory); None if unknown.
+        """
+        sender = self._status.sender
+        if sender is None:
+            return None
+        settings = self.plan.settings
+        for name, status in statuses_in(settings.data_dir, settings.fee_policy()):
+            if name.lower().endswith(sender.lower()):
+                return status
+        return None
 
     def status(self) -> AnchoringStatus:
         """The anchoring's last reported state (memory only: cheap for every probe)."""

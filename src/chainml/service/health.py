@@ -125,17 +125,17 @@ class HealthMonitor:
         self.anchoring = status.state
         if status.state == "off":
             return
-        if status.state == "starting" and status.ok:
+        stalled = status.stalled_for()  # held back by the fee cap or budget, or a slow tx
+        if status.ok and stalled <= self.policy.anchor_stuck:
             self._anchor_failing_since = None
-            self.readiness.set("anchoring", True, STARTING)
-            return
-        if status.ok:
-            self._anchor_failing_since = None
-            self.readiness.set("anchoring", True)
+            detail = STARTING if status.state == "starting" else ""
+            if stalled and status.state != "starting":
+                detail = f"waiting: {status.detail}"
+            self.readiness.set("anchoring", True, detail)
             return
         if self._anchor_failing_since is None:
             self._anchor_failing_since = now
-        failing = now - self._anchor_failing_since
+        failing = max(now - self._anchor_failing_since, stalled)
         # a final anchor gone from the chain is a broken promise, not an outage to wait out;
         # a step that has hung for minutes is stuck whatever it reports
         stuck = failing > self.policy.anchor_stuck or status.final_lost or status.stuck_for() > 0
