@@ -124,7 +124,18 @@ class Settings:
         def wei(gwei: float | None) -> int | None:
             return None if gwei is None else round(gwei * GWEI)
 
+        preset: dict[str, int] = {}
+        if self.network is not None:  # the chain's customary tip (Polygon refuses < 25 gwei)
+            from chainml.chain.networks import network_preset
+
+            chain = network_preset(self.network)
+            preset = {
+                "min_tip": chain.priority_fee,
+                "max_tip": max(FeePolicy.max_tip, chain.priority_fee),
+                "base_fee_headroom": chain.base_fee_multiplier,
+            }
         return FeePolicy(
+            **preset,
             max_fee_cap=wei(self.max_fee_gwei),
             daily_budget=wei(self.daily_budget_gwei),
             bump_after_seconds=self.fee_bump_seconds,

@@ -45,10 +45,11 @@ class NetworkPreset:
     #: blocks on top of an anchor before it counts as final (about the time in the comment)
     confirmations: int
     block_seconds: float
-    #: the priority fee (tip) a transaction offers unless the fee policy says otherwise, wei
+    #: the least priority fee (tip) a transaction offers on this chain, wei (the fee policy's
+    #: ``min_tip``; the tip otherwise follows the chain's recent blocks)
     priority_fee: int
     #: how far above the current base fee max-fee-per-gas may go by default (the txmanager's
-    #: cap, CHAINML_FEE_CAP, still bounds it)
+    #: cap, CHAINML_MAX_FEE_GWEI, still bounds it)
     base_fee_multiplier: int
     data_fee: DataFee
     explorer: str
