@@ -65,7 +65,10 @@ def _leaves(size: int) -> list[bytes]:
 @given(st.integers(min_value=1, max_value=3000))
 def test_tiles_rebuild_the_root(size: int) -> None:
     leaves = _leaves(size)
-    assert _root_from_tiles(size, tiles.level_hashes(leaves)) == merkle.root(leaves)
+    levels = tiles.level_hashes(leaves)
+    assert _root_from_tiles(size, levels) == merkle.root(leaves)
+    for prefix in (size, size // 2 + 1, 1):  # root_of serves every earlier size too
+        assert tiles.root_of(prefix, levels) == merkle.root(leaves[:prefix])
 
 
 def test_tiles_rebuild_the_root_with_three_levels() -> None:

@@ -11,6 +11,7 @@ checkpoint last.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -86,23 +87,24 @@ def mirror(
         if data != tiles.tile_data(tile, levels):
             raise TileMismatchError(tile.path, "its hashes differ from those of the entries")
         files[tile.path] = data
-    root = merkle.root(leaf_hashes)
+    root = tiles.root_of(checkpoint.size, levels)
     if root != checkpoint.root:
         raise VerificationError(
             f"the entries hash to root {root.hex()} at size {checkpoint.size}, but the signed "
             f"checkpoint says {checkpoint.root.hex()}"
         )
-    if previous is not None and merkle.root(leaf_hashes[: previous.size]) != previous.root:
+    if previous is not None and tiles.root_of(previous.size, levels) != previous.root:
         raise SplitViewError(previous, checkpoint, "the new tree does not extend the accepted one")
-    anchored = None if chain is None else _check_anchor(chain, checkpoint, leaf_hashes)
+    anchored = None if chain is None else _check_anchor(chain, checkpoint, levels)
     written = 0
     for path, data in files.items():
         target = directory / path
         if target.is_file() and target.read_bytes() == data:
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
+        write_atomic(target, data, sync=False)  # made durable together below
         written += 1
+    os.sync()  # every tile durable before the checkpoint that names them
     write_atomic(directory / CHECKPOINT_FILE, fetched)
     return MirrorReport(checkpoint, previous, anchored, written + 1)
 
@@ -131,7 +133,7 @@ def _previous(directory: Path, verifier: Verifier, new: Checkpoint) -> Checkpoin
     return previous
 
 
-def _check_anchor(chain: AnchoredHeads, checkpoint: Checkpoint, leaf_hashes: list[bytes]) -> int:
+def _check_anchor(chain: AnchoredHeads, checkpoint: Checkpoint, levels: list[list[bytes]]) -> int:
     """The anchored size the mirrored tree was checked at: the checkpoint's, or an earlier one."""
     held = chain.root_at(checkpoint.size)
     if held != _ZERO:
@@ -151,7 +153,7 @@ def _check_anchor(chain: AnchoredHeads, checkpoint: Checkpoint, leaf_hashes: lis
             "export the tiles at an anchored size (`chainml log export --anchored`)"
         )
     held = chain.root_at(size)
-    if merkle.root(leaf_hashes[:size]) != held:
+    if tiles.root_of(size, levels) != held:
         raise VerificationError(
             f"the mirrored tree's root at the anchored size {size} is not the anchored {held.hex()}"
         )

@@ -2,13 +2,16 @@
 
 Incremental: a file whose bytes are already there is not rewritten, so a rerun after more
 appends writes the new and the grown tiles and the checkpoint. Every file is replaced
-atomically, and the checkpoint last: a reader that sees a checkpoint finds every tile it needs.
+atomically, and the checkpoint last, after one ``os.sync()`` made the tiles durable: a reader
+(even after a power cut) that sees a checkpoint finds every tile it names. A tile torn by a
+crash before that sync is rewritten by the next run, since its bytes differ.
 Before signing, the root recomputed from the leaf data must equal the store's root (fail closed
 on a corrupted store). Partial tiles of earlier sizes are left in place: they stay valid.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +54,7 @@ def export_tiles(
             unchanged += 1
             return
         target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, data)
+        write_atomic(target, data, sync=False)  # made durable together below
         written += 1
 
     for bundle, entries in _bundles(store.iter_leaves(0, size)):
@@ -59,18 +62,19 @@ def export_tiles(
         put(bundle.path, tiles.encode_bundle(entries))
         if progress is not None:
             progress(len(leaf_hashes), size)
-    root = merkle.root(leaf_hashes)
+    levels = tiles.level_hashes(leaf_hashes)
+    root = tiles.root_of(size, levels)
     if root != store.root(size):
         raise VerificationError(
             f"the log's leaf data hash to root {root.hex()} at size {size}, but the store says "
             f"{store.root(size).hex()}: run `chainml log audit`; nothing was signed"
         )
-    levels = tiles.level_hashes(leaf_hashes)
     for tile in tiles.tiles_for(size):
         if not tile.is_entries:
             put(tile.path, tiles.tile_data(tile, levels))
     checkpoint = Checkpoint(signer.verifier.name, size, root)
     directory.mkdir(parents=True, exist_ok=True)
+    os.sync()  # every tile durable before the checkpoint that names them (one sync, not 2 a file)
     write_atomic(directory / CHECKPOINT_FILE, checkpoint.sign(signer))
     return ExportReport(checkpoint, written + 1, unchanged)
 
