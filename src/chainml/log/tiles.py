@@ -10,6 +10,7 @@ leaf hashes. See https://c2sp.org/tlog-tiles. Pure functions; no I/O happens her
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -114,11 +115,26 @@ def level_hashes(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
         below = levels[-1]
         levels.append(
             [
-                merkle.root(below[start : start + TILE_WIDTH])
+                _perfect_root(below[start : start + TILE_WIDTH])
                 for start in range(0, len(below) - TILE_WIDTH + 1, TILE_WIDTH)
             ]
         )
     return levels
+
+
+def _perfect_root(hashes: Sequence[bytes]) -> bytes:
+    """The root over a power-of-two count of 32-byte hashes, pairing level by level.
+
+    For a perfect tree this is exactly RFC 9162's shape; it is the hot loop of export and
+    mirror, about twice as fast as the general :func:`merkle.root`.
+    """
+    row = list(hashes)
+    if any(len(value) != merkle.HASH_SIZE for value in row):
+        raise InvalidInputError(f"tile hashes must be {merkle.HASH_SIZE} bytes")
+    sha256 = hashlib.sha256
+    while len(row) > 1:
+        row = [sha256(b"\x01" + row[i] + row[i + 1]).digest() for i in range(0, len(row), 2)]
+    return row[0]
 
 
 def root_of(size: int, levels: Sequence[Sequence[bytes]]) -> bytes:
@@ -172,18 +188,17 @@ def encode_bundle(entries: Sequence[bytes]) -> bytes:
 def decode_bundle(data: bytes, width: int) -> list[bytes]:
     """The ``width`` entries of a bundle; anything malformed (short, long) is refused."""
     entries: list[bytes] = []
-    offset = 0
-    while offset < len(data) and len(entries) < width:
-        if offset + 2 > len(data):
-            break
-        length = int.from_bytes(data[offset : offset + 2], "big")
-        if offset + 2 + length > len(data):
-            break
-        entries.append(data[offset + 2 : offset + 2 + length])
-        offset += 2 + length
-    if len(entries) != width or offset != len(data):
+    offset, end = 0, len(data)
+    for number in range(width):
+        start = offset + 2
+        if start > end:
+            raise InvalidInputError(f"entry bundle is malformed: it ends before entry {number}")
+        offset = start + ((data[offset] << 8) | data[offset + 1])
+        if offset > end:
+            raise InvalidInputError(f"entry bundle is malformed: entry {number} is cut short")
+        entries.append(data[start:offset])
+    if offset != end:
         raise InvalidInputError(
-            f"entry bundle is malformed: expected {width} entries filling {len(data)} bytes, "
-            f"read {len(entries)} entries over {offset} bytes"
+            f"entry bundle is malformed: {end - offset} bytes after its {width} entries"
         )
     return entries
