@@ -36,6 +36,9 @@ def test_a_third_party_mirrors_the_log_against_the_chain(capsys, tmp_path: Path)
     text = flat(out + err)
     assert code == 0 and "size 15" in text and "anchored size 12" in text, text
     assert (copy / "checkpoint").read_bytes() == (tiles_dir / "checkpoint").read_bytes()
+    anchored = ("log", "export", "--tiles", str(tmp_path / "anchored"), "--anchored")
+    code, out, _ = run(capsys, "--data-dir", data, *anchored)
+    assert code == 0 and "at size 12" in flat(out)
 
     tile = tiles_dir / "tile/0/000.p/15"
     flipped = bytearray(tile.read_bytes())

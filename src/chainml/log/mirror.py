@@ -12,6 +12,8 @@ checkpoint last.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -26,6 +28,7 @@ from chainml.log.tile_export import CHECKPOINT_FILE
 from chainml.log.tile_source import TileSource
 
 _ZERO = bytes(32)
+_FETCHES = 8  # concurrent reads from the source
 
 
 class TileMismatchError(VerificationError):
@@ -71,22 +74,24 @@ def mirror(
     files: dict[str, bytes] = {}
     leaf_hashes: list[bytes] = []
     layout = list(tiles.tiles_for(checkpoint.size))
-    for bundle in (tile for tile in layout if tile.is_entries):
-        data = source.read(bundle.path, bundle.max_bytes)
-        try:
-            entries = tiles.decode_bundle(data, bundle.width)
-        except ValueError as err:
-            raise TileMismatchError(bundle.path, str(err)) from None
-        leaf_hashes.extend(merkle.leaf_hash(entry) for entry in entries)
-        files[bundle.path] = data
-        if progress is not None:
-            progress(len(leaf_hashes), checkpoint.size)
-    levels = tiles.level_hashes(leaf_hashes)
-    for tile in (tile for tile in layout if not tile.is_entries):
-        data = source.read(tile.path, tile.max_bytes)
-        if data != tiles.tile_data(tile, levels):
-            raise TileMismatchError(tile.path, "its hashes differ from those of the entries")
-        files[tile.path] = data
+    bundles = [tile for tile in layout if tile.is_entries]
+    hash_tiles = [tile for tile in layout if not tile.is_entries]
+    # Fetches overlap (a CDN answers many at once); results arrive in order, verified in order.
+    with ThreadPoolExecutor(max_workers=_FETCHES) as pool:
+        for bundle, data in zip(bundles, pool.map(_reader(source), bundles), strict=True):
+            try:
+                entries = tiles.decode_bundle(data, bundle.width)
+            except ValueError as err:
+                raise TileMismatchError(bundle.path, str(err)) from None
+            leaf_hashes.extend(merkle.leaf_hash(entry) for entry in entries)
+            files[bundle.path] = data
+            if progress is not None:
+                progress(len(leaf_hashes), checkpoint.size)
+        levels = tiles.level_hashes(leaf_hashes)
+        for tile, data in zip(hash_tiles, pool.map(_reader(source), hash_tiles), strict=True):
+            if data != tiles.tile_data(tile, levels):
+                raise TileMismatchError(tile.path, "its hashes differ from those of the entries")
+            files[tile.path] = data
     root = tiles.root_of(checkpoint.size, levels)
     if root != checkpoint.root:
         raise VerificationError(
@@ -107,6 +112,10 @@ def mirror(
     os.sync()  # every tile durable before the checkpoint that names them
     write_atomic(directory / CHECKPOINT_FILE, fetched)
     return MirrorReport(checkpoint, previous, anchored, written + 1)
+
+
+def _reader(source: TileSource) -> Callable[[tiles.Tile], bytes]:
+    return lambda tile: source.read(tile.path, tile.max_bytes)
 
 
 def _previous(directory: Path, verifier: Verifier, new: Checkpoint) -> Checkpoint | None:
