@@ -135,3 +135,44 @@ def test_mirror_over_http_with_bounded_reads(tmp_path: Path, served: tuple[str, 
         mirror(HttpSource(url), tmp_path / "mirror", verifier)
     with pytest.raises(TileSourceError):
         HttpSource(url + "/nothing").read("checkpoint", 100)
+
+
+class _Heads:
+    """Anchored heads as a contract would hold them (the real contract: tests/cli)."""
+
+    def __init__(self, roots: dict[int, bytes]) -> None:
+        self.roots = roots
+
+    def anchored_size(self) -> int:
+        return max(self.roots, default=0)
+
+    def root_at(self, size: int) -> bytes:
+        return self.roots.get(size, bytes(32))
+
+
+def test_the_chain_decides_between_roots(tmp_path: Path) -> None:
+    tiles_dir = tmp_path / "tiles"
+    verifier = _export(tmp_path / "data", tiles_dir, 40)
+    with _open(tmp_path / "data") as log:
+        at_30, at_40 = log.store.root(30), log.store.root(40)
+    source = DirectorySource(tiles_dir)
+    assert mirror(source, tmp_path / "a", verifier, _Heads({40: at_40})).anchored_size == 40
+    assert mirror(source, tmp_path / "b", verifier, _Heads({30: at_30})).anchored_size == 30
+    with pytest.raises(SplitViewError, match="the chain anchors another root"):
+        mirror(source, tmp_path / "c", verifier, _Heads({40: at_30}))
+    with pytest.raises(VerificationError, match="not the anchored"):
+        mirror(source, tmp_path / "d", verifier, _Heads({30: at_40}))
+    with pytest.raises(VerificationError, match="anchors size 50"):
+        mirror(source, tmp_path / "e", verifier, _Heads({50: at_40}))
+    with pytest.raises(VerificationError, match="anchored nothing"):
+        mirror(source, tmp_path / "f", verifier, _Heads({}))
+    assert not (tmp_path / "c" / "checkpoint").exists()
+
+
+def test_an_older_checkpoint_is_refused(tmp_path: Path) -> None:
+    old, new = tmp_path / "old", tmp_path / "new"
+    verifier = _export(tmp_path / "data", old, 10)
+    _export(tmp_path / "data", new, 5)
+    mirror(DirectorySource(new), tmp_path / "m", verifier)
+    with pytest.raises(VerificationError, match="older than the accepted one"):
+        mirror(DirectorySource(old), tmp_path / "m", verifier)
