@@ -85,12 +85,22 @@ def open_checkpoint(data: bytes, verifier: Verifier) -> Checkpoint:
 
 def operator_signer(data_dir: Path, store: LogStore) -> Signer:
     """The operator's checkpoint key in ``data_dir``, created on first use (see module doc)."""
+    path = data_dir / KEY_FILE
+    if path.exists():
+        return load_or_create_signer(path, "unused")  # the stored key keeps its own name
+    if store.read_only:
+        raise InvalidInputError(f"{data_dir} has no checkpoint key ({KEY_FILE}) and is read-only")
     anchor = store.latest_anchor()
     origin = (
         f"chainml/{anchor.chain_id}/{anchor.contract}"
         if anchor is not None
         else f"chainml/unanchored/{secrets.token_hex(8)}"
     )
+    return load_or_create_signer(path, origin)
+
+
+def published_verifier(data_dir: Path, store: LogStore) -> Verifier | None:
+    """The verifier key of the operator's checkpoints; None for a read-only copy without one."""
     if store.read_only and not (data_dir / KEY_FILE).exists():
-        raise InvalidInputError(f"{data_dir} has no checkpoint key and is read-only")
-    return load_or_create_signer(data_dir / KEY_FILE, origin)
+        return None
+    return operator_signer(data_dir, store).verifier
