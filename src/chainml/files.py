@@ -45,6 +45,7 @@ def atomic_output(
     mode: int = 0o644,
     encoding: str = "utf-8",
     newline: str | None = None,
+    sync: bool = True,
 ) -> contextlib.AbstractContextManager[IO[str]]: ...
 @overload
 def atomic_output(
@@ -54,6 +55,7 @@ def atomic_output(
     mode: int = 0o644,
     encoding: str = "utf-8",
     newline: str | None = None,
+    sync: bool = True,
 ) -> contextlib.AbstractContextManager[IO[bytes]]: ...
 def atomic_output(
     path: StrPath,
@@ -62,18 +64,21 @@ def atomic_output(
     mode: int = 0o644,
     encoding: str = "utf-8",
     newline: str | None = None,
+    sync: bool = True,
 ) -> contextlib.AbstractContextManager[IO[str]] | contextlib.AbstractContextManager[IO[bytes]]:
     """A file handle whose contents replace ``path`` when the ``with`` block ends without error.
 
     For writers that stream (a CSV writer, a download). ``mode`` is the new file's permission
     bits; ``binary`` opens the handle in bytes. On an error the temporary file is removed.
+    ``sync=False`` skips both fsyncs: still atomic for readers, durable only after the caller's
+    own ``os.sync()`` (for many files at once, made durable together before a file naming them).
     """
-    return _atomic_output(Path(path), binary, mode, encoding, newline)
+    return _atomic_output(Path(path), binary, mode, encoding, newline, sync)
 
 
 @contextlib.contextmanager
 def _atomic_output(
-    path: Path, binary: bool, mode: int, encoding: str, newline: str | None
+    path: Path, binary: bool, mode: int, encoding: str, newline: str | None, sync: bool
 ) -> Iterator[IO[Any]]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -90,21 +95,26 @@ def _atomic_output(
         with handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    fsync_directory(path.parent)
+    if sync:
+        fsync_directory(path.parent)
 
 
-def write_atomic(path: StrPath, data: bytes | str, *, mode: int = 0o644) -> None:
-    """Replace the file ``path`` by ``data`` (text is UTF-8): old or new, never a mix."""
+def write_atomic(path: StrPath, data: bytes | str, *, mode: int = 0o644, sync: bool = True) -> None:
+    """Replace the file ``path`` by ``data`` (text is UTF-8): old or new, never a mix.
+
+    ``sync=False``: see :func:`atomic_output`.
+    """
     if isinstance(data, str):
-        with atomic_output(path, mode=mode) as text:
+        with atomic_output(path, mode=mode, sync=sync) as text:
             text.write(data)
     else:
-        with atomic_output(path, binary=True, mode=mode) as raw:
+        with atomic_output(path, binary=True, mode=mode, sync=sync) as raw:
             raw.write(data)
 
 

@@ -14,6 +14,7 @@ from chainml.cli.log import open_log
 from chainml.errors import InvalidInputError
 from chainml.files import write_atomic
 from chainml.log.approval import check_approved
+from chainml.log.checkpoint import published_verifier
 from chainml.log.receipt import build_receipt, check_receipt, trusted_log_of, verify_receipt
 from chainml.log.receipt_format import read_receipt
 from chainml.log.record import request_id_from
@@ -126,9 +127,14 @@ def verify(
 
 
 def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
-    """What the operator publishes so verifiers can pin this log: chain id, address, code hash."""
+    """What the operator publishes so verifiers can pin this log: chain id, address, code hash.
+
+    Also the verifier key of the checkpoints `chainml log export --tiles` signs (the key is
+    created in the data directory on first use; a read-only copy without one shows none).
+    """
     with open_log(ctx) as log, connect(settings_of(ctx)) as env:
         found = log_identity(env, log)
+        verifier = published_verifier(settings_of(ctx).data_dir, log.store)
     facts = {
         "chain_id": found.chain_id,
         "contract": found.contract,
@@ -136,6 +142,7 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
         "code_sha256": "0x" + found.code_sha256.hex(),
         "chainml_build": found.is_chainml_build,
         "trust_root": found.trust_root,
+        "verifier_key": None if verifier is None else str(verifier),
     }
     if as_json:
         print_json(facts)
@@ -149,6 +156,8 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
         soft_wrap=True,
     )
     out.print(f"verifiers pin it with:  --log {found.trust_root}", soft_wrap=True)
+    if verifier is not None:
+        out.print(f"checkpoints are signed by:  --verifier-key {verifier}", soft_wrap=True)
 
 
 def _registry(use: str | None, registry: str | None) -> tuple[str, TrustRoot] | None:

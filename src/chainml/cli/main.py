@@ -28,6 +28,7 @@ from chainml.cli import (
     log_anchor,
     log_append,
     log_receipts,
+    log_tiles,
     model,
     model_import,
     model_registry,
@@ -59,6 +60,8 @@ log.app.command("forget-anchor")(log_anchor.forget_anchor)
 log.app.command("prove")(log_receipts.prove)
 log.app.command("verify")(log_receipts.verify)
 log.app.command("identity")(log_receipts.identity)
+log.app.command("export")(log_tiles.export)
+log.app.command("mirror")(log_tiles.mirror)
 app.add_typer(log.app, name="log")
 app.add_typer(data.app, name="data")
 model.app.command("register")(model_registry.register)
