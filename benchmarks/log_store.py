@@ -116,7 +116,10 @@ def raw_fsync(directory: Path, batch: int, count: int) -> dict[str, float]:
     finally:
         os.close(fd)
         target.unlink()
-    return {"p50_ms": 1000 * statistics.median(latencies), "p99_ms": 1000 * _percentile(latencies, 0.99)}
+    return {
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * _percentile(latencies, 0.99),
+    }
 
 
 def restart(path: Path, rng: random.Random) -> dict[str, float]:

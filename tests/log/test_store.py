@@ -504,7 +504,7 @@ TAMPERING: dict[str, tuple[Callable[[sqlite3.Connection], object], int]] = {
         605,
     ),
     "request index": (
-        lambda db: db.execute("UPDATE requests SET idx = 3 WHERE idx = 20"),
+        lambda db: db.execute("UPDATE request_runs SET idx = 3 WHERE idx = 20"),
         20,
     ),
     "size lowered": (lambda db: db.execute("UPDATE meta SET value = '90' WHERE name = 'size'"), 90),
@@ -570,7 +570,7 @@ class TestSqliteFile:
 
     def test_a_request_id_indexed_for_no_leaf_fails_the_audit(self, log_file: Path) -> None:
         with closing(_raw(log_file)) as db:
-            db.execute("INSERT INTO requests (request_id, idx) VALUES (?, 3)", (b"\x09" * 32,))
+            db.execute("INSERT INTO request_runs (run, key, idx) VALUES (0, 9, 3)")
         report = _audit(log_file)
         assert (report.first_bad_index, report.problem_count) == (None, 1)
         assert "request-id index has" in report.message

@@ -24,6 +24,7 @@ from pathlib import Path
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log import merkle, subtrees
 from chainml.log.merkle import EMPTY_ROOT
+from chainml.log.request_filter import request_key
 from chainml.log.sqlite_audit import SqliteAuditReader
 from chainml.log.sqlite_head import SqliteHead
 from chainml.log.sqlite_schema import RESERVED, UPPER_LEVEL, in_chunk, open_log, translated
@@ -46,10 +47,9 @@ _INSERT_LEAVES = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES "
 _LEAF_VALUES = "(?, ?, ?, ?)"
 _LEAVES_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
 _INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
-_MERGE = (
-    "INSERT INTO requests (request_id, idx) SELECT request_id, idx FROM leaves"
-    " WHERE idx >= ? AND request_id IS NOT NULL ORDER BY request_id"
-)
+_INSERT_RUN = "INSERT INTO request_runs (run, key, idx) VALUES (?, ?, ?)"
+_INSERT_YOUNG = "INSERT INTO young (idx, request_id) VALUES (?, ?)"
+_SAVE_FILTER_EVERY = 2  # merges between two saves of the Bloom filter (see SqliteHead)
 _SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 # the fields of AnchorRecord, in their order
 _ANCHOR_COLUMNS = "size, root, chain_id, contract, tx_hash, block_number, anchored_at"
@@ -60,7 +60,8 @@ class SqliteLogStore(LogStore):
 
     ``durability="full"`` (the default) makes every append survive power loss (an fsync per
     commit); ``"normal"`` survives any process crash. Up to ``merge_every`` request ids are
-    indexed in memory before they are merged into the on-disk index in one sorted pass.
+    indexed in memory before they are merged into the on-disk index as one sorted run; a
+    start-up reads at most that many leaf rows to find them again.
     ``read_only=True`` never writes or creates the file (see
     :func:`~chainml.log.sqlite_schema.open_log` for a copy in a read-only directory), and a
     missing file reads as the empty log. The store is thread-safe.
@@ -72,7 +73,7 @@ class SqliteLogStore(LogStore):
         *,
         durability: str = "full",
         create: bool = True,
-        merge_every: int = 1 << 17,
+        merge_every: int = 1 << 15,
         read_only: bool = False,
     ) -> None:
         if durability not in ("full", "normal"):
@@ -156,6 +157,7 @@ class SqliteLogStore(LogStore):
                 if first is not None and self._head.size != first:
                     self._head.forget()  # it took in batches that were rolled back
                 raise
+            self._head.save_filter(_SAVE_FILTER_EVERY * self._merge_every)
             return first
 
     def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
@@ -165,12 +167,31 @@ class SqliteLogStore(LogStore):
         rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
         _insert_leaves(conn, zip(count(first), rows, batch.ids, batch.datas))
         conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
-        merge = end - head.indexed >= self._merge_every
-        if merge:
-            conn.execute(_MERGE, (head.indexed,))
+        merged: list[int] | None = None
+        if end - head.indexed >= self._merge_every:
+            merged = self._merge(conn, head, batch.ids, first)
+            conn.execute("DELETE FROM young")
             conn.execute(_SET_META, ("indexed_size", str(end)))
+        else:
+            young = [(n, i) for n, i in enumerate(batch.ids, first) if i is not None]
+            conn.executemany(_INSERT_YOUNG, young)
         conn.execute(_SET_META, ("size", str(end)))
-        head.advance(first, levels, frontier, batch.ids, merge)  # the next batch builds on it
+        head.advance(first, levels, frontier, batch.ids, merged)  # the next batch builds on it
+
+    def _merge(
+        self, conn: sqlite3.Connection, head: SqliteHead, ids: list[bytes | None], first: int
+    ) -> list[int]:
+        """Index the young ids and ``ids`` (from leaf ``first``) as a new run; return its keys.
+
+        The run sorts after every older one, so its rows are appended to the index's B-tree.
+        """
+        start, end = head.indexed, first + len(ids)
+        rows = [(request_key(i), n) for i, n in head.young_ids().items()]
+        rows += [(request_key(i), n) for n, i in enumerate(ids, first) if i is not None]
+        rows.sort()
+        conn.executemany(_INSERT_RUN, [(start, key, n) for key, n in rows])
+        conn.execute("INSERT INTO runs (start, end) VALUES (?, ?)", (start, end))
+        return [key for key, _ in rows]
 
     def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
         found = self._find(head, ids)
@@ -182,12 +203,8 @@ class SqliteLogStore(LogStore):
         young = head.young_ids()
         found = {i: young[i] for i in ids if i in young}
         candidates = head.maybe_indexed(list(ids)) if ids else []  # in memory: rarely any
-        step = in_chunk(self._conn)
-        for start in range(0, len(candidates), step):
-            chunk = candidates[start : start + step]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT request_id, idx FROM requests WHERE request_id IN ({marks})"
-            found.update(self._conn.execute(sql, chunk).fetchall())
+        if candidates:
+            found.update(head.indexed_at(candidates))
         return found
 
     def indices_of(self, request_ids: Sequence[bytes]) -> dict[bytes, int]:
@@ -220,13 +237,11 @@ class SqliteLogStore(LogStore):
             raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes")
         with self._reading() as head:
             found = head.young_ids().get(request_id)
-            if found is not None:
-                return found
-            sql = "SELECT idx FROM requests WHERE request_id = ?"
-            row = self._conn.execute(sql, (request_id,)).fetchone()
-        if row is None:
+            if found is None:
+                found = head.indexed_at([request_id]).get(request_id)
+        if found is None:
             raise NotFoundError(f"no leaf has request id 0x{request_id.hex()}")
-        return int(row[0])
+        return found
 
     def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         size = self.size
