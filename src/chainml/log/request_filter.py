@@ -54,17 +54,21 @@ class RequestFilter:
 
     def add_keys(self, keys: Iterable[int]) -> None:
         """Add the ids whose keys (:func:`request_key`) are ``keys``."""
-        pending = list(keys)
-        while pending:
+        import numpy as np  # lazily: only a store that appends or checks ids needs it
+
+        pending = np.fromiter(keys, dtype=np.int64).view(np.uint64)
+        while len(pending):
             if self._room == 0:
                 self._grow()
             now, pending = pending[: self._room], pending[self._room :]
             bits, mask = self._layers[-1]
-            for key in now:
-                h = key * _MIX & _MASK64
-                a, b = h & mask, (h >> 32) & mask
-                bits[a >> 3] |= 1 << (a & 7)
-                bits[b >> 3] |= 1 << (b & 7)
+            view = np.frombuffer(bits, dtype=np.uint8)
+            h = now * np.uint64(_MIX)  # wraps modulo 2**64, as wanted
+            for probe in (h & np.uint64(mask), (h >> np.uint64(32)) & np.uint64(mask)):
+                byte, bit = probe >> np.uint64(3), probe & np.uint64(7)
+                for k in range(8):  # the same bit for every byte of a pass: repeats are harmless
+                    at = byte[bit == k]
+                    view[at] |= np.uint8(1 << k)
             self._room -= len(now)
             self.count += len(now)
 
@@ -86,9 +90,19 @@ class RequestFilter:
         """The bytes its bits take (what :meth:`dump` writes, about)."""
         return sum(len(bits) for bits, _ in self._layers)
 
+    def copy(self) -> RequestFilter:
+        """A copy that later additions to this one do not change."""
+        found = RequestFilter()
+        found._layers = [(bytearray(bits), mask) for bits, mask in self._layers]
+        found._room, found._next, found.count = self._room, self._next, self.count
+        return found
+
     def dump(self) -> bytes:
         """The filter as bytes, checksummed, for :meth:`load`."""
-        parts = [_MAGIC, _HEADER.pack(self._next, self._room, self.count, len(self._layers))]
+        parts: list[bytes | bytearray] = [
+            _MAGIC,
+            _HEADER.pack(self._next, self._room, self.count, len(self._layers)),
+        ]
         for bits, mask in self._layers:
             parts += [struct.pack(">B", mask.bit_length()), bits]
         body = b"".join(parts)

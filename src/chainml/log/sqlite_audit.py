@@ -141,10 +141,12 @@ class SqliteAuditReader:
         self, start: int, end: int, rows: list[tuple[Any, ...]], out: list[AuditProblem]
     ) -> None:
         """The young table must hold exactly the ids of the leaves from ``indexed_size`` on."""
-        sql = "SELECT idx, CAST(request_id AS BLOB) FROM young WHERE idx >= ? AND idx < ?"
-        stored = dict(self._read(sql, (max(start, self._indexed_size), end)))
+        sql = "SELECT idx, key, CAST(request_id AS BLOB) FROM young WHERE idx >= ? AND idx < ?"
+        found = self._read(sql, (max(start, self._indexed_size), end))
+        stored = {index: (key, request_id) for index, key, request_id in found}
         for index, _, request_id, _ in rows:
-            if index >= self._indexed_size and stored.pop(index, None) != request_id:
+            expected = None if request_id is None else (request_key(request_id), request_id)
+            if index >= self._indexed_size and stored.pop(index, None) != expected:
                 detail = f"leaf {index}: its request id is not the one in the table of young ids"
                 out.append(AuditProblem(index, detail))
         for index in stored:  # rows of leaves that are missing: blamed on the missing leaf

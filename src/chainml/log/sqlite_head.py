@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import struct
+import threading
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -31,7 +32,7 @@ _INDEXED_AT = (
     "SELECT l.request_id, l.idx FROM request_runs AS r JOIN leaves AS l ON l.idx = r.idx"
     " WHERE r.run IN (SELECT start FROM runs WHERE start < ?) AND r.key IN ({marks})"
 )
-_SAVE_BYTES_PER_ID = 100
+_SAVE_BYTES_PER_ID = 160
 _SAVED = struct.Struct(">16sQ")  # the log's id, and the indexed size a saved filter covers
 
 
@@ -50,6 +51,7 @@ class SqliteHead:
         self._filter: RequestFilter | None = None  # the ids of leaves below _filtered
         self._filtered = 0
         self._runs: list[int] | None = None  # starts of the index's runs, loaded when needed
+        self._saving: threading.Thread | None = None
         self._saved = 0  # the indexed size the filter file covers, as far as this head knows
         self.filter_path = path.with_name(path.name + "-filter")
 
@@ -169,9 +171,9 @@ class SqliteHead:
             found = RequestFilter.load(raw[_SAVED.size :])
             sql = "SELECT 1 FROM runs WHERE end = ?"
             ours = log_id == self._log_id() and covered <= self.indexed
-            if found is not None and ours:
-                if covered == 0 or self._conn.execute(sql, (covered,)).fetchone():
-                    return found, covered
+            at_a_merge = covered == 0 or self._conn.execute(sql, (covered,)).fetchone()
+            if found is not None and ours and at_a_merge:
+                return found, covered
         return RequestFilter(2 * self.indexed), 0
 
     def save_filter(self, every: int) -> None:
@@ -191,15 +193,20 @@ class SqliteHead:
         log_id = self._log_id()
         if len(log_id) != 16:
             return
-        temporary = self.filter_path.with_name(f"{self.filter_path.name}.{os.getpid()}.tmp")
-        try:
-            temporary.write_bytes(_SAVED.pack(log_id, self._filtered) + self._filter.dump())
-            os.replace(temporary, self.filter_path)
-        except OSError:  # a cache: the log works without it
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            return
-        self._saved = self._filtered
+        self.saved()  # one save at a time
+        header = _SAVED.pack(log_id, self._filtered)
+        copy, self._saved = self._filter.copy(), self._filtered
+        # written by a thread: checksumming and writing megabytes stay out of the commit path
+        self._saving = threading.Thread(
+            target=_save, args=(self.filter_path, header, copy), name="chainml-filter-save"
+        )
+        self._saving.start()
+
+    def saved(self) -> None:
+        """Wait until the filter being saved, if any, is in its file."""
+        if self._saving is not None:
+            self._saving.join()
+            self._saving = None
 
     def _read_node(self, level: int, index: int) -> bytes | None:
         if level >= UPPER_LEVEL:
@@ -259,3 +266,13 @@ class SqliteHead:
                 self._young.update((i, n) for i, n in pairs if i is not None)
             else:
                 self._young.update(cast("Iterator[tuple[bytes, int]]", pairs))
+
+
+def _save(path: Path, header: bytes, found: RequestFilter) -> None:
+    temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        temporary.write_bytes(header + found.dump())
+        os.replace(temporary, path)
+    except OSError:  # a cache: the log works without it, and the next start-up rebuilds it
+        with contextlib.suppress(OSError):
+            temporary.unlink()

@@ -19,9 +19,9 @@ marked by its ``application_id``:
   the store and merged as a new run, appended after every older one: the index is only ever
   appended to, never rewritten (inserting random keys into one B-tree rewrites most of its pages
   at every merge once it outgrows the cache). A lookup seeks each run, behind a Bloom filter.
-- ``young(idx, request_id)``: the ids of the leaves from ``indexed_size`` on, a narrow copy of
-  theirs that a start-up reads in a few pages instead of every young leaf's row; emptied by
-  each merge.
+- ``young(idx, key, request_id)``: the ids of the leaves from ``indexed_size`` on (and their
+  keys), a narrow copy that a start-up reads in a few pages instead of every young leaf's row,
+  and that a merge sorts into a new run inside SQLite; emptied by each merge.
 - ``anchors``: tree heads anchored on chains; ``meta``: format version, size, the log's random
   id (which names the saved Bloom filter's log), settings.
 
@@ -62,7 +62,7 @@ _INDEX_SCHEMA = [
     "CREATE TABLE runs (start INTEGER PRIMARY KEY, end INTEGER NOT NULL)",
     "CREATE TABLE request_runs (run INTEGER NOT NULL, key INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, PRIMARY KEY (run, key, idx)) WITHOUT ROWID",
-    "CREATE TABLE young (idx INTEGER PRIMARY KEY, request_id BLOB NOT NULL)",
+    "CREATE TABLE young (idx INTEGER PRIMARY KEY, key INTEGER NOT NULL, request_id BLOB NOT NULL)",
 ]
 
 _SCHEMA = [
@@ -228,7 +228,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             if indexed:
                 conn.execute("INSERT INTO runs (start, end) VALUES (0, ?)", (indexed,))
             conn.execute(
-                "INSERT INTO young (idx, request_id) SELECT idx, request_id FROM leaves"
+                "INSERT INTO young (idx, key, request_id)"
+                " SELECT idx, request_key(request_id), request_id FROM leaves"
                 " WHERE idx >= ? AND request_id IS NOT NULL",
                 (indexed,),
             )

@@ -47,9 +47,11 @@ _INSERT_LEAVES = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES "
 _LEAF_VALUES = "(?, ?, ?, ?)"
 _LEAVES_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
 _INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
-_INSERT_RUN = "INSERT INTO request_runs (run, key, idx) VALUES (?, ?, ?)"
-_INSERT_YOUNG = "INSERT INTO young (idx, request_id) VALUES (?, ?)"
-_SAVE_FILTER_EVERY = 2  # merges between two saves of the Bloom filter (see SqliteHead)
+_INSERT_YOUNG = "INSERT INTO young (idx, key, request_id) VALUES (?, ?, ?)"
+_YOUNG_TO_RUN = (
+    "INSERT INTO request_runs (run, key, idx) SELECT ?, key, idx FROM young ORDER BY key, idx"
+)
+_SAVE_FILTER_EVERY = 1  # merges between two saves of the Bloom filter, at least (see SqliteHead)
 _SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 # the fields of AnchorRecord, in their order
 _ANCHOR_COLUMNS = "size, root, chain_id, contract, tx_hash, block_number, anchored_at"
@@ -157,7 +159,8 @@ class SqliteLogStore(LogStore):
                 if first is not None and self._head.size != first:
                     self._head.forget()  # it took in batches that were rolled back
                 raise
-            self._head.save_filter(_SAVE_FILTER_EVERY * self._merge_every)
+            with translated(self.path):
+                self._head.save_filter(_SAVE_FILTER_EVERY * self._merge_every)
             return first
 
     def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
@@ -167,31 +170,18 @@ class SqliteLogStore(LogStore):
         rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
         _insert_leaves(conn, zip(count(first), rows, batch.ids, batch.datas))
         conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
+        young = [(n, request_key(i), i) for n, i in enumerate(batch.ids, first) if i is not None]
+        conn.executemany(_INSERT_YOUNG, young)
         merged: list[int] | None = None
         if end - head.indexed >= self._merge_every:
-            merged = self._merge(conn, head, batch.ids, first)
+            # the run is sorted by SQLite and appended after every older one
+            conn.execute(_YOUNG_TO_RUN, (head.indexed,))
             conn.execute("DELETE FROM young")
+            conn.execute("INSERT INTO runs (start, end) VALUES (?, ?)", (head.indexed, end))
             conn.execute(_SET_META, ("indexed_size", str(end)))
-        else:
-            young = [(n, i) for n, i in enumerate(batch.ids, first) if i is not None]
-            conn.executemany(_INSERT_YOUNG, young)
+            merged = [request_key(i) for i in head.young_ids()] + [k for _, k, _ in young]
         conn.execute(_SET_META, ("size", str(end)))
         head.advance(first, levels, frontier, batch.ids, merged)  # the next batch builds on it
-
-    def _merge(
-        self, conn: sqlite3.Connection, head: SqliteHead, ids: list[bytes | None], first: int
-    ) -> list[int]:
-        """Index the young ids and ``ids`` (from leaf ``first``) as a new run; return its keys.
-
-        The run sorts after every older one, so its rows are appended to the index's B-tree.
-        """
-        start, end = head.indexed, first + len(ids)
-        rows = [(request_key(i), n) for i, n in head.young_ids().items()]
-        rows += [(request_key(i), n) for n, i in enumerate(ids, first) if i is not None]
-        rows.sort()
-        conn.executemany(_INSERT_RUN, [(start, key, n) for key, n in rows])
-        conn.execute("INSERT INTO runs (start, end) VALUES (?, ?)", (start, end))
-        return [key for key, _ in rows]
 
     def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
         found = self._find(head, ids)
@@ -368,6 +358,7 @@ class SqliteLogStore(LogStore):
             if not self._closed:
                 self._closed = True
                 self._conn.close()
+                self._head.saved()
 
 
 def _insert_leaves(conn: sqlite3.Connection, rows: Iterable[tuple[object, ...]]) -> None:
