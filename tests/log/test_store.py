@@ -708,7 +708,7 @@ class TestFormatAndStartUp:
             hashes = fill(store, [40, 30, 5])  # indexed below 70, five young
             root = store.root()
         _to_format_1(path)
-        with pytest.raises(DataDirectoryError, match="format version 1.*write access"):
+        with pytest.raises(DataDirectoryError, match=r"format version 1.*write access"):
             SqliteLogStore(path, read_only=True)
         with SqliteLogStore(path, merge_every=16) as store:
             assert store.root() == root == merkle.root(hashes) and store.audit().ok
