@@ -121,8 +121,10 @@ def open_log(
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute("PRAGMA cache_size = -65536")  # KiB
-            # Checkpoints copy the WAL back every ~64 MiB, so a batch rarely pays for one, and
-            # a WAL grown by a large merge shrinks back to that size afterwards.
+            # Checkpoints copy the WAL back every ~4 MiB (1,000 pages of 4 KiB): about one
+            # commit of 1,000 decisions in four pays for one, a copy of a few MiB and an fsync
+            # (every page reaches the disk twice: WAL, then database; benchmarks/log_store.py
+            # counts both). A WAL grown past that by a large append shrinks back afterwards.
             conn.execute("PRAGMA wal_autocheckpoint = 1000")
             conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
     except BaseException:

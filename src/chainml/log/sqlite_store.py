@@ -2,7 +2,8 @@
 
 The file format is in :mod:`chainml.log.sqlite_schema`, the in-memory head in
 :mod:`chainml.log.sqlite_head`. An append hashes each new node once from the frontier held in
-memory, reads nothing back and writes one row per leaf, in one transaction; a tree head or proof
+memory, reads nothing back and writes one row per leaf (and one narrow row per request id), in
+one transaction; the request-id index grows by one sorted run per merge; a tree head or proof
 reads at most two complete subtrees per level by primary key. Other connections, in this process
 or another, may read and append to the same file.
 """
