@@ -33,6 +33,13 @@ def request_key(request_id: bytes) -> int:
     return int.from_bytes(request_id[:8], "big", signed=True)
 
 
+def pack_keys(keys: Iterable[int]) -> bytes:
+    """Keys as 8-byte little-endian signed integers, one after another."""
+    import numpy as np
+
+    return np.fromiter(keys, dtype="<i8").tobytes()
+
+
 class RequestFilter:
     """A Bloom filter of request ids (bytes), sized for ``capacity`` ids to start with."""
 
@@ -54,9 +61,13 @@ class RequestFilter:
 
     def add_keys(self, keys: Iterable[int]) -> None:
         """Add the ids whose keys (:func:`request_key`) are ``keys``."""
+        self.add_packed_keys(pack_keys(keys))
+
+    def add_packed_keys(self, packed: bytes) -> None:
+        """Add the ids whose keys :func:`pack_keys` packed."""
         import numpy as np  # lazily: only a store that appends or checks ids needs it
 
-        pending = np.fromiter(keys, dtype=np.int64).view(np.uint64)
+        pending = np.frombuffer(packed, dtype="<u8")
         while len(pending):
             if self._room == 0:
                 self._grow()

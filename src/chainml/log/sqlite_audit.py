@@ -19,7 +19,7 @@ from typing import Any
 
 from chainml.log import subtrees
 from chainml.log.merkle import HASH_SIZE
-from chainml.log.request_filter import request_key
+from chainml.log.request_filter import pack_keys, request_key
 from chainml.log.sqlite_schema import UPPER_LEVEL, in_chunk, translated
 from chainml.log.store import REQUEST_ID_SIZE, AuditProblem
 from chainml.log.store_audit import AuditChunk
@@ -157,10 +157,20 @@ class SqliteAuditReader:
         """The runs must tile ``[0, indexed_size)``: a lookup seeks exactly those."""
         edges = [0] + [end for _, end in self._runs]
         tiled = all(start == edges[k] and start < end for k, (start, end) in enumerate(self._runs))
-        if tiled and edges[-1] == self._indexed_size:
-            return []
-        detail = f"the request-id index's runs do not cover leaves 0 to {self._indexed_size}"
-        return [AuditProblem(None, detail)]
+        found = []
+        if not tiled or edges[-1] != self._indexed_size:
+            detail = f"the request-id index's runs do not cover leaves 0 to {self._indexed_size}"
+            found.append(AuditProblem(None, detail))
+        for start, _ in self._runs:  # the packed keys must be the run's own: they feed the filter
+            sql = "SELECT key FROM request_runs WHERE run = ? ORDER BY key, idx"
+            keys = pack_keys(key for (key,) in self._read(sql, (start,)))
+            (packed,) = self._read("SELECT CAST(keys AS BLOB) FROM runs WHERE start = ?", (start,))[
+                0
+            ]
+            if packed != keys:
+                detail = f"the keys packed with index run {start} are not the run's keys"
+                found.append(AuditProblem(None, detail))
+        return found
 
     def _shared_ids(self) -> list[AuditProblem]:
         """Indexed leaves whose ids are the same (they share a key; compared in full)."""

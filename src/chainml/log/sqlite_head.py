@@ -122,17 +122,16 @@ class SqliteHead:
         """Those of ``ids`` that may be in the on-disk index: every one that is, and few others.
 
         The filter is loaded on first use from the file :meth:`save_filter` wrote, and brought
-        up to date from the runs merged since (by any connection), read from the compact index;
-        only without a usable file is it rebuilt from the whole index (once).
+        up to date from the keys of the runs merged since (by any connection), a blob per run;
+        only without a usable file is it rebuilt from every run's keys (once).
         """
         if self._filter is None or self._filtered > self.indexed:
             self._filter, self._filtered = self._load_filter()
             self._saved = self._filtered
         if self._filtered < self.indexed:  # merges not in the filter yet
-            sql = "SELECT key FROM request_runs WHERE run >= ? AND run < ?"
-            rows = self._conn.execute(sql, (self._filtered, self.indexed))
-            while chunk := rows.fetchmany(1 << 16):
-                self._filter.add_keys([key for (key,) in chunk])
+            sql = "SELECT keys FROM runs WHERE start >= ? AND start < ?"
+            for (packed,) in self._conn.execute(sql, (self._filtered, self.indexed)):
+                self._filter.add_packed_keys(packed)
             self._filtered = self.indexed
         return self._filter.candidates(ids)
 

@@ -12,13 +12,15 @@ marked by its ``application_id``:
 - ``upper(level, idx, hash)``: the complete subtrees of level :data:`UPPER_LEVEL` and above (one
   per 256 leaves), kept apart so that the top of the tree fills a few contiguous pages instead
   of one page per node all over the file.
-- ``runs(start, end)`` and ``request_runs(run, key, idx)``: the request-id index of the leaves
+- ``runs(start, end, keys)`` and ``request_runs(run, key, idx)``: the request-id index of the leaves
   below ``meta.indexed_size``, as sorted *runs*, one per merge: run ``start`` indexes the leaves
   ``[start, end)`` by the id's 8-byte key (:func:`~chainml.log.request_filter.request_key`); the
   full id is in the leaf row, which a lookup reads to confirm. Younger ids are held in memory by
   the store and merged as a new run, appended after every older one: the index is only ever
   appended to, never rewritten (inserting random keys into one B-tree rewrites most of its pages
-  at every merge once it outgrows the cache). A lookup seeks each run, behind a Bloom filter.
+  at every merge once it outgrows the cache). A lookup seeks each run, behind a Bloom filter;
+  ``runs.keys`` packs the run's keys (:func:`~chainml.log.request_filter.pack_keys`, in index
+  order), so a start-up brings the filter up to date from a few blobs instead of many rows.
 - ``young(idx, key, request_id)``: the ids of the leaves from ``indexed_size`` on (and their
   keys), a narrow copy that a start-up reads in a few pages instead of every young leaf's row,
   and that a merge sorts into a new run inside SQLite; emptied by each merge.
@@ -49,7 +51,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from chainml.errors import DataDirectoryError
-from chainml.log.request_filter import request_key
+from chainml.log.request_filter import pack_keys, request_key
 
 APPLICATION_ID = 0x636D6C67  # "cmlg" in the SQLite header
 #: subtrees of 2**UPPER_LEVEL leaves and more live in the upper table
@@ -59,7 +61,7 @@ PAGE_SIZE = 4096
 #: meta names the store manages itself; set_meta refuses them.
 RESERVED = frozenset({"format_version", "size", "indexed_size", "log_id"})
 _INDEX_SCHEMA = [
-    "CREATE TABLE runs (start INTEGER PRIMARY KEY, end INTEGER NOT NULL)",
+    "CREATE TABLE runs (start INTEGER PRIMARY KEY, end INTEGER NOT NULL, keys BLOB NOT NULL)",
     "CREATE TABLE request_runs (run INTEGER NOT NULL, key INTEGER NOT NULL,"
     " idx INTEGER NOT NULL, PRIMARY KEY (run, key, idx)) WITHOUT ROWID",
     "CREATE TABLE young (idx INTEGER PRIMARY KEY, key INTEGER NOT NULL, request_id BLOB NOT NULL)",
@@ -228,7 +230,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
                 " FROM requests ORDER BY 2, 3"
             )
             if indexed:
-                conn.execute("INSERT INTO runs (start, end) VALUES (0, ?)", (indexed,))
+                sql = "SELECT key FROM request_runs WHERE run = 0 ORDER BY key, idx"
+                keys = pack_keys(key for (key,) in conn.execute(sql))
+                sql = "INSERT INTO runs (start, end, keys) VALUES (0, ?, ?)"
+                conn.execute(sql, (indexed, keys))
             conn.execute(
                 "INSERT INTO young (idx, key, request_id)"
                 " SELECT idx, request_key(request_id), request_id FROM leaves"

@@ -25,7 +25,7 @@ from pathlib import Path
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log import merkle, subtrees
 from chainml.log.merkle import EMPTY_ROOT
-from chainml.log.request_filter import request_key
+from chainml.log.request_filter import pack_keys, request_key
 from chainml.log.sqlite_audit import SqliteAuditReader
 from chainml.log.sqlite_head import SqliteHead
 from chainml.log.sqlite_schema import RESERVED, UPPER_LEVEL, in_chunk, open_log, translated
@@ -178,9 +178,10 @@ class SqliteLogStore(LogStore):
             # the run is sorted by SQLite and appended after every older one
             conn.execute(_YOUNG_TO_RUN, (head.indexed,))
             conn.execute("DELETE FROM young")
-            conn.execute("INSERT INTO runs (start, end) VALUES (?, ?)", (head.indexed, end))
+            merged = sorted([request_key(i) for i in head.young_ids()] + [k for _, k, _ in young])
+            sql = "INSERT INTO runs (start, end, keys) VALUES (?, ?, ?)"
+            conn.execute(sql, (head.indexed, end, pack_keys(merged)))
             conn.execute(_SET_META, ("indexed_size", str(end)))
-            merged = [request_key(i) for i in head.young_ids()] + [k for _, k, _ in young]
         conn.execute(_SET_META, ("size", str(end)))
         head.advance(first, levels, frontier, batch.ids, merged)  # the next batch builds on it
 
