@@ -27,6 +27,7 @@ from chainml.log import merkle, subtrees
 from chainml.log.merkle import EMPTY_ROOT
 from chainml.log.request_filter import pack_keys, request_key
 from chainml.log.sqlite_audit import SqliteAuditReader
+from chainml.log.sqlite_checkpoint import Checkpointer
 from chainml.log.sqlite_head import SqliteHead
 from chainml.log.sqlite_schema import RESERVED, UPPER_LEVEL, in_chunk, open_log, translated
 from chainml.log.store import (
@@ -52,6 +53,7 @@ _INSERT_YOUNG = "INSERT INTO young (idx, key, request_id) VALUES (?, ?, ?)"
 _YOUNG_TO_RUN = (
     "INSERT INTO request_runs (run, key, idx) SELECT ?, key, idx FROM young ORDER BY key, idx"
 )
+_BYTES_A_LEAF_LOG2 = 10  # what a leaf adds to the WAL, about, for the checkpointer
 _SAVE_FILTER_EVERY = 1  # merges between two saves of the Bloom filter, at least (see SqliteHead)
 _SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 # the fields of AnchorRecord, in their order
@@ -92,8 +94,13 @@ class SqliteLogStore(LogStore):
             self.path, synchronous=durability.upper(), create=create, read_only=read_only
         )
         self._head = SqliteHead(self._conn, self.path)
+        self._checkpointer: Checkpointer | None = None
         with self._reading():
             pass
+        if not read_only:  # checkpoints leave the commit path for a thread of their own
+            with translated(self.path):
+                self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = Checkpointer(self.path)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -162,6 +169,8 @@ class SqliteLogStore(LogStore):
                 raise
             with translated(self.path):
                 self._head.save_filter(_SAVE_FILTER_EVERY * self._merge_every)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(self._head.size - first << _BYTES_A_LEAF_LOG2)
             return first
 
     def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
@@ -359,6 +368,8 @@ class SqliteLogStore(LogStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
                 self._head.saved()
 
