@@ -127,6 +127,8 @@ def open_log(
             # commit of 1,000 decisions in four pays for one, a copy of a few MiB and an fsync
             # (every page reaches the disk twice: WAL, then database; benchmarks/log_store.py
             # counts both). A WAL grown past that by a large append shrinks back afterwards.
+            # A SqliteLogStore that writes turns this off for its own connection and runs the
+            # same checkpoints in a thread (chainml.log.sqlite_checkpoint).
             conn.execute("PRAGMA wal_autocheckpoint = 1000")
             conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
     except BaseException:
