@@ -504,11 +504,25 @@ TAMPERING: dict[str, tuple[Callable[[sqlite3.Connection], object], int]] = {
         605,
     ),
     "request index": (
-        lambda db: db.execute("UPDATE requests SET idx = 3 WHERE idx = 20"),
+        lambda db: db.execute("UPDATE request_runs SET idx = 3 WHERE idx = 20"),
         20,
     ),
     "size lowered": (lambda db: db.execute("UPDATE meta SET value = '90' WHERE name = 'size'"), 90),
+    # leaf 31 takes leaf 20's id, and the index is made to agree: only a full comparison sees it
+    "request id reused in the index": (lambda db: _reuse_indexed_id(db, 20, 31), 31),
+    "young id deleted": (lambda db: db.execute("DELETE FROM young WHERE idx = 605"), 605),
+    "young id changed": (
+        lambda db: db.execute("UPDATE young SET request_id = ? WHERE idx = 604", (rid(9),)),
+        604,
+    ),
+    "run deleted": (lambda db: db.execute("DELETE FROM runs WHERE start = 37"), 37),
 }
+
+
+def _reuse_indexed_id(db: sqlite3.Connection, owner: int, thief: int) -> None:
+    key = int.from_bytes(rid(owner)[:8], "big", signed=True)
+    db.execute("UPDATE leaves SET request_id = ? WHERE idx = ?", (rid(owner), thief))
+    db.execute("UPDATE request_runs SET key = ? WHERE idx = ?", (key, thief))
 
 
 class TestSqliteFile:
@@ -570,10 +584,12 @@ class TestSqliteFile:
 
     def test_a_request_id_indexed_for_no_leaf_fails_the_audit(self, log_file: Path) -> None:
         with closing(_raw(log_file)) as db:
-            db.execute("INSERT INTO requests (request_id, idx) VALUES (?, 3)", (b"\x09" * 32,))
+            db.execute("INSERT INTO request_runs (run, key, idx) VALUES (0, 9, 3)")
         report = _audit(log_file)
-        assert (report.first_bad_index, report.problem_count) == (None, 1)
-        assert "request-id index has" in report.message
+        # the entry is counted, and it is not among the keys packed with its run
+        assert (report.first_bad_index, report.problem_count) == (None, 2)
+        details = " ".join(p.detail for p in report.problems)
+        assert "request-id index has" in details and "keys packed with index run 0" in details
 
     @pytest.mark.parametrize("table", ["meta", "leaves", "header"])
     def test_a_damaged_file_is_refused_and_left_untouched(self, log_file: Path, table: str) -> None:
@@ -642,6 +658,87 @@ class TestSqliteFile:
                 [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
                 + [merkle.leaf_hash(b"one more"), merkle.leaf_hash(b"and another")]
             )
+
+
+class TestFormatAndStartUp:
+    """Format 2 (append-only index runs, a saved filter), and migrating a format 1 file."""
+
+    def test_a_restart_reads_no_leaf_rows_to_find_request_ids(self, tmp_path: Path) -> None:
+        path = tmp_path / "log.sqlite"
+        with SqliteLogStore(path, merge_every=64) as store:
+            # 3,500 indexed in seven runs (the filter is saved every 3,276, one byte of it a 160
+            # leaves), 30 young
+            fill(store, [500] * 7 + [30])
+        assert (tmp_path / "log.sqlite-filter").is_file()
+        statements: list[str] = []
+        with SqliteLogStore(path, merge_every=64) as store:
+            store._conn.set_trace_callback(statements.append)
+            with pytest.raises(DuplicateRequestIdError) as caught:
+                store.append([(b"new", rid(9000)), (b"again", rid(3511))])
+            assert caught.value.index == 3511
+            store.append([(b"new", rid(9000))])
+            scans = [s for s in statements if "FROM leaves" in s and "idx >=" in s]
+            assert not scans, scans  # the young ids come from their narrow table
+            assert store._head._saved > 0  # the filter came from its file, not from the index
+            assert store.index_of(rid(4)) == 4 and store.audit().ok
+
+    @pytest.mark.parametrize("damage", ["flipped", "truncated", "another log's"])
+    def test_a_bad_filter_file_is_rebuilt_and_duplicates_are_still_caught(
+        self, tmp_path: Path, damage: str
+    ) -> None:
+        path = tmp_path / "log.sqlite"
+        with SqliteLogStore(path, merge_every=32) as store:
+            fill(store, [2000, 2000])
+        saved = (tmp_path / "log.sqlite-filter").read_bytes()
+        if damage == "another log's":
+            with SqliteLogStore(tmp_path / "other.sqlite", merge_every=32) as other:
+                other.append([(b"x", rid(5000 + i)) for i in range(4000)])
+            raw = (tmp_path / "other.sqlite-filter").read_bytes()
+        elif damage == "flipped":
+            raw = _flip(saved, len(saved) // 2)
+        else:
+            raw = saved[: len(saved) - 5]
+        (tmp_path / "log.sqlite-filter").write_bytes(raw)
+        with SqliteLogStore(path, merge_every=32) as store:
+            with pytest.raises(DuplicateRequestIdError) as caught:
+                store.append([(b"again", rid(4))])
+            assert caught.value.index == 4 and store._head._saved == 0  # rebuilt, not trusted
+
+    def test_a_format_1_log_is_migrated_on_a_writable_open(self, tmp_path: Path) -> None:
+        path = tmp_path / "log.sqlite"
+        with SqliteLogStore(path, merge_every=16) as store:
+            hashes = fill(store, [40, 30, 5])  # indexed below 70, five young
+            root = store.root()
+        _to_format_1(path)
+        with pytest.raises(DataDirectoryError, match=r"format version 1.*write access"):
+            SqliteLogStore(path, read_only=True)
+        with SqliteLogStore(path, merge_every=16) as store:
+            assert store.root() == root == merkle.root(hashes) and store.audit().ok
+            assert all(store.index_of(rid(i)) == i for i in range(75) if i % 3)
+            with pytest.raises(DuplicateRequestIdError) as caught:
+                store.append([(b"again", rid(8))])
+            assert caught.value.index == 8
+            store.append(leaves(75, 40))  # merges a new run after the migrated one
+            assert store.audit().ok and store.get_meta("format_version") == "2"
+        with SqliteLogStore(path, read_only=True) as store:
+            assert store.index_of(rid(100)) == 100
+
+
+def _to_format_1(path: Path) -> None:
+    """Rewrite a format 2 log as format 1 kept it: one requests B-tree, no runs, no young."""
+    with closing(_raw(path)) as db:
+        (indexed,) = db.execute("SELECT value FROM meta WHERE name = 'indexed_size'").fetchone()
+        db.execute("CREATE TABLE requests (request_id BLOB PRIMARY KEY, idx INTEGER NOT NULL)")
+        db.execute(
+            "INSERT INTO requests SELECT request_id, idx FROM leaves"
+            " WHERE idx < ? AND request_id IS NOT NULL",
+            (int(indexed),),
+        )
+        for table in ("runs", "request_runs", "young"):
+            db.execute(f"DROP TABLE {table}")
+        db.execute("DELETE FROM meta WHERE name = 'log_id'")
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'format_version'")
+    path.with_name(path.name + "-filter").unlink(missing_ok=True)
 
 
 class TestRequestFilter:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from chainml._closing import Closing
 from chainml.config import ensure_directory
-from chainml.errors import ChainMLError, DataDirectoryError, InvalidInputError, NotFoundError
+from chainml.errors import ChainMLError, DataDirectoryError, InvalidInputError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
 from chainml.log.store import AuditProblem, AuditReport, Leaf, LogStore, Progress
 
@@ -170,6 +170,7 @@ class DecisionLog(Closing):
         """
         report = self.store.audit(progress)
         problems = list(report.problems)
+        pending: dict[bytes, int] = {}  # request id -> leaf, checked against the index in bulk
         for index, data in self.store.iter_leaves():
             try:
                 record = DecisionRecord.decode(data)
@@ -180,22 +181,17 @@ class DecisionLog(Closing):
                 continue
             if record.sequence != index:
                 problems.append(AuditProblem(index, f"leaf {index} holds record {record.sequence}"))
-            elif self._indexed_at(record.request_id) != index:
-                problems.append(
-                    AuditProblem(index, f"the request-id index does not point to leaf {index}")
-                )
+            elif pending.setdefault(record.request_id, index) != index:
+                problems.append(_not_pointed_to(index))
+            if len(pending) >= _AUDIT_CHUNK:
+                problems += _unindexed(self.store, pending)
+        problems += _unindexed(self.store, pending)
         problems.sort(key=lambda p: (p.index is None, p.index or 0))
         return replace(
             report,
             problems=tuple(problems[:10]),
             problem_count=report.problem_count + len(problems) - len(report.problems),
         )
-
-    def _indexed_at(self, request_id: bytes) -> int | None:
-        try:
-            return self.store.index_of(request_id)
-        except NotFoundError:
-            return None
 
     def close(self) -> None:
         """Close the store."""
@@ -210,3 +206,18 @@ def _writable(data_dir: Path, path: Path) -> bool:
         return os.access(data_dir, os.W_OK)
     # ensure_directory creates it only inside an existing parent: a missing one is its error
     return not data_dir.parent.is_dir() or os.access(data_dir.parent, os.W_OK)
+
+
+_AUDIT_CHUNK = 4096  # request ids looked up in one indices_of call
+
+
+def _unindexed(store: LogStore, pending: dict[bytes, int]) -> list[AuditProblem]:
+    """The leaves of ``pending`` the store's index does not point to; empties ``pending``."""
+    found = store.indices_of(list(pending))
+    missed = [_not_pointed_to(i) for request_id, i in pending.items() if found.get(request_id) != i]
+    pending.clear()
+    return missed
+
+
+def _not_pointed_to(index: int) -> AuditProblem:
+    return AuditProblem(index, f"the request-id index does not point to leaf {index}")

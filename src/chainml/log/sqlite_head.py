@@ -10,7 +10,11 @@ from the ``upper`` table from level :data:`~chainml.log.sqlite_schema.UPPER_LEVE
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+import struct
+import threading
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -19,11 +23,17 @@ from typing import cast
 from chainml.errors import DataDirectoryError
 from chainml.log import subtrees
 from chainml.log.merkle import HASH_SIZE
-from chainml.log.request_filter import RequestFilter
-from chainml.log.sqlite_schema import UPPER_LEVEL
+from chainml.log.request_filter import RequestFilter, request_key
+from chainml.log.sqlite_schema import UPPER_LEVEL, in_chunk
 
-#: Nodes at this level and above (1 per 128 leaves) are cached once read or written.
+#: Nodes at this level and above (1 per 256 leaves) are cached once read or written.
 CACHED_LEVEL = UPPER_LEVEL
+_INDEXED_AT = (
+    "SELECT l.request_id, l.idx FROM request_runs AS r JOIN leaves AS l ON l.idx = r.idx"
+    " WHERE r.run IN (SELECT start FROM runs WHERE start < ?) AND r.key IN ({marks})"
+)
+_SAVE_BYTES_PER_ID = 160
+_SAVED = struct.Struct(">16sQ")  # the log's id, and the indexed size a saved filter covers
 
 
 class SqliteHead:
@@ -40,6 +50,10 @@ class SqliteHead:
         self._cache: dict[tuple[int, int], bytes] = {}
         self._filter: RequestFilter | None = None  # the ids of leaves below _filtered
         self._filtered = 0
+        self._runs: list[int] | None = None  # starts of the index's runs, loaded when needed
+        self._saving: threading.Thread | None = None
+        self._saved = 0  # the indexed size the filter file covers, as far as this head knows
+        self.filter_path = path.with_name(path.name + "-filter")
 
     def damaged(self, detail: str) -> DataDirectoryError:
         """The error for a log whose rows are not what the store wrote."""
@@ -67,7 +81,7 @@ class SqliteHead:
         """Drop everything known, after a transaction it followed was rolled back."""
         self._version = None
         self.size = self.indexed = self._filtered = 0
-        self.frontier, self._young, self._filter = {}, None, None
+        self.frontier, self._young, self._filter, self._runs = {}, None, None, None
         self._cache.clear()
 
     def _load(self) -> None:
@@ -85,6 +99,8 @@ class SqliteHead:
             self._cache.clear()  # the file was replaced or rewritten under us
         if size < self.size or indexed < self.indexed:
             self._filter = None
+        if indexed != self.indexed:
+            self._runs = None
         self.size, self.indexed, self.frontier = size, indexed, {}
         for level, index in subtrees.frontier_positions(size):
             found = self._read_node(level, index)
@@ -93,9 +109,7 @@ class SqliteHead:
 
     def _young_rows(self, start: int, end: int) -> list[tuple[bytes, int]]:
         return self._conn.execute(
-            "SELECT request_id, idx FROM leaves WHERE idx >= ? AND idx < ?"
-            " AND request_id IS NOT NULL",
-            (start, end),
+            "SELECT request_id, idx FROM young WHERE idx >= ? AND idx < ?", (start, end)
         ).fetchall()
 
     def young_ids(self) -> dict[bytes, int]:
@@ -107,21 +121,91 @@ class SqliteHead:
     def maybe_indexed(self, ids: list[bytes]) -> list[bytes]:
         """Those of ``ids`` that may be in the on-disk index: every one that is, and few others.
 
-        The filter is built on first use from the ``requests`` table (about a second per million
-        ids), then kept up to date with the merges of any connection.
+        The filter is loaded on first use from the file :meth:`save_filter` wrote, and brought
+        up to date from the keys of the runs merged since (by any connection), a blob per run;
+        only without a usable file is it rebuilt from every run's keys (once).
         """
         if self._filter is None or self._filtered > self.indexed:
-            total = self._conn.execute("SELECT count(*) FROM requests").fetchone()[0]
-            found = RequestFilter(2 * total)
-            rows = self._conn.execute("SELECT request_id FROM requests")
-            while chunk := rows.fetchmany(1 << 16):
-                found.add([row[0] for row in chunk])
-            self._filter, self._filtered = found, self.indexed
-        elif self._filtered < self.indexed:  # another connection merged
-            merged = self._young_rows(self._filtered, self.indexed)
-            self._filter.add([request_id for request_id, _ in merged])
+            self._filter, self._filtered = self._load_filter()
+            self._saved = self._filtered
+        if self._filtered < self.indexed:  # merges not in the filter yet
+            sql = "SELECT keys FROM runs WHERE start >= ? AND start < ?"
+            for (packed,) in self._conn.execute(sql, (self._filtered, self.indexed)):
+                self._filter.add_packed_keys(packed)
             self._filtered = self.indexed
         return self._filter.candidates(ids)
+
+    def indexed_at(self, ids: list[bytes]) -> dict[bytes, int]:
+        """Request id -> leaf for those of ``ids`` in the on-disk index, each confirmed by its leaf.
+
+        One seek per run and key (the index holds 8-byte keys); the leaf row holds the full id.
+        """
+        found: dict[bytes, int] = {}
+        wanted = set(ids)
+        keys = sorted({request_key(i) for i in wanted})
+        step = in_chunk(self._conn) - 1
+        for at in range(0, len(keys), step):
+            part = keys[at : at + step]
+            sql = _INDEXED_AT.format(marks=",".join("?" * len(part)))
+            for request_id, index in self._conn.execute(sql, (self.indexed, *part)):
+                if request_id in wanted:
+                    found[bytes(request_id)] = int(index)
+        return found
+
+    def _log_id(self) -> bytes:
+        row = self._conn.execute("SELECT value FROM meta WHERE name = 'log_id'").fetchone()
+        try:
+            return bytes.fromhex(row[0]) if row else b""
+        except (TypeError, ValueError):
+            return b""
+
+    def _load_filter(self) -> tuple[RequestFilter, int]:
+        """The saved filter and the indexed size it covers, if it is this log's; else empty."""
+        try:
+            raw = self.filter_path.read_bytes()
+        except OSError:
+            raw = b""
+        if len(raw) > _SAVED.size:
+            log_id, covered = _SAVED.unpack_from(raw)
+            found = RequestFilter.load(raw[_SAVED.size :])
+            sql = "SELECT 1 FROM runs WHERE end = ?"
+            ours = log_id == self._log_id() and covered <= self.indexed
+            at_a_merge = covered == 0 or self._conn.execute(sql, (covered,)).fetchone()
+            if found is not None and ours and at_a_merge:
+                return found, covered
+        return RequestFilter(2 * self.indexed), 0
+
+    def save_filter(self, every: int) -> None:
+        """Save the filter if it covers enough more indexed leaves than the saved one.
+
+        Enough is ``every`` leaves, or more for a large filter: one byte of filter for each
+        :data:`_SAVE_BYTES_PER_ID` leaves, so that saves add at most that many bytes written
+        per decision, and a start-up replays at most that many ids from the index. The file is
+        written whole and renamed into place. It needs no fsync: a damaged or stale
+        file fails its checksum or covers less, and is then rebuilt or replayed from the index.
+        """
+        if self._filter is None:
+            return
+        every = max(every, self._filter.size_bytes // _SAVE_BYTES_PER_ID)
+        if self._filtered < self._saved + every:
+            return
+        log_id = self._log_id()
+        if len(log_id) != 16:
+            return
+        self.saved()  # one save at a time
+        header = _SAVED.pack(log_id, self._filtered)
+        copy, self._saved = self._filter.copy(), self._filtered
+        # written by a thread: checksumming and writing megabytes stay out of the commit path
+        self._saving = threading.Thread(
+            target=_save, args=(self.filter_path, header, copy), name="chainml-filter-save"
+        )
+        self._saving.start()
+
+    def saved(self) -> None:
+        """Wait until the filter being saved, if any, is in its file."""
+        if self._saving is not None:
+            self._saving.join()
+            self._saving = None
 
     def _read_node(self, level: int, index: int) -> bytes | None:
         if level >= UPPER_LEVEL:
@@ -157,23 +241,37 @@ class SqliteHead:
         levels: list[list[bytes]],
         frontier: subtrees.Frontier,
         ids: list[bytes | None],
-        merged: bool,
+        merged_keys: list[int] | None,
     ) -> None:
-        """Take in an append of ``levels[0]`` leaves at ``first``, once it is committed."""
+        """Take in an append of ``levels[0]`` leaves at ``first``, once it is committed.
+
+        ``merged_keys`` are the keys of the run the append merged into the index, if it did.
+        """
         end = first + len(levels[0])
         self.size, self.frontier = end, frontier
         for level in range(CACHED_LEVEL, len(levels)):
             offset = first >> level
             self._cache.update(((level, offset + k), h) for k, h in enumerate(levels[level]))
-        if merged:
+        if merged_keys is not None:
             young, found = self._young, self._filter
             if young is not None and found is not None and self._filtered == self.indexed:
-                found.add([*young, *(i for i in ids if i is not None)])  # what was merged
+                found.add_keys(merged_keys)  # what was merged
                 self._filtered = end
             self.indexed, self._young = end, {}
+            self._runs = None
         elif self._young is not None:
             pairs = zip(ids, count(first))
             if None in ids:
                 self._young.update((i, n) for i, n in pairs if i is not None)
             else:
                 self._young.update(cast("Iterator[tuple[bytes, int]]", pairs))
+
+
+def _save(path: Path, header: bytes, found: RequestFilter) -> None:
+    temporary = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.tmp")
+    try:
+        temporary.write_bytes(header + found.dump())
+        os.replace(temporary, path)
+    except OSError:  # a cache: the log works without it, and the next start-up rebuilds it
+        with contextlib.suppress(OSError):
+            temporary.unlink()

@@ -1,7 +1,8 @@
 """The SQLite file format of the decision log: its schema, and opening a file safely.
 
-Format version 1, one SQLite database in WAL mode with 64 KiB pages, marked by its
-``application_id``:
+Format version 2, one SQLite database in WAL mode with 4 KiB pages (a commit writes whole pages
+to the WAL and a checkpoint writes them again: small pages keep a commit's bytes near its data),
+marked by its ``application_id``:
 
 - ``leaves(idx, hashes, request_id, data)``: one row a leaf. ``hashes`` is the leaf hash followed
   by the hashes of the complete subtrees below level :data:`UPPER_LEVEL` that this leaf completes,
@@ -9,12 +10,26 @@ Format version 1, one SQLite database in WAL mode with 64 KiB pages, marked by i
   ``32 * L`` of the row of leaf ``(j + 1) * 2**L - 1``: one primary-key read, no second row to
   write per leaf, and a proof's lower levels all lie in the few pages around its leaf.
 - ``upper(level, idx, hash)``: the complete subtrees of level :data:`UPPER_LEVEL` and above (one
-  per 128 leaves), kept apart so that the top of the tree fills a few contiguous pages instead
+  per 256 leaves), kept apart so that the top of the tree fills a few contiguous pages instead
   of one page per node all over the file.
-- ``requests(request_id, idx)``: request ids of leaves below ``meta.indexed_size``. Younger ids
-  are held in memory by the store and merged here in large sorted batches, because inserting
-  random keys into a B-tree batch by batch rewrites most of its pages every commit.
-- ``anchors``: tree heads anchored on chains; ``meta``: format version, size, settings.
+- ``runs(start, end, keys)`` and ``request_runs(run, key, idx)``: the request-id index of the leaves
+  below ``meta.indexed_size``, as sorted *runs*, one per merge: run ``start`` indexes the leaves
+  ``[start, end)`` by the id's 8-byte key (:func:`~chainml.log.request_filter.request_key`); the
+  full id is in the leaf row, which a lookup reads to confirm. Younger ids are held in memory by
+  the store and merged as a new run, appended after every older one: the index is only ever
+  appended to, never rewritten (inserting random keys into one B-tree rewrites most of its pages
+  at every merge once it outgrows the cache). A lookup seeks each run, behind a Bloom filter;
+  ``runs.keys`` packs the run's keys (:func:`~chainml.log.request_filter.pack_keys`, in index
+  order), so a start-up brings the filter up to date from a few blobs instead of many rows.
+- ``young(idx, key, request_id)``: the ids of the leaves from ``indexed_size`` on (and their
+  keys), a narrow copy that a start-up reads in a few pages instead of every young leaf's row,
+  and that a merge sorts into a new run inside SQLite; emptied by each merge.
+- ``anchors``: tree heads anchored on chains; ``meta``: format version, size, the log's random
+  id (which names the saved Bloom filter's log), settings.
+
+Version 1 (64 KiB pages, one ``requests(request_id, idx)`` B-tree) is migrated in place the first
+time it is opened writable: its index becomes the first run. Read-only, it is refused with a
+message saying so.
 
 Opening never writes to a file before it is known to be a chainml log (or empty); every SQLite
 error becomes a :class:`~chainml.errors.DataDirectoryError` that keeps its cause.
@@ -29,19 +44,28 @@ and an immutable open would not read one. A missing log reads as the empty log.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from chainml.errors import DataDirectoryError
+from chainml.log.request_filter import pack_keys, request_key
 
 APPLICATION_ID = 0x636D6C67  # "cmlg" in the SQLite header
 #: subtrees of 2**UPPER_LEVEL leaves and more live in the upper table
 UPPER_LEVEL = 8
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+PAGE_SIZE = 4096
 #: meta names the store manages itself; set_meta refuses them.
-RESERVED = frozenset({"format_version", "size", "indexed_size"})
+RESERVED = frozenset({"format_version", "size", "indexed_size", "log_id"})
+_INDEX_SCHEMA = [
+    "CREATE TABLE runs (start INTEGER PRIMARY KEY, end INTEGER NOT NULL, keys BLOB NOT NULL)",
+    "CREATE TABLE request_runs (run INTEGER NOT NULL, key INTEGER NOT NULL,"
+    " idx INTEGER NOT NULL, PRIMARY KEY (run, key, idx)) WITHOUT ROWID",
+    "CREATE TABLE young (idx INTEGER PRIMARY KEY, key INTEGER NOT NULL, request_id BLOB NOT NULL)",
+]
 
 _SCHEMA = [
     "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
@@ -49,7 +73,7 @@ _SCHEMA = [
     " data BLOB NOT NULL)",
     "CREATE TABLE upper (level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL,"
     " PRIMARY KEY (level, idx)) WITHOUT ROWID",
-    "CREATE TABLE requests (request_id BLOB PRIMARY KEY, idx INTEGER NOT NULL) WITHOUT ROWID",
+    *_INDEX_SCHEMA,
     "CREATE TABLE anchors (chain_id INTEGER NOT NULL, contract TEXT NOT NULL,"
     " size INTEGER NOT NULL, root BLOB NOT NULL, tx_hash BLOB NOT NULL,"
     " block_number INTEGER NOT NULL, anchored_at REAL NOT NULL,"
@@ -94,12 +118,17 @@ def open_log(
                 if not create:
                     raise DataDirectoryError(str(path.parent), f"{path.name} is an empty file")
                 _create(conn, path)
+            _migrate(conn, path)
             _check_version(conn, path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute("PRAGMA cache_size = -65536")  # KiB
-            # Checkpoints copy the WAL back every ~64 MiB, so a batch rarely pays for one, and
-            # a WAL grown by a large merge shrinks back to that size afterwards.
+            # Checkpoints copy the WAL back every ~4 MiB (1,000 pages of 4 KiB): about one
+            # commit of 1,000 decisions in four pays for one, a copy of a few MiB and an fsync
+            # (every page reaches the disk twice: WAL, then database; benchmarks/log_store.py
+            # counts both). A WAL grown past that by a large append shrinks back afterwards.
+            # A SqliteLogStore that writes turns this off for its own connection and runs the
+            # same checkpoints in a thread (chainml.log.sqlite_checkpoint).
             conn.execute("PRAGMA wal_autocheckpoint = 1000")
             conn.execute(f"PRAGMA journal_size_limit = {64 << 20}")
     except BaseException:
@@ -161,7 +190,7 @@ def _is_log(conn: sqlite3.Connection, path: Path) -> bool:
 
 
 def _create(conn: sqlite3.Connection, path: Path) -> None:
-    conn.execute("PRAGMA page_size = 65536")  # before the first table; fewer, larger WAL frames
+    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # before the first table
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("BEGIN IMMEDIATE")
     try:
@@ -171,7 +200,8 @@ def _create(conn: sqlite3.Connection, path: Path) -> None:
         conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
         for statement in _SCHEMA:
             conn.execute(statement)
-        conn.executemany("INSERT INTO meta (name, value) VALUES (?, ?)", _INITIAL_META.items())
+        meta = {**_INITIAL_META, "log_id": secrets.token_hex(16)}
+        conn.executemany("INSERT INTO meta (name, value) VALUES (?, ?)", meta.items())
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -179,9 +209,64 @@ def _create(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-def _check_version(conn: sqlite3.Connection, path: Path) -> None:
+def _version(conn: sqlite3.Connection) -> object:
     row = conn.execute("SELECT value FROM meta WHERE name = 'format_version'").fetchone()
-    version = row[0] if row else None
+    return row[0] if row else None
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    """Turn a version 1 log into version 2, in one transaction: its index becomes one run."""
+    if _version(conn) != "1":
+        return
+    conn.create_function("request_key", 1, _key_of, deterministic=True)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _version(conn) == "1":  # not migrated by another process meanwhile
+            for statement in _INDEX_SCHEMA:
+                conn.execute(statement)
+            (indexed,) = conn.execute(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'indexed_size'"
+            ).fetchone()
+            conn.execute(
+                "INSERT INTO request_runs (run, key, idx) SELECT 0, request_key(request_id), idx"
+                " FROM requests ORDER BY 2, 3"
+            )
+            if indexed:
+                sql = "SELECT key FROM request_runs WHERE run = 0 ORDER BY key, idx"
+                keys = pack_keys(key for (key,) in conn.execute(sql))
+                sql = "INSERT INTO runs (start, end, keys) VALUES (0, ?, ?)"
+                conn.execute(sql, (indexed, keys))
+            conn.execute(
+                "INSERT INTO young (idx, key, request_id)"
+                " SELECT idx, request_key(request_id), request_id FROM leaves"
+                " WHERE idx >= ? AND request_id IS NOT NULL",
+                (indexed,),
+            )
+            conn.execute("DROP TABLE requests")
+            meta = {"format_version": FORMAT_VERSION, "log_id": secrets.token_hex(16)}
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", meta.items()
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _key_of(request_id: object) -> int | None:
+    return request_key(request_id) if isinstance(request_id, bytes) else None
+
+
+def _check_version(conn: sqlite3.Connection, path: Path) -> None:
+    version = _version(conn)
+    if version == "1":
+        raise DataDirectoryError(
+            str(path.parent),
+            f"{path.name} is a chainml log of format version 1, which this chainml migrates to "
+            f"version {FORMAT_VERSION} in place; open it once with write access (any chainml "
+            "command that appends, or `chainml serve`) and then read it",
+        )
     if version != FORMAT_VERSION:
         raise DataDirectoryError(
             str(path.parent),

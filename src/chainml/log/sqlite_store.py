@@ -2,7 +2,8 @@
 
 The file format is in :mod:`chainml.log.sqlite_schema`, the in-memory head in
 :mod:`chainml.log.sqlite_head`. An append hashes each new node once from the frontier held in
-memory, reads nothing back and writes one row per leaf, in one transaction; a tree head or proof
+memory, reads nothing back and writes one row per leaf (and one narrow row per request id), in
+one transaction; the request-id index grows by one sorted run per merge; a tree head or proof
 reads at most two complete subtrees per level by primary key. Other connections, in this process
 or another, may read and append to the same file.
 """
@@ -24,7 +25,9 @@ from pathlib import Path
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log import merkle, subtrees
 from chainml.log.merkle import EMPTY_ROOT
+from chainml.log.request_filter import pack_keys, request_key
 from chainml.log.sqlite_audit import SqliteAuditReader
+from chainml.log.sqlite_checkpoint import Checkpointer
 from chainml.log.sqlite_head import SqliteHead
 from chainml.log.sqlite_schema import RESERVED, UPPER_LEVEL, in_chunk, open_log, translated
 from chainml.log.store import (
@@ -46,10 +49,12 @@ _INSERT_LEAVES = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES "
 _LEAF_VALUES = "(?, ?, ?, ?)"
 _LEAVES_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
 _INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
-_MERGE = (
-    "INSERT INTO requests (request_id, idx) SELECT request_id, idx FROM leaves"
-    " WHERE idx >= ? AND request_id IS NOT NULL ORDER BY request_id"
+_INSERT_YOUNG = "INSERT INTO young (idx, key, request_id) VALUES (?, ?, ?)"
+_YOUNG_TO_RUN = (
+    "INSERT INTO request_runs (run, key, idx) SELECT ?, key, idx FROM young ORDER BY key, idx"
 )
+_BYTES_A_LEAF_LOG2 = 10  # what a leaf adds to the WAL, about, for the checkpointer
+_SAVE_FILTER_EVERY = 1  # merges between two saves of the Bloom filter, at least (see SqliteHead)
 _SET_META = "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)"
 # the fields of AnchorRecord, in their order
 _ANCHOR_COLUMNS = "size, root, chain_id, contract, tx_hash, block_number, anchored_at"
@@ -60,7 +65,8 @@ class SqliteLogStore(LogStore):
 
     ``durability="full"`` (the default) makes every append survive power loss (an fsync per
     commit); ``"normal"`` survives any process crash. Up to ``merge_every`` request ids are
-    indexed in memory before they are merged into the on-disk index in one sorted pass.
+    indexed in memory before they are merged into the on-disk index as one sorted run; a
+    start-up reads at most that many leaf rows to find them again.
     ``read_only=True`` never writes or creates the file (see
     :func:`~chainml.log.sqlite_schema.open_log` for a copy in a read-only directory), and a
     missing file reads as the empty log. The store is thread-safe.
@@ -72,7 +78,7 @@ class SqliteLogStore(LogStore):
         *,
         durability: str = "full",
         create: bool = True,
-        merge_every: int = 1 << 17,
+        merge_every: int = 1 << 15,
         read_only: bool = False,
     ) -> None:
         if durability not in ("full", "normal"):
@@ -88,8 +94,13 @@ class SqliteLogStore(LogStore):
             self.path, synchronous=durability.upper(), create=create, read_only=read_only
         )
         self._head = SqliteHead(self._conn, self.path)
+        self._checkpointer: Checkpointer | None = None
         with self._reading():
             pass
+        if not read_only:  # checkpoints leave the commit path for a thread of their own
+            with translated(self.path):
+                self._conn.execute("PRAGMA wal_autocheckpoint = 0")
+            self._checkpointer = Checkpointer(self.path)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -156,6 +167,10 @@ class SqliteLogStore(LogStore):
                 if first is not None and self._head.size != first:
                     self._head.forget()  # it took in batches that were rolled back
                 raise
+            with translated(self.path):
+                self._head.save_filter(_SAVE_FILTER_EVERY * self._merge_every)
+            if self._checkpointer is not None:
+                self._checkpointer.wrote(self._head.size - first << _BYTES_A_LEAF_LOG2)
             return first
 
     def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
@@ -165,12 +180,19 @@ class SqliteLogStore(LogStore):
         rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
         _insert_leaves(conn, zip(count(first), rows, batch.ids, batch.datas))
         conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
-        merge = end - head.indexed >= self._merge_every
-        if merge:
-            conn.execute(_MERGE, (head.indexed,))
+        young = [(n, request_key(i), i) for n, i in enumerate(batch.ids, first) if i is not None]
+        conn.executemany(_INSERT_YOUNG, young)
+        merged: list[int] | None = None
+        if end - head.indexed >= self._merge_every:
+            # the run is sorted by SQLite and appended after every older one
+            conn.execute(_YOUNG_TO_RUN, (head.indexed,))
+            conn.execute("DELETE FROM young")
+            merged = sorted([request_key(i) for i in head.young_ids()] + [k for _, k, _ in young])
+            sql = "INSERT INTO runs (start, end, keys) VALUES (?, ?, ?)"
+            conn.execute(sql, (head.indexed, end, pack_keys(merged)))
             conn.execute(_SET_META, ("indexed_size", str(end)))
         conn.execute(_SET_META, ("size", str(end)))
-        head.advance(first, levels, frontier, batch.ids, merge)  # the next batch builds on it
+        head.advance(first, levels, frontier, batch.ids, merged)  # the next batch builds on it
 
     def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
         found = self._find(head, ids)
@@ -182,12 +204,8 @@ class SqliteLogStore(LogStore):
         young = head.young_ids()
         found = {i: young[i] for i in ids if i in young}
         candidates = head.maybe_indexed(list(ids)) if ids else []  # in memory: rarely any
-        step = in_chunk(self._conn)
-        for start in range(0, len(candidates), step):
-            chunk = candidates[start : start + step]
-            marks = ",".join("?" * len(chunk))
-            sql = f"SELECT request_id, idx FROM requests WHERE request_id IN ({marks})"
-            found.update(self._conn.execute(sql, chunk).fetchall())
+        if candidates:
+            found.update(head.indexed_at(candidates))
         return found
 
     def indices_of(self, request_ids: Sequence[bytes]) -> dict[bytes, int]:
@@ -220,13 +238,11 @@ class SqliteLogStore(LogStore):
             raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes")
         with self._reading() as head:
             found = head.young_ids().get(request_id)
-            if found is not None:
-                return found
-            sql = "SELECT idx FROM requests WHERE request_id = ?"
-            row = self._conn.execute(sql, (request_id,)).fetchone()
-        if row is None:
+            if found is None:
+                found = head.indexed_at([request_id]).get(request_id)
+        if found is None:
             raise NotFoundError(f"no leaf has request id 0x{request_id.hex()}")
-        return int(row[0])
+        return found
 
     def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         size = self.size
@@ -352,7 +368,10 @@ class SqliteLogStore(LogStore):
         with self._lock:
             if not self._closed:
                 self._closed = True
+                if self._checkpointer is not None:
+                    self._checkpointer.close()
                 self._conn.close()
+                self._head.saved()
 
 
 def _insert_leaves(conn: sqlite3.Connection, rows: Iterable[tuple[object, ...]]) -> None:
