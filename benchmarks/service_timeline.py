@@ -10,6 +10,7 @@ anchor that stalls scoring shows as spikes on those lines.
 
     python benchmarks/service_timeline.py --rate 1500 --seconds 30 --plot timeline.png
     python benchmarks/service_timeline.py --rate 1500 --output timeline.json  # with samples
+    python benchmarks/service_timeline.py --batch 1000 --rate 40  # 40 batches of 1,000 a second
 
 It prints one table row per run: rate, anchoring, p50, p99, max, and the CPU time per 1,000
 requests of the server's event loop (its main thread), its other threads and its children (log
@@ -121,7 +122,8 @@ def one_run(
             if time.monotonic() > deadline:  # the first anchor compiles and deploys
                 raise SystemExit(f"no anchor within 120 s:\n{log.read_text()}")
             time.sleep(0.5)
-        target = Target(port, "/v1/score", rows, f"timeline-{name}", api_key=API_KEY)
+        path = "/v1/score/batch" if args.batch else "/v1/score"
+        target = Target(port, path, rows, f"timeline-{name}", batch=args.batch, api_key=API_KEY)
         with AnchorWatch(port) as watch:
             started = time.time() + 0.5  # run_open starts its clients half a second later
             cpu_before = cpu_seconds(proc.pid)
@@ -173,6 +175,10 @@ def main() -> None:
     parser.add_argument(
         "--durability", choices=("full", "normal"), default=DURABILITY, help="the log's"
     )
+    parser.add_argument(
+        "--batch", type=int, default=0, help="records per request (0: single requests; then "
+        "--rate counts batches per second)",
+    )  # fmt: skip
     parser.add_argument("--only-on", action="store_true", help="skip the anchoring-off baseline")
     parser.add_argument("--plot", type=Path, help="where to write the p99 timeline (PNG)")
     parser.add_argument("--output", type=Path, help="where to write JSON with every sample")
@@ -185,8 +191,9 @@ def main() -> None:
             one_run(data_dir, model_id, rows, work, args, anchor)
             for anchor in ((True,) if args.only_on else (True, False))
         ]
+    unit = f"batches of {args.batch:,}" if args.batch else "single requests"
     print(
-        f"open loop, {OPEN['processes'] * OPEN['connections']} connections, durability "
+        f"open loop, {unit}, {OPEN['processes'] * OPEN['connections']} connections, durability "
         f"{args.durability}, anchoring every {args.anchor_every:,} decisions or "
         f"{args.anchor_seconds:g} s; baseline: the same server with anchoring off"
     )

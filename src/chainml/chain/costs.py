@@ -100,14 +100,18 @@ def estimate_cost(
 ) -> CostEstimate:
     """The expected cost of sending ``data`` to ``to`` from ``sender`` now (nothing is sent).
 
-    Gas comes from ``eth_estimateGas`` (a revert is raised as such), the base fee from the
-    latest block, the tip from the node's suggestion; on an OP-stack chain the L1 data fee
-    from the GasPriceOracle. The base fee moves each block: the estimate is for now.
+    Gas comes from ``eth_estimateGas`` (a revert is raised as such), the base fee of the next
+    block and the tip as the transaction manager's fee policy sets them; on an OP-stack chain
+    the L1 data fee from the GasPriceOracle. The base fee moves each block: the estimate is
+    for now.
     """
     request = CallRequest(sender=sender, to=to, data=data, value=value)
     gas = env.backend.estimate_gas(request)
-    base_fee = env.backend.block().base_fee
-    _, tip = env.backend.fees()
+    # priced as the transaction manager will price it: the next block's base fee and the
+    # policy's tip from recent blocks (what the sender actually pays; max fee is only a bound)
+    policy = env.tx_manager().policy
+    history = env.backend.fee_history(policy.history_blocks, policy.tip_percentile)
+    base_fee, tip = history.next_base_fee, policy.tip(history)
     kind = data_fee_kind(env, data_fee)
     l1_fee = None
     if kind == "op-stack":
