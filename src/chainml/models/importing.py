@@ -49,11 +49,31 @@ class InputTable:
     order: FloatArray | None = None
     source: str = ""
 
+    #: The CSV's own columns and raw text cells (label excluded), for a model that encodes
+    #: them itself (a Pipeline starting with a OneHotEncoder); None for other data.
+    raw: InputTable | None = None
+
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputTable:
         """A numeric dataset's features as the model's input."""
         return cls(dataset.name, dataset.feature_names, dataset.features, dataset.labels,
                    dataset.order, dataset.source)  # fmt: skip
+
+    def select(self, columns: Sequence[str]) -> InputTable:
+        """These columns, by name, from this table or its raw one (every missing one named)."""
+        if tuple(columns) == self.columns:
+            return self
+        for table in (self, self.raw):
+            if table is not None and set(columns) <= set(table.columns):
+                at = [table.columns.index(column) for column in columns]
+                return InputTable(self.name, tuple(columns), table.values[:, at], self.labels,
+                                  self.order, self.source)  # fmt: skip
+        have = self.raw.columns if self.raw is not None else self.columns
+        missing = [column for column in columns if column not in have]
+        raise InvalidInputError(
+            f"the model takes the column(s) {', '.join(missing[:10])}, which the data lacks "
+            f"(it has {', '.join(have[:10])}{', ...' if len(have) > 10 else ''})"
+        )
 
 
 def evaluation_data(
@@ -71,7 +91,17 @@ def evaluation_data(
     dataset = load_dataset(
         spec, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
     )
-    return InputTable.from_dataset(dataset)
+    table = InputTable.from_dataset(dataset)
+    if dataset.schema is None:
+        return table
+    from chainml.models.infer import read_table
+
+    cells = read_table(Path(spec), delimiter=dataset.schema.delimiter).cells
+    columns = tuple(column for column in cells if column != dataset.schema.target)
+    values = np.array([cells[column] for column in columns], dtype=object).T
+    raw = InputTable(table.name, columns, values, table.labels, table.order, table.source)
+    return InputTable(table.name, table.columns, table.values, table.labels, table.order,
+                      table.source, raw=raw)  # fmt: skip
 
 
 class ImportedEstimator(Estimator):
@@ -210,6 +240,7 @@ def store_import(
 
     start = time.perf_counter()
     if imported.encoding is not None:
+        table = table.select(imported.encoding.columns)  # raw columns, by name
         features = imported.encoding.transform(table.values)
     else:
         features = np.asarray(table.values, dtype=np.float64)
