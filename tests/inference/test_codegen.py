@@ -12,6 +12,7 @@ from chainml.chain.compiler import compile_source
 from chainml.errors import ContractRevertError, InvalidInputError
 from chainml.inference.codegen import TERMS_PER_STATEMENT, generate_vyper
 from chainml.inference.fixedpoint import FixedPointModel, InputSpec
+from chainml.inference.onchain import estimated_code_bytes, smaller_model_hint
 from chainml.inference.quantize import (
     default_inputs,
     quantize_linear,
@@ -177,6 +178,19 @@ def test_wide_models_compile_in_short_statements_and_stay_bit_exact(embedded_env
     for name, model in models.items():
         source = generate_vyper(model, MODEL_ID, name)
         assert _deepest_nesting(source) <= TERMS_PER_STATEMENT + 2
-        contract = embedded_env.deploy(compile_source(source, f"wide_{name}", tmp_path))
+        compiled = compile_source(source, f"wide_{name}", tmp_path)
+        size = len(compiled.runtime_bytecode)  # what import and compile estimate beforehand
+        assert 0.7 < estimated_code_bytes(model) / size < 1.4, (name, size)
+        contract = embedded_env.deploy(compiled)
         for row in (rng.integers(0, 2, wide).tolist() for _ in range(5)):
             assert tuple(contract.decide(row)) == model.decide(row), name
+
+
+def test_a_model_too_wide_for_a_contract_is_told_how_to_shrink() -> None:
+    wide = 1075  # German credit with every column one-hot encoded, numbers included
+    model = quantize_linear(
+        [0.5] * wide, 0.0, [0.0] * wide, [1.0] * wide, default_inputs(["f"] * wide, 1), 0.0
+    )
+    assert estimated_code_bytes(model) > 24_576
+    assert "fewer features than 1,075" in smaller_model_hint(model)
+    assert "trees" in smaller_model_hint(trees())

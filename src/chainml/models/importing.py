@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 #: Max |probability(chainml native) - probability(original library)| accepted on any row.
 IMPORT_TOLERANCE = 1e-5
-#: About this many bytes of contract code per tree node (inference/onchain.py's estimate).
-BYTES_PER_NODE = 12
 
 
 @dataclass(frozen=True)
@@ -179,24 +177,21 @@ class ImportResult:
 
 def onchain_status(artifact: ModelArtifact) -> tuple[bool, str]:
     """Whether the model's integer twin can be compiled to a contract, and why (not)."""
-    from chainml.inference.fixedpoint import TreeEnsembleModel
-    from chainml.inference.onchain import EIP170_LIMIT
+    from chainml.inference.onchain import EIP170_LIMIT, estimated_code_bytes, smaller_model_hint
 
     try:
         require_proven(artifact.policy, artifact.model_id)
     except InvalidInputError as err:
         return False, f"log only (a zk proof later): {err}"
     model = artifact.policy.model
-    if isinstance(model, TreeEnsembleModel):
-        nodes = sum(len(tree) for tree in model.trees)
-        size = nodes * BYTES_PER_NODE
-        if size > EIP170_LIMIT:
-            return False, (
-                f"log only (a zk proof later): {nodes:,} tree nodes, about {size:,} bytes of "
-                f"contract code, over the {EIP170_LIMIT:,}-byte limit (EIP-170)"
-            )
-        return True, f"on chain: {nodes:,} tree nodes, about {size:,} bytes of contract code"
-    return True, f"on chain: {artifact.kind} integer model (proven threshold margin)"
+    size = estimated_code_bytes(model)
+    if size > EIP170_LIMIT:
+        return False, (
+            f"log only (a zk proof later): about {size:,} bytes of contract code, over the "
+            f"{EIP170_LIMIT:,}-byte limit (EIP-170); to run it on chain, "
+            f"{smaller_model_hint(model)}"
+        )
+    return True, f"on chain: {artifact.kind} integer model, about {size:,} bytes of contract code"
 
 
 def import_model(
