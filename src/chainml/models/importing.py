@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +50,8 @@ class InputTable:
     #: The CSV's own columns and raw text cells (label excluded), for a model that encodes
     #: them itself (a Pipeline starting with a OneHotEncoder); None for other data.
     raw: InputTable | None = None
+    #: The CSV's label column and positive value (what the card records to read it again).
+    label: dict[str, str] | None = None
 
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputTable:
@@ -64,8 +66,7 @@ class InputTable:
         for table in (self, self.raw):
             if table is not None and set(columns) <= set(table.columns):
                 at = [table.columns.index(column) for column in columns]
-                return InputTable(self.name, tuple(columns), table.values[:, at], self.labels,
-                                  self.order, self.source)  # fmt: skip
+                return replace(self, columns=tuple(columns), values=table.values[:, at])
         have = self.raw.columns if self.raw is not None else self.columns
         missing = [column for column in columns if column not in have]
         raise InvalidInputError(
@@ -98,8 +99,31 @@ def evaluation_data(
     columns = tuple(column for column in cells if column != dataset.schema.target)
     values = np.array([cells[column] for column in columns], dtype=object).T
     raw = InputTable(table.name, columns, values, table.labels, table.order, table.source)
+    label = {"column": dataset.schema.target, "positive": dataset.schema.positive}
     return InputTable(table.name, table.columns, table.values, table.labels, table.order,
-                      table.source, raw=raw)  # fmt: skip
+                      table.source, raw=raw, label=label)  # fmt: skip
+
+
+def encoded_dataset(artifact: ModelArtifact, spec: str, data_dir: Path) -> Dataset | None:
+    """The rows of ``spec`` as an imported pipeline that encodes raw columns takes them.
+
+    Its own one-hot encoding (from the card) over the CSV's columns, by name, and the label the
+    card records: the dataset it was judged on at import, commitment for commitment. None for
+    any other model (its features come from the dataset as it is).
+    """
+    from chainml.models.importers.encoding import OneHotEncoding
+
+    imported = artifact.card.get("imported") or {}
+    if imported.get("encoding") is None:
+        return None
+    label = imported.get("label") or {}
+    table = evaluation_data(
+        spec, data_dir, target=label.get("column"), positive=label.get("positive")
+    )
+    encoding = OneHotEncoding.from_document(imported["encoding"])
+    table = table.select(encoding.columns)
+    return Dataset(table.name, encoding.transform(table.values), table.labels,
+                   artifact.feature_names, table.order, table.source)  # fmt: skip
 
 
 class ImportedEstimator(Estimator):
@@ -271,6 +295,8 @@ def store_import(
             trained.validation_metrics = result
     encoding = imported.encoding.document() if imported.encoding is not None else None
     record = {**imported.source, "encoding": encoding, "parity_with_library": parity}
+    if table.label is not None:
+        record["label"] = table.label
     artifact, new = save_model(
         data_dir, trained, dataset_spec=dataset_spec, card_extra={"imported": record}
     )
