@@ -167,7 +167,7 @@ def test_the_cli_walkthrough_in_the_readme(
     learned = {  # what the reader copies from the output before
         "MODEL": lambda: re.findall(r"model (0x[0-9a-f]{64})", outputs[-1])[0],
         "LOG": lambda: re.findall(r"--log (\S+)", outputs[-1])[0],
-        "REGISTRY": lambda: json.loads(run(capsys, "gov", "status", "--json")[1])["registry"],
+        "REGISTRY": lambda: re.findall(r"--registry (\S+)", outputs[-1])[0],
     }
     with contextlib.ExitStack() as stack:
         client: TestClient | None = None
