@@ -90,6 +90,11 @@ def evaluation_data(
     dataset = load_dataset(
         spec, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
     )
+    return input_table(dataset, spec)
+
+
+def input_table(dataset: Dataset, spec: str) -> InputTable:
+    """``dataset`` as an imported model's input; for a CSV (``spec``), its raw cells too."""
     table = InputTable.from_dataset(dataset)
     if dataset.schema is None:
         return table
