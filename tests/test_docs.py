@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
+import os
 import re
+import shlex
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,3 +135,81 @@ def test_the_python_lifecycle_in_the_readme(
     exec(embedding, run)
     run["service"].close()
     assert "/risk/v1/score" in run["app"].openapi()["paths"]
+
+
+def _walkthrough() -> list[list[str]]:
+    """The README's CLI walk-through, one token list per command (comments dropped)."""
+    blocks = re.findall(r"```sh\n(.*?)```", README.read_text(), flags=re.S)
+    [block] = [b for b in blocks if "chainml data schema loans.csv" in b]
+    return [shlex.split(line, comments=True) for line in block.splitlines() if line.strip()]
+
+
+def test_the_cli_walkthrough_in_the_readme(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From a raw CSV to a receipt verified against the pinned log and registry, command by
+    command as the README prints them; ``serve &`` and ``curl`` become the same service
+    in-process (a TestClient) and the same requests."""
+    from fastapi.testclient import TestClient
+
+    from chainml.config import Secret, Settings
+    from chainml.service import create_app
+    from chainml.service.options import ServiceOptions
+    from tests.api.loans import write_loans_csv
+    from tests.cli.test_cli import run
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PWD", str(tmp_path))
+    for name in ("CHAINML_DATA_DIR", "CHAINML_RPC", "CHAINML_TRUSTED_LOGS", "CHAINML_API_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+    write_loans_csv(tmp_path / "loans.csv", rows=600)
+    outputs: list[str] = []
+    learned = {  # what the reader copies from the output before
+        "MODEL": lambda: re.findall(r"model (0x[0-9a-f]{64})", outputs[-1])[0],
+        "LOG": lambda: re.findall(r"--log (\S+)", outputs[-1])[0],
+        "REGISTRY": lambda: re.findall(r"--registry (\S+)", outputs[-1])[0],
+    }
+    with contextlib.ExitStack() as stack:
+        client: TestClient | None = None
+        for tokens in _walkthrough():
+            tokens = [os.path.expandvars(token) for token in tokens]
+            if tokens[0] == "export":
+                name, value = tokens[1].split("=", 1)
+                monkeypatch.setenv(name, value)
+            elif "=" in tokens[0]:
+                name = tokens[0].split("=", 1)[0]
+                monkeypatch.setenv(name, learned[name]())
+            elif tokens[:2] == ["chainml", "serve"]:
+                use, seconds = tokens[tokens.index("--use") + 1], tokens[-2]
+                options = ServiceOptions(
+                    use=use, anchor_seconds=float(seconds), watch_seconds=0.5,
+                    api_keys=(Secret(os.environ["CHAINML_API_KEYS"]),),
+                )  # fmt: skip
+                app = create_app(Settings(data_dir=Path(os.environ["CHAINML_DATA_DIR"])), options)
+                client = stack.enter_context(TestClient(app))
+            elif tokens[0] == "curl":
+                assert client is not None
+                path = tokens[2].removeprefix("http://127.0.0.1:8000")
+                if "-d" in tokens:
+                    headers = dict(h.split(": ", 1) for h in tokens[4:8:2])
+                    body = json.loads(tokens[tokens.index("-d") + 1])
+                    answer = client.post(path, json=body, headers=headers)
+                    assert answer.status_code == 200, answer.text
+                else:
+                    for _ in range(120):  # anchored within --anchor-seconds, bounded
+                        answer = client.get(path)
+                        if answer.status_code == 200:
+                            break
+                        time.sleep(0.25)
+                    assert answer.status_code == 200, answer.text
+                    Path(tokens[-1]).write_text(answer.text)
+            else:
+                assert tokens[0] == "chainml", tokens
+                code, out, err = run(capsys, *tokens[1:])
+                assert code == 0, (tokens, out, err)
+                outputs.append(out)
+    verdict = " ".join(outputs[-1].split())
+    assert "valid: decision 0 is in trusted log" in verdict
+    assert "was the approved model for 'lending'" in verdict
+    receipt = json.loads(Path("receipt.json").read_text())["receipt"]
+    assert receipt["record"]["model_id"] == os.environ["MODEL"]

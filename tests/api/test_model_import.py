@@ -30,3 +30,29 @@ def test_a_booster_trained_elsewhere_imports_through_the_python_api(tmp_path: Pa
     assert np.max(np.abs(model.predict_proba(dataset.X)[:, 1] - expected)) <= 1e-5
     again = chainml.Model.import_(tmp_path / "booster.txt", dataset)
     assert again.model_id == model.model_id and not again.new
+
+
+def test_a_pipeline_over_raw_text_columns_imports_and_logs_raw_records(tmp_path: Path) -> None:
+    """The Python twin of the CLI path: the encoder's named columns come from the CSV's cells,
+    and the decision log takes raw records of those columns."""
+    import pandas as pd
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    write_loans_csv(tmp_path / "loans.csv", rows=400)
+    frame = pd.read_csv(tmp_path / "loans.csv", dtype=str, keep_default_na=False)
+    pipeline = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    pipeline.fit(frame[["purpose", "housing"]], frame["label"] == "bad")
+    skops.io.dump(pipeline, tmp_path / "mine.skops")
+    dataset = chainml.Dataset.from_csv(
+        tmp_path / "loans.csv", target="label", positive="bad", data_dir=tmp_path / "data"
+    )
+    model = chainml.Model.import_(tmp_path / "mine.skops", dataset, resamples=20)
+    assert model.card["imported"]["encoding"]["columns"] == ["purpose", "housing"]
+    raw = {"purpose": "tv", "housing": "own"}
+    with chainml.DecisionLog(tmp_path / "data", durability="normal") as log:
+        [decided] = log.append(model, [raw])
+    expected = pipeline.predict_proba(pd.DataFrame([raw]))[0, 1]
+    assert abs(model.predict_proba([decided.features])[0, 1] - expected) < 1e-9

@@ -268,3 +268,12 @@ def test_demo_exits_3_when_a_receipt_does_not_verify(
     code, _, err = run(capsys, *args, "--stream", "500", "--receipts", "2")
     assert code == 3
     assert "does not match" in flat(err)
+
+
+def test_printed_ids_stay_on_one_line_when_piped(capsys) -> None:
+    """Piped output is 80 columns wide: a model id and its path used to be cut in two."""
+    from chainml.cli import console
+
+    line = f"lr: model 0x{'ab' * 32} stored in /data/models/0x{'ab' * 32}"
+    console().print(line)
+    assert capsys.readouterr().out == line + "\n"

@@ -108,6 +108,22 @@ def test_log_identity_publishes_what_verifiers_pin(capsys, tmp_path: Path, opera
     assert code == 3 and "not the DecisionLog you trust" in text
 
 
+def test_the_services_answer_verifies_as_saved(capsys, tmp_path: Path, operator) -> None:
+    """``curl .../v1/decisions/ID > r.json`` then ``log verify r.json``: the receipt inside
+    is what is checked; the answer's own status is not trusted."""
+    data, receipt, contract = operator
+    answer = {"status": "anchored", "leaf_index": receipt["leaf_index"], "receipt": receipt}
+    code, text = _verify(capsys, data, answer, tmp_path / "r.json", "--log", contract)
+    assert code == 0 and "valid" in text
+    flipped = copy.deepcopy(answer)
+    flipped["receipt"]["record"]["label"] = 1 - flipped["receipt"]["record"]["label"]
+    code, text = _verify(capsys, data, flipped, tmp_path / "r.json", "--log", contract)
+    assert code == 3 and "does not match the leaf data" in text
+    extra = {**answer, "note": "x"}  # anything else is still refused as not a receipt
+    code, text = _verify(capsys, data, extra, tmp_path / "r.json", "--log", contract)
+    assert code == 2
+
+
 def test_pending_receipts_are_never_valid_online(capsys, tmp_path: Path) -> None:
     data = str(tmp_path / "data")
     run(capsys, "--data-dir", data, "log", "append", str(write_jsonl(tmp_path / "a.jsonl", 3)))

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from chainml.chain import Contract, Env
 from chainml.chain.compiler import compile_source
 from chainml.errors import ContractRevertError, InvalidInputError
-from chainml.inference.codegen import generate_vyper
+from chainml.inference.codegen import TERMS_PER_STATEMENT, generate_vyper
 from chainml.inference.fixedpoint import FixedPointModel, InputSpec
+from chainml.inference.onchain import estimated_code_bytes, smaller_model_hint
 from chainml.inference.quantize import (
     default_inputs,
     quantize_linear,
@@ -146,3 +147,50 @@ def test_input_spec_with_asymmetric_range_is_checked_on_both_ends(embedded_env, 
     for bad in ([-1, 0], [0, 24], [10**12 + 1, 0]):
         with pytest.raises(ContractRevertError, match="out of range"):
             contract.decide(bad)
+
+
+def _deepest_nesting(source: str) -> int:
+    depth = deepest = 0
+    for char in source:
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def test_wide_models_compile_in_short_statements_and_stay_bit_exact(embedded_env, tmp_path):
+    """A one-hot encoded CSV gives hundreds of 0/1 features: one nested sum over 300 of them
+    was over Python's (so Vyper's) 200-parenthesis limit and did not compile at all."""
+    wide = 300
+    rng = np.random.default_rng(3)
+    inputs = default_inputs([f"c={i}" for i in range(wide)], 1)
+    models = {
+        "linear": quantize_linear(
+            rng.normal(size=wide).tolist(), -0.2, [0.0] * wide, [1.0] * wide, inputs, 0.1
+        ),
+        "mlp": quantize_mlp(
+            [(rng.normal(size=(2, wide)).tolist(), [0.1, -0.1]), ([[1.0, -1.0]], [0.0])],
+            [0.0] * wide,
+            [1.0] * wide,
+            inputs,
+            0.0,
+        ),
+    }
+    for name, model in models.items():
+        source = generate_vyper(model, MODEL_ID, name)
+        assert _deepest_nesting(source) <= TERMS_PER_STATEMENT + 2
+        compiled = compile_source(source, f"wide_{name}", tmp_path)
+        size = len(compiled.runtime_bytecode)  # what import and compile estimate beforehand
+        assert 0.7 < estimated_code_bytes(model) / size < 1.4, (name, size)
+        contract = embedded_env.deploy(compiled)
+        for row in (rng.integers(0, 2, wide).tolist() for _ in range(5)):
+            assert tuple(contract.decide(row)) == model.decide(row), name
+
+
+def test_a_model_too_wide_for_a_contract_is_told_how_to_shrink() -> None:
+    wide = 1075  # German credit with every column one-hot encoded, numbers included
+    model = quantize_linear(
+        [0.5] * wide, 0.0, [0.0] * wide, [1.0] * wide, default_inputs(["f"] * wide, 1), 0.0
+    )
+    assert estimated_code_bytes(model) > 24_576
+    assert "fewer features than 1,075" in smaller_model_hint(model)
+    assert "trees" in smaller_model_hint(trees())

@@ -140,3 +140,38 @@ def test_mlflow_uris_import_the_logged_model(
     assert ids[0] == ids[1] == ids[2]
     code, out, err = _import(capsys, tmp_path, csv_file, "models:/scorer/9")
     assert code == 2 and "MLflow could not resolve it" in flat(err)
+
+
+def test_a_pipeline_over_a_csvs_text_columns_imports_evaluates_and_checks_on_chain(
+    capsys, tmp_path: Path
+) -> None:
+    """The CSV as its owner wrote it: the pipeline's encoder names two of its text columns;
+    import takes them from the CSV by name, and `model evaluate` and `onchain check` read the
+    CSV again through that encoding (they used to compare it with chainml's own schema)."""
+    import pandas as pd
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from tests.api.loans import write_loans_csv
+
+    write_loans_csv(tmp_path / "loans.csv", rows=400)
+    frame = pd.read_csv(tmp_path / "loans.csv", dtype=str, keep_default_na=False)
+    pipeline = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    pipeline.fit(frame[["purpose", "housing"]], frame["label"] == "bad")
+    skops.io.dump(pipeline, tmp_path / "mine.skops")
+    data = ("--data", str(tmp_path / "loans.csv"))
+    labels = ("--target", "label", "--positive", "bad", "--resamples", "20", "--json")
+    code, out, err = run(capsys, "model", "import", str(tmp_path / "mine.skops"), *data, *labels)
+    assert code == 0, err
+    imported = json.loads(out)
+    assert imported["imported"]["label"] == {"column": "label", "positive": "bad"}
+    model_id = imported["model_id"]
+    code, out, err = run(capsys, "model", "evaluate", model_id, "--resamples", "20", "--json")
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["roc_auc"] == pytest.approx(imported["metrics"]["roc_auc"])
+    assert run(capsys, "onchain", "deploy", model_id, "--no-attach")[0] == 0
+    code, out, err = run(capsys, "onchain", "check", model_id, "--rows", "40", "--json")
+    assert code == 0, err
+    assert set(json.loads(out)["parts"]) == {"validation", "test"}  # its own split, found again

@@ -108,3 +108,45 @@ def test_the_python_log_refuses_what_does_not_fit(data_dir: Path, model: ModelAr
         assert log.head().size == 0
         [logged] = log.append(stored, [row], request_ids=["ok"])
         assert log.record(0) == logged and log.prove(0)["anchor"] is None  # pending
+
+
+def test_an_imported_pipeline_scores_raw_records_by_its_own_columns(tmp_path: Path) -> None:
+    """A Pipeline(OneHotEncoder, LogisticRegression) fitted elsewhere on two text columns of a
+    CSV: imported against the whole CSV as the CLI reads it, then served raw records by those
+    columns' names, scored as scikit-learn scores them."""
+    import pandas as pd
+    import skops.io
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from chainml.models.importing import evaluation_data, import_model
+
+    data_dir, csv = tmp_path / "data", tmp_path / "loans.csv"
+    write_loans_csv(csv, rows=400)
+    frame = pd.read_csv(csv, dtype=str, keep_default_na=False)  # the cells as written
+    columns = ["purpose", "housing"]
+    pipeline = make_pipeline(OneHotEncoder(handle_unknown="ignore"), LogisticRegression())
+    pipeline.fit(frame[columns], frame["label"] == "bad")
+    skops.io.dump(pipeline, tmp_path / "mine.skops")
+    table = evaluation_data(str(csv), data_dir, target="label", positive="bad")
+    result = import_model(str(tmp_path / "mine.skops"), table, data_dir, resamples=20)
+    assert result.artifact.feature_names[0].startswith("purpose=") and result.onchain
+
+    raw = {"purpose": "education", "housing": "rent"}
+    app = create_app(Settings(data_dir=data_dir), options(result.artifact.model_id))
+    with TestClient(app) as client:
+        answer = client.post("/v1/score", json={"record": raw}, headers=HEADERS)
+        assert answer.status_code == 200, answer.text
+        expected = pipeline.predict_proba(pd.DataFrame([raw]))[0, 1]
+        assert abs(answer.json()["score"] - expected) < 1e-9  # 0/1 features: exact inputs
+        # what the model does not take, or lacks, is named at once; nothing is logged for it
+        bad = {"purpose": "car", "colour": "red"}
+        refused = client.post("/v1/score", json={"record": bad}, headers=HEADERS)
+        assert refused.status_code == 422
+        message = refused.json()["detail"][0]["msg"]
+        assert "housing: missing field" in message and "colour: unknown field" in message
+        receipt = client.get(f"/v1/decisions/{answer.json()['request_id']}").json()["receipt"]
+    features = [int(f) for f in receipt["record"]["features"]]
+    names = result.artifact.feature_names
+    assert [names[i] for i, f in enumerate(features) if f] == ["purpose=education", "housing=rent"]

@@ -117,11 +117,11 @@ class Model:
         graph and integer decision policy, as training stores one; ``split`` is as in
         :meth:`train`.
         """
-        from chainml.models.importing import InputTable, import_model
+        from chainml.models.importing import import_model, input_table
 
         folder = Path(data_dir) if data_dir is not None else dataset.data_dir
         result = import_model(
-            str(source), InputTable.from_dataset(dataset.data), folder,
+            str(source), input_table(dataset.data, dataset.spec), folder,
             dataset_spec=dataset.spec, trust=trust, allow_pickle=allow_pickle,
             tracking_uri=tracking_uri, threshold_rule=threshold_rule, resamples=resamples,
             split=split,

@@ -29,8 +29,12 @@ def settings_of(ctx: typer.Context) -> Settings:
 
 
 def console() -> Console:
-    """A console on the current stdout (created per use so that redirections are honoured)."""
-    return Console(highlight=False)
+    """A console on the current stdout (created per use so that redirections are honoured).
+
+    Text is not wrapped at the console's width (80 columns when piped): a model id, an address
+    or a command to copy stays on one line. Tables still fit the width.
+    """
+    return Console(highlight=False, soft_wrap=True)
 
 
 def print_json(data: Any) -> None:

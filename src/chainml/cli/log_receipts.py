@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from eth_utils import keccak
 
 from chainml.chain import connect
 from chainml.cli import console, print_json, settings_of
@@ -132,9 +133,16 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
     Also the verifier key of the checkpoints `chainml log export --tiles` signs (the key is
     created in the data directory on first use; a read-only copy without one shows none).
     """
+    from chainml.governance.deployments import deployment
+
+    data_dir = settings_of(ctx).data_dir
+    registry = None  # the ModelRegistry, for verifiers' --require-approved
     with open_log(ctx) as log, connect(settings_of(ctx)) as env:
         found = log_identity(env, log)
-        verifier = published_verifier(settings_of(ctx).data_dir, log.store)
+        verifier = published_verifier(data_dir, log.store)
+        address = (deployment(data_dir, env.chain_id) or {}).get("ModelRegistry")
+        if address is not None and env.backend.code(address):
+            registry = f"{env.chain_id}:{address}:0x{keccak(env.backend.code(address)).hex()}"
     facts = {
         "chain_id": found.chain_id,
         "contract": found.contract,
@@ -143,6 +151,7 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
         "chainml_build": found.is_chainml_build,
         "trust_root": found.trust_root,
         "verifier_key": None if verifier is None else str(verifier),
+        "registry": registry,
     }
     if as_json:
         print_json(facts)
@@ -158,6 +167,8 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
     out.print(f"verifiers pin it with:  --log {found.trust_root}", soft_wrap=True)
     if verifier is not None:
         out.print(f"checkpoints are signed by:  --verifier-key {verifier}", soft_wrap=True)
+    if registry is not None:
+        out.print(f"approvals are in:  --registry {registry}", soft_wrap=True)
 
 
 def _registry(use: str | None, registry: str | None) -> tuple[str, TrustRoot] | None:

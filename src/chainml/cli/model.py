@@ -300,6 +300,7 @@ def evaluate(
     """Score a stored model on a dataset at its recorded threshold (the test split of its own)."""
     from chainml.models.artifacts import load_model
     from chainml.models.evaluate import evaluate_model
+    from chainml.models.importing import encoded_dataset
 
     data_dir = settings_of(ctx).data_dir
     model = load_model(data_dir, model_id)
@@ -314,7 +315,9 @@ def evaluate(
         csv = {"schema": model.schema}
         if method.startswith("group:"):
             csv["group"] = method.partition(":")[2]
-    dataset = _load_dataset(spec, data_dir, target, order, **csv)
+    dataset = encoded_dataset(model, spec, data_dir)  # an imported pipeline's own encoding
+    if dataset is None:
+        dataset = _load_dataset(spec, data_dir, target, order, **csv)
     result = evaluate_model(model, dataset, resamples=resamples)
     if as_json:
         print_json(result)

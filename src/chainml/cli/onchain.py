@@ -135,6 +135,7 @@ def check(
     """
     from chainml.inference.onchain import check_parts, model_contract
     from chainml.models.evaluate import checked_parts
+    from chainml.models.importing import encoded_dataset
     from chainml.models.sources import load_dataset
 
     compiled = _compiled(ctx, model_id)
@@ -143,9 +144,12 @@ def check(
     spec = data or artifact.card["dataset"].get("spec")
     if spec is None:
         raise InvalidInputError("the card names no dataset spec; give --data")
+    dataset = encoded_dataset(artifact, spec, settings.data_dir) or load_dataset(
+        spec, settings.data_dir
+    )  # an imported pipeline encodes the CSV's raw columns itself
     parts = {
         name: (part.features[:rows], part.labels[:rows])
-        for name, part in checked_parts(artifact, load_dataset(spec, settings.data_dir)).items()
+        for name, part in checked_parts(artifact, dataset).items()
     }
     with connect(settings) as env, Progress(console=console(), transient=True) as progress:
         contract = model_contract(env, compiled, settings.data_dir)

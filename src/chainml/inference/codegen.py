@@ -30,8 +30,13 @@ from chainml.inference.fixedpoint import (
 INDENT = "    "
 
 
-def _accumulate(bias: int, weights: Sequence[int], operands: Sequence[str]) -> str:
-    """``bias + sum(w * v)`` as nested ``unsafe_*`` calls.
+#: Terms per statement of a long sum: Vyper parses with Python's parser, which refuses more
+#: than 200 nested parentheses (a one-hot encoded CSV easily has 1,000 features).
+TERMS_PER_STATEMENT = 64
+
+
+def _accumulate(bias: int | str, weights: Sequence[int], operands: Sequence[str]) -> str:
+    """``bias + sum(w * v)`` as nested ``unsafe_*`` calls (``bias``: a literal or a name).
 
     Negative weights are subtracted, so every literal is a short positive PUSH rather than a
     32-byte two's-complement one.
@@ -76,9 +81,28 @@ def _range_checks(inputs: Sequence[InputSpec]) -> list[str]:
     return lines
 
 
+def _sum_lines(
+    name: str, bias: int, weights: Sequence[int], operands: Sequence[str], *, relu: bool = False
+) -> list[str]:
+    """``name = bias + sum(w * v)``, then ``max(., 0)`` with ``relu``, in short statements.
+
+    At most :data:`TERMS_PER_STATEMENT` terms each; the same operations in the same order, so
+    the same value.
+    """
+    step = TERMS_PER_STATEMENT
+    if len(operands) <= step:  # one expression, as short models always had
+        expression = _accumulate(bias, weights, operands)
+        return [f"{name}: int256 = {f'max({expression}, 0)' if relu else expression}"]
+    lines = [f"{name}: int256 = {_accumulate(bias, weights[:step], operands[:step])}"]
+    for start in range(step, len(operands), step):
+        chunk = slice(start, start + step)
+        lines.append(f"{name} = {_accumulate(name, weights[chunk], operands[chunk])}")
+    return [*lines, f"{name} = max({name}, 0)"] if relu else lines
+
+
 def _linear_body(model: LinearModel) -> list[str]:
     operands = [f"x[{i}]" for i in range(model.n_features)]
-    return [f"s: int256 = {_accumulate(model.bias, model.weights, operands)}"]
+    return _sum_lines("s", model.bias, model.weights, operands)
 
 
 def _mlp_body(model: MLPModel) -> list[str]:
@@ -87,11 +111,10 @@ def _mlp_body(model: MLPModel) -> list[str]:
     for depth, layer in enumerate(model.layers[:-1]):
         names = [f"h{depth}_{j}" for j in range(len(layer.bias))]
         for name, row, bias in zip(names, layer.weights, layer.bias, strict=True):
-            lines.append(f"{name}: int256 = max({_accumulate(bias, row, operands)}, 0)")
+            lines += _sum_lines(name, bias, row, operands, relu=True)
         operands = names
     last = model.layers[-1]
-    lines.append(f"s: int256 = {_accumulate(last.bias[0], last.weights[0], operands)}")
-    return lines
+    return [*lines, *_sum_lines("s", last.bias[0], last.weights[0], operands)]
 
 
 def _split(feature: int, threshold: int) -> str:

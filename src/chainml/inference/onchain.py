@@ -23,12 +23,39 @@ from chainml.chain.compiler import compile_source
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.governance.deployments import write_json_atomic
 from chainml.inference.compile import agreement, contract_source, encode_rows, fixed_point_model
-from chainml.inference.fixedpoint import FixedPointModel, TreeEnsembleModel
+from chainml.inference.fixedpoint import FixedPointModel, MLPModel, TreeEnsembleModel
 from chainml.inference.policy import require_proven
 from chainml.models.artifacts import ModelArtifact
 
 EIP170_LIMIT = 24_576
 BATCH = 250
+#: Contract bytes per tree node, per feature (its load and range check) and per weight of a
+#: linear or MLP model (the weight's PUSH, MUL, ADD/SUB): estimates within about 30% of the
+#: generated contracts measured (11-13 a node; 28-33 a feature of an LR); the compiler has
+#: the last word.
+BYTES_PER_NODE = 12
+BYTES_PER_FEATURE = 8
+BYTES_PER_WEIGHT = 21
+
+
+def estimated_code_bytes(model: FixedPointModel) -> int:
+    """About how many bytes of code the model's contract takes (before compiling it)."""
+    if isinstance(model, TreeEnsembleModel):
+        return sum(len(tree) for tree in model.trees) * BYTES_PER_NODE
+    weights = model.n_features
+    if isinstance(model, MLPModel):
+        weights = sum(len(row) for layer in model.layers for row in layer.weights)
+    return model.n_features * BYTES_PER_FEATURE + weights * BYTES_PER_WEIGHT
+
+
+def smaller_model_hint(model: FixedPointModel) -> str:
+    """What makes this kind of model's contract smaller."""
+    if isinstance(model, TreeEnsembleModel):
+        return "use fewer or shallower trees (e.g. `--preset compact`)"
+    return (
+        f"use fewer features than {model.n_features:,} (each one-hot category is a weight: make "
+        "a text column with many values ordinal in the schema, or leave it out)"
+    )
 
 
 @dataclass(frozen=True)
@@ -46,7 +73,9 @@ class CompiledModel:
         return len(self.compiled.runtime_bytecode)
 
 
-def compile_contract(source: str, name: str, cache_dir: Path | None) -> CompiledContract:
+def compile_contract(
+    source: str, name: str, cache_dir: Path | None, hint: str = "use fewer or shallower trees"
+) -> CompiledContract:
     """Compile generated Vyper; refuse code too large for Ethereum (EIP-170) before deploying."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # vyper warns about the size; we raise instead
@@ -55,7 +84,7 @@ def compile_contract(source: str, name: str, cache_dir: Path | None) -> Compiled
     if size > EIP170_LIMIT:
         raise InvalidInputError(
             f"the contract {name} would be {size:,} bytes, over the {EIP170_LIMIT:,}-byte "
-            "limit (EIP-170); use fewer or shallower trees"
+            f"limit (EIP-170); {hint}"
         )
     return compiled
 
@@ -67,17 +96,17 @@ def compile_model(artifact: ModelArtifact, cache_dir: Path | None) -> CompiledMo
     """
     require_proven(artifact.policy, artifact.model_id)
     model = fixed_point_model(artifact)
-    if isinstance(model, TreeEnsembleModel):
-        # about 12 bytes a node; far beyond the limit the compiler itself breaks (64 KiB jumps)
-        nodes = sum(len(tree) for tree in model.trees)
-        if nodes * 12 > 2 * EIP170_LIMIT:
-            raise InvalidInputError(
-                f"model {artifact.model_id} has {nodes:,} tree nodes, about {nodes * 12:,} "
-                f"bytes of code, over the {EIP170_LIMIT:,}-byte limit (EIP-170); use fewer or "
-                "shallower trees (e.g. `--preset compact`)"
-            )
+    # refused before compiling when far over: the compiler takes minutes on such a contract
+    # (a 1,075-feature LR: 2 minutes), and breaks on trees (64 KiB jumps)
+    estimate = estimated_code_bytes(model)
+    if estimate > 2 * EIP170_LIMIT:
+        raise InvalidInputError(
+            f"model {artifact.model_id}'s contract would take about {estimate:,} bytes of code, "
+            f"over the {EIP170_LIMIT:,}-byte limit (EIP-170); {smaller_model_hint(model)}"
+        )
     source = contract_source(artifact, model)
-    compiled = compile_contract(source, f"Model_{artifact.model_id[2:14]}", cache_dir)
+    name = f"Model_{artifact.model_id[2:14]}"
+    compiled = compile_contract(source, name, cache_dir, smaller_model_hint(model))
     return CompiledModel(artifact, model, source, compiled)
 
 

@@ -86,9 +86,27 @@ def read_receipt(path: Path) -> Any:
     return bounded_json.loads(data, what=f"receipt {path}", max_bytes=MAX_RECEIPT_BYTES)
 
 
+#: The keys of the service's answer to ``GET /v1/decisions/{id}``, which wraps a receipt.
+SERVICE_ANSWER_KEYS = frozenset({"status", "leaf_index", "receipt"})
+
+
+def unwrap_service_answer(document: object) -> object:
+    """The receipt inside the service's ``GET /v1/decisions/{id}`` answer; else the document.
+
+    Users save that answer as it comes (``curl ... > r.json``). Its ``status`` is the server's
+    claim and is ignored: only the receipt inside is checked, as any receipt is.
+    """
+    if isinstance(document, dict) and set(document) == SERVICE_ANSWER_KEYS:
+        return document["receipt"]
+    return document
+
+
 def parse_receipt(document: object) -> ParsedReceipt:
-    """Check the shape of a receipt document (already parsed JSON)."""
-    fields = exact_fields(document, "receipt", _FIELDS)
+    """Check the shape of a receipt document (already parsed JSON).
+
+    The service's answer that wraps a receipt (:func:`unwrap_service_answer`) is accepted too.
+    """
+    fields = exact_fields(unwrap_service_answer(document), "receipt", _FIELDS)
     if fields["format"] != RECEIPT_FORMAT:
         raise InvalidInputError(
             f"not a chainml receipt: format is {shown(fields['format'])}, "

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 #: Max |probability(chainml native) - probability(original library)| accepted on any row.
 IMPORT_TOLERANCE = 1e-5
-#: About this many bytes of contract code per tree node (inference/onchain.py's estimate).
-BYTES_PER_NODE = 12
 
 
 @dataclass(frozen=True)
@@ -49,11 +47,32 @@ class InputTable:
     order: FloatArray | None = None
     source: str = ""
 
+    #: The CSV's own columns and raw text cells (label excluded), for a model that encodes
+    #: them itself (a Pipeline starting with a OneHotEncoder); None for other data.
+    raw: InputTable | None = None
+    #: The CSV's label column and positive value (what the card records to read it again).
+    label: dict[str, str] | None = None
+
     @classmethod
     def from_dataset(cls, dataset: Dataset) -> InputTable:
         """A numeric dataset's features as the model's input."""
         return cls(dataset.name, dataset.feature_names, dataset.features, dataset.labels,
                    dataset.order, dataset.source)  # fmt: skip
+
+    def select(self, columns: Sequence[str]) -> InputTable:
+        """These columns, by name, from this table or its raw one (every missing one named)."""
+        if tuple(columns) == self.columns:
+            return self
+        for table in (self, self.raw):
+            if table is not None and set(columns) <= set(table.columns):
+                at = [table.columns.index(column) for column in columns]
+                return replace(self, columns=tuple(columns), values=table.values[:, at])
+        have = self.raw.columns if self.raw is not None else self.columns
+        missing = [column for column in columns if column not in have]
+        raise InvalidInputError(
+            f"the model takes the column(s) {', '.join(missing[:10])}, which the data lacks "
+            f"(it has {', '.join(have[:10])}{', ...' if len(have) > 10 else ''})"
+        )
 
 
 def evaluation_data(
@@ -71,7 +90,45 @@ def evaluation_data(
     dataset = load_dataset(
         spec, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
     )
-    return InputTable.from_dataset(dataset)
+    return input_table(dataset, spec)
+
+
+def input_table(dataset: Dataset, spec: str) -> InputTable:
+    """``dataset`` as an imported model's input; for a CSV (``spec``), its raw cells too."""
+    table = InputTable.from_dataset(dataset)
+    if dataset.schema is None:
+        return table
+    from chainml.models.infer import read_table
+
+    cells = read_table(Path(spec), delimiter=dataset.schema.delimiter).cells
+    columns = tuple(column for column in cells if column != dataset.schema.target)
+    values = np.array([cells[column] for column in columns], dtype=object).T
+    raw = InputTable(table.name, columns, values, table.labels, table.order, table.source)
+    label = {"column": dataset.schema.target, "positive": dataset.schema.positive}
+    return InputTable(table.name, table.columns, table.values, table.labels, table.order,
+                      table.source, raw=raw, label=label)  # fmt: skip
+
+
+def encoded_dataset(artifact: ModelArtifact, spec: str, data_dir: Path) -> Dataset | None:
+    """The rows of ``spec`` as an imported pipeline that encodes raw columns takes them.
+
+    Its own one-hot encoding (from the card) over the CSV's columns, by name, and the label the
+    card records: the dataset it was judged on at import, commitment for commitment. None for
+    any other model (its features come from the dataset as it is).
+    """
+    from chainml.models.importers.encoding import OneHotEncoding
+
+    imported = artifact.card.get("imported") or {}
+    if imported.get("encoding") is None:
+        return None
+    label = imported.get("label") or {}
+    table = evaluation_data(
+        spec, data_dir, target=label.get("column"), positive=label.get("positive")
+    )
+    encoding = OneHotEncoding.from_document(imported["encoding"])
+    table = table.select(encoding.columns)
+    return Dataset(table.name, encoding.transform(table.values), table.labels,
+                   artifact.feature_names, table.order, table.source)  # fmt: skip
 
 
 class ImportedEstimator(Estimator):
@@ -149,24 +206,21 @@ class ImportResult:
 
 def onchain_status(artifact: ModelArtifact) -> tuple[bool, str]:
     """Whether the model's integer twin can be compiled to a contract, and why (not)."""
-    from chainml.inference.fixedpoint import TreeEnsembleModel
-    from chainml.inference.onchain import EIP170_LIMIT
+    from chainml.inference.onchain import EIP170_LIMIT, estimated_code_bytes, smaller_model_hint
 
     try:
         require_proven(artifact.policy, artifact.model_id)
     except InvalidInputError as err:
         return False, f"log only (a zk proof later): {err}"
     model = artifact.policy.model
-    if isinstance(model, TreeEnsembleModel):
-        nodes = sum(len(tree) for tree in model.trees)
-        size = nodes * BYTES_PER_NODE
-        if size > EIP170_LIMIT:
-            return False, (
-                f"log only (a zk proof later): {nodes:,} tree nodes, about {size:,} bytes of "
-                f"contract code, over the {EIP170_LIMIT:,}-byte limit (EIP-170)"
-            )
-        return True, f"on chain: {nodes:,} tree nodes, about {size:,} bytes of contract code"
-    return True, f"on chain: {artifact.kind} integer model (proven threshold margin)"
+    size = estimated_code_bytes(model)
+    if size > EIP170_LIMIT:
+        return False, (
+            f"log only (a zk proof later): about {size:,} bytes of contract code, over the "
+            f"{EIP170_LIMIT:,}-byte limit (EIP-170); to run it on chain, "
+            f"{smaller_model_hint(model)}"
+        )
+    return True, f"on chain: {artifact.kind} integer model, about {size:,} bytes of contract code"
 
 
 def import_model(
@@ -210,6 +264,7 @@ def store_import(
 
     start = time.perf_counter()
     if imported.encoding is not None:
+        table = table.select(imported.encoding.columns)  # raw columns, by name
         features = imported.encoding.transform(table.values)
     else:
         features = np.asarray(table.values, dtype=np.float64)
@@ -245,6 +300,8 @@ def store_import(
             trained.validation_metrics = result
     encoding = imported.encoding.document() if imported.encoding is not None else None
     record = {**imported.source, "encoding": encoding, "parity_with_library": parity}
+    if table.label is not None:
+        record["label"] = table.label
     artifact, new = save_model(
         data_dir, trained, dataset_spec=dataset_spec, card_extra={"imported": record}
     )

@@ -22,6 +22,7 @@ assignment, so a request is scored by exactly one model and its decision names t
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from chainml.inference.batch import score_rows
 from chainml.log.jsonl import metadata_hash as canonical_sha256  # the one canonical JSON hash
 from chainml.log.record import ZERO32
 from chainml.models.artifacts import ModelArtifact
+from chainml.models.importers.encoding import OneHotEncoding
 from chainml.models.schema import Schema, SchemaError
 from chainml.service.encoding import PreparedRecords
 
@@ -71,6 +73,9 @@ class ServingModel:
         self.model_id_bytes = bytes.fromhex(artifact.model_id[2:])
         self.feature_names = artifact.feature_names
         self.schema: Schema | None = artifact.schema  # raw record -> features (None: numeric)
+        encoding = (artifact.card.get("imported") or {}).get("encoding")
+        # an imported pipeline's own one-hot encoding: raw columns -> its features
+        self.encoding = None if encoding is None else OneHotEncoding.from_document(encoding)
         self.threshold = artifact.threshold  # as a float logit, for people
         words = artifact.card.get("use", {}).get("decisions", {"1": "hold", "0": "pass"})
         self.decision_words = (str(words["0"]), str(words["1"]))  # by label
@@ -128,6 +133,8 @@ class ServingModel:
         A model without a schema takes its feature names as columns, with numbers. FeatureError
         names every bad field of the first bad record.
         """
+        if self.encoding is not None:
+            return self.rows(self._one_hot(records, where), where, part="record")
         if self.schema is None:
             return self.rows(records, where, part="record")
         vectors = []
@@ -139,6 +146,30 @@ class ServingModel:
                 problems = "; ".join(f"{name}: {detail}" for name, detail in err.problems.items())
                 raise FeatureError(field, problems) from err
         return self.rows(vectors, where, part="record")
+
+    def _one_hot(self, records: Sequence[Mapping[str, Any]], where: str) -> Any:
+        """Raw records encoded by an imported pipeline's OneHotEncoder (its columns, by name)."""
+        assert self.encoding is not None
+        columns = self.encoding.columns
+        rows = []
+        for i, raw in enumerate(records):
+            field = (where, i, "record") if where == "records" else ("record",)
+            missing = [name for name in columns if name not in raw]
+            unknown = [name for name in raw if name not in columns]
+            odd = [name for name in columns if name in raw and not _is_cell(raw[name])]
+            if missing or unknown or odd:
+                problems = [f"{name}: missing field" for name in missing]
+                problems += [
+                    f"{name}: unknown field (not a column of the model)" for name in unknown
+                ]
+                problems += [f"{name}: send a string or a number" for name in odd]
+                raise FeatureError(field, "; ".join(problems))
+            rows.append([str(raw[name]) for name in columns])
+        try:
+            return self.encoding.transform(rows)
+        except InvalidInputError as err:  # an unknown category, refused by the encoder
+            raise FeatureError((where, "record") if where == "records" else ("record",),
+                               str(err)) from err  # fmt: skip
 
     def _quantized(self, matrix: npt.NDArray[np.float64], where: str, part: str) -> Any:
         scaled = matrix * self._scales  # exact: the scales are powers of two
@@ -207,6 +238,13 @@ def record_hash(record: Mapping[str, Any], metadata: Mapping[str, Any] | None) -
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_cell(value: object) -> bool:
+    """A raw value an imported encoder compares as text: a string or a finite number."""
+    return isinstance(value, str) or (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
 
 
 def _name_problem(missing: list[str], unknown: list[str], width: int) -> str:

@@ -76,16 +76,24 @@ class OneHotEncoding:
 
 
 def from_sklearn(encoder: Any, columns: tuple[str, ...]) -> OneHotEncoding:
-    """The encoding of a fitted ``OneHotEncoder`` over ``columns`` (no drop, no infrequent)."""
+    """The encoding of a fitted ``OneHotEncoder`` (no drop, no infrequent categories).
+
+    Its columns are the names it was fitted with (``feature_names_in_``, from a DataFrame),
+    else ``columns``, the data's, by position.
+    """
     if getattr(encoder, "drop_idx_", None) is not None:
         raise InvalidInputError("a OneHotEncoder with drop= is not supported; use drop=None")
     infrequent = getattr(encoder, "infrequent_categories_", None)
     if infrequent is not None and any(c is not None for c in infrequent):
         raise InvalidInputError("a OneHotEncoder with infrequent categories is not supported yet")
+    named = getattr(encoder, "feature_names_in_", None)
+    if named is not None:  # fitted on a DataFrame: it names the columns it takes
+        columns = tuple(str(name) for name in named)
     if len(encoder.categories_) != len(columns):
         raise InvalidInputError(
-            f"the OneHotEncoder takes {len(encoder.categories_)} columns, the data has "
-            f"{len(columns)}"
+            f"the OneHotEncoder takes {len(encoder.categories_)} unnamed columns, the data has "
+            f"{len(columns)}; fit it on a DataFrame (pandas.read_csv(path, dtype=str), without "
+            "the label) so that it names the columns it takes"
         )
     unknown = "error" if encoder.handle_unknown == "error" else "ignore"
     categories = tuple(tuple(str(v) for v in values) for values in encoder.categories_)
