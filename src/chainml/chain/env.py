@@ -167,7 +167,7 @@ class Env(Closing):
         limit = gas if gas is not None else self.backend.estimate_gas(request)
         manager = self.tx_manager(signer.address)
         flight = manager.send(target, data, value, limit)
-        receipt = manager.wait(flight.nonce, self.fee_policy.wait_seconds)
+        receipt = manager.wait(flight.nonce, self.fee_policy.wait_seconds, flight.tx_hashes)
         if not receipt.status:
             raise self._explain_failure(request, limit, receipt)
         return receipt

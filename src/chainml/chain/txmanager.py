@@ -23,7 +23,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -308,15 +308,28 @@ class TxManager:
                     current.max_fee, current.tip = flight.max_fee, flight.tip
                     state.replacements -= 1
 
-    def wait(self, nonce: int, timeout: float) -> Receipt:
+    def wait(self, nonce: int, timeout: float, sent: Sequence[bytes] = ()) -> Receipt:
         """Poll the transaction at ``nonce`` until it is mined, up to ``timeout`` seconds.
 
-        Not mined in time: TransactionTimeoutError; it stays in flight (poll it again).
+        ``sent`` are hashes it was sent as. Not mined in time: TransactionTimeoutError; it
+        stays in flight (poll it again).
         """
         deadline = time.monotonic() + timeout
         delay = _FIRST_POLL
+        known = list(sent)
         while True:
-            receipt = self.poll(nonce)
+            flight = self.journal.read().in_flight.get(nonce)
+            if flight is not None:
+                known = list(dict.fromkeys([*flight.tx_hashes, *known]))
+            try:
+                receipt = self.poll(nonce)
+            except NotFoundError:
+                # another thread or process polled it first, saw it mined and counted it
+                receipt = next(
+                    (r for h in known if (r := self.backend.receipt(h)) is not None), None
+                )
+                if receipt is None:
+                    raise
             if receipt is not None:
                 return receipt
             left = deadline - time.monotonic()

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 
 from chainml.log.record import request_id_from
 from chainml.service.auth import WriteAccess
@@ -51,7 +52,11 @@ def _scored(model: ServingModel, requests: Sequence[ScoreRequest], where: str) -
     if not raw:
         return model.score(model.rows([r.features for r in requests if r.features], where))
     if len(raw) != len(requests):
-        raise HTTPException(422, "a batch sends `record` or `features` in every item, not both")
+        # a validation error like any other 422 (the response schema is a list of them)
+        raise RequestValidationError([{
+            "loc": ["body", "records"], "type": "value_error",
+            "msg": "a batch sends `record` or `features` in every item, not both",
+        }])  # fmt: skip
     return model.score(model.raw_rows(raw, where))
 
 
