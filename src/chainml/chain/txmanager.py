@@ -207,7 +207,9 @@ class TxManager:
         stopped waiting (it timed out) cannot leave a gap in front of the next.
         """
         for flight in self.in_flight():
-            with contextlib.suppress(NonceConflictError):  # forgotten: its nonce is used
+            # NonceConflictError: forgotten, its nonce is used; NotFoundError: another thread
+            # saw it mined since the list was read
+            with contextlib.suppress(NonceConflictError, NotFoundError):
                 self.poll(flight.nonce)
 
     def poll(self, nonce: int) -> Receipt | None:
