@@ -22,17 +22,9 @@ from rich.progress import (
 from rich.table import Table
 
 from chainml.cli import console, format_bytes, print_json, settings_of
+from chainml.cli.dataset_options import JSON, POSITIVE, SCHEMA
 from chainml.errors import InvalidInputError
 from chainml.models.schema import Column, is_missing
-
-_POSITIVE = Annotated[
-    str | None,
-    typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
-]
-_SCHEMA = Annotated[
-    Path | None,
-    typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
-]
 
 app = typer.Typer(
     help="Datasets: fetch the ULB credit-card data, inspect CSVs, simulate payments.",
@@ -116,9 +108,9 @@ def info(
     order: Annotated[
         str | None, typer.Option("--order", metavar="NAME", help="Time column of a CSV.")
     ] = None,
-    positive: _POSITIVE = None,
-    schema_file: _SCHEMA = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    positive: POSITIVE = None,
+    schema_file: SCHEMA = None,
+    as_json: JSON = False,
 ) -> None:
     """Rows, positives, features, commitment, source and licence of a dataset."""
     from chainml.models.sources import licence_of, load_dataset
@@ -164,11 +156,11 @@ def schema(
     target: Annotated[
         str | None, typer.Option("--target", metavar="NAME", help="Label column.")
     ] = None,
-    positive: _POSITIVE = None,
+    positive: POSITIVE = None,
     order: Annotated[
         str | None, typer.Option("--order", metavar="NAME", help="Time column.")
     ] = None,
-    schema_file: _SCHEMA = None,
+    schema_file: SCHEMA = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the full schema as JSON (a --schema file).")
     ] = False,

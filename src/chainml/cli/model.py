@@ -13,6 +13,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 
 from chainml.cli import console, format_bytes, print_json, settings_of
+from chainml.cli.dataset_options import (
+    JSON,
+    ORDER,
+    POSITIVE,
+    RESAMPLES,
+    ROUND_INPUTS,
+    SCHEMA,
+    TARGET,
+    THRESHOLD_RULE,
+)
 from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.files import write_atomic
 
@@ -25,24 +35,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Models: train, evaluate, export to ONNX, register on chain, show.", no_args_is_help=True
 )
-_JSON = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
 _KINDS = ("lr", "lgbm", "mlp")
-_TARGET = Annotated[
-    str | None,
-    typer.Option("--target", help="Label column of a CSV (text labels need --positive)."),
-]
-_ORDER = Annotated[
-    str | None,
-    typer.Option("--order", help="Time column of a CSV (default: the inferred datetime column)."),
-]
-_POSITIVE = Annotated[
-    str | None,
-    typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
-]
-_SCHEMA = Annotated[
-    Path | None,
-    typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
-]
 
 
 def _load_dataset(
@@ -133,10 +126,10 @@ def train(
         str,
         typer.Option("--data", help="creditcard | simulated[:N[:SEED]] | path to a CSV file."),
     ],
-    target: _TARGET = None,
-    order: _ORDER = None,
-    positive: _POSITIVE = None,
-    schema_file: _SCHEMA = None,
+    target: TARGET = None,
+    order: ORDER = None,
+    positive: POSITIVE = None,
+    schema_file: SCHEMA = None,
     split_method: Annotated[
         str | None,
         typer.Option(
@@ -163,12 +156,7 @@ def train(
     ] = None,
     kind: Annotated[str, typer.Option("--kind", help="lr | lgbm | mlp | all")] = "all",
     seed: Annotated[int, typer.Option("--seed", help="Seed of every random choice.")] = 0,
-    threshold_rule: Annotated[
-        str,
-        typer.Option(
-            "--threshold-rule", help="f1 | fpr:RATE | recall:RATE | probability:P (on validation)"
-        ),
-    ] = "f1",
+    threshold_rule: THRESHOLD_RULE = "f1",
     preset: Annotated[
         str, typer.Option("--preset", help="LightGBM preset: quality | compact (50 trees).")
     ] = "quality",
@@ -176,17 +164,9 @@ def train(
         list[str] | None,
         typer.Option("--param", help="Hyperparameter NAME=VALUE (one --kind only); repeatable."),
     ] = None,
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
-    ] = 1000,
-    round_inputs: Annotated[
-        bool,
-        typer.Option(
-            "--round-inputs",
-            help="Let the service round a fraction sent for an integral feature (default: 422).",
-        ),
-    ] = False,
-    as_json: _JSON = False,
+    resamples: RESAMPLES = 1000,
+    round_inputs: ROUND_INPUTS = False,
+    as_json: JSON = False,
 ) -> None:
     """Train, evaluate on the held-out test split, store ONNX + card per model.
 
@@ -292,10 +272,10 @@ def evaluate(
         str | None,
         typer.Option("--data", help="Dataset to score (default: the one the card names)."),
     ] = None,
-    target: _TARGET = None,
-    order: _ORDER = None,
-    resamples: Annotated[int, typer.Option("--resamples")] = 1000,
-    as_json: _JSON = False,
+    target: TARGET = None,
+    order: ORDER = None,
+    resamples: RESAMPLES = 1000,
+    as_json: JSON = False,
 ) -> None:
     """Score a stored model on a dataset at its recorded threshold (the test split of its own)."""
     from chainml.models.artifacts import load_model

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from chainml.cli import console, print_json, settings_of
+from chainml.cli.dataset_options import (
+    JSON,
+    ORDER,
+    POSITIVE,
+    RESAMPLES,
+    ROUND_INPUTS,
+    SCHEMA,
+    TARGET,
+    THRESHOLD_RULE,
+)
 
 _MODEL_HELP = (
     "A .skops file (scikit-learn), .txt (LightGBM), .json/.ubj (XGBoost), .onnx (a linear "
@@ -26,20 +35,10 @@ def import_(
         str,
         typer.Option("--data", help="Dataset to judge it on: creditcard | simulated[:N] | CSV."),
     ],
-    target: Annotated[
-        str | None, typer.Option("--target", help="Label column of a CSV (default: Class).")
-    ] = None,
-    order: Annotated[
-        str | None, typer.Option("--order", help="Time column of a CSV (default: row order).")
-    ] = None,
-    positive: Annotated[
-        str | None,
-        typer.Option("--positive", metavar="VALUE", help="Label value of class 1 (e.g. bad)."),
-    ] = None,
-    schema_file: Annotated[
-        Path | None,
-        typer.Option("--schema", metavar="FILE", help="TOML/JSON corrections to the CSV's schema."),
-    ] = None,
+    target: TARGET = None,
+    order: ORDER = None,
+    positive: POSITIVE = None,
+    schema_file: SCHEMA = None,
     split: Annotated[
         str | None,
         typer.Option(
@@ -64,23 +63,10 @@ def import_(
             "--tracking-uri", help="MLflow tracking directory (default: $MLFLOW_TRACKING_URI)."
         ),
     ] = None,
-    threshold_rule: Annotated[
-        str,
-        typer.Option(
-            "--threshold-rule", help="f1 | fpr:RATE | recall:RATE | probability:P (on validation)"
-        ),
-    ] = "f1",
-    resamples: Annotated[
-        int, typer.Option("--resamples", help="Bootstrap resamples for the PR-AUC interval.")
-    ] = 1000,
-    round_inputs: Annotated[
-        bool,
-        typer.Option(
-            "--round-inputs",
-            help="Let the service round a fraction sent for an integral feature (default: 422).",
-        ),
-    ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
+    threshold_rule: THRESHOLD_RULE = "f1",
+    resamples: RESAMPLES = 1000,
+    round_inputs: ROUND_INPUTS = False,
+    as_json: JSON = False,
 ) -> None:
     """Import a model: check it against its library, place its threshold, evaluate, store it.
 
