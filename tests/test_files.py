@@ -146,3 +146,32 @@ def test_call_sites_leave_no_temporary_when_the_rename_fails(
     with pytest.raises(OSError, match="No space"):
         write_json_atomic(tmp_path / "deployments.json", {"chains": {}})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_writer_killed_mid_write_leaves_a_temporary_that_the_sweep_removes(
+    tmp_path: Path,
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    target = tmp_path / "state.bin"
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from chainml.files import atomic_output\n"
+         f"with atomic_output({str(target)!r}, binary=True) as out:\n"
+         "    out.write(b'half'); out.flush(); print('writing', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "writing"
+    finally:
+        writer.send_signal(signal.SIGKILL)
+        writer.wait(10)
+    [leftover] = tmp_path.glob(".state.bin.*.tmp")  # kill -9 skipped the clean-up
+    with atomic_output(target, binary=True) as live:  # a live writer's temporary is kept
+        [*ours] = (p for p in tmp_path.glob(".state.bin.*.tmp") if p != leftover)
+        assert files.sweep_stale_temporaries(target) == [leftover]
+        assert not leftover.exists() and all(p.exists() for p in ours) and ours
+        live.write(b"whole")
+    assert target.read_bytes() == b"whole" and not list(tmp_path.glob(".state.bin.*.tmp"))

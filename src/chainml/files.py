@@ -80,7 +80,8 @@ def atomic_output(
 def _atomic_output(
     path: Path, binary: bool, mode: int, encoding: str, newline: str | None, sync: bool
 ) -> Iterator[IO[Any]]:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    # the process id in the name lets sweep_stale_temporaries tell a killed writer's leftover
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temporary_prefix(path), suffix=".tmp")
     try:
         try:
             os.fchmod(fd, mode)
@@ -103,6 +104,38 @@ def _atomic_output(
         raise
     if sync:
         fsync_directory(path.parent)
+
+
+def _temporary_prefix(path: Path, pid: int | None = None) -> str:
+    return f".{path.name}.{os.getpid() if pid is None else pid}."
+
+
+def sweep_stale_temporaries(path: StrPath) -> list[Path]:
+    """Remove the temporary files of atomic writes of ``path`` whose writer was killed.
+
+    kill -9 skips the clean-up; the temporary's name carries its process id, so one whose
+    process is gone is removed, and one whose process lives (or whose id was reused) is left.
+    For a writer that replaces the same file again and again (call it once when it starts).
+    """
+    path = Path(path)
+    removed = []
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+        pid = leftover.name.removeprefix(f".{path.name}.").split(".", 1)[0]
+        if pid.isdigit() and not process_alive(int(pid)):
+            leftover.unlink(missing_ok=True)
+            removed.append(leftover)
+    return removed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (one of another user's counts as alive)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_atomic(path: StrPath, data: bytes | str, *, mode: int = 0o644, sync: bool = True) -> None:

@@ -682,6 +682,15 @@ class TestFormatAndStartUp:
             assert store._head._saved > 0  # the filter came from its file, not from the index
             assert store.index_of(rid(4)) == 4 and store.audit().ok
 
+    def test_a_filter_save_killed_by_kill_9_leaves_no_file_for_good(self, tmp_path: Path) -> None:
+        # what a save killed before its rename leaves: a temporary named after a gone process
+        dead = tmp_path / ".log.sqlite-filter.999999999.abc.tmp"
+        dead.write_bytes(b"half a filter")
+        with SqliteLogStore(tmp_path / "log.sqlite", merge_every=64) as store:
+            fill(store, [500] * 7)
+            store._head.saved()
+        assert not dead.exists() and (tmp_path / "log.sqlite-filter").is_file()
+
     @pytest.mark.parametrize("damage", ["flipped", "truncated", "another log's"])
     def test_a_bad_filter_file_is_rebuilt_and_duplicates_are_still_caught(
         self, tmp_path: Path, damage: str

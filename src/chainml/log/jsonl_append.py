@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 from chainml._closing import Closing
 from chainml.errors import DataDirectoryError, InvalidInputError
+from chainml.files import process_alive
 from chainml.log.decision_log import Decision, DecisionLog
 from chainml.log.jsonl import MAX_LINE_BYTES, LineError, parse_line
 from chainml.log.store import DuplicateRequestIdError
@@ -139,20 +140,10 @@ def sweep_stale_spools(directory: Path) -> list[Path]:
     removed = []
     for spool in directory.glob(f"{SPOOL_PREFIX}*"):
         pid = spool.name.removeprefix(SPOOL_PREFIX).split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(spool, ignore_errors=True)
             removed.append(spool)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
 
 class _Spool(Closing):

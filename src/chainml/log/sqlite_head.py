@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import cast
 
 from chainml.errors import DataDirectoryError
+from chainml.files import sweep_stale_temporaries
 from chainml.log import subtrees
 from chainml.log.merkle import HASH_SIZE
 from chainml.log.request_filter import RequestFilter, request_key
@@ -54,6 +55,7 @@ class SqliteHead:
         self._saving: threading.Thread | None = None
         self._saved = 0  # the indexed size the filter file covers, as far as this head knows
         self.filter_path = path.with_name(path.name + "-filter")
+        self._swept = False  # whether this head removed killed saves' temporaries yet
 
     def damaged(self, detail: str) -> DataDirectoryError:
         """The error for a log whose rows are not what the store wrote."""
@@ -193,6 +195,9 @@ class SqliteHead:
         if len(log_id) != 16:
             return
         self.saved()  # one save at a time
+        if not self._swept:  # a save killed by kill -9 left its temporary file behind
+            sweep_stale_temporaries(self.filter_path)
+            self._swept = True
         header = _SAVED.pack(log_id, self._filtered)
         copy, self._saved = self._filter.copy(), self._filtered
         # written by a thread: checksumming and writing megabytes stay out of the commit path
