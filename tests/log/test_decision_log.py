@@ -28,6 +28,34 @@ def test_records_are_numbered_by_their_index(log: DecisionLog) -> None:
     assert log.audit().ok
 
 
+def _append_often(path: Path, tag: str, rounds: int) -> None:
+    with DecisionLog.open(path, durability="normal") as log:
+        for i in range(rounds):
+            log.append(decisions(50 * i, 50, tag))  # encoding 50 takes a while: a wide window
+
+
+def test_two_processes_on_one_log_number_every_record_by_its_index(tmp_path: Path) -> None:
+    # two `chainml serve` on one data directory: each appends while the other's leaves land
+    # between its look at the size and its commit, unless the size is read inside the commit
+    import multiprocessing
+
+    path = tmp_path / "log"
+    DecisionLog.open(path, durability="normal").close()
+    spawn = multiprocessing.get_context("spawn")
+    writers = [spawn.Process(target=_append_often, args=(path, t, 60)) for t in "ab"]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(120)
+        assert writer.exitcode == 0
+    with DecisionLog.open(path, durability="normal") as log:
+        assert log.head().size == 6000
+        assert [log.record(i).sequence for i in range(6000)] == list(range(6000))
+        assert log.audit().ok
+        with pytest.raises(InvalidInputError):  # each request id once, whoever logged it
+            log.append(decisions(7, 1, "a"))
+
+
 def test_a_failing_batch_appends_nothing(log: DecisionLog) -> None:
     log.append(decisions(0, 3))
     head = log.head()

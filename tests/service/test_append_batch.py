@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,17 +37,21 @@ def request(*names: str) -> PreparedRecords:
 
 
 class Counted:
-    """Counts the store's append calls (each builds and hashes the whole batch)."""
+    """Counts the batches the store is given to append (each built and hashed whole)."""
 
     def __init__(self, log: DecisionLog) -> None:
         self.calls: list[int] = []
-        original = log.store.append
+        original = log.store.append_all
 
-        def append(leaves: Sequence[Leaf]) -> int:
-            self.calls.append(len(leaves))
-            return original(leaves)
+        def append_all(batches: Callable[[int], Iterable[Sequence[Leaf]]]) -> int:
+            def counted(first: int) -> Iterator[Sequence[Leaf]]:
+                for batch in batches(first):
+                    self.calls.append(len(batch))
+                    yield batch
 
-        log.store.append = append  # type: ignore[method-assign]
+            return original(counted)
+
+        log.store.append_all = append_all  # type: ignore[method-assign]
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from chainml._closing import Closing
 from chainml.config import ensure_directory
-from chainml.errors import ChainMLError, DataDirectoryError, InvalidInputError
+from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.log.record import ZERO32, DecisionRecord, commit_features
 from chainml.log.store import AuditProblem, AuditReport, Leaf, LogStore, Progress
 
@@ -140,13 +140,12 @@ class DecisionLog(Closing):
         must be the canonical encoding of a :class:`DecisionRecord` whose sequence is
         ``first_sequence + i``, with its request id. Returns ``first_sequence``.
         """
+        now_ms = int(self._clock() * 1000)
         with self._lock:
-            start = self.store.size
-            leaves = build(start, int(self._clock() * 1000))
-            first = self.store.append(leaves)
-            if first != start:  # another writer on the same store: sequence numbers are wrong
-                raise ChainMLError(f"log store grew behind the log's back ({first} != {start})")
-        return start
+            # built inside the store's write transaction, from the size it sees there: another
+            # writer on the same file (a second process) cannot slip leaves in between, so the
+            # sequence numbers are the leaves' indices whoever else appends
+            return self.store.append_all(lambda first: [build(first, now_ms)])
 
     def head(self) -> TreeHead:
         """The current tree head."""
