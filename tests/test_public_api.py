@@ -31,6 +31,7 @@ EXPECTED_ALL = [
     "Service",
     "Settings",
     "TransactionRejectedError",
+    "TransactionTimeoutError",
     "VerificationError",
     "WrongChainIdError",
     "__version__",

@@ -26,6 +26,7 @@ from chainml.errors import (
     NotFoundError,
     ProofError,
     TransactionRejectedError,
+    TransactionTimeoutError,
     VerificationError,
     WrongChainIdError,
 )
@@ -71,6 +72,7 @@ __all__ = [
     "Service",
     "Settings",
     "TransactionRejectedError",
+    "TransactionTimeoutError",
     "VerificationError",
     "WrongChainIdError",
     "__version__",
