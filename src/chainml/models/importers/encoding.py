@@ -82,6 +82,7 @@ class OneHotBlock:
     unknown: str = "zeros"  # zeros | error | slot
     unknown_slot: int | None = None  # the feature of an unknown value (unknown == "slot")
     missing: str | None = None  # the encoder's missing marker: "none" or "nan" (None: no such)
+    boxed: bool = False  # fitted on an object column: the library takes its numbers as objects
 
     def __post_init__(self) -> None:
         if self.unknown not in UNKNOWN:
@@ -122,11 +123,22 @@ class OneHotBlock:
             return text
         return None  # a blank cell: the missing category, when the encoder has one
 
+    @cached_property
+    def integers(self) -> bool:
+        """Whether every category is a whole number (the encoder was fitted on integers)."""
+        present = [c for c in self.categories if c is not None]
+        return self.numeric and all(isinstance(c, float) and c.is_integer() for c in present)
+
     def typed(self, cell: object) -> object:
-        """The cell as the library takes it: a number, text, or its missing marker."""
+        """The cell as the library takes it: a number, text, or the encoder's missing marker.
+
+        A number is an int when every category is a whole number (as the encoder saw them).
+        """
         key = self.key(cell)
         if key is None:
             return None if self.missing == "none" else math.nan
+        if self.integers and isinstance(key, float) and key.is_integer():
+            return int(key)
         return key
 
     def encode(self, cells: Sequence[object]) -> tuple[npt.NDArray[np.float64], list[str], str]:
@@ -157,7 +169,7 @@ class OneHotBlock:
             "type": "one-hot", "column": self.column, "categories": list(self.categories),
             "slots": list(self.slots), "width": self.width,
             "values": "number" if self.numeric else "text", "unknown": self.unknown,
-            "unknown_slot": self.unknown_slot, "missing": self.missing,
+            "unknown_slot": self.unknown_slot, "missing": self.missing, "boxed": self.boxed,
         }  # fmt: skip
 
 
@@ -261,13 +273,24 @@ class ColumnEncoding:
             raise SchemaError("records", problems)
         return np.asarray(np.concatenate(parts, axis=1), dtype=np.float64)
 
-    def typed(self, raw: npt.ArrayLike) -> list[list[object]]:
-        """Each column's cells as the library takes them (numbers, text, missing markers)."""
+    def typed(self, raw: npt.ArrayLike) -> list[tuple[list[object], str]]:
+        """Each column's cells as the library takes them, with the column's numpy dtype.
+
+        Numbers are ``float64`` (``int64`` for an encoder fitted on integers), text and
+        missing markers ``object``, as are the numbers of an encoder fitted on objects.
+        """
         rows = self._rows(raw)
-        return [
-            [block.typed(cell) for cell in rows[:, j].tolist()]
-            for j, block in enumerate(self.blocks)
-        ]
+        out = []
+        for j, block in enumerate(self.blocks):
+            values = [block.typed(cell) for cell in rows[:, j].tolist()]
+            if isinstance(block, OneHotBlock) and (block.boxed or not block.numeric):
+                dtype = "object"
+            elif all(isinstance(v, int) for v in values):
+                dtype = "int64"
+            else:
+                dtype = "float64" if all(isinstance(v, float) for v in values) else "object"
+            out.append((values, dtype))
+        return out
 
     def describe(self) -> str:
         """One line for people (the card's markdown)."""
@@ -324,7 +347,7 @@ class ColumnEncoding:
                 tuple(None if c is None else float(c) if numeric else str(c)
                       for c in block["categories"]),
                 tuple(block["slots"]), int(block["width"]), numeric, str(block["unknown"]),
-                block["unknown_slot"], block["missing"],
+                block["unknown_slot"], block["missing"], bool(block.get("boxed", False)),
             ))  # fmt: skip
         encoding = cls(tuple(blocks))
         if list(encoding.feature_names) != list(document["features"]):

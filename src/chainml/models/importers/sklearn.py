@@ -168,7 +168,7 @@ def from_estimator(model: Any, columns: tuple[str, ...], source: dict[str, Any])
         )
 
     def reference(rows: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-        given = rows if encoding is None else frame(encoding.typed(rows), encoding.columns, named)
+        given = rows if encoding is None else frame(encoding, rows, named)
         try:
             return np.asarray(model.predict_proba(given)[:, 1], dtype=np.float64)
         except ValueError as err:  # the library refuses the rows (NaN, unknown categories)

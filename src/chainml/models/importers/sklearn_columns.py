@@ -138,8 +138,9 @@ def one_hot_blocks(encoder: Any, columns: Sequence[str], where: str) -> list[One
         elif rule in ("infrequent_if_exist", "warn") and bucket is not None:
             unknown, unknown_slot = "slot", bucket
         categories = tuple(_category(v, numeric) for v in values)
+        boxed = known.dtype.kind == "O"  # fitted on objects: give it objects
         blocks.append(OneHotBlock(column, categories, tuple(slots), width, numeric, unknown,
-                                  unknown_slot, missing))  # fmt: skip
+                                  unknown_slot, missing, boxed))  # fmt: skip
     return blocks
 
 
@@ -156,10 +157,9 @@ def check_one_hot(encoder: Any, blocks: Sequence[OneHotBlock], named: bool, wher
     raw = [[_probe_cell(block, i) for block in blocks] for i in range(longest)]
     if any(block.unknown == "error" for block in blocks):
         raw = raw[:-1]
-    typed = encoding.typed(np.array(raw, dtype=object))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "found unknown categories": the probe's last row
-        library = encoder.transform(frame(typed, encoding.columns, named))
+        library = encoder.transform(frame(encoding, np.array(raw, dtype=object), named))
     library = library.toarray() if hasattr(library, "toarray") else np.asarray(library)
     ours = encoding.transform(np.array(raw, dtype=object))
     if library.shape != ours.shape or not np.array_equal(library, ours):
@@ -193,23 +193,24 @@ def _probe_cell(block: OneHotBlock, i: int) -> object:
     return "\x00unknown"
 
 
-def frame(columns: list[list[object]], names: Sequence[str], named: bool) -> Any:
-    """Typed columns as the library takes them: a DataFrame when it was fitted on one."""
+def frame(encoding: ColumnEncoding, raw: Any, named: bool) -> Any:
+    """Raw rows as the library takes them (:meth:`ColumnEncoding.typed`).
+
+    A DataFrame when it was fitted on one, else a matrix (of floats when every column is
+    numeric).
+    """
+    columns = encoding.typed(raw)
     if named:
         import pandas as pd
 
         return pd.DataFrame(
-            {name: pd.Series(values, dtype=_dtype(values)) for name, values in
-             zip(names, columns, strict=True)}
+            {name: pd.Series(values, dtype=dtype) for name, (values, dtype) in
+             zip(encoding.columns, columns, strict=True)}
         )  # fmt: skip
-    rows = np.array(columns, dtype=object).T
-    if all(all(isinstance(v, float) for v in column) for column in columns):
+    rows = np.array([values for values, _ in columns], dtype=object).T
+    if all(dtype != "object" for _, dtype in columns):
         return rows.astype(np.float64)
     return rows
-
-
-def _dtype(values: list[object]) -> str:
-    return "float64" if all(isinstance(v, float) for v in values) else "object"
 
 
 def _resolve(spec: Any, names: Sequence[str], where: str) -> list[str]:
