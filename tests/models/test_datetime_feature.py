@@ -70,6 +70,7 @@ def test_lightgbm_on_a_datetime_feature_passes_its_onnx_check(drifting) -> None:
     model = chainml.Model.train(dataset, "lgbm", split="stratified", resamples=20)
     check = model.card["onnx"]["verification"]
     assert check["max_abs_diff_probability"] <= export.TOLERANCE
+    assert "whole hours since 1970-01-01 UTC" in (model.path / "card.md").read_text()
     onnx = export.onnx_probabilities(model.artifact.onnx_bytes, dataset.X)
     assert np.max(np.abs(onnx - model.predict_proba(dataset.X)[:, 1])) <= export.TOLERANCE
 

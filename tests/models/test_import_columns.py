@@ -31,8 +31,9 @@ from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is a
 PURPOSES = ["car", "tv", "education", "business", "repairs", "yacht", ""]
 
 
-def write_credit_csv(path: Path, rows: int = 1500, seed: int = 0) -> None:
-    """Text categories with blanks and a rare value, an integer-coded grade, two numbers."""
+def write_credit_csv(path: Path, rows: int = 1500, seed: int = 0, blanks: bool = False) -> None:
+    """Text categories with blanks and a rare value, an integer-coded grade, two numbers
+    (``blanks``: every 37th amount blank)."""
     rng = np.random.default_rng(seed)
     amount = rng.gamma(2.0, 1500.0, rows)
     age = rng.integers(19, 75, rows)
@@ -49,7 +50,8 @@ def write_credit_csv(path: Path, rows: int = 1500, seed: int = 0) -> None:
         writer = csv.writer(handle)
         writer.writerow(["amount", "age", "purpose", "housing", "grade", "label"])
         for i in range(rows):
-            writer.writerow([f"{amount[i]:.2f}", age[i], purpose[i], housing[i], grade[i],
+            cash = "" if blanks and i % 37 == 0 else f"{amount[i]:.2f}"
+            writer.writerow([cash, age[i], purpose[i], housing[i], grade[i],
                              "bad" if bad[i] else "good"])  # fmt: skip
 
 
@@ -180,12 +182,13 @@ def test_unsupported_transformers_are_a_typed_error_naming_transformer_and_colum
     import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
-    from sklearn.preprocessing import MinMaxScaler
+    from sklearn.preprocessing import MinMaxScaler, PolynomialFeatures
 
-    frame = pd.DataFrame({"a": [1.0, 2.0, np.nan, 4.0], "b": [0.5, 1.0, 2.0, 3.0]})
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.5, 1.0, 2.0, 3.0]})
     for step, reason in (
-        (SimpleImputer(), "not SimpleImputer"),
+        (SimpleImputer(add_indicator=True), "no indicator"),
         (MinMaxScaler(clip=True), "clip=True"),
+        (PolynomialFeatures(), "not PolynomialFeatures"),
     ):
         fitted = ColumnTransformer([("fix", step, ["a"]), ("keep", "passthrough", ["b"])])
         fitted.fit(frame)
@@ -193,6 +196,43 @@ def test_unsupported_transformers_are_a_typed_error_naming_transformer_and_colum
             column_transformer(fitted, ("a", "b"))
         assert caught.value.transformer.startswith("'fix'") and caught.value.columns == ["a"]
         assert isinstance(caught.value, InvalidInputError) and caught.value.exit_code == 2
+
+
+def test_imputers_in_a_column_transformer_fill_blank_cells_as_scikit_learn(
+    tmp_path: Path,
+) -> None:
+    """SimpleImputer alone and first in nested pipelines: blank numbers and blank categories
+    take the imputer's learned values, in chainml as in scikit-learn."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    write_credit_csv(tmp_path / "blanks.csv", rows=800, blanks=True)
+    pipeline, frame, trusted = _fit_and_dump(
+        _pipeline(
+            ("amount", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+             ["amount"]),
+            ("purpose", make_pipeline(SimpleImputer(strategy="most_frequent"),
+                                      OneHotEncoder(handle_unknown="ignore")), ["purpose"]),
+            ("age", SimpleImputer(strategy="mean"), ["age"]),
+        ),
+        tmp_path / "blanks.csv", tmp_path / "imputed.skops",
+    )  # fmt: skip
+    assert frame["amount"].isna().sum() > 0 and frame["purpose"].isna().sum() > 0
+    dataset = chainml.Dataset.from_csv(
+        tmp_path / "blanks.csv", target="label", positive="bad", data_dir=tmp_path / "data"
+    )
+    model = chainml.Model.import_(
+        tmp_path / "imputed.skops", dataset, trust=tuple(trusted), resamples=20
+    )
+    blocks = model.card["imported"]["encoding"]["blocks"]
+    assert blocks[0]["fill"] == pytest.approx(frame["amount"].median())
+    assert blocks[1]["imputed"] and blocks[1]["fill"] == frame["purpose"].mode()[0]
+    expected = pipeline.predict_proba(frame.drop(columns="label"))[:, 1]
+    encoded = model.dataset()
+    assert np.max(np.abs(model.predict_proba(encoded.X)[:, 1] - expected)) <= IMPORT_TOLERANCE
+    threshold = model.card["threshold"]["probability"]
+    assert (model.predict(encoded.X) == (expected >= threshold)).all()
 
 
 def _encoder_cases() -> list[tuple[str, Any, dict[str, Any]]]:

@@ -83,6 +83,8 @@ class OneHotBlock:
     unknown_slot: int | None = None  # the feature of an unknown value (unknown == "slot")
     missing: str | None = None  # the encoder's missing marker: "none" or "nan" (None: no such)
     boxed: bool = False  # fitted on an object column: the library takes its numbers as objects
+    imputed: bool = False  # a SimpleImputer before the encoder: a blank cell is ``fill``
+    fill: Category = None
 
     def __post_init__(self) -> None:
         if self.unknown not in UNKNOWN:
@@ -115,13 +117,14 @@ class OneHotBlock:
     def key(self, cell: object) -> Category:
         """The category a raw cell is, compared as the encoder compares (ValueError if bad)."""
         if self.numeric:
-            return None if is_missing(cell) else parse_number(cell)
-        if cell is None or (isinstance(cell, float) and math.isnan(cell)):
-            return None
-        text = str(cell)
-        if text in self.index or not is_missing(text):
-            return text
-        return None  # a blank cell: the missing category, when the encoder has one
+            key: Category = None if is_missing(cell) else parse_number(cell)
+        elif cell is None or (isinstance(cell, float) and math.isnan(cell)):
+            key = None
+        else:
+            text = str(cell)
+            # a blank cell: the missing category, when the encoder has one
+            key = text if text in self.index or not is_missing(text) else None
+        return self.fill if key is None and self.imputed else key
 
     @cached_property
     def integers(self) -> bool:
@@ -170,6 +173,7 @@ class OneHotBlock:
             "slots": list(self.slots), "width": self.width,
             "values": "number" if self.numeric else "text", "unknown": self.unknown,
             "unknown_slot": self.unknown_slot, "missing": self.missing, "boxed": self.boxed,
+            "imputed": self.imputed, "fill": self.fill,
         }  # fmt: skip
 
 
@@ -178,30 +182,33 @@ class NumberBlock:
     """One numeric raw column, the number itself (a scaler is folded into the model)."""
 
     column: str
+    fill: float | None = None  # a SimpleImputer's value for a blank cell (None: no imputer)
 
     def feature_names(self) -> tuple[str, ...]:
         """The column's name."""
         return (self.column,)
 
     def typed(self, cell: object) -> object:
-        """The cell as a float (NaN when blank)."""
-        return math.nan if is_missing(cell) else parse_number(cell)
+        """The cell as a float (NaN when blank and not imputed)."""
+        if is_missing(cell):
+            return math.nan if self.fill is None else self.fill
+        return parse_number(cell)
 
     def encode(self, cells: Sequence[object]) -> tuple[npt.NDArray[np.float64], list[str], str]:
         """The numbers; a blank or text cell is the first bad cell's error."""
         out = np.zeros((len(cells), 1), dtype=np.float64)
         for row, cell in enumerate(cells):
             try:
-                if is_missing(cell):
+                if is_missing(cell) and self.fill is None:
                     raise ValueError("blank (the pipeline has no imputer for this column)")
-                out[row, 0] = parse_number(cell)
+                out[row, 0] = self.fill if is_missing(cell) else parse_number(cell)
             except ValueError as err:
                 return out, [], f"row {row + 1}: {err}"
         return out, [], ""
 
     def document(self) -> dict[str, Any]:
         """What the card records."""
-        return {"type": "number", "column": self.column}
+        return {"type": "number", "column": self.column, "fill": self.fill}
 
 
 Block = OneHotBlock | NumberBlock
@@ -339,7 +346,8 @@ class ColumnEncoding:
         blocks: list[Block] = []
         for block in document["blocks"]:
             if block["type"] == "number":
-                blocks.append(NumberBlock(block["column"]))
+                fill = block.get("fill")
+                blocks.append(NumberBlock(block["column"], None if fill is None else float(fill)))
                 continue
             numeric = block["values"] == "number"
             blocks.append(OneHotBlock(
@@ -348,11 +356,18 @@ class ColumnEncoding:
                       for c in block["categories"]),
                 tuple(block["slots"]), int(block["width"]), numeric, str(block["unknown"]),
                 block["unknown_slot"], block["missing"], bool(block.get("boxed", False)),
+                bool(block.get("imputed", False)), _fill(block.get("fill"), numeric),
             ))  # fmt: skip
         encoding = cls(tuple(blocks))
         if list(encoding.feature_names) != list(document["features"]):
             raise InvalidInputError("the card's encoding does not give its own feature names")
         return encoding
+
+
+def _fill(value: Any, numeric: bool) -> Category:
+    if value is None:
+        return None
+    return float(value) if numeric else str(value)
 
 
 #: The name the service reads cards with (one class: every imported encoding is a

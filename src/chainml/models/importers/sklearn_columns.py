@@ -9,6 +9,9 @@ What a pipeline may do before its classifier, and how chainml represents it exac
   :class:`~chainml.models.importers.encoding.OneHotBlock` s, and scaled or passed-through
   columns :class:`~chainml.models.importers.encoding.NumberBlock` s whose affine map joins the
   model's standardization (``mean``, ``scale``);
+- a ``SimpleImputer`` (``missing_values=NaN``, no indicator), alone or first in a nested
+  ``Pipeline`` before one of those: its learned values fill blank cells
+  (:class:`~chainml.models.importers.encoding.NumberBlock` ``fill``, ``OneHotBlock`` ``fill``);
 - then, optionally, one of those scalers over every feature.
 
 Anything else is refused with :class:`UnsupportedTransformerError` naming the transformer and
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -276,8 +280,6 @@ def column_transformer(
     Its input columns are the names it was fitted with (a DataFrame's), else ``columns``, the
     data's, by position.
     """
-    from sklearn.preprocessing import OneHotEncoder
-
     named = getattr(transformer, "feature_names_in_", None)
     names = tuple(str(n) for n in named) if named is not None else columns
     if named is None and transformer.n_features_in_ != len(columns):
@@ -293,29 +295,85 @@ def column_transformer(
         selected = _resolve(spec, names, where)
         if step == "drop" or not selected:
             continue
-        if _is_passthrough(step):
-            scaling = (np.zeros(len(selected)), np.ones(len(selected)))
-        elif isinstance(step, OneHotEncoder):
-            found = one_hot_blocks(step, selected, where)
-            check_one_hot(step, found, named is not None, where)
-            blocks.extend(found)
-            width = sum(block.width for block in found)
-            means.append(np.zeros(width))
-            scales.append(np.ones(width))
-            continue
-        else:
-            reason = _unsupported(step)
-            found_affine = affine(step, len(selected)) if not reason else None
-            if found_affine is None:
-                raise UnsupportedTransformerError(where, selected, reason or "not affine")
-            scaling = found_affine
-        blocks.extend(NumberBlock(column) for column in selected)
-        means.append(np.asarray(scaling[0], dtype=np.float64))
-        scales.append(np.asarray(scaling[1], dtype=np.float64))
+        found, (mean, scale) = _step_blocks(step, selected, where)
+        blocks.extend(found)
+        means.append(np.asarray(mean, dtype=np.float64))
+        scales.append(np.asarray(scale, dtype=np.float64))
     if not blocks:
         raise UnsupportedTransformerError("ColumnTransformer", names, "it keeps no column")
     encoding = ColumnEncoding(tuple(blocks))
     return encoding, (np.concatenate(means), np.concatenate(scales))
+
+
+def _step_blocks(
+    step: Any, selected: list[str], where: str
+) -> tuple[list[Block], tuple[FloatArray, FloatArray]]:
+    """The blocks of one ColumnTransformer entry and the ``(mean, scale)`` of its features.
+
+    ``step`` is a supported transformer, a ``SimpleImputer``, or a ``Pipeline`` of a
+    ``SimpleImputer`` and then one supported transformer.
+    """
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    fills: list[Any] | None = None
+    if isinstance(step, Pipeline):
+        inner = [s for _, s in step.steps if s is not None and s != "passthrough"]
+        if len(inner) == 2 and isinstance(inner[0], SimpleImputer):
+            fills, step = imputed_values(inner[0], selected, where), inner[1]
+        elif len(inner) == 1:
+            step = inner[0]
+        else:
+            raise UnsupportedTransformerError(
+                where, selected, "a nested Pipeline is read when it is a SimpleImputer and then "
+                f"one of {', '.join(SUPPORTED)}",
+            )  # fmt: skip
+    elif isinstance(step, SimpleImputer):
+        fills, step = imputed_values(step, selected, where), "passthrough"
+    if isinstance(step, OneHotEncoder):
+        named = getattr(step, "feature_names_in_", None) is not None
+        found = one_hot_blocks(step, selected, where)
+        check_one_hot(step, found, named, where)
+        if fills is not None:
+            found = [replace(block, imputed=True, fill=_category(fill, block.numeric))
+                     for block, fill in zip(found, fills, strict=True)]  # fmt: skip
+        width = sum(block.width for block in found)
+        return list(found), (np.zeros(width), np.ones(width))
+    if _is_passthrough(step):
+        scaling: tuple[FloatArray, FloatArray] = (np.zeros(len(selected)), np.ones(len(selected)))
+    else:
+        reason = _unsupported(step)
+        found_affine = affine(step, len(selected)) if not reason else None
+        if found_affine is None:
+            raise UnsupportedTransformerError(where, selected, reason or "not affine")
+        scaling = found_affine
+    numbers: list[Block] = [
+        NumberBlock(column, None if fills is None else _number_fill(fill, column, where))
+        for column, fill in zip(selected, fills or [None] * len(selected), strict=True)
+    ]
+    return numbers, scaling
+
+
+def imputed_values(imputer: Any, selected: list[str], where: str) -> list[Any]:
+    """A fitted ``SimpleImputer``'s value for a blank cell of each column (NaN is a blank)."""
+    missing = imputer.missing_values
+    if imputer.add_indicator or not (isinstance(missing, float) and math.isnan(missing)):
+        raise UnsupportedTransformerError(
+            where, selected, "a SimpleImputer is read with missing_values=NaN and no indicator"
+        )
+    values = list(imputer.statistics_)
+    if len(values) != len(selected) or any(_missing(v) for v in values):
+        raise UnsupportedTransformerError(
+            where, selected, "its SimpleImputer learned no value for a column (all blank)"
+        )
+    return values
+
+
+def _number_fill(value: Any, column: str, where: str) -> float:
+    if not _is_number(value):
+        raise UnsupportedTransformerError(where, [column], f"imputes text {value!r} in numbers")
+    return float(value)
 
 
 def _unsupported(step: Any) -> str:
@@ -326,6 +384,7 @@ def _unsupported(step: Any) -> str:
     if kind in SUPPORTED:
         return ""
     return (
-        f"chainml represents {', '.join(SUPPORTED)}, 'passthrough' and 'drop' exactly, not "
+        f"chainml represents {', '.join(SUPPORTED)}, SimpleImputer, 'passthrough' and 'drop' "
+        f"exactly, not "
         f"{kind}; encode these columns with one of them, or leave them out"
     )
