@@ -146,25 +146,34 @@ class OneHotBlock:
 
     def encode(self, cells: Sequence[object]) -> tuple[npt.NDArray[np.float64], list[str], str]:
         """Features of a column of cells; the unknown values and the first bad cell's error."""
-        index = self.index
         out = np.zeros((len(cells), self.width), dtype=np.float64)
         unknown: list[str] = []
         bad = ""
+        seen: dict[object, tuple[int | None, str | None]] = {}  # repeated cells: looked up once
         for row, cell in enumerate(cells):
-            try:
-                key = self.key(cell)
-            except ValueError as err:
-                bad = bad or f"row {row + 1}: {err}"
-                continue
-            position = index.get(key)
-            if position is None:
-                unknown.append(category_text(key))
-                slot = self.unknown_slot
+            if isinstance(cell, str) and cell in seen:
+                slot, unseen = seen[cell]
             else:
-                slot = self.slots[position]
+                try:
+                    slot, unseen = self._slot(cell)
+                except ValueError as err:
+                    bad = bad or f"row {row + 1}: {err}"
+                    continue
+                if isinstance(cell, str):
+                    seen[cell] = (slot, unseen)
+            if unseen is not None:
+                unknown.append(unseen)
             if slot is not None:
                 out[row, slot] = 1.0
         return out, unknown, bad
+
+    def _slot(self, cell: object) -> tuple[int | None, str | None]:
+        """The feature a cell sets (None: none) and, for an unknown value, its text."""
+        key = self.key(cell)
+        position = self.index.get(key)
+        if position is None:
+            return self.unknown_slot, category_text(key)
+        return self.slots[position], None
 
     def document(self) -> dict[str, Any]:
         """What the card records."""
