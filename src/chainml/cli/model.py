@@ -33,7 +33,6 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Models: train, evaluate, export to ONNX, register on chain, show.", no_args_is_help=True
 )
-_KINDS = ("lr", "lgbm", "mlp")
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:
@@ -149,13 +148,13 @@ def train(
     `chainml data schema`, and correctable with --schema. A failed run stores nothing.
     """
     from chainml.api.dataset import Dataset
-    from chainml.api.model import Model
+    from chainml.api.model import KINDS, Model
     from chainml.models.card import parse_labels
     from chainml.models.metrics import parse_rule
     from chainml.models.split import describe, split_columns
 
-    kinds = list(_KINDS) if kind == "all" else [kind]
-    if any(k not in _KINDS for k in kinds):
+    kinds = list(KINDS) if kind == "all" else [kind]
+    if any(k not in KINDS for k in kinds):
         raise InvalidInputError(f"--kind must be one of lr, lgbm, mlp, all; got {kind!r}")
     extra = _parse_params(param or [])
     if extra and len(kinds) > 1:
