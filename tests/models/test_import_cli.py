@@ -64,7 +64,8 @@ def test_untrusted_skops_type_is_refused_with_exit_2(capsys, tmp_path, csv_file,
     assert list_models(tmp_path / "data") == []
     # trusting it by name loads the file; chainml then says why it cannot map the step
     code, _, err = _import(capsys, tmp_path, csv_file, str(path), "--trust", f"{__name__}.Doubler")
-    assert code == 2 and "step Doubler is not supported" in flat(err)
+    assert code == 2 and "Doubler (step 1 of Pipeline(Doubler, LogisticRegression))" in flat(err)
+    assert "not supported" in flat(err)
 
 
 def test_pickle_needs_allow_pickle_and_warns(capsys, tmp_path, csv_file, dataset) -> None:

@@ -1,15 +1,18 @@
 """``chainml.Model``: a stored, verified model — trained, evaluated and registered from Python.
 
-``Model.train`` is ``chainml model train`` for one kind (fit on the split, place the integer
-threshold, evaluate on the test split, export and verify the ONNX graph, store card and
-files); ``Model.load`` is what every other command starts from; ``evaluate`` and ``register``
-are ``model evaluate`` and ``model register``. Scoring follows scikit-learn's names:
-``decision_function`` (logits), ``predict_proba`` (two columns) and ``predict`` (the
-decisions of record: the integer model against the integer threshold, as on chain).
+``Model.train_each`` is ``chainml model train`` (for each kind: fit on the split, place the
+integer threshold, evaluate on the test split, export and verify the ONNX graph, store card
+and files) and ``Model.train`` its one-kind form; ``Model.load`` is what every other command
+starts from; ``evaluate`` and ``register`` are ``model evaluate`` and ``model register``.
+Scoring follows scikit-learn's names: ``decision_function`` (logits), ``predict_proba`` (two
+columns) and ``predict`` (the decisions of record: the integer model against the integer
+threshold, as on chain).
 """
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,27 +74,74 @@ class Model:
         round a fraction sent for an integral feature. Storing the same model again leaves
         the stored one untouched (``new`` is then False).
         """
+        [model] = cls.train_each(
+            dataset, (kind,), seed=seed, split=split, threshold_rule=threshold_rule, use=use,
+            labels=labels, preset=preset, params=params, resamples=resamples,
+            round_inputs=round_inputs, data_dir=data_dir, steps=steps,
+        )  # fmt: skip
+        return model
+
+    @classmethod
+    def train_each(
+        cls,
+        dataset: Dataset,
+        kinds: Sequence[str] = KINDS,
+        *,
+        seed: int = 0,
+        split: str | None = None,
+        threshold_rule: str = "f1",
+        use: str | None = None,
+        labels: tuple[str, str] | None = None,
+        preset: str = "quality",
+        params: dict[str, Any] | None = None,
+        resamples: int = 1000,
+        round_inputs: bool = False,
+        data_dir: Path | str | None = None,
+        steps: StepReporter | None = None,
+    ) -> list[Model]:
+        """Train one model of each of ``kinds`` on the same split (``chainml model train``).
+
+        The options are :meth:`train`'s (``params`` needs a single kind: they differ per
+        kind). All or nothing: when one kind fails, the models this call stored are removed
+        and the dataset's schema is not stored.
+        """
         from chainml.models.artifacts import save_model
+        from chainml.models.metrics import parse_rule
         from chainml.models.split import make_split
         from chainml.models.tabular import store_schema
         from chainml.models.train import train_model
 
-        if kind not in KINDS:
-            raise InvalidInputError(f"kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        unknown = [kind for kind in kinds if kind not in KINDS]
+        if unknown or not kinds:
+            raise InvalidInputError(
+                f"kind must be one of {', '.join(KINDS)}; got {', '.join(map(repr, unknown))}"
+            )
+        if params and len(kinds) > 1:
+            raise InvalidInputError("params need a single kind (parameters differ per kind)")
+        parse_rule(threshold_rule)  # fail before the expensive part
         folder = Path(data_dir) if data_dir is not None else dataset.data_dir
-        trained = train_model(
-            dataset.data, kind, seed=seed,
-            params={**({"preset": preset} if kind == "lgbm" else {}), **(params or {})},
-            threshold_rule=threshold_rule, split=make_split(dataset.data, split, seed=seed),
-            resamples=resamples, steps=steps,
-            input_rounding="nearest" if round_inputs else "exact",
-        )  # fmt: skip
-        artifact, new = save_model(
-            folder, trained, dataset_spec=dataset.spec, use=use, labels=labels
-        )
+        parts = make_split(dataset.data, split, seed=seed)
+        models: list[Model] = []
+        try:
+            for kind in kinds:
+                trained = train_model(
+                    dataset.data, kind, seed=seed,
+                    params={**({"preset": preset} if kind == "lgbm" else {}), **(params or {})},
+                    threshold_rule=threshold_rule, split=parts, resamples=resamples,
+                    steps=steps, input_rounding="nearest" if round_inputs else "exact",
+                )  # fmt: skip
+                artifact, new = save_model(
+                    folder, trained, dataset_spec=dataset.spec, use=use, labels=labels
+                )
+                models.append(cls(artifact, folder, trained, new))
+        except BaseException:
+            for model in models:  # a failed run leaves nothing behind
+                if model.new:
+                    shutil.rmtree(model.path, ignore_errors=True)
+            raise
         if dataset.schema is not None:  # later loads of this file encode it the same way
             store_schema(folder, Path(dataset.spec), dataset.schema)
-        return cls(artifact, folder, trained, new)
+        return models
 
     @classmethod
     def import_(
@@ -105,6 +155,7 @@ class Model:
         threshold_rule: str = "f1",
         resamples: int = 1000,
         split: str | None = None,
+        round_inputs: bool = False,
         data_dir: Path | str | None = None,
     ) -> Model:
         """Import a model trained elsewhere (``chainml model import``) and store it.
@@ -114,8 +165,9 @@ class Model:
         ``runs:/ID/PATH`` URI (with ``tracking_uri``). skops files load only the types
         scikit-learn ships plus those named in ``trust``; pickles only with ``allow_pickle``.
         The model is evaluated on ``dataset``'s test split and stored with its card, ONNX
-        graph and integer decision policy, as training stores one; ``split`` is as in
-        :meth:`train`.
+        graph and integer decision policy, as training stores one; ``split`` and
+        ``round_inputs`` are as in :meth:`train`. :meth:`onchain_status` says whether it can
+        also be compiled on chain.
         """
         from chainml.models.importing import import_model, input_table
 
@@ -124,7 +176,7 @@ class Model:
             str(source), input_table(dataset.data, dataset.spec), folder,
             dataset_spec=dataset.spec, trust=trust, allow_pickle=allow_pickle,
             tracking_uri=tracking_uri, threshold_rule=threshold_rule, resamples=resamples,
-            split=split,
+            split=split, input_rounding="nearest" if round_inputs else "exact",
         )  # fmt: skip
         return cls(result.artifact, folder, None, result.new)
 
@@ -179,24 +231,53 @@ class Model:
         """The decisions of record (1: the integer score reaches the integer threshold)."""
         return self.artifact.decide(X).astype(np.int8)
 
+    def dataset(
+        self, spec: str | None = None, *, target: str | None = None, order: str | None = None
+    ) -> Dataset:
+        """The rows of ``spec`` (default: the card's dataset) as this model takes them.
+
+        A model with a schema encodes them with it (and groups them by the column its
+        ``group:COLUMN`` split used); an imported pipeline that encodes raw columns itself
+        encodes them with its own encoding and reads the label its card records; other models
+        take the dataset's numeric features (``target`` and ``order`` name a CSV's label and
+        time columns).
+        """
+        from chainml.models.importing import encoded_dataset
+
+        spec = spec or self.card["dataset"].get("spec")
+        if spec is None:
+            raise InvalidInputError(
+                "the card names no dataset spec (the model was not trained from a dataset "
+                "spec); give the dataset to evaluate on (--data)"
+            )
+        encoded = encoded_dataset(self.artifact, spec, self.data_dir)
+        if encoded is not None:
+            return Dataset(encoded, spec, self.data_dir)
+        group = None
+        if self.schema is not None:  # split as it was
+            method = str(self.card["dataset"].get("split", {}).get("method", ""))
+            group = method.partition(":")[2] if method.startswith("group:") else None
+        return Dataset.load(
+            spec, target=target, order=order, schema=self.schema, group=group,
+            data_dir=self.data_dir,
+        )  # fmt: skip
+
     def evaluate(self, dataset: Dataset | None = None, *, resamples: int = 1000) -> dict[str, Any]:
         """Metrics at the model's threshold: on its own test split, or on every row of others.
 
-        Without ``dataset`` the card's dataset spec is loaded again (a model trained from the
-        CLI or :meth:`train` records it), encoded with the model's own schema.
+        Without ``dataset``, :meth:`dataset` loads the card's dataset again, encoded as the
+        model takes it.
         """
         from chainml.models.evaluate import evaluate_model
 
-        if dataset is None:
-            spec = self.card["dataset"].get("spec")
-            if spec is None:
-                raise InvalidInputError(
-                    "the card names no dataset spec; pass the dataset to evaluate on"
-                )
-            method = str(self.card["dataset"].get("split", {}).get("method", ""))
-            group = method.partition(":")[2] if method.startswith("group:") else None
-            dataset = Dataset.load(spec, schema=self.schema, group=group, data_dir=self.data_dir)
-        return evaluate_model(self.artifact, dataset.data, resamples=resamples)
+        data = dataset if dataset is not None else self.dataset()
+        return evaluate_model(self.artifact, data.data, resamples=resamples)
+
+    def onchain_status(self) -> tuple[bool, str]:
+        """Whether its integer model can be compiled to a contract, and why (not)."""
+        from chainml.models.importing import onchain_status
+
+        return onchain_status(self.artifact)
 
     def register(self, env: Env, *, uri: str | None = None) -> Registration:
         """Record the model in ``env``'s registry (deploying governance on first use).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -27,38 +26,13 @@ from chainml.errors import DataDirectoryError, InvalidInputError
 from chainml.files import write_atomic
 
 if TYPE_CHECKING:
-    from chainml.models.artifacts import ModelArtifact
-    from chainml.models.dataset import Dataset
+    from chainml.api.model import Model
     from chainml.models.train import TrainedModel
     from chainml.models.train_base import Progress as ProgressCallback
 
 app = typer.Typer(
     help="Models: train, evaluate, export to ONNX, register on chain, show.", no_args_is_help=True
 )
-_KINDS = ("lr", "lgbm", "mlp")
-
-
-def _load_dataset(
-    spec: str, data_dir: Path, target: str | None, order: str | None, **csv: Any
-) -> Dataset:
-    """The dataset named by ``spec`` (creditcard, simulated[:N[:SEED]] or a CSV path)."""
-    from chainml.models.sources import load_dataset
-
-    return load_dataset(spec, data_dir, target=target, order=order, **csv)
-
-
-def _split_columns(split: str | None, order: str | None) -> tuple[str | None, str | None]:
-    """``(order, group)`` columns implied by ``--split`` and ``--order``."""
-    if split is None:
-        return order, None
-    from chainml.models.split import parse_method
-
-    method, column = parse_method(split)
-    if method == "time" and column is not None:
-        if order is not None and order != column:
-            raise InvalidInputError(f"--split {split} and --order {order} name different columns")
-        return column, None
-    return order, column if method == "group" else None
 
 
 def _parse_params(values: list[str]) -> dict[str, Any]:
@@ -173,65 +147,49 @@ def train(
     Any CSV works: its schema (column kinds, encodings, blanks) is inferred, shown by
     `chainml data schema`, and correctable with --schema. A failed run stores nothing.
     """
-    from chainml.models.artifacts import save_model
+    from chainml.api.dataset import Dataset
+    from chainml.api.model import KINDS, Model
     from chainml.models.card import parse_labels
     from chainml.models.metrics import parse_rule
-    from chainml.models.split import describe, make_split
-    from chainml.models.tabular import store_schema
-    from chainml.models.train import train_model
+    from chainml.models.split import describe, split_columns
 
-    kinds = list(_KINDS) if kind == "all" else [kind]
-    if any(k not in _KINDS for k in kinds):
+    kinds = list(KINDS) if kind == "all" else [kind]
+    if any(k not in KINDS for k in kinds):
         raise InvalidInputError(f"--kind must be one of lr, lgbm, mlp, all; got {kind!r}")
     extra = _parse_params(param or [])
     if extra and len(kinds) > 1:
         raise InvalidInputError("--param needs a single --kind (parameters differ per kind)")
     parse_rule(threshold_rule)
     words = parse_labels(labels) if labels is not None else None
-    order, group = _split_columns(split_method, order)
-    csv_options = {"positive": positive, "schema_file": schema_file, "group": group}
-    data_dir = settings_of(ctx).data_dir
-    dataset = _load_dataset(
-        data, data_dir, target, order, **{k: v for k, v in csv_options.items() if v is not None}
-    )
-    split = make_split(dataset, split_method, seed=seed)
-    results: list[tuple[str, TrainedModel, ModelArtifact, bool]] = []
-    try:
-        with _steps() as step:
-            for k in kinds:
-                params = {**({"preset": preset} if k == "lgbm" else {}), **extra}
-                trained = train_model(
-                    dataset, k, seed=seed, params=params, threshold_rule=threshold_rule,
-                    split=split, resamples=resamples, steps=step,
-                    input_rounding="nearest" if round_inputs else "exact",
-                )  # fmt: skip
-                artifact, new = save_model(
-                    data_dir, trained, dataset_spec=data, use=use, labels=words
-                )
-                results.append((k, trained, artifact, new))
-    except BaseException:
-        for _, _, artifact, new in results:  # a failed run leaves nothing behind
-            if new:
-                shutil.rmtree(artifact.path, ignore_errors=True)
-        raise
-    if dataset.schema is not None:  # stored only now: a failed run stores no schema
-        store_schema(data_dir, Path(data), dataset.schema)
+    order, group = split_columns(split_method, order)
+    dataset = Dataset.load(
+        data, target=target, positive=positive, schema=schema_file, order=order, group=group,
+        data_dir=settings_of(ctx).data_dir,
+    )  # fmt: skip
+    with _steps() as step:
+        models = Model.train_each(
+            dataset, kinds, seed=seed, split=split_method, threshold_rule=threshold_rule,
+            use=use, labels=words, preset=preset, params=extra, resamples=resamples,
+            round_inputs=round_inputs, steps=step,
+        )  # fmt: skip
+    results = list(zip(kinds, models, strict=True))
     if as_json:
         print_json([
-            {"kind": k, "model_id": a.model_id, "path": str(a.path), "new": new,
-             "metrics": a.card["metrics"]["test"], "threshold": a.card["threshold"],
-             "decision_policy": a.card["decision_policy"]}
-            for k, _, a, new in results
+            {"kind": k, "model_id": m.model_id, "path": str(m.path), "new": m.new,
+             "metrics": m.card["metrics"]["test"], "threshold": m.card["threshold"],
+             "decision_policy": m.card["decision_policy"]}
+            for k, m in results
         ])  # fmt: skip
         return
     out = console()
+    split = _trained(models[0]).split
     parts = split.summary()
-    time_column = dataset.schema.time if dataset.schema is not None else None
-    words_used = results[0][2].card["use"]["decisions"] if results else {}
+    schema = dataset.schema
+    words_used = models[0].card["use"]["decisions"]
     encoding = (
-        f"\nencoding: schema {dataset.schema.digest()} ({len(dataset.feature_names)} features "
-        f"from {len(dataset.schema.feature_columns)} columns; `chainml data schema {data}`)"
-        if dataset.schema is not None
+        f"\nencoding: schema {schema.digest()} ({len(dataset.feature_names)} features "
+        f"from {len(schema.feature_columns)} columns; `chainml data schema {data}`)"
+        if schema is not None
         else ""
     )
     out.print(
@@ -239,29 +197,35 @@ def train(
         f"commitment {dataset.commitment()}{encoding}\nsplit {split.method}: "
         + ", ".join(f"{n} {p['rows']:,} / {p['positives']:,} positives" for n, p in parts.items())
     )
+    time_column = schema.time if schema is not None else None
     description = describe(split.method, split.seed, split.test_fraction, time_column)
     table = Table(title=f"Test split ({description})")
     for i, column in enumerate((*_METRIC_COLUMNS, "train s", "peak RSS")):
         table.add_column(column, justify="left" if i == 0 else "right")
-    for k, trained, artifact, _ in results:
-        row = _metric_row(k, artifact.card["metrics"]["test"])
-        table.add_row(
-            *row, f"{trained.training.seconds:.1f}", format_bytes(trained.training.peak_rss_bytes)
-        )
+    for k, model in results:
+        training = _trained(model).training
+        row = _metric_row(k, model.card["metrics"]["test"])
+        table.add_row(*row, f"{training.seconds:.1f}", format_bytes(training.peak_rss_bytes))
     out.print(table)
-    for k, _, artifact, new in results:
-        threshold = artifact.card["threshold"]
-        policy = artifact.card["decision_policy"]
-        state = "stored" if new else "already stored (unchanged)"
+    for k, model in results:
+        threshold = model.card["threshold"]
+        policy = model.card["decision_policy"]
+        state = "stored" if model.new else "already stored (unchanged)"
         out.print(
-            f"{k}: model {artifact.model_id} {state} in {artifact.path}\n"
-            f"    use {artifact.card['use']['name']}: class 1 = {words_used.get('1')}, "
+            f"{k}: model {model.model_id} {state} in {model.path}\n"
+            f"    use {model.card['use']['name']}: class 1 = {words_used.get('1')}, "
             f"class 0 = {words_used.get('0')}\n"
             f"    threshold ({threshold['rule']}): integer {policy['threshold_int']} "
             f"(logit {threshold['logit']:.6g}, probability {threshold['probability']:.6g}); "
             f"margin {policy['margin_logit']:.3g} > 2 x proven error "
             f"{policy['error_bound_logit']:.3g}: {'yes' if policy['proven'] else 'NO'}"
         )
+
+
+def _trained(model: Model) -> TrainedModel:
+    """The training run of a model ``Model.train_each`` just made."""
+    assert model.trained is not None
+    return model.trained
 
 
 @app.command()
@@ -278,27 +242,11 @@ def evaluate(
     as_json: JSON = False,
 ) -> None:
     """Score a stored model on a dataset at its recorded threshold (the test split of its own)."""
-    from chainml.models.artifacts import load_model
-    from chainml.models.evaluate import evaluate_model
-    from chainml.models.importing import encoded_dataset
+    from chainml.api.model import Model
 
-    data_dir = settings_of(ctx).data_dir
-    model = load_model(data_dir, model_id)
-    spec = data or model.card["dataset"].get("spec")
-    if spec is None:
-        raise InvalidInputError(
-            "the card names no dataset spec (the model was not trained from the CLI); give --data"
-        )
-    csv: dict[str, Any] = {}
-    if model.schema is not None:  # encode with the model's own schema, split as it was
-        method = str(model.card["dataset"]["split"].get("method", ""))
-        csv = {"schema": model.schema}
-        if method.startswith("group:"):
-            csv["group"] = method.partition(":")[2]
-    dataset = encoded_dataset(model, spec, data_dir)  # an imported pipeline's own encoding
-    if dataset is None:
-        dataset = _load_dataset(spec, data_dir, target, order, **csv)
-    result = evaluate_model(model, dataset, resamples=resamples)
+    model = Model.load(model_id, data_dir=settings_of(ctx).data_dir)
+    dataset = model.dataset(data, target=target, order=order)
+    result = model.evaluate(dataset, resamples=resamples)
     if as_json:
         print_json(result)
         return
@@ -315,8 +263,8 @@ def evaluate(
     cells = result["metrics"]["at_threshold"]["confusion"]
     out.print(
         f"at the threshold (rule {result['threshold']['rule']}, integer "
-        f"{result['threshold']['integer']}, logit {model.threshold:.6g}; integer decisions): "
-        f"TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}"
+        f"{result['threshold']['integer']}, logit {model.artifact.threshold:.6g}; integer "
+        f"decisions): TP {cells['tp']}, FP {cells['fp']}, TN {cells['tn']}, FN {cells['fn']}"
     )
 
 

@@ -74,7 +74,8 @@ def import_(
     decision policy and card as a trained model; the output says whether it can be compiled
     on chain or only logged. Untrusted types in a .skops file are refused (exit 2).
     """
-    from chainml.models.importing import evaluation_data, import_model
+    from chainml.api.dataset import Dataset
+    from chainml.api.model import Model
 
     if allow_pickle:
         typer.secho(
@@ -82,35 +83,34 @@ def import_(
             "for a file you made yourself",
             err=True, fg="red", bold=True,
         )  # fmt: skip
-    data_dir = settings_of(ctx).data_dir
-    table = evaluation_data(
-        data, data_dir, target=target, order=order, positive=positive, schema_file=schema_file
-    )
+    dataset = Dataset.load(
+        data, target=target, order=order, positive=positive, schema=schema_file,
+        data_dir=settings_of(ctx).data_dir,
+    )  # fmt: skip
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the pickle warning was printed above
-        result = import_model(
-            source, table, data_dir, dataset_spec=data, trust=trust or [],
-            allow_pickle=allow_pickle,
+        model = Model.import_(
+            source, dataset, trust=tuple(trust or ()), allow_pickle=allow_pickle,
             tracking_uri=tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"),
-            threshold_rule=threshold_rule, resamples=resamples,
-            input_rounding="nearest" if round_inputs else "exact", split=split,
+            threshold_rule=threshold_rule, resamples=resamples, split=split,
+            round_inputs=round_inputs,
         )  # fmt: skip
-    artifact = result.artifact
-    card = artifact.card
+    onchain, onchain_reason = model.onchain_status()
+    card = model.card
     imported = card["imported"]
     if as_json:
         print_json({
-            "model_id": artifact.model_id, "path": str(artifact.path), "new": result.new,
-            "kind": artifact.kind, "imported": imported, "metrics": card["metrics"]["test"],
-            "decision_policy": card["decision_policy"], "onchain": result.onchain,
-            "onchain_reason": result.onchain_reason,
+            "model_id": model.model_id, "path": str(model.path), "new": model.new,
+            "kind": model.kind, "imported": imported, "metrics": card["metrics"]["test"],
+            "decision_policy": card["decision_policy"], "onchain": onchain,
+            "onchain_reason": onchain_reason,
         })  # fmt: skip
         return
     test = card["metrics"]["test"]
     parity = imported["parity_with_library"]
     out = console()
     out.print(
-        f"imported {imported.get('estimator', artifact.kind)} from {imported['file']} "
+        f"imported {imported.get('estimator', model.kind)} from {imported['file']} "
         f"({imported['library']}); chainml's evaluator agrees with it within "
         f"{parity['max_abs_diff_probability']:.2g} on {parity['rows']:,} rows"
     )
@@ -119,15 +119,15 @@ def import_(
         table_out.add_column(column, justify="left" if column == "model" else "right")
     interval = test["pr_auc_interval"]
     table_out.add_row(
-        artifact.kind, f"{test['pr_auc']:.4f}", f"{interval['low']:.3f}-{interval['high']:.3f}",
+        model.kind, f"{test['pr_auc']:.4f}", f"{interval['low']:.3f}-{interval['high']:.3f}",
         f"{test['roc_auc']:.4f}",
     )  # fmt: skip
     out.print(table_out)
     policy = card["decision_policy"]
-    state = "stored" if result.new else "already stored (unchanged)"
+    state = "stored" if model.new else "already stored (unchanged)"
     out.print(
-        f"model {artifact.model_id} {state} in {artifact.path}\n"
+        f"model {model.model_id} {state} in {model.path}\n"
         f"    threshold ({policy['rule']}): integer {policy['threshold_int']} "
         f"(logit {card['threshold']['logit']:.6g}); proven: {'yes' if policy['proven'] else 'NO'}\n"
-        f"    {result.onchain_reason}"
+        f"    {onchain_reason}"
     )

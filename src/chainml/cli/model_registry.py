@@ -17,7 +17,7 @@ from chainml.cli import console, print_json, settings_of
 from chainml.errors import VerificationError
 from chainml.governance.deployments import deployment, governance
 from chainml.governance.match import registry_mismatches
-from chainml.governance.registration import lookup, register_model
+from chainml.governance.registration import lookup
 from chainml.governance.registry import DEFAULT_USE, RegisteredModel
 from chainml.models.artifacts import ModelArtifact, list_models, load_model
 
@@ -41,12 +41,13 @@ def register(
     Deploys the governance contracts on first use. Registering is not approval: that takes a
     governance vote (`chainml gov propose approve`).
     """
+    from chainml.api.model import Model
+
     settings = settings_of(ctx)
-    artifact = load_model(settings.data_dir, model_id)  # verifies every local hash first
+    model = Model.load(model_id, data_dir=settings.data_dir)  # verifies every local hash first
+    artifact = model.artifact
     with connect(settings) as env:
-        done = register_model(
-            env, settings.data_dir, artifact, uri or artifact.path.resolve().as_uri()
-        )
+        done = model.register(env, uri=uri)
         chain_id = env.chain_id
     if done.deployed_governance:
         console().print(f"deployed governance on chain {chain_id}")

@@ -212,10 +212,9 @@ def _imported_markdown(card: dict[str, Any]) -> str:
         "Only the threshold was chosen here (on validation); the model was not refitted.",
     ]
     if encoding:
-        lines.append(
-            f"Encoding (off chain): one-hot of {', '.join(encoding['columns'])}; "
-            f"an unknown value is {encoding['unknown']}."
-        )
+        from chainml.models.importers.encoding import ColumnEncoding
+
+        lines.append(f"Encoding (off chain): {ColumnEncoding.from_document(encoding).describe()}.")
     if "mlflow" in record:
         lines.append(f"MLflow: `{record['mlflow']['uri']}`.")
     return "\n".join(["", *lines, ""])

@@ -259,6 +259,8 @@ def _preprocessing_markdown(pre: dict[str, Any] | None) -> list[str]:
         else:
             how = "as is" if column["kind"] != "boolean" else "1 = " + "/".join(
                 column["true_values"]) + ", 0 = " + "/".join(column["false_values"])  # fmt: skip
+            if column.get("unit"):
+                how = f"whole {column['unit']} since 1970-01-01 UTC"
             if column["indicator"]:
                 how += f"; blank = {column['fill']:g} + a missing indicator"
         kind = "label" if column["name"] == schema["target"] else column["kind"]

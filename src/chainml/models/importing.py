@@ -48,7 +48,8 @@ class InputTable:
     source: str = ""
 
     #: The CSV's own columns and raw text cells (label excluded), for a model that encodes
-    #: them itself (a Pipeline starting with a OneHotEncoder); None for other data.
+    #: them itself (a Pipeline starting with a OneHotEncoder or a ColumnTransformer); None
+    #: for other data.
     raw: InputTable | None = None
     #: The CSV's label column and positive value (what the card records to read it again).
     label: dict[str, str] | None = None
@@ -116,7 +117,7 @@ def encoded_dataset(artifact: ModelArtifact, spec: str, data_dir: Path) -> Datas
     card records: the dataset it was judged on at import, commitment for commitment. None for
     any other model (its features come from the dataset as it is).
     """
-    from chainml.models.importers.encoding import OneHotEncoding
+    from chainml.models.importers.encoding import ColumnEncoding
 
     imported = artifact.card.get("imported") or {}
     if imported.get("encoding") is None:
@@ -125,7 +126,7 @@ def encoded_dataset(artifact: ModelArtifact, spec: str, data_dir: Path) -> Datas
     table = evaluation_data(
         spec, data_dir, target=label.get("column"), positive=label.get("positive")
     )
-    encoding = OneHotEncoding.from_document(imported["encoding"])
+    encoding = ColumnEncoding.from_document(imported["encoding"])
     table = table.select(encoding.columns)
     return Dataset(table.name, encoding.transform(table.values), table.labels,
                    artifact.feature_names, table.order, table.source)  # fmt: skip

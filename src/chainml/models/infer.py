@@ -317,6 +317,8 @@ def _infer_column(name: str, cells: Sequence[str], forced: Mapping[str, Any]) ->
         k: v for k, v in forced.items() if k not in ("kind", "format", "name")
     }
     column = replace(column, **learned)
+    if column.kind == "datetime" and column.feature and "unit" not in forced:
+        column = replace(column, unit="hours")  # epoch seconds do not survive float32
     if column.kind == "categorical":
         return _learn_categories(column, cells, forced)
     if column.kind in ("numeric", "boolean", "datetime") and column.feature:
@@ -383,9 +385,12 @@ def _datetime_format(present: Sequence[str]) -> str:
 
 
 def _learn_fill(column: Column, cells: Sequence[str], forced: Mapping[str, Any]) -> Column:
+    integral = column.kind == "boolean" or bool(column.unit)  # a fill like the values
     fast = plain_numbers(column, cells)
     if fast is not None:  # no blanks: the median is only a fallback for blanks at scoring time
-        fill = float(forced["fill"]) if "fill" in forced else float(np.median(fast))
+        median = float(np.median(column.in_units(fast)))
+        median = float(round(median)) if integral else median
+        fill = float(forced["fill"]) if "fill" in forced else median
         return replace(column, fill=fill, indicator=bool(forced.get("indicator", False)))
     values: list[float] = []
     bad: list[str] = []
@@ -395,7 +400,7 @@ def _learn_fill(column: Column, cells: Sequence[str], forced: Mapping[str, Any])
             missing += 1
             continue
         try:
-            values.append(column.number(cell))
+            values.append(column.in_unit(column.number(cell)))
         except ValueError:
             bad.append(cell.strip())
     if bad:
@@ -404,7 +409,7 @@ def _learn_fill(column: Column, cells: Sequence[str], forced: Mapping[str, Any])
             f"{column.kind!r}; fix them or declare the column categorical"
         )
     fill = float(forced["fill"]) if "fill" in forced else (
-        _median(values, integral=column.kind == "boolean") if values else 0.0)  # fmt: skip
+        _median(values, integral=integral) if values else 0.0)  # fmt: skip
     indicator = bool(forced.get("indicator", missing > 0))
     return replace(column, fill=fill, indicator=indicator)
 

@@ -14,9 +14,11 @@ datetime, id, ignore), whether it is a model feature, and how a raw value become
   frequent, else other;
 - categorical, ``ordinal``: the category's rank by frequency (0 = most frequent), other = the
   number of kept categories;
-- datetime and id columns are never features unless the schema says ``feature = true``
-  (a raw Unix timestamp does not survive float32: see issue 20); a datetime feature is its
-  POSIX seconds.
+- datetime and id columns are never features unless the schema says ``feature = true``;
+  a datetime feature is whole hours since 1970-01-01 UTC (``unit = "hours"``), a number
+  float32 holds exactly until the year 3800: raw POSIX seconds do not survive float32 (the
+  ONNX graph's input), and trees split between seconds that float32 cannot tell apart (issue
+  20 had such a bug). A datetime feature without that unit is refused.
 
 :meth:`Schema.encode_record` turns one raw record (column name -> raw value) into the model's
 feature vector in :attr:`Schema.feature_names` order; :meth:`Schema.encode_columns` does the
@@ -51,6 +53,8 @@ MISSING_CATEGORY = "(missing)"
 OTHER = "(other)"
 #: Datetime formats: POSIX seconds, POSIX milliseconds, ISO 8601 text (naive = UTC).
 DATETIME_FORMATS = ("seconds", "milliseconds", "iso")
+#: The units of a datetime feature, with their length in seconds: whole hours since the epoch.
+DATETIME_UNITS = {"hours": 3600}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -89,6 +93,7 @@ class Column:
     true_values: tuple[str, ...] = ()  # boolean: lower-cased tokens read as 1
     false_values: tuple[str, ...] = ()  # boolean: lower-cased tokens read as 0
     format: str = ""  # datetime: seconds | milliseconds | iso
+    unit: str = ""  # a datetime feature: hours (whole hours since 1970-01-01 UTC)
 
     def feature_names(self) -> tuple[str, ...]:
         """The features this column contributes, in order (none unless it is a feature)."""
@@ -116,6 +121,13 @@ class Column:
             found.append("true_values must be non-empty and disjoint from false_values")
         if self.kind == "datetime" and self.format not in DATETIME_FORMATS:
             found.append(f"format {self.format!r} is not one of {', '.join(DATETIME_FORMATS)}")
+        if self.kind == "datetime" and self.feature and self.unit not in DATETIME_UNITS:
+            found.append(
+                'a datetime feature is whole hours since 1970 (unit = "hours"): raw POSIX '
+                "seconds do not survive float32, the ONNX graph's input type"
+            )
+        if self.unit and not (self.kind == "datetime" and self.unit in DATETIME_UNITS):
+            found.append(f'unit {self.unit!r}: only a datetime column has one ("hours")')
         if self.feature and self.kind in ("id", "ignore"):
             found.append(f"a {self.kind} column cannot be a feature (set kind to numeric or "
                          "categorical to use it)")  # fmt: skip
@@ -129,8 +141,20 @@ class Column:
             return self._categorical(value)
         if is_missing(value):
             return (self.fill, 1.0) if self.indicator else (self.fill,)
-        number = self.number(value)
+        number = self.in_unit(self.number(value))
         return (number, 0.0) if self.indicator else (number,)
+
+    def in_unit(self, number: float) -> float:
+        """A present value's feature: the number, or whole hours for a datetime feature."""
+        if self.unit:
+            return float(math.floor(number / DATETIME_UNITS[self.unit]))
+        return number
+
+    def in_units(self, numbers: FloatArray) -> FloatArray:
+        """:meth:`in_unit` of many numbers at once."""
+        if self.unit:
+            return np.floor(numbers / DATETIME_UNITS[self.unit])
+        return numbers
 
     def number(self, value: object) -> float:
         """The number a present numeric, boolean or datetime value stands for."""
@@ -296,7 +320,7 @@ class Schema:
             if fast is not None:  # every cell a finite number: no Python loop per cell
                 width = 2 if column.indicator else 1
                 block = np.zeros((len(values), width), dtype=np.float64)
-                block[:, 0] = fast
+                block[:, 0] = column.in_units(fast)
                 blocks.append(block)
                 continue
             rows: list[tuple[float, ...]] = []
@@ -385,9 +409,10 @@ class Schema:
         data = asdict(self)
         del data["_names"]
         data["columns"] = [
-            {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(c).items()}
+            {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(c).items()
+             if k != "unit" or v}  # no unit: the form (and digest) of schemas before units
             for c in self.columns
-        ]
+        ]  # fmt: skip
         data["negatives"] = list(self.negatives)
         data["feature_names"] = list(self.feature_names)
         return data
@@ -428,6 +453,7 @@ class Schema:
 _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "name": str, "kind": str, "feature": bool, "fill": (int, float), "indicator": bool,
     "encoding": str, "categories": list, "true_values": list, "false_values": list, "format": str,
+    "unit": str,
 }  # fmt: skip
 
 

@@ -115,6 +115,22 @@ def parse_method(text: str) -> tuple[str, str | None]:
     return method, column or None
 
 
+def split_columns(split: str | None, order: str | None) -> tuple[str | None, str | None]:
+    """``(order, group)``: the columns a dataset must be loaded with for ``split``.
+
+    ``time:COLUMN`` orders by that column (``order`` may name the same one), ``group:COLUMN``
+    groups by it; other methods change nothing.
+    """
+    if split is None:
+        return order, None
+    method, column = parse_method(split)
+    if method == "time" and column is not None:
+        if order is not None and order != column:
+            raise InvalidInputError(f"--split {split} and --order {order} name different columns")
+        return column, None
+    return order, column if method == "group" else None
+
+
 def make_split(
     dataset: Dataset,
     method: str | None = None,

@@ -4,7 +4,7 @@
 model rewritten as one of chainml's native kinds (``params.json`` and, for boosters, the model
 file it pins), the original library's own probability function (the reference the import is
 checked against) and, for a scikit-learn pipeline that encodes its own categories, the
-:class:`~chainml.models.importers.encoding.OneHotEncoding` from raw columns to model features.
+:class:`~chainml.models.importers.encoding.ColumnEncoding` from raw columns to model features.
 Nothing here unpickles a file unless the caller allowed it by name (``allow_pickle``).
 """
 
@@ -21,7 +21,7 @@ import numpy.typing as npt
 from chainml.errors import InvalidInputError
 
 if TYPE_CHECKING:
-    from chainml.models.importers.encoding import OneHotEncoding
+    from chainml.models.importers.encoding import ColumnEncoding
 
 #: The library's probability of the positive class (``classes[1]``) for model-input rows.
 Reference = Callable[[npt.NDArray[Any]], npt.NDArray[np.float64]]
@@ -44,7 +44,7 @@ class ImportedModel:
     reference: Reference  # the original library's probabilities, on model-input rows
     source: dict[str, Any]  # what the card records under "imported"
     booster: Any = None  # the parsed LightGBM / XGBoost booster
-    encoding: OneHotEncoding | None = None  # raw columns -> features, when the model encodes
+    encoding: ColumnEncoding | None = None  # raw columns -> features, when the model encodes
     hyperparameters: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -6,9 +6,11 @@ must be named by the caller (``trust``), otherwise the import is refused with
 when it is read; it is refused unless ``allow_pickle`` says the caller trusts it.
 
 What can be imported: a binary ``LogisticRegression`` or ``MLPClassifier`` (ReLU), alone or at
-the end of a ``Pipeline`` whose earlier steps are a ``OneHotEncoder`` over all raw columns
-and/or a ``StandardScaler``. They become chainml's ``logistic_regression`` / ``mlp`` documents
-(the scaler is their standardization), so they compile to integer models like trained ones.
+the end of a ``Pipeline`` whose earlier steps are a ``OneHotEncoder`` over all raw columns or a
+``ColumnTransformer`` (:mod:`chainml.models.importers.sklearn_columns` says which transformers
+it may hold), and/or an affine scaler (``StandardScaler``, ...). They become chainml's
+``logistic_regression`` / ``mlp`` documents (the scalers are their standardization), so they
+compile to integer models like trained ones.
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ import numpy.typing as npt
 from chainml.errors import InvalidInputError, UntrustedTypesError
 from chainml.models import native
 from chainml.models.importers import ImportedModel, read_bytes
-from chainml.models.importers.encoding import OneHotEncoding, from_sklearn
+from chainml.models.importers.encoding import ColumnEncoding
+from chainml.models.importers.sklearn_columns import (
+    SUPPORTED,
+    UnsupportedTransformerError,
+    affine,
+    column_transformer,
+    compose,
+    frame,
+    one_hot_encoder,
+)
 
 PICKLE_WARNING = (
     "loading a pickle file: it can run any code on this machine; do this only for a file "
@@ -103,28 +114,34 @@ def _describe(model: Any) -> str:
 
 def from_estimator(model: Any, columns: tuple[str, ...], source: dict[str, Any]) -> ImportedModel:
     """A fitted scikit-learn estimator or pipeline as a native kind (see the module docstring)."""
+    from sklearn.compose import ColumnTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.neural_network import MLPClassifier
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder
 
     *preprocessing, final = _steps(model)
-    encoding: OneHotEncoding | None = None
+    encoding: ColumnEncoding | None = None
+    named = False  # whether the library takes a DataFrame (its first step names its columns)
     names = columns
-    mean = np.zeros(len(names))
-    scale = np.ones(len(names))
+    scaling = (np.zeros(len(names)), np.ones(len(names)))
     for position, step in enumerate(preprocessing):
-        if isinstance(step, OneHotEncoder) and position == 0:
-            encoding = from_sklearn(step, columns)
+        last = position == len(preprocessing) - 1
+        if position == 0 and isinstance(step, OneHotEncoder | ColumnTransformer):
+            read = one_hot_encoder if isinstance(step, OneHotEncoder) else column_transformer
+            encoding, scaling = read(step, columns)
             names = encoding.feature_names
-            mean, scale = np.zeros(len(names)), np.ones(len(names))
-        elif isinstance(step, StandardScaler) and position == len(preprocessing) - 1:
-            mean = step.mean_ if step.with_mean else np.zeros(len(names))
-            scale = step.scale_ if step.with_std else np.ones(len(names))
+            named = getattr(step, "feature_names_in_", None) is not None
+        elif last and (then := affine(step, len(names))) is not None:
+            scaling = compose(scaling, then)
         else:
-            raise InvalidInputError(
-                f"cannot import {_describe(model)}: step {type(step).__name__} is not supported "
-                "(a OneHotEncoder first and/or a StandardScaler last, then the classifier)"
+            raise UnsupportedTransformerError(
+                f"{type(step).__name__} (step {position + 1} of {_describe(model)})",
+                names[:8] if position == 0 else [],
+                "not supported: chainml imports a OneHotEncoder or a ColumnTransformer first "
+                "and/or an affine "
+                f"scaler ({', '.join(SUPPORTED[1:])}) last, then the classifier",
             )
+    mean, scale = scaling
     classes = getattr(final, "classes_", None)
     if classes is None or len(classes) != 2:
         raise InvalidInputError(f"cannot import {_describe(model)}: not a fitted binary classifier")
@@ -151,7 +168,11 @@ def from_estimator(model: Any, columns: tuple[str, ...], source: dict[str, Any])
         )
 
     def reference(rows: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
-        return np.asarray(model.predict_proba(rows)[:, 1], dtype=np.float64)
+        given = rows if encoding is None else frame(encoding, rows, named)
+        try:
+            return np.asarray(model.predict_proba(given)[:, 1], dtype=np.float64)
+        except ValueError as err:  # the library refuses the rows (NaN, unknown categories)
+            raise InvalidInputError(f"scikit-learn could not score the data: {err}") from err
 
     import sklearn
 
