@@ -18,8 +18,9 @@
         case, <= 1 gas a decision at 100k batches) must not grow for users who do not want
         challenges. Vyper 0.4 modules let this contract initialize DecisionLog's storage and
         reuse its roles, its RFC 9162 consistency and inclusion checks and its views
-        unchanged (exports below), so the Merkle code exists once. Only `anchor` is its own:
-        besides the core's checks it refuses a halted or under-bonded log.
+        unchanged (exports below), so the Merkle code exists once. Only `anchor` (and the
+        size/root views over its packed state) is its own: besides the core's checks it
+        refuses a halted or under-bonded log. Its ABI is a superset of DecisionLog's.
 
         Storage layout, chosen for gas: the honest case pays one anchor per batch, and it
         must cost what DecisionLog's does (<= 1 gas a decision at 100k decisions a batch), so
@@ -33,6 +34,10 @@
         Which head a record belongs to: the first head that contains it, i.e. index in
         [previous_size, size) of head `size`. A record that an earlier, final head already
         covered cannot be challenged through a later head, so finality is per record.
+        "Approved at the anchor's block" B: approved_block <= B < retired_block (retired 0:
+        never), so a retirement in B itself counts (the chain does not order the two).
+        Records of at most MAX_FEATURES (128) features can be challenged: the bound keeps
+        the memory a challenge touches, and so its gas, small.
 
         Faults (the `reason` of `Slashed`):
           1 WRONG_SCORE     the model's score differs from the record's
@@ -163,7 +168,7 @@ def __init__(
     assert registry.is_contract, "registry has no code"
     assert reward_bps <= BPS, "reward share above 100%"
     REGISTRY = registry
-    # keccak256(use) >> 128, or 0 for any use (an immutable cannot be assigned conditionally)
+    # keccak256(use) >> 128, or 0 for any use (an immutable cannot be assigned in a branch)
     USE_TAG = (convert(keccak256(use), uint256) >> 128) * convert(len(use) != 0, uint256)
     REWARD_BPS = reward_bps
     self._state = self._with_parameters(0, window, required_bond)

@@ -74,6 +74,7 @@ def test_a_reorged_anchor_disappears_and_is_anchored_again(env: Env) -> None:
     world.anchor()
     [head] = head_states(env, world.log.address)
     assert head.size == size and head.state is HeadState.OPEN
-    assert check_challenge(
-        env, world.log.address, world.leaves[0], 0, size, world.proof(0)
-    ).name == "WRONG_SCORE"
+    assert (
+        check_challenge(env, world.log.address, world.leaves[0], 0, size, world.proof(0)).name
+        == "WRONG_SCORE"
+    )
