@@ -228,10 +228,12 @@ def anchor_gas(env: Env, registry: str, tree: VirtualTree, old: int, new: int) -
 # -- running --------------------------------------------------------------------------------
 
 
-def run(env: Env, cases: list[Any], cache: Path, tree: VirtualTree, batch: int) -> dict[str, Any]:
+def run(
+    env: Env, cases: list[Any], cache: Path, tree: VirtualTree, base: int, batch: int
+) -> dict[str, Any]:
     measured = measure_models(env, cases, cache)
     registry = ModelRegistry.deploy(env, env.sender).address
-    anchors = anchor_gas(env, registry, tree, BASE_SIZE, BASE_SIZE + batch)
+    anchors = anchor_gas(env, registry, tree, base, base + batch)
     return {
         "models": [m.to_json() for m in measured],
         "anchor": anchors | {"batch": batch},
@@ -297,21 +299,21 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cases = [models.linear_case(x[:3200], y[:3200], 30, x[3200:3202])]
     else:
         cases = [c for c in every if c.name in MODEL_NAMES]
-    batch = 1_000 if args.quick else BATCH
+    base, batch = (10_000, 1_000) if args.quick else (BASE_SIZE, BATCH)
     tree = VirtualTree()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="chainml-bench-optimistic-") as tmp:
         work = Path(tmp)
         cache = work / "vyper"
         with connect(Settings(data_dir=work / "embedded")) as env:
-            results["embedded"] = run(env, cases, cache, tree, batch)
+            results["embedded"] = run(env, cases, cache, tree, base, batch)
         print_tables(results["embedded"], "embedded chain")
         if args.anvil:
             with AnvilNode() as node:
                 key = Secret(ANVIL_DEV_KEY)
                 settings = Settings(data_dir=work / "anvil", rpc=node.url, private_key=key)
                 with connect(settings) as env:
-                    results["anvil"] = run(env, cases, cache, tree, batch)
+                    results["anvil"] = run(env, cases, cache, tree, base, batch)
             print_tables(results["anvil"], "anvil")
             same = results["anvil"]["models"] == results["embedded"]["models"]
             console.print(f"anvil gasUsed identical to the embedded chain's: {same}")
