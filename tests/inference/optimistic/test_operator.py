@@ -97,3 +97,21 @@ def test_the_bond_is_locked_while_any_window_may_be_open(env: Env) -> None:
     assert env.balance(world.log.address) == held - BOND and int(world.log.bond()) == 0
     with pytest.raises(ContractRevertError, match="exceeds the bond"):
         withdraw_bond(env, world.log.address, 1)
+
+
+def test_the_anchorer_bonds_and_anchors_again_after_a_reorg(env: Env, tmp_path: Path) -> None:
+    world = build_world(env, bond=0)
+    world.log.set_parameters(WINDOW, BOND)
+    with DecisionLog.open(tmp_path / "log") as log:
+        adopt_contract(env, log, world.log.address)
+        log.append(_decisions(world, 0, 4))
+        anchorer = Anchorer(log, log_contract(env, log), confirmations=1)
+        taken = env.backend.snapshot()
+        assert anchorer.anchor() is not None and anchorer.pending is not None
+        env.backend.revert(taken)  # the bond and the anchor transactions are both gone
+        assert int(world.log.bond()) == 0 and head_states(env, world.log.address) == []
+        anchorer.anchor()  # notices the drop, posts the bond again, anchors again
+        assert anchorer.reorgs == 1
+        assert int(world.log.bond()) == BOND
+        [head] = head_states(env, world.log.address)
+        assert (head.size, head.state) == (4, HeadState.OPEN)
