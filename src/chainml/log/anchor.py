@@ -32,7 +32,12 @@ from chainml.errors import (
     TransactionTimeoutError,
     VerificationError,
 )
-from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
+from chainml.log.anchor_contract import (
+    CONTRACT_NAME,
+    anchor_lease_name,
+    contract_key,
+    log_contract,
+)
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError, PendingAnchor, confirmations_for
 from chainml.log.store import AnchorRecord
@@ -64,6 +69,9 @@ class AnchorPolicy:
     # None: anchor whenever due (the fee cap still holds).
     max_delay_seconds: float | None = None
     patience_factor: float = 1.25
+    # A log shared by several processes (PostgreSQL) elects one anchorer: the lease lasts
+    # this long without renewal (see chainml.log.leader); failover takes about as long.
+    lease_seconds: float = 10.0
 
 
 class Anchorer:
@@ -97,6 +105,18 @@ class Anchorer:
         self._asked: deque[tuple[float, int]] = deque()  # (time, fee asked) over a day
         #: pending anchors a reorg dropped (each was anchored again)
         self.reorgs = 0
+        #: who anchors among the processes sharing the log (None: this one, alone)
+        self.lease = log.store.lease(
+            anchor_lease_name(contract.env.chain_id), self.policy.lease_seconds
+        )
+
+    @property
+    def leading(self) -> bool:
+        """Whether this anchorer may anchor now: it holds the log's anchoring lease, or needs none.
+
+        Takes or renews the lease when due (a database round trip at most every few seconds).
+        """
+        return self.lease is None or self.lease.hold()
 
     def _latest(self) -> AnchorRecord | None:
         return self.log.store.latest_anchor(self.contract.env.chain_id, self.contract.address)
@@ -292,6 +312,8 @@ class Anchorer:
         :attr:`pending` until :meth:`settle` (called by every anchor, by the background
         loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
         """
+        if not self.leading:
+            return None  # another process anchors this log; its heads are recorded by settle()
         previous, self._last_attempt = self._last_attempt, self._clock()
         try:
             self.settle()
@@ -326,6 +348,10 @@ class Anchorer:
         if chain_size == head.size:
             return None  # settle() recorded it, or follows it until it is final
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
+        if self.lease is not None:
+            # the fencing token, checked (and the lease renewed) in the database just before
+            # sending: a paused ex-leader that another process replaced sends nothing
+            self.lease.fence()
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
             self._waiting_since = None  # what waits from now on, waits from now on
@@ -419,6 +445,8 @@ class Anchorer:
             self._thread = None
         if final_anchor:
             self.anchor()
+        if self.lease is not None:
+            self.lease.release()  # the next anchorer need not wait for it to expire
 
     def step(self) -> AnchorRecord | None:
         """One round of the background loop: anchor when due, else check when it is time.
