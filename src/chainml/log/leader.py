@@ -20,6 +20,8 @@ Stores shared by several processes hand out leases (:meth:`~chainml.log.store.Lo
 the embedded SQLite store has one writer process and none.
 """
 
+# ruff: noqa: D102  (PostgresLease implements Lease, whose methods carry the docstrings)
+
 from __future__ import annotations
 
 import os
@@ -55,7 +57,7 @@ _RELEASE = (
 
 
 class NotLeaderError(ChainMLError):
-    """This process does not hold the lease (another leads, or its own lease expired)."""
+    """The lease is not held by this process (another leads, or its own lease expired)."""
 
     def __init__(self, name: str, epoch: int | None, detail: str = "") -> None:
         self.name = name

@@ -23,9 +23,7 @@ from chainml.log.store_audit import AuditChunk
 if TYPE_CHECKING:
     from chainml.log.postgres_schema import Conn
 
-_ROWS = (
-    "SELECT idx, hashes, request_id, data FROM leaves WHERE idx >= %s AND idx < %s ORDER BY idx"
-)
+_ROWS = "SELECT idx, hashes, request_id, data FROM leaves WHERE idx >= %s AND idx < %s ORDER BY idx"
 _UPPER = "SELECT level, idx, hash FROM upper WHERE level >= %s AND idx >= (%s::bigint >> level)"
 _UPPER += " AND idx < (%s::bigint >> level)"
 

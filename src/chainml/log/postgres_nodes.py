@@ -92,13 +92,13 @@ class NodeCache:
         for level, index, value in rows:
             if not isinstance(value, bytes):
                 continue
-            if level == 0 and int((index)) in lower:
-                for node in lower[int((index))]:
+            if level == 0 and int(index) in lower:
+                for node in lower[int(index)]:
                     part = value[HASH_SIZE * node[0] : HASH_SIZE * (node[0] + 1)]
                     if len(part) == HASH_SIZE:
                         found[node] = part
             elif len(value) == HASH_SIZE:
-                node = (int((level)), int((index)))
+                node = (int(level), int(index))
                 found[node] = value
                 if len(self._cache) < _MAX_CACHED:
                     self._cache[node] = value

@@ -150,9 +150,7 @@ def translated(database: LogDatabase) -> Iterator[None]:
         raise LogDatabaseError(database.where, detail) from err
 
 
-def connect(
-    database: LogDatabase, *, create: bool = True, read_only: bool = False
-) -> Conn:
+def connect(database: LogDatabase, *, create: bool = True, read_only: bool = False) -> Conn:
     """Connect to the log's schema, creating or upgrading it first when allowed and needed."""
     import psycopg
     from psycopg import sql
@@ -186,13 +184,14 @@ def _version(conn: Conn, database: LogDatabase) -> int | None:
         raise LogDatabaseError(
             database.where, f"schema {database.schema} holds tables, but is not a chainml log"
         )
-    (version,) = conn.execute("SELECT coalesce(max(version), 0) FROM schema_versions").fetchone()  # type: ignore[misc]
-    return int((version))
+    row = conn.execute("SELECT coalesce(max(version), 0) FROM schema_versions").fetchone()
+    if row is None:
+        raise LogDatabaseError(database.where, "schema_versions cannot be read")
+    (version,) = row
+    return int(version)
 
 
-def _check_version(
-    conn: Conn, database: LogDatabase, version: int | None
-) -> None:
+def _check_version(conn: Conn, database: LogDatabase, version: int | None) -> None:
     if version is None:
         raise LogDatabaseError(database.where, "there is no chainml log in this schema yet")
     if version > LATEST_VERSION:
@@ -209,9 +208,7 @@ def _check_version(
         )
 
 
-def _migrate(
-    conn: Conn, database: LogDatabase, create: bool
-) -> None:
+def _migrate(conn: Conn, database: LogDatabase, create: bool) -> None:
     """Create the schema or bring it to :data:`LATEST_VERSION`, in one locked transaction."""
     import secrets
 

@@ -19,11 +19,10 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
-from itertools import count
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chainml.errors import InvalidInputError, NotFoundError
-from chainml.log import merkle, subtrees
+from chainml.log import merkle, postgres_copy, subtrees
 from chainml.log.leaf_batch import LeafBatch
 from chainml.log.merkle import EMPTY_ROOT
 from chainml.log.postgres_nodes import MissingNodeError, NodeCache
@@ -55,9 +54,7 @@ if TYPE_CHECKING:
 
 _ITER_CHUNK = 1024  # leaves per read of iter_leaves
 _COPY_LEAVES = "COPY leaves (idx, hashes, request_id, data) FROM STDIN (FORMAT BINARY)"
-_LEAF_TYPES = ["int8", "bytea", "bytea", "bytea"]
 _COPY_UPPER = "COPY upper (level, idx, hash) FROM STDIN (FORMAT BINARY)"
-_UPPER_TYPES = ["int2", "int8", "bytea"]
 _ANCHOR_COLUMNS = "size, root, chain_id, contract, tx_hash, block_number, anchored_at"
 _UPSERT_ANCHOR = (
     f"INSERT INTO anchors ({_ANCHOR_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s)"
@@ -84,9 +81,7 @@ class PostgresLogStore(LogStore):
         self._known_size = 0  # a lower bound of the size: logs only grow
         self._frontier: tuple[int, subtrees.Frontier] | None = None  # (size, frontier)
         self._closed = False
-        self._conn: Conn | None = connect(
-            self.database, create=create, read_only=read_only
-        )
+        self._conn: Conn | None = connect(self.database, create=create, read_only=read_only)
 
     @property
     def read_only(self) -> bool:
@@ -129,7 +124,7 @@ class PostgresLogStore(LogStore):
         row = conn.execute("SELECT size FROM head").fetchone()
         if row is None:
             raise self._damaged("the head row is missing")
-        size = int((row[0]))
+        size = int(row[0])
         if size < self._known_size:
             self._nodes.clear()  # the log was replaced or rewritten under us
             self._frontier = None
@@ -148,7 +143,7 @@ class PostgresLogStore(LogStore):
         return self._commit(lambda first: map(LeafBatch.of, batches(first)))
 
     def _commit(self, batches: Callable[[int], Iterable[LeafBatch]]) -> int:
-        """Write every batch in one transaction, after the sequencer lock; return the first index."""
+        """Write every batch in one transaction, under the sequencer lock; the first index."""
         self._writable()
         with self._using() as conn:
             staged: list[tuple[int, list[list[bytes]]]] = []
@@ -156,7 +151,7 @@ class PostgresLogStore(LogStore):
                 row = conn.execute("SELECT size FROM head FOR UPDATE").fetchone()
                 if row is None:
                     raise self._damaged("the head row is missing")
-                first = size = int((row[0]))
+                first = size = int(row[0])
                 frontier = self._frontier_at(conn, size)
                 for batch in batches(first):
                     if batch.datas:
@@ -172,9 +167,7 @@ class PostgresLogStore(LogStore):
                 self._nodes.add(at, levels)
             return first
 
-    def _frontier_at(
-        self, conn: Conn, size: int
-    ) -> subtrees.Frontier:
+    def _frontier_at(self, conn: Conn, size: int) -> subtrees.Frontier:
         """The frontier of the tree of ``size`` leaves: remembered, or read (another writer)."""
         if self._frontier is not None and self._frontier[0] == size:
             return self._frontier[1]
@@ -197,11 +190,9 @@ class PostgresLogStore(LogStore):
         levels, new_frontier = subtrees.extend(size, frontier, batch.hashes)
         rows = subtrees.by_completing_leaf(size, levels, UPPER_LEVEL)
         try:
-            with conn.transaction(), conn.cursor() as cursor:  # a savepoint: see below
-                with cursor.copy(_COPY_LEAVES) as copy:
-                    copy.set_types(_LEAF_TYPES)
-                    for leaf in zip(count(size), rows, batch.ids, batch.datas):
-                        copy.write_row(leaf)
+            # a savepoint: see below
+            with conn.transaction(), conn.cursor() as cursor, cursor.copy(_COPY_LEAVES) as copy:
+                copy.write(postgres_copy.leaf_rows(size, rows, batch.ids, batch.datas))
         except psycopg.errors.UniqueViolation as err:
             # rolled back to the savepoint: earlier batches of this append are still visible
             taken = self._found(conn, batch.given_ids)
@@ -216,16 +207,12 @@ class PostgresLogStore(LogStore):
         ]
         if upper:
             with conn.cursor() as cursor, cursor.copy(_COPY_UPPER) as copy:
-                copy.set_types(_UPPER_TYPES)
-                for node in upper:
-                    copy.write_row(node)
+                copy.write(postgres_copy.upper_rows(upper))
         return levels, new_frontier
 
-    def _found(
-        self, conn: Conn, ids: Sequence[bytes]
-    ) -> dict[bytes, int]:
+    def _found(self, conn: Conn, ids: Sequence[bytes]) -> dict[bytes, int]:
         sql = "SELECT request_id, idx FROM leaves WHERE request_id = ANY(%s)"
-        return {bytes(i): int((n)) for i, n in conn.execute(sql, (list(ids),))}  # type: ignore[call-overload]
+        return {bytes(i): int(n) for i, n in conn.execute(sql, (list(ids),))}
 
     def indices_of(self, request_ids: Sequence[bytes]) -> dict[bytes, int]:
         ids = list(request_ids)
@@ -266,7 +253,7 @@ class PostgresLogStore(LogStore):
             row = conn.execute(sql, (request_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no leaf has request id 0x{request_id.hex()}")
-        return int((row[0]))
+        return int(row[0])
 
     def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
         size = self.size
@@ -282,7 +269,7 @@ class PostgresLogStore(LogStore):
                 sql = "SELECT idx, data FROM leaves WHERE idx >= %s AND idx < %s ORDER BY idx"
                 rows = conn.execute(sql, (position, stop)).fetchall()
             for index, data in rows:
-                if int((index)) != position or not isinstance(data, bytes):
+                if int(index) != position or not isinstance(data, bytes):
                     break
                 yield position, data
                 position += 1
@@ -335,8 +322,8 @@ class PostgresLogStore(LogStore):
                 raise InvalidInputError(f"anchored size {anchor.size} exceeds the log size")
             sql = "SELECT root FROM anchors WHERE chain_id = %s AND contract = %s AND size = %s"
             row = conn.execute(sql, (anchor.chain_id, anchor.contract, anchor.size)).fetchone()
-            if row is not None and bytes(row[0]) != anchor.root:  # type: ignore[call-overload]
-                raise AnchorConflictError(anchor, bytes(row[0]), "the root recorded for it is")  # type: ignore[call-overload]
+            if row is not None and bytes(row[0]) != anchor.root:
+                raise AnchorConflictError(anchor, bytes(row[0]), "the root recorded for it is")
             ours = (
                 self._nodes.compute(conn, lambda node: node(0, anchor.size))
                 if anchor.size
@@ -353,7 +340,7 @@ class PostgresLogStore(LogStore):
         sql += f" AND (%s::text IS NULL OR contract = %s) ORDER BY {order}"
         wanted = None if contract is None else checksummed(contract)
         with self._using() as conn:
-            rows = conn.execute(sql, (chain_id, chain_id, wanted, wanted)).fetchall()  # type: ignore[arg-type]
+            rows = conn.execute(sql, (chain_id, chain_id, wanted, wanted)).fetchall()
         return [_anchor_of(row) for row in rows]
 
     def anchors(
@@ -371,7 +358,8 @@ class PostgresLogStore(LogStore):
         self._writable()
         wanted = checksummed(contract)
         with self._using() as conn:
-            sql = f"DELETE FROM anchors WHERE chain_id = %s AND contract = %s RETURNING {_ANCHOR_COLUMNS}"
+            sql = "DELETE FROM anchors WHERE chain_id = %s AND contract = %s"
+            sql += f" RETURNING {_ANCHOR_COLUMNS}"
             rows = conn.execute(sql, (chain_id, wanted)).fetchall()
         return sorted((_anchor_of(row) for row in rows), key=lambda a: a.size)
 
@@ -428,14 +416,14 @@ class PostgresLogStore(LogStore):
                     self._conn = None
 
 
-def _anchor_of(row: tuple[object, ...]) -> AnchorRecord:
+def _anchor_of(row: tuple[Any, ...]) -> AnchorRecord:
     size, root, chain_id, contract, tx_hash, block_number, anchored_at = row
     return AnchorRecord(
-        size=int((size)),
-        root=bytes(root),  # type: ignore[call-overload]
-        chain_id=int((chain_id)),
+        size=int(size),
+        root=bytes(root),
+        chain_id=int(chain_id),
         contract=str(contract),
-        tx_hash=bytes(tx_hash),  # type: ignore[call-overload]
-        block_number=int((block_number)),
-        anchored_at=float((anchored_at)),
+        tx_hash=bytes(tx_hash),
+        block_number=int(block_number),
+        anchored_at=float(anchored_at),
     )
