@@ -47,6 +47,7 @@ __all__ = [
     "CONTRACT_NAME",
     "AnchorPolicy",
     "Anchorer",
+    "anchor_lease_name",
     "contract_key",
     "log_contract",
 ]
