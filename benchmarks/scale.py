@@ -3,10 +3,11 @@
 One run, printed side by side, the baseline in the same run:
 
 1. **appends**: ``--leaves`` leaves (default 1,000,000) of the size of a real decision record
-   (a 3-feature ``DecisionRecord``, 480 bytes, as in benchmarks/log.py; random bytes) with random 32-byte request ids, appended in
-   durable batches of 10,000 (one ``append``, one committed transaction each: SQLite
-   ``durability="full"``, an fsync per commit; PostgreSQL ``synchronous_commit=on``), the same
-   leaves to both stores. Records per second over the whole fill.
+   (a 3-feature ``DecisionRecord``, 480 bytes, as in benchmarks/log.py; random bytes) with
+   random 32-byte request ids, appended in durable batches of 10,000 (one ``append``, one
+   committed transaction each: SQLite ``durability="full"``, an fsync per commit; PostgreSQL
+   ``synchronous_commit=on``), the same leaves to both stores. Records per second over the
+   whole fill.
 2. **proofs at the full size**: inclusion proofs of random leaves at the current size, and
    consistency proofs from random older sizes, through the public API (the size read each
    time), after a warm-up: p50 and p99 per store.
@@ -91,11 +92,11 @@ def quantile(values: list[float], q: float) -> float:
 # -- 1 and 2: the stores ---------------------------------------------------------------------
 
 
-def fill(store: LogStore, leaves: int, data_bytes: int) -> dict[str, float]:
-    """Durable batches of BATCH leaves; the time spent in ``append`` only."""
+def fill(store: LogStore, leaves: int, data_bytes: int, size: int) -> dict[str, float]:
+    """Durable batches of ``size`` leaves; the time spent in ``append`` only."""
     spent = 0.0
-    for k, at in enumerate(range(0, leaves, BATCH)):
-        batch = batch_of(k, min(BATCH, leaves - at), data_bytes)
+    for k, at in enumerate(range(0, leaves, size)):
+        batch = batch_of(k, min(size, leaves - at), data_bytes)
         started = time.perf_counter()
         store.append(batch)
         spent += time.perf_counter() - started
@@ -129,9 +130,9 @@ def proofs(store: LogStore, samples: int) -> dict[str, float]:
     }
 
 
-def stores(work: Path, leaves: int, samples: int) -> dict[str, Any]:
+def stores(work: Path, leaves: int, samples: int, batch: int = BATCH) -> dict[str, Any]:
     data_bytes = record_bytes()
-    out: dict[str, Any] = {"record_bytes": data_bytes, "batch": BATCH}
+    out: dict[str, Any] = {"record_bytes": data_bytes, "batch": batch}
     schema = f"bench_{secrets.token_hex(6)}"
     try:
         opened: dict[str, Callable[[], LogStore]] = {
@@ -141,7 +142,7 @@ def stores(work: Path, leaves: int, samples: int) -> dict[str, Any]:
         for name, open_store in opened.items():
             print(f"{name}: appending {leaves:,} leaves", file=sys.stderr)
             with open_store() as store:
-                out[name] = {"appends": fill(store, leaves, data_bytes)}
+                out[name] = {"appends": fill(store, leaves, data_bytes, batch)}
             with open_store() as store:  # reopened: proofs from a cold start, then warm
                 out[name]["proofs"] = proofs(store, samples)
     finally:
@@ -249,8 +250,9 @@ def report(out: dict[str, Any]) -> None:
     table.add_column("")
     for name in ("sqlite (baseline)", "postgres", "postgres / sqlite", "target"):
         table.add_column(name, justify="right")
+    appends_target = f"{TARGETS['pg_appends_per_s']:,.0f}"
     rows = [
-        ("durable appends /s", "appends", "per_s", f"{TARGETS['pg_appends_per_s']:,.0f}", "{:,.0f}"),
+        ("durable appends /s", "appends", "per_s", appends_target, "{:,.0f}"),
         ("inclusion p50 ms", "proofs", "inclusion_p50_ms", "", "{:.3f}"),
         ("inclusion p99 ms", "proofs", "inclusion_p99_ms", f"{TARGETS['proof_p99_ms']}", "{:.3f}"),
         ("consistency p50 ms", "proofs", "consistency_p50_ms", "", "{:.3f}"),
@@ -281,15 +283,16 @@ def report(out: dict[str, Any]) -> None:
     console.print(json.dumps(out["checks"]))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--leaves", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=5_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--batch", type=int, default=BATCH, help="leaves per durable append")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-replicas", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.quick:
         args.leaves, args.samples, args.seconds = 50_000, 1_000, 3.0
     out: dict[str, Any] = {
@@ -299,7 +302,7 @@ def main() -> None:
         "note": "shared 2-core machine, other jobs running: numbers are noisy",
     }
     with tempfile.TemporaryDirectory(prefix="chainml-bench-scale-") as tmp:
-        out["stores"] = stores(Path(tmp), args.leaves, args.samples)
+        out["stores"] = stores(Path(tmp), args.leaves, args.samples, args.batch)
         if not args.no_replicas:
             out["replicas"] = replicas(Path(tmp), args.seconds)
     pg = out["stores"]["postgres"]
@@ -317,6 +320,7 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(out, indent=2) + "\n")
         print(f"written to {path}", file=sys.stderr)
+    return out
 
 
 if __name__ == "__main__":
