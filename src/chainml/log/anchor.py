@@ -314,7 +314,7 @@ class Anchorer:
         loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
         """
         if not self.leading:
-            return None  # another process anchors this log; its heads are recorded by settle()
+            return None  # another process anchors this log and records its heads in it
         previous, self._last_attempt = self._last_attempt, self._clock()
         try:
             self.settle()
@@ -328,6 +328,9 @@ class Anchorer:
             # held back, not attempted: still due, so it goes out as soon as it can
             self._last_attempt = previous
             raise
+        finally:
+            if self._stop.is_set() and self.lease is not None:
+                self.lease.release()  # a last anchor after stop(): hand over at once again
 
     def _anchor(self) -> AnchorRecord | None:
         store, env = self.log.store, self.contract.env

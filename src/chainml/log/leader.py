@@ -166,6 +166,7 @@ class PostgresLease:
             if self._epoch is not None:
                 self._execute(_RELEASE, self._epoch)
             self._epoch, self._until = None, 0.0
+            self._tried = float("-inf")  # asked again, if at all, at once
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
