@@ -186,3 +186,16 @@ def test_an_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(DataDirectoryError, match="log database"):
         PostgresLogStore("postgresql://root@127.0.0.1:1/none?connect_timeout=2")
     assert SERVER  # the reachable one is used everywhere else
+
+
+def test_a_lost_connection_fails_one_call_and_the_next_reconnects(url: str) -> None:
+    with PostgresLogStore(url) as store:
+        fill(store, [20])
+        assert store._conn is not None
+        pid = store._conn.info.backend_pid
+        with psycopg.connect(SERVER, autocommit=True) as admin:  # the server drops us
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(DataDirectoryError, match="log database"):
+            store.append(leaves(20, 5))
+        assert store.append(leaves(20, 5)) == 20  # a new connection, the frontier read again
+        assert store.root() == merkle.root(fill(store, []))

@@ -3,8 +3,9 @@
 ``DecisionLog`` numbers each decision with its index in the log, encodes it
 (:mod:`chainml.log.record`) and appends it to a :class:`~chainml.log.store.LogStore` in
 batches; an append that returned is on disk (and fsync'd, at ``durability="full"``), and
-:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. It is the single
-writer of its store.
+:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. Records are
+numbered inside the store's write transaction, so several DecisionLogs (processes, hosts) may
+append to one store, e.g. a PostgreSQL log shared by service replicas (docs/scale.md).
 """
 
 from __future__ import annotations
