@@ -199,3 +199,31 @@ def test_a_lost_connection_fails_one_call_and_the_next_reconnects(url: str) -> N
             store.append(leaves(20, 5))
         assert store.append(leaves(20, 5)) == 20  # a new connection, the frontier read again
         assert store.root() == merkle.root(fill(store, []))
+
+
+def test_stores_opened_at_once_on_a_new_schema_create_it_once(url: str) -> None:
+    opened: list[PostgresLogStore] = []
+    errors: list[BaseException] = []
+
+    def open_one() -> None:
+        try:
+            opened.append(PostgresLogStore(url))
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=open_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert not errors and len(opened) == 4  # the migration lock serialized them
+        log_ids = {store.get_meta("log_id") for store in opened}
+        assert len(log_ids) == 1 and None not in log_ids
+        database = LogDatabase.from_url(url)
+        with psycopg.connect(database.conninfo) as conn:
+            sql = f'SELECT version FROM "{database.schema}".schema_versions'
+            assert [v for (v,) in conn.execute(sql)] == [LATEST_VERSION]
+    finally:
+        for store in opened:
+            store.close()
