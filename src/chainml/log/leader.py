@@ -31,7 +31,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Protocol
 
-from chainml.errors import ChainMLError
+from chainml.errors import ChainMLError, InvalidInputError
 
 if TYPE_CHECKING:
     from chainml.log.postgres_schema import Conn, LogDatabase
@@ -107,7 +107,7 @@ class PostgresLease:
 
     def __init__(self, database: LogDatabase, name: str, ttl: float = 10.0) -> None:
         if not 0.1 <= ttl <= 3600:
-            raise ValueError("a lease lasts between 0.1 and 3600 seconds")
+            raise InvalidInputError(f"a lease lasts between 0.1 and 3600 seconds, not {ttl}")
         self.database = database
         self.name = name
         self.ttl = ttl
