@@ -113,6 +113,16 @@ def test_proofs_take_one_round_trip_once_the_size_is_known(url: str) -> None:
         statements.clear()
         assert store.consistency_proof(777, 5000) == merkle.consistency_proof(777, hashes)
         assert len(statements) == 1
+        statements.clear()  # at the current size: the size is read by the same statement
+        assert store.inclusion_proof(4321) == merkle.inclusion_proof(4321, hashes)
+        assert store.root() == merkle.root(hashes)
+        assert len(statements) == 2
+        with PostgresLogStore(url) as other:  # another writer: the size moved on
+            other.append(leaves(5000, 3))
+        hashes = [merkle.leaf_hash(data_of(i)) for i in range(5003)]
+        statements.clear()
+        assert store.inclusion_proof(4321) == merkle.inclusion_proof(4321, hashes)
+        assert len(statements) == 2  # planned for 5000, read again for 5003
 
 
 def test_tampering_is_found_by_the_audit(url: str) -> None:

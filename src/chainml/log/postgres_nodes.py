@@ -33,6 +33,11 @@ _NODES = (
 )
 
 
+#: the log size in a first row (level -1), then the nodes: a proof at the current size in one
+#: round trip, when the size is the one the proof was planned for
+_SIZE_AND_NODES = "SELECT -1::smallint, size, NULL::bytea FROM head UNION ALL " + _NODES
+
+
 class MissingNodeError(Exception):
     """A complete subtree's hash is not stored (the store reports the log as damaged)."""
 
@@ -73,7 +78,20 @@ class NodeCache:
 
     def read(self, conn: Conn, wanted: Iterable[Node]) -> dict[Node, bytes]:
         """Return the hashes of ``wanted`` (MissingNodeError if one is not stored)."""
+        return self._read(conn, wanted, with_size=False)[0]
+
+    def read_with_size(self, conn: Conn, wanted: Iterable[Node]) -> tuple[dict[Node, bytes], int]:
+        """Return the hashes of ``wanted`` and the log size, read by the same statement."""
+        found, size = self._read(conn, wanted, with_size=True)
+        if size is None:
+            raise MissingNodeError((-1, -1))  # no head row: reported as a damaged log
+        return found, size
+
+    def _read(
+        self, conn: Conn, wanted: Iterable[Node], *, with_size: bool
+    ) -> tuple[dict[Node, bytes], int | None]:
         found: dict[Node, bytes] = {}
+        size: int | None = None
         lower: dict[int, list[Node]] = {}  # completing leaf -> nodes in its row
         upper: list[Node] = []
         for node in set(wanted):
@@ -84,12 +102,16 @@ class NodeCache:
                 lower.setdefault(subtrees.completing_leaf(*node), []).append(node)
             else:
                 upper.append(node)
-        if not lower and not upper:
-            return found
+        if not lower and not upper and not with_size:
+            return found, None
         levels = [level for level, _ in upper]
         indices = [index for _, index in upper]
-        rows = conn.execute(_NODES, (list(lower), levels, indices)).fetchall()
+        sql = _SIZE_AND_NODES if with_size else _NODES
+        rows = conn.execute(sql, (list(lower), levels, indices)).fetchall()
         for level, index, value in rows:
+            if level == -1:
+                size = int(index)
+                continue
             if not isinstance(value, bytes):
                 continue
             if level == 0 and int(index) in lower:
@@ -105,7 +127,7 @@ class NodeCache:
         for node in [*upper, *(n for nodes in lower.values() for n in nodes)]:
             if node not in found:
                 raise MissingNodeError(node)
-        return found
+        return found, size
 
     def compute(self, conn: Conn, run: Callable[[SubtreeRoot], T]) -> T:
         """Run ``run(subtree_root)`` with every node it needs read in one statement."""

@@ -19,13 +19,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import astuple
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from chainml.errors import InvalidInputError, NotFoundError
 from chainml.log import merkle, postgres_copy, subtrees
 from chainml.log.leaf_batch import LeafBatch
 from chainml.log.merkle import EMPTY_ROOT
-from chainml.log.postgres_nodes import MissingNodeError, NodeCache
+from chainml.log.postgres_nodes import MissingNodeError, NodeCache, SubtreeRoot, plan
 from chainml.log.postgres_schema import (
     RESERVED,
     UPPER_LEVEL,
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from chainml.log.leader import Lease
     from chainml.log.postgres_schema import Conn
 
+T = TypeVar("T")
 _ITER_CHUNK = 1024  # leaves per read of iter_leaves
 _COPY_LEAVES = "COPY leaves (idx, hashes, request_id, data) FROM STDIN (FORMAT BINARY)"
 _COPY_UPPER = "COPY upper (level, idx, hash) FROM STDIN (FORMAT BINARY)"
@@ -124,7 +125,10 @@ class PostgresLogStore(LogStore):
         row = conn.execute("SELECT size FROM head").fetchone()
         if row is None:
             raise self._damaged("the head row is missing")
-        size = int(row[0])
+        return self._note_size(int(row[0]))
+
+    def _note_size(self, size: int) -> int:
+        """Remember ``size`` as read from the head row; return it."""
         if size < self._known_size:
             self._nodes.clear()  # the log was replaced or rewritten under us
             self._frontier = None
@@ -292,26 +296,47 @@ class PostgresLogStore(LogStore):
             nodes = self._nodes.read(conn, parts)
         return subtrees.fold([nodes[p] for p in parts])
 
-    def root(self, size: int | None = None) -> bytes:
+    def _at(
+        self, size: int | None, name: str, run: Callable[[int], Callable[[SubtreeRoot], T]]
+    ) -> T:
+        """Run ``run(size)(subtree_root)`` at ``size`` (None: the current size), reading once.
+
+        At the current size the proof is planned for the size last seen and read with the
+        size itself, in one statement; only if the log grew meanwhile is it read again.
+        """
         with self._using() as conn:
-            size = self._sized(conn, size, "size")
-            if size == 0:
-                return EMPTY_ROOT
-            return self._nodes.compute(conn, lambda node: node(0, size))
+            if size is None and self._known_size > 0:
+                guess = self._known_size
+                try:
+                    wanted = plan(run(guess))
+                except InvalidInputError:
+                    wanted = None  # not a proof of the size last seen: read the size first
+                if wanted is not None:
+                    nodes, current = self._nodes.read_with_size(conn, wanted)
+                    self._note_size(current)
+                    if current == guess:
+                        return run(guess)(_folding(nodes))
+                    return self._nodes.compute(conn, run(current))  # it grew: plan again
+            size = self._sized(conn, size, name)
+            return self._nodes.compute(conn, run(size))
+
+    def root(self, size: int | None = None) -> bytes:
+        def run(at: int) -> Callable[[SubtreeRoot], bytes]:
+            return lambda node: node(0, at) if at else EMPTY_ROOT
+
+        return self._at(size, "size", run)
 
     def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
-        with self._using() as conn:
-            size = self._sized(conn, size, "size")
-            return self._nodes.compute(
-                conn, lambda node: merkle.inclusion_proof_from(index, size, node)
-            )
+        def run(at: int) -> Callable[[SubtreeRoot], list[bytes]]:
+            return lambda node: merkle.inclusion_proof_from(index, at, node)
+
+        return self._at(size, "size", run)
 
     def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
-        with self._using() as conn:
-            new_size = self._sized(conn, new_size, "new size")
-            return self._nodes.compute(
-                conn, lambda node: merkle.consistency_proof_from(old_size, new_size, node)
-            )
+        def run(at: int) -> Callable[[SubtreeRoot], list[bytes]]:
+            return lambda node: merkle.consistency_proof_from(old_size, at, node)
+
+        return self._at(new_size, "new size", run)
 
     # -- anchors and settings ----------------------------------------------------------------
 
@@ -414,6 +439,11 @@ class PostgresLogStore(LogStore):
                 if self._conn is not None:
                     self._conn.close()
                     self._conn = None
+
+
+def _folding(nodes: dict[tuple[int, int], bytes]) -> SubtreeRoot:
+    """``subtree_root`` over complete subtrees already read."""
+    return lambda start, end: subtrees.fold([nodes[p] for p in subtrees.parts(start, end)])
 
 
 def _anchor_of(row: tuple[Any, ...]) -> AnchorRecord:
