@@ -111,10 +111,10 @@ EXPECTED_SUBPACKAGES = {
     ],
     "chainml.log": [
         "AnchorPolicy", "AnchorRecord", "Anchorer", "Decision", "DecisionLog", "DecisionRecord",
-        "LogStore", "SqliteLogStore", "TreeHead", "TrustRoot", "build_receipt", "check_approved",
-        "check_receipt", "consistency_proof", "forget_contract", "inclusion_proof",
-        "log_contract", "parse_trust_root", "request_id_from", "verify_consistency",
-        "verify_inclusion", "verify_receipt",
+        "LogStore", "PostgresLogStore", "SqliteLogStore", "TreeHead", "TrustRoot",
+        "build_receipt", "check_approved", "check_receipt", "consistency_proof",
+        "forget_contract", "inclusion_proof", "log_contract", "parse_trust_root",
+        "request_id_from", "verify_consistency", "verify_inclusion", "verify_receipt",
     ],
     "chainml.models": [
         "BoostedTreesModel", "Dataset", "Estimator", "LogisticModel", "MLPModel",

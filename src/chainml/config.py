@@ -81,6 +81,11 @@ class Settings:
     # blocks behind the best of them is not used, and their heads are compared this often (s).
     rpc_max_lag_blocks: int = 16
     rpc_health_interval: float = 15.0
+    # -- the decision log's store (issue 18) -------------------------------------------------
+    # None: the SQLite file in the data directory. ``postgresql://user@host/db[?schema=NAME]``:
+    # a PostgreSQL log that several `chainml serve` replicas share (docs/scale.md). It may
+    # hold a password, so it is kept out of repr.
+    log_url: str | None = field(default=None, repr=False)
 
     # -- transaction fees (chainml.chain.txmanager); gwei here, wei inside -----------------
     # Never pay more than this per gas (CHAINML_MAX_FEE_GWEI); None: no cap.
@@ -161,7 +166,7 @@ def load_settings(
     values: dict[str, Any] = _read_config_file(config_file or CONFIG_FILE)
     plain = (
         "data_dir", "rpc", "keystore", "chain_id", "durability", "confirmations", "network",
-        "rpc_max_lag_blocks", "rpc_health_interval",
+        "rpc_max_lag_blocks", "rpc_health_interval", "log_url",
     )  # fmt: skip
     for key in (*plain, *_FEE_KEYS):
         if (raw := env.get(f"CHAINML_{key.upper()}")) not in (None, ""):

@@ -12,8 +12,14 @@ from chainml.log.record import DecisionRecord, commit_features
 from tests.log.test_anchor import decisions
 
 
-@pytest.fixture
-def log(tmp_path: Path):
+@pytest.fixture(params=["sqlite", "postgres"])
+def log(request: pytest.FixtureRequest, tmp_path: Path):
+    if request.param == "postgres":
+        from tests.pg import ThrowawayStore
+
+        with DecisionLog(ThrowawayStore()) as shared:
+            yield shared
+        return
     with DecisionLog.open(tmp_path / "log", durability="normal") as opened:
         yield opened
 

@@ -1,7 +1,8 @@
 """LogStore conformance suite, run on every implementation, then the SQLite file's own checks.
 
-``TestLogStore`` is the contract: a PostgreSQL store adds an entry to ``BACKENDS`` and passes it
-unchanged. ``TestSqliteFile`` covers what only a file has: reopening, damaged and foreign files,
+``TestLogStore`` is the contract: every store in ``BACKENDS`` passes it unchanged, the SQLite
+file and a PostgreSQL schema (a throwaway one per store, see ``tests/pg.py``; those skip without
+a server). ``TestSqliteFile`` covers what only a file has: reopening, damaged and foreign files,
 rows tampered with through a second connection, and counting the SQL a proof costs.
 """
 
@@ -39,10 +40,17 @@ def _sqlite(merge_every: int) -> Opener:
     return lambda directory: SqliteLogStore(directory / "log.sqlite", merge_every=merge_every)
 
 
+def _postgres(directory: Path) -> LogStore:
+    from tests.pg import ThrowawayStore
+
+    return ThrowawayStore()
+
+
 BACKENDS: dict[str, Opener] = {
     "sqlite": _sqlite(1 << 17),
     # request ids leave memory for the on-disk index every 16 leaves, so both tiers are tested
     "sqlite-merging": _sqlite(16),
+    "postgres": _postgres,
 }
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 

@@ -29,7 +29,7 @@ def open_log(ctx: typer.Context) -> DecisionLog:
     auditor): reading commands work on it, and writing ones fail with exit 6.
     """
     settings = settings_of(ctx)
-    return DecisionLog.open(settings.data_dir, durability=settings.durability)
+    return DecisionLog.open(settings.data_dir, durability=settings.durability, url=settings.log_url)
 
 
 @app.command()

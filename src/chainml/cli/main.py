@@ -158,6 +158,16 @@ def root(
             "confirmations, fee defaults and explorer links. Default: $CHAINML_NETWORK.",
         ),
     ] = None,
+    log: Annotated[
+        str | None,
+        typer.Option(
+            "--log",
+            metavar="URL",
+            help="The decision log's store: postgresql://user@host/db[?schema=NAME] for a log "
+            "several services share (docs/scale.md). Default: $CHAINML_LOG_URL, else the "
+            "SQLite file in the data directory.",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option(
@@ -173,7 +183,9 @@ def root(
         return
     from chainml.chain.networks import apply_network
 
-    settings = load_settings().with_overrides(data_dir=data_dir, rpc=rpc, network=network)
+    settings = load_settings().with_overrides(
+        data_dir=data_dir, rpc=rpc, network=network, log_url=log
+    )
     if settings.rpc is not None and (problem := _rpc_url_problem(settings.rpc)):
         raise InvalidInputError(f"CHAINML_RPC / chainml.toml: {problem}")  # checked before use
     ctx.obj = apply_network(settings)

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from chainml.cli import console, settings_of
+from chainml.config import Settings
 from chainml.errors import InvalidInputError
 from chainml.governance.registry import DEFAULT_USE
 
@@ -102,9 +103,18 @@ def serve(
     console().print(
         f"chainml serve on http://{host}:{port} (OpenAPI at /docs)\n"
         f"model     {serving}{' (pinned)' if model else f' for {use!r}, following the registry'}\n"
-        f"log       {settings.data_dir / 'decisions.sqlite'}: {runtime.log.store.size} decisions\n"
+        f"log       {_log_place(settings)}: {runtime.log.store.size} decisions\n"
         f"anchoring {anchoring} on the {settings.backend} chain",
         markup=False,
     )
     tune_interpreter()  # this process is only the server (the library never does this)
     run_server(app, host, port, sock=listening)
+
+
+def _log_place(settings: Settings) -> str:
+    """Where the log is, for the banner (a PostgreSQL URL without its password)."""
+    if settings.log_url is None:
+        return str(settings.data_dir / "decisions.sqlite")
+    from chainml.log.postgres_schema import redacted
+
+    return redacted(settings.log_url)

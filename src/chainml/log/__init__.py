@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         verify_consistency,
         verify_inclusion,
     )
+    from chainml.log.postgres_store import PostgresLogStore
     from chainml.log.receipt import build_receipt, check_receipt, verify_receipt
     from chainml.log.record import DecisionRecord, request_id_from
     from chainml.log.sqlite_store import SqliteLogStore
@@ -34,6 +35,7 @@ _EXPORTS = {
     "DecisionLog": "chainml.log.decision_log",
     "DecisionRecord": "chainml.log.record",
     "LogStore": "chainml.log.store",
+    "PostgresLogStore": "chainml.log.postgres_store",
     "SqliteLogStore": "chainml.log.sqlite_store",
     "TreeHead": "chainml.log.decision_log",
     "TrustRoot": "chainml.log.trust",
@@ -59,6 +61,7 @@ __all__ = [
     "DecisionLog",
     "DecisionRecord",
     "LogStore",
+    "PostgresLogStore",
     "SqliteLogStore",
     "TreeHead",
     "TrustRoot",

@@ -35,7 +35,12 @@ from chainml.errors import (
     VerificationError,
 )
 from chainml.log.anchor_bond import ensure_bond
-from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
+from chainml.log.anchor_contract import (
+    CONTRACT_NAME,
+    anchor_lease_name,
+    contract_key,
+    log_contract,
+)
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError, PendingAnchor, confirmations_for
 from chainml.log.store import AnchorRecord
@@ -45,6 +50,7 @@ __all__ = [
     "CONTRACT_NAME",
     "AnchorPolicy",
     "Anchorer",
+    "anchor_lease_name",
     "contract_key",
     "log_contract",
 ]
@@ -67,6 +73,9 @@ class AnchorPolicy:
     # None: anchor whenever due (the fee cap still holds).
     max_delay_seconds: float | None = None
     patience_factor: float = 1.25
+    # A log shared by several processes (PostgreSQL) elects one anchorer: the lease lasts
+    # this long without renewal (see chainml.log.leader); failover takes about as long.
+    lease_seconds: float = 10.0
 
 
 class Anchorer:
@@ -100,6 +109,18 @@ class Anchorer:
         self._asked: deque[tuple[float, int]] = deque()  # (time, fee asked) over a day
         #: pending anchors a reorg dropped (each was anchored again)
         self.reorgs = 0
+        #: who anchors among the processes sharing the log (None: this one, alone)
+        self.lease = log.store.lease(
+            anchor_lease_name(contract.env.chain_id), self.policy.lease_seconds
+        )
+
+    @property
+    def leading(self) -> bool:
+        """Whether this anchorer may anchor now: it holds the log's anchoring lease, or needs none.
+
+        Takes or renews the lease when due (a database round trip at most every few seconds).
+        """
+        return self.lease is None or self.lease.hold()
 
     def _latest(self) -> AnchorRecord | None:
         return self.log.store.latest_anchor(self.contract.env.chain_id, self.contract.address)
@@ -295,6 +316,8 @@ class Anchorer:
         :attr:`pending` until :meth:`settle` (called by every anchor, by the background
         loop, and by :meth:`wait_final`) finds it ``confirmations`` blocks deep.
         """
+        if not self.leading:
+            return None  # another process anchors this log and records its heads in it
         previous, self._last_attempt = self._last_attempt, self._clock()
         try:
             self.settle()
@@ -308,6 +331,9 @@ class Anchorer:
             # held back, not attempted: still due, so it goes out as soon as it can
             self._last_attempt = previous
             raise
+        finally:
+            if self._stop.is_set() and self.lease is not None:
+                self.lease.release()  # a last anchor after stop(): hand over at once again
 
     def _anchor(self) -> AnchorRecord | None:
         store, env = self.log.store, self.contract.env
@@ -330,6 +356,10 @@ class Anchorer:
             return None  # settle() recorded it, or follows it until it is final
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
         ensure_bond(self.contract)  # a challengeable log refuses an anchor without its bond
+        if self.lease is not None:
+            # the fencing token, checked (and the lease renewed) in the database just before
+            # sending: a paused ex-leader that another process replaced sends nothing
+            self.lease.fence()
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
             self._waiting_since = None  # what waits from now on, waits from now on
@@ -423,6 +453,8 @@ class Anchorer:
             self._thread = None
         if final_anchor:
             self.anchor()
+        if self.lease is not None:
+            self.lease.release()  # the next anchorer need not wait for it to expire
 
     def step(self) -> AnchorRecord | None:
         """One round of the background loop: anchor when due, else check when it is time.

@@ -16,12 +16,14 @@ from chainml import contracts
 from chainml.chain import Contract, Env
 from chainml.errors import InvalidInputError, NotFoundError
 from chainml.log.decision_log import DecisionLog
+from chainml.log.leader import NotLeaderError
 from chainml.log.store import AnchorRecord, checksummed
 
 CONTRACT_NAME = "DecisionLog"
 #: The bonded, challengeable anchor contract (chainml.inference.optimistic deploys it).
 CHALLENGEABLE_NAME = "ChallengeableLog"
 _KINDS = (CONTRACT_NAME, CHALLENGEABLE_NAME)
+_DEPLOY_LEASE_SECONDS = 10.0
 
 
 def contract_key(chain_id: int) -> str:
@@ -62,6 +64,9 @@ def adopt_contract(env: Env, log: DecisionLog, address: str) -> Contract:
     log.store.set_meta(kind_key(env.chain_id), CHALLENGEABLE_NAME)
     log.store.set_meta(contract_key(env.chain_id), contract.address)
     return contract
+def anchor_lease_name(chain_id: int) -> str:
+    """The lease whose holder anchors (and deploys the contract of) a shared log on one chain."""
+    return f"anchor:{chain_id}"
 
 
 def log_contract(env: Env, log: DecisionLog, *, deploy: bool = True) -> Contract:
@@ -81,9 +86,25 @@ def log_contract(env: Env, log: DecisionLog, *, deploy: bool = True) -> Contract
         raise NotFoundError(
             f"this log has no anchor contract on chain {env.chain_id}; run `chainml log anchor`"
         )
-    contract = env.deploy(compiled)
-    log.store.set_meta(contract_key(env.chain_id), contract.address)
-    return contract
+    lease = log.store.lease(anchor_lease_name(env.chain_id), _DEPLOY_LEASE_SECONDS)
+    if lease is None:
+        contract = env.deploy(compiled)
+        log.store.set_meta(contract_key(env.chain_id), contract.address)
+        return contract
+    # a shared log: only the holder of the anchoring lease deploys, once for all processes
+    if not lease.hold():
+        raise NotLeaderError(
+            lease.name, None, "another process anchors this log and deploys its contract"
+        )
+    try:
+        if (address := log.store.get_meta(contract_key(env.chain_id))) is not None:
+            return env.at(address, compiled)  # the previous holder deployed it meanwhile
+        lease.fence()
+        contract = env.deploy(compiled)
+        log.store.set_meta(contract_key(env.chain_id), contract.address)
+        return contract
+    finally:
+        lease.release()  # the anchorer takes it under its own name
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 ``DecisionLog`` numbers each decision with its index in the log, encodes it
 (:mod:`chainml.log.record`) and appends it to a :class:`~chainml.log.store.LogStore` in
 batches; an append that returned is on disk (and fsync'd, at ``durability="full"``), and
-:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. It is the single
-writer of its store.
+:meth:`DecisionLog.append_all` makes many batches one all-or-nothing append. Records are
+numbered inside the store's write transaction, so several DecisionLogs (processes, hosts) may
+append to one store, e.g. a PostgreSQL log shared by service replicas (docs/scale.md).
 """
 
 from __future__ import annotations
@@ -74,17 +75,30 @@ class DecisionLog(Closing):
 
     @classmethod
     def open(
-        cls, data_dir: Path, *, durability: str = "full", read_only: bool | None = None
+        cls,
+        data_dir: Path,
+        *,
+        durability: str = "full",
+        read_only: bool | None = None,
+        url: str | None = None,
     ) -> DecisionLog:
-        """The log kept in ``data_dir`` (created on first use, unless read-only).
+        """The log kept in ``data_dir`` (created on first use, unless read-only), or at ``url``.
 
         ``durability`` is ``"full"`` (every append is fsync'd before it returns: it survives
         power loss) or ``"normal"`` (it survives a crash of the process; a power loss may take
         the log back to an earlier head). ``read_only`` (default: whether ``data_dir`` or the
         log file is not writable) opens the log for reading only: heads, proofs and audits
         work, and every write is a DataDirectoryError.
+
+        ``url`` (the ``log_url`` setting, ``CHAINML_LOG_URL``) names another store instead,
+        e.g. a PostgreSQL log shared by several services (:mod:`chainml.log.store_url`).
         """
         from chainml.log.sqlite_store import SqliteLogStore
+
+        if url is not None:
+            from chainml.log.store_url import open_store
+
+            return cls(open_store(url, durability=durability, read_only=bool(read_only)))
 
         path = data_dir / LOG_FILE
         if read_only is None:

@@ -16,7 +16,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from eth_utils import to_checksum_address
 
@@ -27,6 +27,9 @@ from chainml.log import merkle
 Leaf = tuple[bytes, bytes | None]
 #: ``progress(done, total)``, called as a long operation advances.
 Progress = Callable[[int, int], None]
+if TYPE_CHECKING:
+    from chainml.log.leader import Lease
+
 REQUEST_ID_SIZE = 32
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
@@ -269,6 +272,16 @@ class LogStore(ABC):
     @abstractmethod
     def delete_meta(self, name: str) -> bool:
         """Durably remove the setting ``name``; whether it was set. Store names are refused."""
+
+    # -- leadership ----------------------------------------------------------------------------
+
+    def lease(self, name: str, ttl: float) -> Lease | None:
+        """A lease named ``name`` among the processes sharing this log (see chainml.log.leader).
+
+        None for a store that one process writes (the embedded SQLite file): it needs no
+        election, its process is the only anchorer.
+        """
+        return None
 
     # -- integrity and lifetime --------------------------------------------------------------
 

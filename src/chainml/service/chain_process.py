@@ -365,7 +365,9 @@ def _serve(conn: Connection, plan: ChainPlan, parent_pid: int) -> None:
     try:
         if plan.policy is not None:
             settings = plan.settings
-            log = DecisionLog.open(settings.data_dir, durability=settings.durability)
+            log = DecisionLog.open(
+                settings.data_dir, durability=settings.durability, url=settings.log_url
+            )
             anchoring = BackgroundAnchoring(
                 log, chain, plan.policy, confirmations=settings.confirmations
             )

@@ -141,9 +141,10 @@ def _leaves(batch: list[PreparedRecords], stamp: list[int], first: int, now_ms: 
 class WriterProcess:
     """A child process that appends batches to the log in ``data_dir`` (one at a time)."""
 
-    def __init__(self, data_dir: Path, durability: str = "full") -> None:
+    def __init__(self, data_dir: Path, durability: str = "full", url: str | None = None) -> None:
         self.data_dir = data_dir
         self.durability = durability
+        self.url = url  # the log's store, when not the data directory's file
         self._conn: Connection | None = None
         self._process: BaseProcess | None = None
 
@@ -158,7 +159,7 @@ class WriterProcess:
         parent, child = context.Pipe()
         process = context.Process(
             target=_serve,
-            args=(child, self.data_dir, self.durability),
+            args=(child, self.data_dir, self.durability, self.url),
             name="chainml-log-writer",
             daemon=True,
         )
@@ -233,14 +234,14 @@ def die_with_parent(parent_pid: int | None = None) -> None:
         os._exit(1)  # orphaned already: nobody would stop this process
 
 
-def _serve(conn: Connection, data_dir: Path, durability: str) -> None:
+def _serve(conn: Connection, data_dir: Path, durability: str, url: str | None = None) -> None:
     """The child: append each batch received, answer with the outcomes, until end of file."""
     die_with_parent()
     # the parent handles Ctrl-C and SIGTERM and closes the pipe when it has drained
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
-        log = DecisionLog.open(data_dir, durability=durability)
+        log = DecisionLog.open(data_dir, durability=durability, url=url)
     except BaseException as err:
         conn.send(LogWriterError(f"the log-writer process cannot open the log: {err}"))
         return

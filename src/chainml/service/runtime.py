@@ -50,7 +50,9 @@ class ServiceRuntime(Closing):
         self._env_lock = threading.Lock()
         self._watch_from = 0
         # durability "full": fsync per group commit; "normal": survives a process crash
-        self.log = DecisionLog.open(settings.data_dir, durability=settings.durability)
+        self.log = DecisionLog.open(
+            settings.data_dir, durability=settings.durability, url=settings.log_url
+        )
         self.anchoring: BackgroundAnchoring | ChainProcess | None = None
         self.chain_process: ChainProcess | None = None
         try:
@@ -64,7 +66,7 @@ class ServiceRuntime(Closing):
             self.close()
             raise
         writer = (
-            WriterProcess(settings.data_dir, settings.durability)
+            WriterProcess(settings.data_dir, settings.durability, settings.log_url)
             if options.writer_process
             else None
         )
