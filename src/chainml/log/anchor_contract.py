@@ -64,6 +64,8 @@ def adopt_contract(env: Env, log: DecisionLog, address: str) -> Contract:
     log.store.set_meta(kind_key(env.chain_id), CHALLENGEABLE_NAME)
     log.store.set_meta(contract_key(env.chain_id), contract.address)
     return contract
+
+
 def anchor_lease_name(chain_id: int) -> str:
     """The lease whose holder anchors (and deploys the contract of) a shared log on one chain."""
     return f"anchor:{chain_id}"
