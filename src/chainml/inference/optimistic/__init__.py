@@ -1,0 +1,1 @@
+"""Optimistic verification: off-chain scores, on-chain commitments, challenges and a watchtower."""
