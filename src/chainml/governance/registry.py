@@ -50,6 +50,28 @@ class RegisteredModel:
 
 
 @dataclass(frozen=True)
+class ModelBinding:
+    """When a model was approved and retired, and the contract that computes it.
+
+    What a fraud proof checks on chain (``ModelRegistry.binding``): the model counts as
+    approved at block B when ``approved_block <= B`` and it was not retired at or before B.
+    """
+
+    model_id: str
+    contract: str | None
+    codehash: str | None
+    approved_block: int  # 0: never approved
+    retired_block: int  # 0: not retired
+    use_hash: bytes  # keccak256 of the use it was approved for (zero if never)
+
+    def approved_at(self, block: int) -> bool:
+        """Whether the model was the approved one (for its use) at ``block``."""
+        if self.approved_block == 0 or self.approved_block > block:
+            return False
+        return self.retired_block == 0 or block < self.retired_block
+
+
+@dataclass(frozen=True)
 class ApprovalTerms:
     """What an approval proposal pins; the contract re-checks all of it at execution."""
 
@@ -225,6 +247,20 @@ class ModelRegistry:
             use=str(use) or None,
             contract=str(target) if attached else None,
             codehash=_hex(codehash) if attached else None,
+        )
+
+    def binding(self, model_id: bytes | str) -> ModelBinding:
+        """The model's approval history and contract (all zero for an unknown model)."""
+        key = model_id_bytes(model_id)
+        target, codehash, approved, retired, use_hash = self.contract.binding(key)
+        attached = target != ZERO_ADDRESS
+        return ModelBinding(
+            model_id=_hex(key),
+            contract=str(target) if attached else None,
+            codehash=_hex(codehash) if attached else None,
+            approved_block=int(approved),
+            retired_block=int(retired),
+            use_hash=bytes(use_hash),
         )
 
     def approved(self, use: str) -> str | None:

@@ -6,7 +6,9 @@ client half: it checks that the local log still extends the anchored head before
 never anchors two roots for one size, and — run in the background — keeps trying while the
 node is unreachable while the log keeps accepting decisions. It records a head as final only
 after ``confirmations`` blocks, anchors again when a reorg drops a pending anchor, and reports
-a final anchor that disappears (see :mod:`chainml.log.finality`).
+a final anchor that disappears (see :mod:`chainml.log.finality`). On a bonded
+``ChallengeableLog`` it posts the bond the contract requires before the first anchor (and tops
+it up before any later one), see :mod:`chainml.log.anchor_bond`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from chainml.errors import (
     TransactionTimeoutError,
     VerificationError,
 )
+from chainml.log.anchor_bond import ensure_bond
 from chainml.log.anchor_contract import CONTRACT_NAME, contract_key, log_contract
 from chainml.log.decision_log import DecisionLog
 from chainml.log.finality import FinalAnchorLostError, PendingAnchor, confirmations_for
@@ -326,6 +329,7 @@ class Anchorer:
         if chain_size == head.size:
             return None  # settle() recorded it, or follows it until it is final
         proof = store.consistency_proof(chain_size, head.size) if chain_size else []
+        ensure_bond(self.contract)  # a challengeable log refuses an anchor without its bond
         try:
             receipt = self.contract.anchor(head.size, head.root, proof)
             self._waiting_since = None  # what waits from now on, waits from now on

@@ -1,9 +1,11 @@
 """The log's anchor contract on each chain: found, deployed on first use, remembered, forgotten.
 
-The log remembers one ``DecisionLog`` contract per chain id (a store setting). When a
-development node is reset that contract is gone, and with it every head anchored there:
-:func:`forget_contract` drops the dead address and its anchor records (never a log record), so
-the next anchor deploys a new contract.
+The log remembers one anchor contract per chain id (a store setting): a ``DecisionLog``,
+deployed on first use, or a ``ChallengeableLog`` (optimistic verification: a bonded log whose
+heads can be challenged) that the operator deployed and :func:`adopt_contract` remembered; the
+anchorer drives both the same way. When a development node is reset that contract is gone,
+and with it every head anchored there: :func:`forget_contract` drops the dead address and its
+anchor records (never a log record), so the next anchor deploys a new contract.
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from chainml.log.decision_log import DecisionLog
 from chainml.log.store import AnchorRecord, checksummed
 
 CONTRACT_NAME = "DecisionLog"
+#: The bonded, challengeable anchor contract (chainml.inference.optimistic deploys it).
+CHALLENGEABLE_NAME = "ChallengeableLog"
+_KINDS = (CONTRACT_NAME, CHALLENGEABLE_NAME)
 
 
 def contract_key(chain_id: int) -> str:
@@ -24,9 +29,44 @@ def contract_key(chain_id: int) -> str:
     return f"contract:{chain_id}"
 
 
+def kind_key(chain_id: int) -> str:
+    """The store setting naming the remembered contract's kind (default DecisionLog)."""
+    return f"contract-kind:{chain_id}"
+
+
+def contract_kind(log: DecisionLog, chain_id: int) -> str:
+    """Which contract anchors ``log`` on ``chain_id``: DecisionLog unless one was adopted."""
+    kind = log.store.get_meta(kind_key(chain_id))
+    return kind if kind in _KINDS else CONTRACT_NAME
+
+
+def adopt_contract(env: Env, log: DecisionLog, address: str) -> Contract:
+    """Make the ChallengeableLog at ``address`` this log's anchor contract on ``env``'s chain.
+
+    Refused (InvalidInputError) when the log already remembers another contract there (forget
+    it first) or when the contract already holds heads this log does not have.
+    """
+    compiled = env.compile(contracts.source_path(CHALLENGEABLE_NAME))
+    contract = env.at(address, compiled)
+    remembered = log.store.get_meta(contract_key(env.chain_id))
+    if remembered is not None and checksummed(remembered) != contract.address:
+        raise InvalidInputError(
+            f"this log already anchors to {remembered} on chain {env.chain_id}; run "
+            "`chainml log forget-anchor` first"
+        )
+    size = int(contract.size())
+    if size > log.store.size or (size and log.store.root(size) != bytes(contract.root())):
+        raise InvalidInputError(
+            f"contract {contract.address} holds a head of size {size} that is not this log's"
+        )
+    log.store.set_meta(kind_key(env.chain_id), CHALLENGEABLE_NAME)
+    log.store.set_meta(contract_key(env.chain_id), contract.address)
+    return contract
+
+
 def log_contract(env: Env, log: DecisionLog, *, deploy: bool = True) -> Contract:
     """The log's anchor contract on ``env``'s chain; deployed (and remembered) on first use."""
-    compiled = env.compile(contracts.source_path(CONTRACT_NAME))
+    compiled = env.compile(contracts.source_path(contract_kind(log, env.chain_id)))
     address = log.store.get_meta(contract_key(env.chain_id))
     if address is not None:
         try:
@@ -86,4 +126,5 @@ def forget_contract(
     anchors = log.store.forget_anchors(chain_id, target)
     if was_remembered:
         log.store.delete_meta(contract_key(chain_id))
+        log.store.delete_meta(kind_key(chain_id))
     return ForgottenContract(chain_id, target, was_remembered, anchors, had_code)
