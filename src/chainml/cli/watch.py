@@ -15,7 +15,7 @@ from chainml.cli import console, print_json, settings_of
 from chainml.inference.optimistic.watch_setup import open_watchtower
 from chainml.inference.optimistic.watch_sources import LogDirSource, RecordSource, record_source
 from chainml.inference.optimistic.watchtower import WatchReport
-from chainml.log.trust import TrustRoot, parse_trust_root
+from chainml.log.trust import parse_trust_root
 
 EPILOG = (
     "Exit codes: 0 every anchored record verified; 3 a wrong record was found (and challenged "
@@ -52,8 +52,8 @@ def watch(
         typer.Option(
             "--registry",
             metavar="[CHAIN_ID:]ADDRESS[:CODEHASH]",
-            help="The ModelRegistry whose approvals bind the records. Default: the one this "
-            "data directory's governance deployed.",
+            help="Only for a plain DecisionLog (report only): the ModelRegistry whose "
+            "approvals bind its records. A ChallengeableLog names its own.",
         ),
     ] = None,
     models: Annotated[
@@ -64,10 +64,6 @@ def watch(
             help="A data directory holding the approved models' artifacts. Default: this one.",
         ),
     ] = None,
-    contract: Annotated[
-        str,
-        typer.Option("--contract", help="The log contract's kind (its code is checked)."),
-    ] = "DecisionLog",
     once: Annotated[
         bool, typer.Option("--once", help="Verify the heads anchored now, report, exit.")
     ] = False,
@@ -92,22 +88,17 @@ def watch(
     """
     settings = settings_of(ctx).with_overrides(rpc=rpc)
     log = parse_trust_root(log_root, "--log")
+    registry = None if registry_root is None else parse_trust_root(registry_root, "--registry")
     records = _source(source, settings.data_dir, api_key)
     try:
         with connect(settings) as env:
-            registry = (
-                parse_trust_root(registry_root, "--registry")
-                if registry_root is not None
-                else _governance_registry(env, settings.data_dir)
-            )
             tower = open_watchtower(
                 env,
                 log,
-                registry,
                 records,
                 settings.data_dir,
+                registry=registry,
                 models_dir=models,
-                log_contract=contract,
                 challenge=not no_challenge,
                 confirmations=confirmations,
             )
@@ -125,12 +116,6 @@ def _source(text: str | None, data_dir: Path, api_key: str | None) -> RecordSour
     if text is None:
         return LogDirSource(data_dir)
     return record_source(text, api_key)
-
-
-def _governance_registry(env: Any, data_dir: Path) -> TrustRoot:
-    from chainml.service.watcher import registry_of
-
-    return TrustRoot(env.chain_id, registry_of(env, data_dir).address)
 
 
 def _run(tower: Any, once: bool, interval: float, *, quiet: bool) -> WatchReport:

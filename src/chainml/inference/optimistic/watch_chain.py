@@ -87,5 +87,69 @@ class ModelStatusAt:
         return self._cache[key]
 
 
+class ChallengeableHeads:
+    """The anchored heads of a ChallengeableLog (code checked by ``bind_log``), by size."""
+
+    def __init__(self, env: Env, address: str) -> None:
+        from chainml.inference.optimistic.contract import bind_log
+
+        self.env = env
+        self.contract = bind_log(env, address)
+        self.address = self.contract.address
+
+    def heads(self, after_size: int = 0, confirmations: int = 0) -> list[AnchoredHead]:
+        """Heads larger than ``after_size`` in at least ``confirmations`` + 1 blocks."""
+        from chainml.inference.optimistic.heads import heads_of
+
+        latest = self.env.block_number - confirmations
+        return [
+            AnchoredHead(h.size, h.root, h.previous_size, h.anchored_block)
+            for h in heads_of(self.contract)
+            if h.size > after_size and h.anchored_block <= latest
+        ]
+
+    def root_at(self, size: int) -> bytes:
+        """The root anchored for ``size`` (zero bytes: none, or reorged away)."""
+        return bytes(self.contract.roots(size))
+
+    def registry(self) -> str:
+        """The ModelRegistry the contract judges records against."""
+        return str(self.contract.REGISTRY())
+
+    def use_hash(self) -> bytes:
+        """keccak256 of the use the log's models must be approved for (zero: any use)."""
+        return bytes(self.contract.USE_HASH())
+
+
+class BindingStatus:
+    """A model's status at a block, as ChallengeableLog judges it: the registry's ``binding``.
+
+    Approved at block ``b`` when ``0 < approved_block <= b`` and it was not retired by ``b``,
+    for the log's use (when the log names one). One read per model: the blocks say the rest,
+    so no historical state is needed (a pruned node answers too).
+    """
+
+    def __init__(self, env: Env, registry: str, use_hash: bytes = bytes(32)) -> None:
+        from chainml.governance.registry import ModelRegistry
+
+        self._registry = ModelRegistry.at(env, registry)
+        self._use_hash = use_hash
+        self._cache: dict[bytes, tuple[int, int, bytes]] = {}
+
+    def __call__(self, model_id: bytes, block: int) -> ModelStatus:
+        """APPROVED, RETIRED (retired by then, or approved later) or UNKNOWN."""
+        if model_id not in self._cache:
+            found = self._registry.binding(model_id)
+            self._cache[model_id] = (found.approved_block, found.retired_block, found.use_hash)
+        approved, retired, use_hash = self._cache[model_id]
+        if approved == 0:
+            return ModelStatus.UNKNOWN
+        if self._use_hash != bytes(32) and use_hash != self._use_hash:
+            return ModelStatus.UNKNOWN  # approved, for another use
+        if approved > block or (retired != 0 and retired <= block):
+            return ModelStatus.RETIRED
+        return ModelStatus.APPROVED
+
+
 #: ``status(model_id, block)``: the registry's answer, or a stand-in in tests.
 StatusAt = Callable[[bytes, int], ModelStatus]

@@ -81,8 +81,8 @@ class BatchScorer:
         """Whether each row's every feature lies inside its declared range."""
         if rows.shape[0] == 0:
             return np.ones(0, dtype=bool)
-        inside: npt.NDArray[np.bool_] = ((rows >= self._low) & (rows <= self._high)).all(axis=1)
-        return inside
+        inside = (rows >= self._low) & (rows <= self._high)
+        return np.asarray(inside.all(axis=1), dtype=bool)
 
     def scores(self, rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | list[int]:
         """The exact score of every row (each must be in range): int64 array or Python ints."""

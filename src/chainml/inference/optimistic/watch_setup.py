@@ -4,7 +4,8 @@
 registry contracts against the verifier's trust roots, finds each approved model's integer twin
 among the artifacts of a data directory (an artifact's id is the hash of its files, so a stored
 copy is the model the registry names or it does not load), and challenges through the log
-contract's ``challenge`` (:func:`chainml.inference.optimistic.submit_challenge`).
+contract's ``challenge`` (:func:`chainml.inference.optimistic.submit_challenge`). A plain
+DecisionLog can be watched too (report only: it takes no challenges).
 """
 
 from __future__ import annotations
@@ -13,13 +14,18 @@ from pathlib import Path
 from typing import Any
 
 from chainml.chain import Env
-from chainml.errors import NotFoundError
-from chainml.inference.optimistic.watch_chain import LogHeads, ModelStatusAt
+from chainml.errors import InvalidInputError, NotFoundError, WrongChainIdError
+from chainml.inference.optimistic.watch_chain import (
+    BindingStatus,
+    ChallengeableHeads,
+    LogHeads,
+    ModelStatusAt,
+)
 from chainml.inference.optimistic.watch_checkpoint import checkpoint_path
 from chainml.inference.optimistic.watch_scoring import BatchScorer
 from chainml.inference.optimistic.watch_sources import RecordSource
 from chainml.inference.optimistic.watch_verify import Judge, ScorerFor
-from chainml.inference.optimistic.watchtower import Challenger, Watchtower
+from chainml.inference.optimistic.watchtower import Challenger, HeadFeed, Watchtower
 from chainml.log.trust import TrustRoot
 
 
@@ -43,51 +49,59 @@ def local_scorers(models_data_dir: Path) -> ScorerFor:
 
 
 def contract_challenger(env: Env, log_address: str) -> Challenger:
-    """Challenges sent to the log contract by ``env``'s sender."""
+    """Challenges sent to the ChallengeableLog by ``env``'s sender (``submit_challenge``).
+
+    A challenge the contract would refuse (the record is right after all, the window closed,
+    another watcher was first) is reported with the contract's reason; nothing is sent then.
+    """
+    from chainml.inference.optimistic import ChallengeError, submit_challenge
 
     def challenge(record: bytes, index: int, size: int, proof: list[bytes]) -> dict[str, Any]:
-        from chainml.inference import optimistic
-
-        submit = getattr(optimistic, "submit_challenge", None)
-        if submit is None:
-            return {"submitted": False, "detail": "this chainml has no on-chain challenge"}
-        outcome = submit(env, log_address, record, index, size, proof)
-        return {"submitted": True, **_outcome_json(outcome)}
+        try:
+            outcome = submit_challenge(env, log_address, record, index, size, proof)
+        except ChallengeError as err:
+            return {"submitted": False, "refused": type(err).__name__, "detail": str(err)}
+        return {"submitted": True, "slashed": True, **outcome.to_json()}
 
     return challenge
-
-
-def _outcome_json(outcome: object) -> dict[str, Any]:
-    """A ChallengeOutcome (any dataclass-like object) as JSON-ready fields."""
-    fields = getattr(outcome, "__dataclass_fields__", None)
-    if fields is None:
-        return {"outcome": str(outcome)}
-    out: dict[str, Any] = {}
-    for name in fields:
-        value = getattr(outcome, name)
-        if isinstance(value, bytes):
-            value = "0x" + value.hex()
-        elif not isinstance(value, str | int | float | bool | type(None)):
-            value = str(value)
-        out[name] = value
-    return out
 
 
 def open_watchtower(
     env: Env,
     log: TrustRoot,
-    registry: TrustRoot,
     source: RecordSource,
     data_dir: Path,
     *,
+    registry: TrustRoot | None = None,
     models_dir: Path | None = None,
-    log_contract: str = "DecisionLog",
     challenge: bool = True,
     confirmations: int = 0,
 ) -> Watchtower:
-    """A watchtower over ``log`` on ``env``, its checkpoint in ``data_dir``."""
-    feed = LogHeads(env, log, log_contract)
-    judge = Judge(ModelStatusAt(env, registry), local_scorers(models_dir or data_dir))
+    """A watchtower over ``log`` on ``env``, its checkpoint in ``data_dir``.
+
+    A ChallengeableLog names its registry and use itself, and records are judged as its
+    ``challenge`` judges them; a plain DecisionLog (no challenges: report only) needs
+    ``registry``, whose historical ``model(id)`` status is read at each anchor's block.
+    """
+    if log.chain_id is not None and log.chain_id != env.chain_id:
+        raise WrongChainIdError(log.chain_id, env.chain_id)
+    scorers = local_scorers(models_dir or data_dir)
+    feed: HeadFeed
+    try:
+        challengeable = ChallengeableHeads(env, log.address)
+    except InvalidInputError:  # not a ChallengeableLog: a plain DecisionLog, checked as such
+        if registry is None:
+            raise InvalidInputError(
+                f"{log.address} is not a ChallengeableLog: name the ModelRegistry its records "
+                "are judged against with --registry"
+            ) from None
+        feed = LogHeads(env, log)
+        judge = Judge(ModelStatusAt(env, registry), scorers)
+        challenge = False
+    else:
+        feed = challengeable
+        status = BindingStatus(env, challengeable.registry(), challengeable.use_hash())
+        judge = Judge(status, scorers)
     return Watchtower(
         feed,
         source,
