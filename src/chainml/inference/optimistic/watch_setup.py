@@ -48,8 +48,8 @@ def local_scorers(models_data_dir: Path) -> ScorerFor:
     return scorer
 
 
-def contract_challenger(env: Env, log_address: str) -> Challenger:
-    """Challenges sent to the ChallengeableLog by ``env``'s sender (``submit_challenge``).
+def contract_challenger(env: Env, log_address: str, sender: str | None = None) -> Challenger:
+    """Challenges sent to the ChallengeableLog by ``sender`` (default: the Env's account).
 
     A challenge the contract would refuse (the record is right after all, the window closed,
     another watcher was first) is reported with the contract's reason; nothing is sent then.
@@ -58,7 +58,9 @@ def contract_challenger(env: Env, log_address: str) -> Challenger:
 
     def challenge(record: bytes, index: int, size: int, proof: list[bytes]) -> dict[str, Any]:
         try:
-            outcome = submit_challenge(env, log_address, record, index, size, proof)
+            outcome = submit_challenge(
+                env, log_address, record, index, size, proof, sender=sender
+            )
         except ChallengeError as err:
             return {"submitted": False, "refused": type(err).__name__, "detail": str(err)}
         return {"submitted": True, "slashed": True, **outcome.to_json()}
