@@ -27,6 +27,7 @@ from chainml.cli import (
     log,
     log_anchor,
     log_append,
+    log_optimistic,
     log_receipts,
     log_tiles,
     model,
@@ -63,6 +64,9 @@ log.app.command("verify")(log_receipts.verify)
 log.app.command("identity")(log_receipts.identity)
 log.app.command("export")(log_tiles.export)
 log.app.command("mirror")(log_tiles.mirror)
+log.app.command("challengeable")(log_optimistic.challengeable)
+log.app.command("status")(log_optimistic.status)
+log.app.command("challenge")(log_optimistic.challenge)
 app.add_typer(log.app, name="log")
 app.add_typer(data.app, name="data")
 model.app.command("register")(model_registry.register)

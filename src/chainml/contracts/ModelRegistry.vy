@@ -34,11 +34,13 @@
           theirs). The new registrant must differ from the current one.
         - set_governor: governor only (a governor may hand its role to a new governor).
         - binding(model_id): what a fraud proof needs in one call: the attached contract, its
-          code hash, the blocks where the model was approved and retired (0: never) and
-          keccak256 of the use it was approved for. A model counts as approved at block B
-          when approved_block <= B and (retired_block == 0 or B < retired_block): the
-          registry keeps that history, so ChallengeableLog asks "approved at the anchor's
-          block", not "approved now".
+          code hash, the blocks where the model was approved and retired (0: never) and the
+          use tag (keccak256 of the use it was approved for, as uint256, >> 128). A model
+          counts as approved at block B when approved_block <= B and (retired_block == 0 or
+          B < retired_block): the registry keeps that history, so ChallengeableLog asks
+          "approved at the anchor's block", not "approved now". The three are packed in one
+          slot (one cold read for a challenge); a retirement in the block of an approval
+          counts from that block.
 """
 
 # Status values; 0 means "no such model".
@@ -68,12 +70,11 @@ model_count: public(uint256)
 _models: HashMap[bytes32, Model]
 # The currently approved model for each use (empty(bytes32) when none).
 approved_model: public(HashMap[String[MAX_USE], bytes32])
-# When each model was approved and retired (block numbers, 0: not yet): one slot each, kept
-# apart from Model so that the struct (and its ABI) is unchanged.
-approved_block: public(HashMap[bytes32, uint256])
-retired_block: public(HashMap[bytes32, uint256])
-# keccak256 of the use a model was approved for (empty(bytes32) if never approved).
-approved_use_hash: public(HashMap[bytes32, bytes32])
+# When each model was approved (bits 0-63) and retired (64-127), block numbers (0: not yet),
+# and its use tag (bits 128-255: keccak256(use) >> 128, 0 if never approved). Kept apart from Model
+# so that the struct (and its ABI) is unchanged; read it through binding().
+_approval: HashMap[bytes32, uint256]
+MASK64: constant(uint256) = 2**64 - 1
 
 event ModelRegistered:
     model_id: indexed(bytes32)
@@ -201,12 +202,11 @@ def approve(
     )
     if previous != empty(bytes32):
         self._models[previous].status = RETIRED
-        self.retired_block[previous] = block.number
+        self._approval[previous] |= block.number << 64
         log ModelRetired(model_id=previous, use=use)
     self._models[model_id].status = APPROVED
     self._models[model_id].use = use
-    self.approved_block[model_id] = block.number
-    self.approved_use_hash[model_id] = keccak256(use)
+    self._approval[model_id] = block.number | (convert(keccak256(use), uint256) >> 128 << 128)
     self.approved_model[use] = model_id
     log ModelApproved(
         model_id=model_id, use=use, replaced=previous, registrant=registrant, target=target
@@ -262,7 +262,7 @@ def retire(model_id: bytes32):
     if status == APPROVED and self.approved_model[use] == model_id:
         self.approved_model[use] = empty(bytes32)
     self._models[model_id].status = RETIRED
-    self.retired_block[model_id] = block.number
+    self._approval[model_id] |= block.number << 64
     log ModelRetired(model_id=model_id, use=use)
 
 
@@ -277,15 +277,16 @@ def model(model_id: bytes32) -> Model:
 
 @view
 @external
-def binding(model_id: bytes32) -> (address, bytes32, uint256, uint256, bytes32):
+def binding(model_id: bytes32) -> (address, bytes32, uint256, uint256, uint256):
     """
-    @notice (target, codehash, approved_block, retired_block, use_hash) of `model_id`; see the
+    @notice (target, codehash, approved_block, retired_block, use_tag) of `model_id`; see the
             rules above. All zero for an unknown model.
     """
+    packed: uint256 = self._approval[model_id]
     return (
         self._models[model_id].target,
         self._models[model_id].codehash,
-        self.approved_block[model_id],
-        self.retired_block[model_id],
-        self.approved_use_hash[model_id],
+        packed & MASK64,
+        (packed >> 64) & MASK64,
+        packed >> 128,
     )

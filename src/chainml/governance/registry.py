@@ -62,7 +62,7 @@ class ModelBinding:
     codehash: str | None
     approved_block: int  # 0: never approved
     retired_block: int  # 0: not retired
-    use_hash: bytes  # keccak256 of the use it was approved for (zero if never)
+    use_tag: int  # keccak256(use it was approved for) >> 128, as an integer (0 if never)
 
     def approved_at(self, block: int) -> bool:
         """Whether the model was the approved one (for its use) at ``block``."""
@@ -252,7 +252,7 @@ class ModelRegistry:
     def binding(self, model_id: bytes | str) -> ModelBinding:
         """The model's approval history and contract (all zero for an unknown model)."""
         key = model_id_bytes(model_id)
-        target, codehash, approved, retired, use_hash = self.contract.binding(key)
+        target, codehash, approved, retired, use_tag = self.contract.binding(key)
         attached = target != ZERO_ADDRESS
         return ModelBinding(
             model_id=_hex(key),
@@ -260,7 +260,7 @@ class ModelRegistry:
             codehash=_hex(codehash) if attached else None,
             approved_block=int(approved),
             retired_block=int(retired),
-            use_hash=bytes(use_hash),
+            use_tag=int(use_tag),
         )
 
     def approved(self, use: str) -> str | None:

@@ -89,7 +89,8 @@ class World:
 
     def deploy_model(self, model: LinearModel, ident: bytes) -> str:
         source = generate_vyper(model, "0x" + ident.hex())
-        compiled = compile_source(source, f"Model_{ident[:4].hex()}")
+        cache = self.env.data_dir / "cache" / "vyper" if self.env.data_dir else None
+        compiled = compile_source(source, f"Model_{ident[:4].hex()}", cache)
         return self.env.deploy(compiled).address
 
     def register(self, ident: bytes, target: str | None) -> None:

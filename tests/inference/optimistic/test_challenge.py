@@ -170,3 +170,20 @@ def test_proofs_heads_and_windows_are_checked(world: World) -> None:
         submit_challenge(
             world.env, world.log.address, world.leaves[0], 0, first, world.proof(0, first)
         )
+
+
+def test_a_starved_reexecution_never_slashes_an_honest_record(world: World) -> None:
+    # With too little gas the model call runs out: the challenge must fail, never take the
+    # failed call for a model that rejects the record. 43,500-51,500 spans every point of
+    # this challenge where gas can run out (before, inside and after the model's call).
+    world.append(world.record(X).encode())
+    world.anchor()
+    args = (world.leaves[0], 0, world.size, world.proof(0), b"")
+    reasons = set()
+    for gas in range(43_500, 52_000, 500):
+        with pytest.raises(ContractRevertError) as refused:
+            world.log.transact("challenge", *args, gas=gas)
+        reasons.add(refused.value.reason)
+    assert "record is correct" in reasons and len(reasons) > 1  # starved, and then enough
+    assert not world.log.halted() and int(world.log.bond()) == BOND
+    assert _state(world, world.size) is HeadState.OPEN

@@ -1,0 +1,56 @@
+"""``chainml log challengeable / status / challenge`` end to end on the embedded chain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chainml.chain import connect
+from chainml.config import Settings
+from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
+from tests.inference.optimistic.conftest import build_world
+
+X = [10, -20, 30, 4]
+
+
+def test_from_receipt_to_fraud_proof(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    data = tmp_path / "data"
+    with connect(Settings(data_dir=data)) as env:
+        world = build_world(env)
+        address, model = world.log.address, world.model_id
+        score, label = world.model.decide(X)
+    lines = [
+        {"request_id": "honest", "score": score, "label": int(label)},
+        {"request_id": "lie", "score": score + 7, "label": int(label)},
+    ]
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text(
+        "".join(
+            json.dumps(item | {"model_id": "0x" + model.hex(), "features": X}) + "\n"
+            for item in lines
+        )
+    )
+    base = ("--data-dir", str(data), "log")
+    code, out, err = run(capsys, *base, "challengeable", "--address", address)
+    assert code == 0, err
+    assert run(capsys, *base, "append", str(jsonl))[0] == 0
+    code, out, err = run(capsys, *base, "anchor")
+    assert code == 0 and "anchored size 2" in flat(out), err
+    code, out, _ = run(capsys, *base, "status", "--json")
+    status = json.loads(out)
+    assert status["kind"] == "ChallengeableLog" and not status["halted"]
+    assert [(h["size"], h["state"]) for h in status["heads"]] == [(2, "open")]
+
+    for index in (0, 1):
+        receipt = tmp_path / f"r{index}.json"
+        assert run(capsys, *base, "prove", str(index), "-o", str(receipt))[0] == 0
+    code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r0.json"))
+    assert code == 3 and "the record is correct" in flat(err)
+    code, out, err = run(capsys, *base, "challenge", str(tmp_path / "r1.json"), "--json")
+    assert code == 0, err
+    outcome = json.loads(out)
+    assert (outcome["reason"], outcome["index"], outcome["size"]) == ("wrong_score", 1, 2)
+    code, out, _ = run(capsys, *base, "status")
+    assert code == 0 and "HALTED" in out and "faulty" in out
+    code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r1.json"))
+    assert code == 5 and "already proven faulty" in flat(err)
