@@ -41,7 +41,7 @@ def watch(world: World, leaves: list[bytes], tmp_path: Path) -> Watchtower:
     world.anchor()
     heads = ChallengeableHeads(world.env, world.log.address)
     judge = Judge(
-        BindingStatus(world.env, heads.registry(), heads.use_hash()),
+        BindingStatus(world.env, heads.registry(), heads.use_tag()),
         {world.model_id: BatchScorer(world.model)}.get,
     )
     challenger = world.env.accounts[1]

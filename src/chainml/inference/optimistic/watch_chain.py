@@ -116,9 +116,9 @@ class ChallengeableHeads:
         """The ModelRegistry the contract judges records against."""
         return str(self.contract.REGISTRY())
 
-    def use_hash(self) -> bytes:
-        """keccak256 of the use the log's models must be approved for (zero: any use)."""
-        return bytes(self.contract.USE_HASH())
+    def use_tag(self) -> int:
+        """The tag of the use the log's models must be approved for (0: any use)."""
+        return int(self.contract.USE_TAG())
 
 
 class BindingStatus:
@@ -129,22 +129,22 @@ class BindingStatus:
     so no historical state is needed (a pruned node answers too).
     """
 
-    def __init__(self, env: Env, registry: str, use_hash: bytes = bytes(32)) -> None:
+    def __init__(self, env: Env, registry: str, use_tag: int = 0) -> None:
         from chainml.governance.registry import ModelRegistry
 
         self._registry = ModelRegistry.at(env, registry)
-        self._use_hash = use_hash
-        self._cache: dict[bytes, tuple[int, int, bytes]] = {}
+        self._use_tag = use_tag
+        self._cache: dict[bytes, tuple[int, int, int]] = {}
 
     def __call__(self, model_id: bytes, block: int) -> ModelStatus:
         """APPROVED, RETIRED (retired by then, or approved later) or UNKNOWN."""
         if model_id not in self._cache:
             found = self._registry.binding(model_id)
-            self._cache[model_id] = (found.approved_block, found.retired_block, found.use_hash)
-        approved, retired, use_hash = self._cache[model_id]
+            self._cache[model_id] = (found.approved_block, found.retired_block, found.use_tag)
+        approved, retired, use_tag = self._cache[model_id]
         if approved == 0:
             return ModelStatus.UNKNOWN
-        if self._use_hash != bytes(32) and use_hash != self._use_hash:
+        if self._use_tag != 0 and use_tag != self._use_tag:
             return ModelStatus.UNKNOWN  # approved, for another use
         if approved > block or (retired != 0 and retired <= block):
             return ModelStatus.RETIRED

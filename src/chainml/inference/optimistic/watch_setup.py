@@ -102,7 +102,7 @@ def open_watchtower(
         challenge = False
     else:
         feed = challengeable
-        status = BindingStatus(env, challengeable.registry(), challengeable.use_hash())
+        status = BindingStatus(env, challengeable.registry(), challengeable.use_tag())
         judge = Judge(status, scorers)
     return Watchtower(
         feed,
