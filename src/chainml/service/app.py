@@ -66,8 +66,7 @@ def create_app(
     app.state.api_keys = tuple(key.reveal().encode() for key in options.api_keys)
     app.state.public_reads = options.public_reads
     app.state.read_timeout = options.read_timeout  # for the server's protocol (server.py)
-    routers = (routes_score.router, routes_read.router, routes_health.router)
-    routers += (routes_entries.router,)  # issue 13: raw leaves for watchers
+    routers = (routes_score.router, routes_read.router, routes_health.router, routes_entries.router)
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

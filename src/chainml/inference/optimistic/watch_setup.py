@@ -58,9 +58,7 @@ def contract_challenger(env: Env, log_address: str, sender: str | None = None) -
 
     def challenge(record: bytes, index: int, size: int, proof: list[bytes]) -> dict[str, Any]:
         try:
-            outcome = submit_challenge(
-                env, log_address, record, index, size, proof, sender=sender
-            )
+            outcome = submit_challenge(env, log_address, record, index, size, proof, sender=sender)
         except ChallengeError as err:
             return {"submitted": False, "refused": type(err).__name__, "detail": str(err)}
         return {"submitted": True, "slashed": True, **outcome.to_json()}
