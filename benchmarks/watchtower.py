@@ -9,7 +9,8 @@ baseline does the same work the obvious way: ``DecisionRecord.decode`` (eth_abi)
 the commitment re-encoded and hashed, the model's per-row Python reference
 (``FixedPointModel.decide``), ``merkle.leaf_hash`` per record and ``merkle.root`` over the list.
 Both must agree (no fault, the same root). A last row reads the records from a real log
-directory (SQLite) as ``chainml watch --source DIR`` does, to show what fetching costs.
+directory (SQLite) as ``chainml watch --source DIR`` does (the next chunk read in a second
+thread while one is verified), to show what fetching costs.
 
 The machine is shared and noisy (other jobs run on its 2 cores), so each rate is given per
 second of wall clock and per CPU-second of the process (what a dedicated core does); ours uses
@@ -49,6 +50,7 @@ from chainml.inference.optimistic.watch_frontier import Frontier
 from chainml.inference.optimistic.watch_scoring import BatchScorer
 from chainml.inference.optimistic.watch_sources import LogDirSource
 from chainml.inference.optimistic.watch_verify import Judge, verify_batch
+from chainml.inference.optimistic.watchtower import prefetched
 from chainml.log import merkle
 from chainml.log.decision_log import DecisionLog
 from chainml.log.record import DecisionRecord, commit_features
@@ -148,8 +150,7 @@ def from_directory(entries: list[bytes], model: FixedPointModel) -> tuple[float,
         try:
             started, cpu = time.perf_counter(), time.process_time()
             frontier = Frontier()
-            for start in range(0, len(entries), 50_000):
-                chunk = source.entries(start, min(len(entries), start + 50_000))
+            for start, _, chunk in prefetched(source, 0, len(entries)):
                 verdict = verify_batch(chunk, start, 1, judge)
                 frontier = frontier.extended(verdict.leaf_hashes)
             frontier.root()

@@ -24,7 +24,8 @@ and reports instead of passing silently.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -210,13 +211,7 @@ class Watchtower:
         verdicts: list[BatchVerdict] = []
         first: Fault | None = None
         record: bytes | None = None
-        for chunk_start in range(start, head.size, CHUNK):
-            chunk_end = min(head.size, chunk_start + CHUNK)
-            entries = self.source.entries(chunk_start, chunk_end)
-            if len(entries) != chunk_end - chunk_start:
-                raise DataWithheldError(
-                    self.source.name, chunk_start, chunk_end, f"{len(entries)} records served"
-                )
+        for chunk_start, chunk_end, entries in prefetched(self.source, start, head.size):
             verdict = verify_batch(entries, chunk_start, head.block_number, self.judge)
             hashes.extend(verdict.leaf_hashes)
             verdicts.append(verdict)
@@ -284,6 +279,29 @@ class Watchtower:
             deadline = time.monotonic() + interval_s
             while time.monotonic() < deadline and not should_stop():
                 time.sleep(min(0.2, interval_s))
+
+
+def prefetched(
+    source: RecordSource, start: int, end: int, chunk: int = CHUNK
+) -> Iterator[tuple[int, int, list[bytes]]]:
+    """``(chunk_start, chunk_end, entries)`` of ``[start, end)``, the next chunk read meanwhile.
+
+    Reading (SQLite, HTTP, files) runs in a second thread while the caller verifies the chunk
+    before, so the source and the verifier share the machine's two cores. A short answer is
+    DataWithheldError.
+    """
+    bounds = [(a, min(end, a + chunk)) for a in range(start, end, chunk)]
+    if not bounds:
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="watch-fetch") as pool:
+        pending = pool.submit(source.entries, *bounds[0])
+        for number, (low, high) in enumerate(bounds):
+            entries = pending.result()
+            if number + 1 < len(bounds):
+                pending = pool.submit(source.entries, *bounds[number + 1])
+            if len(entries) != high - low:
+                raise DataWithheldError(source.name, low, high, f"{len(entries)} records served")
+            yield low, high, entries
 
 
 def _totals(verdicts: Sequence[BatchVerdict]) -> dict[str, int]:
