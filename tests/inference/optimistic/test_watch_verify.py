@@ -173,22 +173,45 @@ def test_dense_scores_equal_the_reference(model: LinearModel | MLPModel, data: A
     assert scorer.labels(scores).tolist() == [int(s >= model.threshold) for s in reference]
 
 
-def test_tree_scores_equal_the_reference() -> None:
-    rng = np.random.default_rng(3)
-    specs = tuple(InputSpec(f"f{i}", 1, -(2**64), 2**64 - 1) for i in range(4))
-    trees = []
-    for _ in range(20):
-        nodes = [TreeNode(int(rng.integers(4)), int(rng.integers(-100, 100)), 1, 2),
-                 TreeNode(int(rng.integers(4)), int(rng.integers(-100, 100)), 3, 4),
-                 TreeNode(-1, 0, 0, 0, int(rng.integers(-(2**40), 2**40))),
-                 TreeNode(-1, 0, 0, 0, int(rng.integers(-(2**40), 2**40))),
-                 TreeNode(-1, 0, 0, 0, int(rng.integers(-(2**40), 2**40)))]  # fmt: skip
-        trees.append(tuple(nodes))
-    model = TreeEnsembleModel(specs, tuple(trees), 17, 0, 1)
-    rows = rng.integers(-200, 200, (500, 4)).astype(np.int64)
-    assert [int(s) for s in BatchScorer(model).scores(rows)] == [
-        model.score(r) for r in rows.tolist()
-    ]
+@st.composite
+def forests(draw: Any) -> TreeEnsembleModel:
+    """Trees of any shape, split points inside and beyond int64, int64-exact leaf sums."""
+    specs = tuple(InputSpec(f"f{i}", 1, -(2**64), 2**64 - 1) for i in range(3))
+    leaf = st.integers(-(2**50), 2**50)
+    split = st.one_of(
+        st.integers(-100, 100),
+        st.sampled_from([-(2**63), 2**63 - 1, -(2**63) - 1, 2**63, -(2**70), 2**70]),
+    )
+
+    def grow(nodes: list[TreeNode], depth: int) -> int:
+        index = len(nodes)
+        if depth == 0 or draw(st.booleans()):
+            nodes.append(TreeNode(-1, 0, 0, 0, draw(leaf)))
+            return index
+        nodes.append(TreeNode(-1, 0, 0, 0))
+        left, right = grow(nodes, depth - 1), grow(nodes, depth - 1)
+        nodes[index] = TreeNode(draw(st.integers(0, 2)), draw(split), left, right)
+        return index
+
+    forest = []
+    for _ in range(draw(st.integers(1, 6))):
+        nodes: list[TreeNode] = []
+        grow(nodes, draw(st.integers(0, 5)))
+        forest.append(tuple(nodes))
+    return TreeEnsembleModel(specs, tuple(forest), draw(leaf), 0, 1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(model=forests(), data=st.data())
+def test_tree_scores_equal_the_reference(model: TreeEnsembleModel, data: Any) -> None:
+    value = st.one_of(st.integers(-120, 120), st.sampled_from([-(2**63), 2**63 - 1]))
+    rows = np.array(
+        data.draw(st.lists(st.lists(value, min_size=3, max_size=3), min_size=1, max_size=30)),
+        dtype=np.int64,
+    )
+    scores = BatchScorer(model).scores(rows)
+    assert isinstance(scores, np.ndarray)  # the int64 walk, not the fallback
+    assert [int(s) for s in scores] == [model.score(r) for r in rows.tolist()]
 
 
 # -- the frontier ---------------------------------------------------------------------------

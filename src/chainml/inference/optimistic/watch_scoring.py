@@ -111,40 +111,53 @@ class BatchScorer:
         return np.array([int(s >= self.threshold) for s in scores], dtype=np.int64)
 
     def _tree_scores(self, rows: npt.NDArray[np.int64], bias: int) -> npt.NDArray[np.int64]:
-        n = rows.shape[0]
+        n, width = rows.shape
+        flat = np.ascontiguousarray(rows).reshape(-1)
+        base = np.arange(n, dtype=np.int64) * width
         total = np.full(n, bias, dtype=np.int64)
-        positions = np.arange(n)
-        for feature, split, never_left, left, right, is_leaf, values in self._trees:
+        for feature, split, children, values, depth in self._trees:
             index = np.zeros(n, dtype=np.int64)
-            for _ in range(len(is_leaf)):  # a walk visits each node at most once
-                leaf_now = is_leaf[index]
-                if leaf_now.all():
-                    break
-                go_left = (rows[positions, feature[index]] <= split[index]) & ~never_left[index]
-                index = np.where(leaf_now, index, np.where(go_left, left[index], right[index]))
+            for _ in range(depth):  # a leaf's children are itself: extra steps stay put
+                x = np.take(flat, base + feature[index])
+                index = children[2 * index + (x > split[index])]
             total += values[index]
         return total
 
 
+#: One tree as arrays: feature and split per node, children (left, right) interleaved, leaf
+#: values, and the depth of its deepest leaf.
 _TreeArrays = tuple[
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
-    npt.NDArray[np.bool_],
     npt.NDArray[np.int64],
     npt.NDArray[np.int64],
-    npt.NDArray[np.bool_],
-    npt.NDArray[np.int64],
+    int,
 ]
 
 
 def _tree_arrays(nodes: Sequence[TreeNode]) -> _TreeArrays:
+    """A tree for the vectorized walk, equal to :meth:`TreeEnsembleModel.leaf` on int64 rows.
+
+    ``x <= t`` with ``t`` beyond int64 is decided once here: above int64 every row goes left,
+    below it every row goes right (both children then name that side). A leaf's children are
+    the leaf itself, so every row can take the same number of steps.
+    """
     feature = np.array([max(n.feature, 0) for n in nodes], dtype=np.int64)
-    # int64 rows compare with a clipped threshold as with the exact one, except that one
-    # below int64 sends every row right (x <= t is never true)
     split = np.array([_clip(n.threshold) for n in nodes], dtype=np.int64)
-    never_left = np.array([n.threshold < INT64_MIN for n in nodes])
-    left = np.array([n.left for n in nodes], dtype=np.int64)
-    right = np.array([n.right for n in nodes], dtype=np.int64)
-    is_leaf = np.array([n.feature < 0 for n in nodes])
+    children = np.zeros(2 * len(nodes), dtype=np.int64)
+    for number, node in enumerate(nodes):
+        if node.feature < 0:
+            left = right = number
+        elif node.threshold < INT64_MIN:
+            left = right = node.right
+        elif node.threshold > INT64_MAX:
+            left = right = node.left
+        else:
+            left, right = node.left, node.right
+        children[2 * number], children[2 * number + 1] = left, right
     values = np.array([n.value if n.feature < 0 else 0 for n in nodes], dtype=np.int64)
-    return feature, split, never_left, left, right, is_leaf, values
+    depths = [0] * len(nodes)
+    for number, node in enumerate(nodes):  # children come after their parent
+        if node.feature >= 0:
+            depths[node.left] = depths[node.right] = depths[number] + 1
+    return feature, split, children, values, max(depths)
