@@ -280,6 +280,10 @@ def print_tables(result: dict[str, Any], backend: str) -> None:
         + ("[green]met[/green]" if honest <= PER_DECISION_TARGET else "[red]missed[/red]")
     )
     console.print(
+        "on-chain decide and post record are both at the EIP-7623 calldata floor (negative "
+        "fixed-point features are 32 non-zero bytes), hence equal for the three models"
+    )
+    console.print(
         "* zk verify: one EZKL proof verification, about 550,000 gas, a constant measured "
         "on this machine by the project (issue #5), not measured in this run. Other jobs "
         "share this machine; gas does not depend on that."

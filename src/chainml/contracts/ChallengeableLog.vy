@@ -120,6 +120,9 @@ REWARD_BPS: public(immutable(uint256))
 
 _state: uint256
 _heads: HashMap[uint256, uint256]
+# The longest window ever set: no head anchored before block B is open after B + this, which
+# is what withdraw_bond checks (windows may shrink, so the latest head may not end last).
+longest_window: public(uint256)
 
 event Anchored:
     size: indexed(uint256)
@@ -179,6 +182,7 @@ def _with_parameters(state: uint256, window: uint256, required_bond: uint256) ->
     assert window > 0 and window <= MASK30, "window must be in [1, 2^30) blocks"
     assert required_bond <= MASK80, "required bond must be below 2^80 wei"
     log ParametersChanged(window=window, required_bond=required_bond)
+    self.longest_window = max(self.longest_window, window)
     kept: uint256 = state & (MASK64 | (MASK80 << BOND_AT) | HALTED_BIT)
     return kept | (required_bond << REQUIRED_AT) | (window << WINDOW_AT)
 
@@ -325,13 +329,14 @@ def post_bond():
 def withdraw_bond(amount: uint256):
     """
     @notice Pay `amount` of the bond to the calling anchorer; only while the log is not
-            halted and its latest head is final (no window open).
+            halted and no head can still be open: longest_window blocks after the latest
+            anchor.
     """
     assert core.is_anchorer[msg.sender], "only an anchorer"
     state: uint256 = self._state
     assert state & HALTED_BIT == 0, "log is halted"
-    latest: uint256 = self._heads[state & MASK64]
-    assert block.number > (latest >> 64) & MASK64, "a challenge window is open"
+    latest: uint256 = self._heads[state & MASK64] & MASK64
+    assert block.number > latest + self.longest_window, "a challenge window may be open"
     bond: uint256 = (state >> BOND_AT) & MASK80
     assert amount <= bond, "amount exceeds the bond"
     self._state = (state & NOT_BOND) | ((bond - amount) << BOND_AT)
@@ -416,7 +421,9 @@ def challenge(
         reason = MALFORMED
     else:
         count = extract32(record, 352, output_type=uint256)
-        if (
+        if count > MAX_FEATURES:
+            reason = MALFORMED  # no record that long fits here (and 32 * count could overflow)
+        elif (
             extract32(record, 0, output_type=uint256) != 32
             or extract32(record, 32, output_type=uint256) != RECORD_VERSION
             or extract32(record, 192, output_type=uint256) != 320

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from chainml.chain import connect
 from chainml.config import Settings
+from chainml.log.record import commit_features
 from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
 from tests.inference.optimistic.conftest import build_world
 
@@ -19,37 +20,45 @@ def test_from_receipt_to_fraud_proof(capsys, tmp_path: Path) -> None:  # type: i
         world = build_world(env)
         address, model = world.log.address, world.model_id
         score, label = world.model.decide(X)
+    features = {"features": X}
+    hidden = {"input_commitment": "0x" + commit_features(X).hex()}  # the features kept private
     lines = [
-        {"request_id": "honest", "score": score, "label": int(label)},
-        {"request_id": "lie", "score": score + 7, "label": int(label)},
+        {"request_id": "honest", "score": score, "label": int(label)} | features,
+        {"request_id": "lie", "score": score + 7, "label": int(label)} | features,
+        {"request_id": "hidden lie", "score": score - 1, "label": int(label)} | hidden,
     ]
     jsonl = tmp_path / "d.jsonl"
     jsonl.write_text(
-        "".join(
-            json.dumps(item | {"model_id": "0x" + model.hex(), "features": X}) + "\n"
-            for item in lines
-        )
+        "".join(json.dumps(item | {"model_id": "0x" + model.hex()}) + "\n" for item in lines)
     )
     base = ("--data-dir", str(data), "log")
     code, out, err = run(capsys, *base, "challengeable", "--address", address)
     assert code == 0, err
     assert run(capsys, *base, "append", str(jsonl))[0] == 0
     code, out, err = run(capsys, *base, "anchor")
-    assert code == 0 and "anchored size 2" in flat(out), err
+    assert code == 0 and "anchored size 3" in flat(out), err
     code, out, _ = run(capsys, *base, "status", "--json")
     status = json.loads(out)
     assert status["kind"] == "ChallengeableLog" and not status["halted"]
-    assert [(h["size"], h["state"]) for h in status["heads"]] == [(2, "open")]
+    assert [(h["size"], h["state"]) for h in status["heads"]] == [(3, "open")]
 
-    for index in (0, 1):
+    for index in (0, 1, 2):
         receipt = tmp_path / f"r{index}.json"
         assert run(capsys, *base, "prove", str(index), "-o", str(receipt))[0] == 0
     code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r0.json"))
     assert code == 3 and "the record is correct" in flat(err)
+    hidden_receipt = str(tmp_path / "r2.json")
+    code, _, err = run(capsys, *base, "challenge", hidden_receipt)
+    assert code == 2 and "supply its features" in flat(err)
+    code, _, err = run(capsys, *base, "challenge", hidden_receipt, "--features", "1,2,3,4")
+    assert code == 2 and "do not match" in flat(err)
+    right = ",".join(map(str, X))
+    code, out, _ = run(capsys, *base, "challenge", hidden_receipt, "--features", right, "--dry-run")
+    assert code == 0 and "would prove wrong score" in flat(out)
     code, out, err = run(capsys, *base, "challenge", str(tmp_path / "r1.json"), "--json")
     assert code == 0, err
     outcome = json.loads(out)
-    assert (outcome["reason"], outcome["index"], outcome["size"]) == ("wrong_score", 1, 2)
+    assert (outcome["reason"], outcome["index"], outcome["size"]) == ("wrong_score", 1, 3)
     code, out, _ = run(capsys, *base, "status")
     assert code == 0 and "HALTED" in out and "faulty" in out
     code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r1.json"))

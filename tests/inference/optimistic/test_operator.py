@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from chainml.chain import Env
+from chainml.errors import ContractRevertError
 from chainml.inference.optimistic import (
     HeadNotAnchoredError,
     HeadState,
     RecordCorrectError,
     check_challenge,
     head_states,
+    withdraw_bond,
 )
 from chainml.log.anchor import Anchorer
 from chainml.log.anchor_contract import adopt_contract, log_contract
@@ -78,3 +80,38 @@ def test_a_reorged_anchor_disappears_and_is_anchored_again(env: Env) -> None:
         check_challenge(env, world.log.address, world.leaves[0], 0, size, world.proof(0)).name
         == "WRONG_SCORE"
     )
+
+
+def test_the_bond_is_locked_while_any_window_may_be_open(env: Env) -> None:
+    world = build_world(env)
+    world.append(world.record(X).encode())
+    world.anchor()
+    world.log.set_parameters(1, BOND)  # a shorter window does not free the bond earlier
+    with pytest.raises(ContractRevertError, match="window may be open"):
+        withdraw_bond(env, world.log.address, BOND)
+    env.mine(WINDOW + 1)
+    held = env.balance(world.log.address)
+    receipt = withdraw_bond(env, world.log.address, BOND)
+    [event] = world.log.decode_receipt(receipt, "BondWithdrawn")
+    assert (event["to"], event["amount"], event["bond"]) == (env.sender, BOND, 0)
+    assert env.balance(world.log.address) == held - BOND and int(world.log.bond()) == 0
+    with pytest.raises(ContractRevertError, match="exceeds the bond"):
+        withdraw_bond(env, world.log.address, 1)
+
+
+def test_the_anchorer_bonds_and_anchors_again_after_a_reorg(env: Env, tmp_path: Path) -> None:
+    world = build_world(env, bond=0)
+    world.log.set_parameters(WINDOW, BOND)
+    with DecisionLog.open(tmp_path / "log") as log:
+        adopt_contract(env, log, world.log.address)
+        log.append(_decisions(world, 0, 4))
+        anchorer = Anchorer(log, log_contract(env, log), confirmations=1)
+        taken = env.backend.snapshot()
+        assert anchorer.anchor() is not None and anchorer.pending is not None
+        env.backend.revert(taken)  # the bond and the anchor transactions are both gone
+        assert int(world.log.bond()) == 0 and head_states(env, world.log.address) == []
+        anchorer.anchor()  # notices the drop, posts the bond again, anchors again
+        assert anchorer.reorgs == 1
+        assert int(world.log.bond()) == BOND
+        [head] = head_states(env, world.log.address)
+        assert (head.size, head.state) == (4, HeadState.OPEN)
