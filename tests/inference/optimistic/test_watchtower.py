@@ -151,3 +151,26 @@ def test_records_other_than_the_anchored_ones_are_withheld_data(env: Env, tmp_pa
     assert report.exit_code == 4 and report.withheld is not None
     assert "do not hash to the anchored root" in report.withheld.detail
     assert report.heads == 0 and report.faults == []
+
+
+def test_a_reorg_that_drops_a_verified_head_is_verified_again(
+    embedded: Env, tmp_path: Path
+) -> None:
+    leaves = records(MODEL, MODEL_ID, 0, 3_000)
+    operator = Operator(embedded, leaves, [1_000, 2_000])
+    source, checkpoint = write_log(tmp_path / "op", leaves), tmp_path / "watch.json"
+    with embedded.snapshot():  # the anchor of 3,000 will be reorged away
+        anchor(operator.log, leaves, 2_000, 3_000)
+        assert operator.tower(source, checkpoint).run_once().heads == 3
+    assert bytes(operator.log.roots(3_000)) == bytes(32)  # gone from the chain
+    anchor(operator.log, leaves, 2_000, 2_500)  # the operator anchors again, differently
+    tower = operator.tower(source, checkpoint)
+    assert tower.reorged == [3_000] and tower.state.size == 2_000
+    report = tower.run_once()
+    assert (report.exit_code, report.heads, report.records) == (0, 1, 500)
+    anchor(operator.log, leaves, 2_500, 3_000)
+    report = operator.tower(source, checkpoint).run_once()
+    assert (report.exit_code, report.heads, report.records) == (0, 1, 500)
+    state = load_state(checkpoint, embedded.chain_id, operator.log.address)
+    assert state.frontier.root() == bytes(operator.log.roots(3_000))
+    assert [f.size for f in state.earlier] == [1_000, 2_000, 2_500]

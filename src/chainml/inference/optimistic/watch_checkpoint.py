@@ -4,8 +4,10 @@ One JSON file per watched log (``<data dir>/watch/<chain id>-<address>.json``), 
 atomically (:func:`chainml.files.write_atomic`) after every verified head, so a watcher killed
 at any instant restarts from the last head it finished and never skips a batch: the batch it was
 in the middle of is verified again from its start. The frontier (at most 64 hashes) is what
-lets the next head be checked without rereading older records; on restart its root must equal
-the root the chain holds for that size, or the checkpoint is refused (a reorg or another log).
+lets the next head be checked without rereading older records. On restart its root must equal
+the root the chain holds for that size; after a reorg that dropped the head, the watcher steps
+back to the latest of the few earlier frontiers kept whose root the chain still holds, and
+verifies again from there (all the way to the empty tree if need be).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from chainml.inference.optimistic.watch_frontier import Frontier
 
 FORMAT = "chainml.watch/1"
 MAX_KEPT_FAULTS = 100  # faults kept in the file (the count is exact)
+MAX_KEPT_HEADS = 16  # earlier verified frontiers kept, to step back over a reorg
 
 
 def checkpoint_path(data_dir: Path, chain_id: int, address: str) -> Path:
@@ -42,6 +45,20 @@ class WatchState:
     unknown_model: int = 0
     fault_count: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)
+    earlier: list[Frontier] = field(default_factory=list)  # verified before, oldest first
+
+    def advance(self, frontier: Frontier) -> None:
+        """Make ``frontier`` (a verified head) the current one, keeping a few before it."""
+        if self.frontier.size:
+            self.earlier = [*self.earlier, self.frontier][-MAX_KEPT_HEADS:]
+        self.frontier = frontier
+
+    def step_back(self) -> bool:
+        """Forget the current head for the one verified before (False: none left)."""
+        if not self.earlier:
+            return False
+        self.frontier = self.earlier.pop()
+        return True
 
     @property
     def size(self) -> int:
@@ -64,6 +81,7 @@ class WatchState:
             "unknown_model": self.unknown_model,
             "fault_count": self.fault_count,
             "faults": self.faults[-MAX_KEPT_FAULTS:],
+            "earlier": [[f.size, f.to_json()] for f in self.earlier],
         }
 
 
@@ -97,6 +115,7 @@ def load_state(path: Path, chain_id: int, log: str) -> WatchState:
             unknown_model=int(document["unknown_model"]),
             fault_count=int(document["fault_count"]),
             faults=list(document["faults"]),
+            earlier=[Frontier.from_json(int(size), nodes) for size, nodes in document["earlier"]],
         )
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DataDirectoryError(str(path), f"is not a usable watch checkpoint: {err}") from err

@@ -164,15 +164,15 @@ class Watchtower:
         self._check_resume()
 
     def _check_resume(self) -> None:
-        size = self.state.size
-        if size and self.feed.root_at(size) != self.state.frontier.root():
-            from chainml.errors import VerificationError
-
-            raise VerificationError(
-                f"the watch checkpoint {self.checkpoint} ends at size {size} with root "
-                f"{self.state.frontier.root().hex()}, which the log contract no longer holds "
-                "(a reorg, or another log): remove the file to verify from the start"
-            )
+        """Step back over heads the chain no longer holds (a reorg dropped their anchor)."""
+        state = self.state
+        dropped = []
+        while state.size and self.feed.root_at(state.size) != state.frontier.root():
+            dropped.append(state.size)
+            if not state.step_back():
+                state.frontier = Frontier()  # nothing kept is on chain: verify from the start
+        #: heads the checkpoint had verified that the chain no longer holds (re-verified)
+        self.reorged = dropped
 
     def run_once(self, progress: Progress | None = None) -> WatchReport:
         """Verify every head anchored after the checkpoint; stop at withheld data."""
@@ -237,7 +237,7 @@ class Watchtower:
             )
             report.faults.append(entry)
             state.faults.append(entry)
-        state.frontier = result.frontier
+        state.advance(result.frontier)
         state.heads += 1
         report.heads += 1
         for name, value in counts.items():
