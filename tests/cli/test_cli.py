@@ -242,6 +242,8 @@ def test_demo_tells_the_whole_story_offline(
     assert "3 receipts proven and verified on chain" in text
     assert "a receipt with a flipped decision is rejected" in text
     assert "audit: 3,000 records recomputed" in text
+    assert "watchtower re-verified 20,000 records" in text and "found 1 wrong" in text
+    assert "fraud proof for record" in text and "log halted: True" in text
     page = (tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") == 3 and "Example receipts" in page
 

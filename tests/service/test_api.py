@@ -364,6 +364,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/v1/decisions/{request_id}",
         "/v1/log/head",
         "/v1/log/consistency",
+        "/v1/log/entries",
         "/v1/models",
         "/v1/models/{model_id}",
         "/livez",

@@ -4,7 +4,8 @@ Real fraud data (or the simulator when offline) -> models trained and evaluated 
 registered and approved by a governance vote -> a compact model compiled into a contract that
 screens payments inside a token -> a held-out stream scored through the scoring service, every
 decision logged before its answer -> the log anchored on chain -> receipts verified, a forgery
-rejected, the log audited -> a summary and an HTML report. The steps live in
+rejected, the log audited -> a dishonest operator caught by a watchtower and its bond slashed
+(optimistic verification) -> a summary and an HTML report. The steps live in
 :mod:`chainml.apps.demo`; this module only shows them.
 """
 
@@ -19,11 +20,12 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from chainml.apps.demo import models, receipts, screening, service
+from chainml.apps.demo import models, receipts, screening, service, watchtower
 from chainml.apps.demo.report import write_report
 from chainml.chain import Env, connect
 from chainml.cli import console, settings_of
 from chainml.cli.summary import Summary
+from chainml.errors import VerificationError
 from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import ModelArtifact
 from chainml.models.dataset import Dataset
@@ -177,6 +179,40 @@ def _check_log(env: Env, log: DecisionLog, sample: int, out: Console, summary: S
     summary.add("audit", "passed")
 
 
+def _optimistic(env: Env, data_dir: Path, out: Console, summary: Summary) -> None:
+    """The optimistic chapter: a dishonest operator caught and slashed by the watchtower."""
+    artifact = screening.train_screening_model(data_dir, kind="lr", seed=0)  # stored: a lookup
+    with out.status("a dishonest operator logs 20,000 decisions; a watchtower checks them"):
+        result = watchtower.dishonest_operator(env, data_dir, artifact)
+    report = result.report
+    out.print(
+        f"{OK} optimistic: operator bonded {result.bond_before / 1e18:g} ETH on ChallengeableLog "
+        f"{result.log} and anchored {result.records:,} off-chain decisions, one score wrong "
+        f"(record {result.wrong_index:,})"
+    )
+    out.print(
+        f"{OK} watchtower re-verified {report.records:,} records (leaves, root, scores) at "
+        f"{report.records_per_second:,.0f}/s and found {report.fault_count} wrong"
+    )
+    for fault in report.faults:
+        challenge = fault["challenge"]
+        if challenge.get("slashed"):
+            out.print(
+                f"{OK} fraud proof for record {fault['index']:,}: the contract re-executed the "
+                f"approved model ({challenge['reason']}, {challenge['gas_used']:,} gas); "
+                f"{challenge['reward_wei'] / 1e18:g} ETH of the bond paid to the challenger, "
+                f"log halted: {result.halted}"
+            )
+        else:
+            raise VerificationError(f"the watchtower's challenge was not accepted: {challenge}")
+    if report.fault_count != 1 or not result.halted:
+        raise VerificationError(
+            f"the watchtower found {report.fault_count} wrong records, not the one planted"
+        )
+    summary.add("watchtower: wrong records caught", f"{report.fault_count} of {result.records:,}")
+    summary.add("operator bond slashed", f"{(result.bond_before - result.bond_after) / 1e18:g} ETH")
+
+
 def demo(
     ctx: typer.Context,
     offline: Annotated[
@@ -217,6 +253,7 @@ def demo(
         result = _score(env, data_dir, held_out, out, summary)
         with DecisionLog.open(data_dir) as log:
             _check_log(env, log, receipts_, out, summary)
+            _optimistic(env, data_dir, out, summary)
             summary.add("block number", env.block_number)
             summary.add("time", f"{time.perf_counter() - started:.0f} s")
             path = write_report(

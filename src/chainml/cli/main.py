@@ -35,6 +35,7 @@ from chainml.cli import (
     model_registry,
     onchain,
     serve,
+    watch,
 )
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
@@ -78,6 +79,7 @@ app.add_typer(onchain.app, name="onchain")
 app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.command("watch", epilog=watch.EPILOG)(watch.watch)
 
 
 def _show_version(value: bool) -> None:
