@@ -1,0 +1,22 @@
+"""Flower's process settings: no telemetry, no update check, its home inside the data directory.
+
+Call :func:`configure_flower` before importing ``flwr``: Flower reads these variables at
+import and start-up. Nothing here lets Flower download or install anything at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def configure_flower(data_dir: Path) -> Path:
+    """Set Flower's environment for this process (and the Ray workers it starts)."""
+    home = Path(data_dir).resolve() / "fl" / ".flwr"
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["FLWR_TELEMETRY_ENABLED"] = "0"
+    os.environ["FLWR_DISABLE_UPDATE_CHECK"] = "1"
+    os.environ["FLWR_HOME"] = str(home)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray's own usage reporting
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    return home

@@ -1,0 +1,136 @@
+"""``FederatedRounds``: the on-chain record of a federation, deployed and driven from Python.
+
+The coordinator deploys one contract per federation run, the governor (the deployer, or a
+Governor contract) admits the participants, and each round the participants commit their
+update hashes from their own accounts and the coordinator commits the global model hash.
+:meth:`FederatedRounds.record` reads the whole record back from the chain (events and state),
+which is what ``chainml fl audit`` compares with the artifacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_utils import keccak
+
+from chainml import contracts
+from chainml.chain import Contract, Env, Receipt
+from chainml.errors import InvalidInputError
+
+CONTRACT_NAME = "FederatedRounds"
+
+
+def bytes32(value: str, what: str) -> bytes:
+    """A ``0x`` + 64 hex digits string as 32 bytes."""
+    text = value[2:] if value.startswith("0x") else value
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise InvalidInputError(f"{what} must be 0x + 64 hex digits, got {value!r}")
+    return raw
+
+
+def _hex(value: bytes) -> str:
+    return "0x" + bytes(value).hex()
+
+
+@dataclass(frozen=True)
+class UpdateCommitment:
+    """One participant's commitment to its update of one round."""
+
+    round: int
+    participant: str
+    update_hash: str
+    samples: int
+
+
+@dataclass
+class ChainRecord:
+    """What the chain says about a federation run."""
+
+    address: str
+    governor: str
+    coordinator: str
+    participants: list[str] = field(default_factory=list)
+    global_hashes: list[str] = field(default_factory=list)  # index = round
+    updates: list[UpdateCommitment] = field(default_factory=list)
+    digests: dict[int, str] = field(default_factory=dict)  # the contract's update_digest
+
+    def recomputed_digest(self, round_: int) -> str:
+        """The update digest of ``round_`` recomputed from the commitment events."""
+        digest = bytes(32)
+        for update in self.updates:
+            if update.round == round_:
+                digest = keccak(
+                    digest + bytes.fromhex(update.participant[2:])
+                    + bytes.fromhex(update.update_hash[2:]) + update.samples.to_bytes(32, "big")
+                )  # fmt: skip
+        return _hex(digest)
+
+
+class FederatedRounds:
+    """A handle on one deployed FederatedRounds contract."""
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+
+    @classmethod
+    def deploy(
+        cls, env: Env, *, governor: str, coordinator: str, max_rounds: int, sender: str | None = None
+    ) -> FederatedRounds:
+        """Deploy a record for up to ``max_rounds`` rounds."""
+        compiled = env.compile(contracts.source_path(CONTRACT_NAME))
+        return cls(env.deploy(compiled, governor, coordinator, max_rounds, sender=sender))
+
+    @classmethod
+    def at(cls, env: Env, address: str) -> FederatedRounds:
+        """The record at ``address`` (NotFoundError if there is no code)."""
+        return cls(env.at(address, env.compile(contracts.source_path(CONTRACT_NAME))))
+
+    @property
+    def address(self) -> str:
+        """The contract's address."""
+        return self.contract.address
+
+    def admit(self, participant: str, *, sender: str | None = None) -> Receipt:
+        """Admit ``participant`` (the governor's account sends it)."""
+        return self.contract.transact("admit", participant, sender=sender)
+
+    def commit_global(self, round_: int, model_hash: str, *, sender: str | None = None) -> Receipt:
+        """The coordinator commits the global model hash of ``round_``."""
+        return self.contract.transact(
+            "commit_global", round_, bytes32(model_hash, "model hash"), sender=sender
+        )
+
+    def commit_update(
+        self, round_: int, update_hash: str, samples: int, *, sender: str
+    ) -> Receipt:
+        """Participant ``sender`` commits its update of ``round_`` from its own account."""
+        return self.contract.transact(
+            "commit_update", round_, bytes32(update_hash, "update hash"), samples, sender=sender
+        )
+
+    def record(self, from_block: int = 0) -> ChainRecord:
+        """The federation as the chain records it."""
+        c = self.contract
+        committed = int(c.call("rounds_committed"))
+        updates = [
+            UpdateCommitment(
+                round=int(e["round"]), participant=str(e["participant"]),
+                update_hash=_hex(e["update_hash"]), samples=int(e["samples"]),
+            )
+            for e in c.events("UpdateCommitted", from_block=from_block)
+        ]  # fmt: skip
+        return ChainRecord(
+            address=self.address,
+            governor=str(c.call("governor")),
+            coordinator=str(c.call("coordinator")),
+            participants=[
+                str(e["participant"]) for e in c.events("ParticipantAdmitted", from_block)
+            ],
+            global_hashes=[_hex(c.call("global_hash", r)) for r in range(committed)],
+            updates=updates,
+            digests={r: _hex(c.call("update_digest", r)) for r in range(1, committed + 1)},
+        )
