@@ -22,6 +22,7 @@ from chainml.cli import (
     chain,
     data,
     demo,
+    fl,
     gov,
     guard,
     log,
@@ -74,6 +75,7 @@ app.add_typer(onchain.app, name="onchain")
 app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.add_typer(fl.app, name="fl")
 
 
 def _show_version(value: bool) -> None:
