@@ -19,4 +19,5 @@ def configure_flower(data_dir: Path) -> Path:
     os.environ["FLWR_HOME"] = str(home)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # Ray's own usage reporting
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
     return home
