@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("flwr")
 
-from flwr.common import Code, FitRes, Status, ndarrays_to_parameters  # noqa: E402
+from flwr.common import Code, FitRes, Status, ndarrays_to_parameters
 
-from chainml.chain import Env  # noqa: E402
-from chainml.fl.coordinator import RoundRecorder  # noqa: E402
-from chainml.fl.flower_apps import ChainStrategy, make_strategy  # noqa: E402
-from chainml.fl.params import update_hash  # noqa: E402
-from chainml.fl.rounds import FederatedRounds  # noqa: E402
+from chainml.chain import Env
+from chainml.fl.coordinator import RoundRecorder
+from chainml.fl.flower_apps import ChainStrategy, make_strategy
+from chainml.fl.params import update_hash
+from chainml.fl.rounds import FederatedRounds
 
 
 @pytest.fixture

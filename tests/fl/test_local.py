@@ -9,11 +9,15 @@ from chainml.fl.local import LocalTraining, gradients, logits, train_local
 from chainml.fl.params import initial_weights
 
 
-def _loss(kind: str, weights: list[np.ndarray], z: np.ndarray, y: np.ndarray, alpha: float) -> float:
+def _loss(
+    kind: str, weights: list[np.ndarray], z: np.ndarray, y: np.ndarray, alpha: float
+) -> float:
     s = logits(kind, weights, z)
     data = np.mean(np.logaddexp(0.0, s) - y * s)
-    penalty = sum(float(np.sum(w * w)) for w in weights[0::2]) if kind == "mlp" else float(
-        np.sum(weights[0] ** 2)
+    penalty = (
+        sum(float(np.sum(w * w)) for w in weights[0::2])
+        if kind == "mlp"
+        else float(np.sum(weights[0] ** 2))
     )
     return float(data + alpha / 2 * penalty)
 

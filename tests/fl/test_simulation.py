@@ -16,16 +16,16 @@ import pytest
 pytest.importorskip("flwr")
 pytest.importorskip("ray")
 
-from chainml.chain import connect  # noqa: E402
-from chainml.config import load_settings  # noqa: E402
-from chainml.fl import (  # noqa: E402
+from chainml.chain import connect
+from chainml.config import load_settings
+from chainml.fl import (
     FederationResult,
     RunOptions,
     audit_federation,
     init_federation,
     run_federation,
 )
-from chainml.models.artifacts import models_dir  # noqa: E402
+from chainml.models.artifacts import models_dir
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -85,9 +85,7 @@ def test_audit_passes_on_the_real_artifacts(federation: FederationResult) -> Non
     }  # fmt: skip
 
 
-def test_audit_catches_a_swapped_model_file(
-    federation: FederationResult, tmp_path: Path
-) -> None:
+def test_audit_catches_a_swapped_model_file(federation: FederationResult, tmp_path: Path) -> None:
     assert federation.artifact is not None
     model_id = federation.artifact.model_id
     params = models_dir(_data_dir(federation)) / model_id / "params.json"

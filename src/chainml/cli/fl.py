@@ -27,19 +27,21 @@ def init(
     data: Annotated[
         str,
         typer.Option(
-            "--data", metavar="SPEC",
+            "--data",
+            metavar="SPEC",
             help="breast_cancer (bundled with scikit-learn), creditcard, simulated[:N], or a "
             "CSV path.",
         ),
-    ],  # fmt: skip
+    ],
     clients: Annotated[int, typer.Option("--clients", min=2, help="Participants.")] = 5,
     partition: Annotated[
         str,
         typer.Option(
-            "--partition", metavar="iid|dirichlet:ALPHA|column:COL",
+            "--partition",
+            metavar="iid|dirichlet:ALPHA|column:COL",
             help="How the training rows are divided among the participants.",
         ),
-    ] = "iid",  # fmt: skip
+    ] = "iid",
     seed: Annotated[int, typer.Option("--seed", help="Split and partition seed.")] = 0,
     json_out: _JSON = False,
 ) -> None:
@@ -48,16 +50,21 @@ def init(
 
     settings = settings_of(ctx)
     federation = init_federation(
-        settings.data_dir, task=task, data=data, clients=clients, partition_spec=partition,
+        settings.data_dir,
+        task=task,
+        data=data,
+        clients=clients,
+        partition_spec=partition,
         seed=seed,
-    )  # fmt: skip
+    )
     if json_out:
         print_json({"path": str(federation.path), **federation.config})
         return
     table = Table("participant", "file", "rows", "positives", title=f"federation {task}")
     for p in federation.participants:
-        table.add_row(str(p["index"]), str(federation.path / p["file"]), str(p["rows"]),
-                      str(p["positives"]))  # fmt: skip
+        table.add_row(
+            str(p["index"]), str(federation.path / p["file"]), str(p["rows"]), str(p["positives"])
+        )
     console().print(table)
 
 
@@ -69,16 +76,22 @@ def run(
     model: Annotated[str, typer.Option("--model", metavar="lr|mlp", help="Model kind.")] = "lr",
     strategy: Annotated[
         str,
-        typer.Option("--strategy", metavar="fedavg|fedmedian|trimmed|krum",
-                     help="How updates are merged (Flower's strategies)."),
-    ] = "fedavg",  # fmt: skip
+        typer.Option(
+            "--strategy",
+            metavar="fedavg|fedmedian|trimmed|krum",
+            help="How updates are merged (Flower's strategies).",
+        ),
+    ] = "fedavg",
     epochs: Annotated[int, typer.Option("--local-epochs", min=1, help="Local epochs.")] = 5,
     dp_epsilon: Annotated[
         float | None,
-        typer.Option("--dp-epsilon", metavar="EPS",
-                     help="Differential privacy: client-side clipping and Gaussian noise "
-                     "calibrated to this epsilon over all rounds (delta 1e-5)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--dp-epsilon",
+            metavar="EPS",
+            help="Differential privacy: client-side clipping and Gaussian noise "
+            "calibrated to this epsilon over all rounds (delta 1e-5).",
+        ),
+    ] = None,
     dp_clip: Annotated[float, typer.Option("--dp-clip", help="Update clipping norm.")] = 1.0,
     secagg: Annotated[
         bool, typer.Option("--secagg", help="Secure aggregation (Flower's SecAgg+).")
@@ -94,9 +107,15 @@ def run(
 
     settings = settings_of(ctx)
     options = RunOptions(
-        rounds=rounds, kind=model, strategy=strategy, training=LocalTraining(epochs=epochs),
-        dp_epsilon=dp_epsilon, dp_clip=dp_clip, secagg=secagg, on_chain=not off_chain,
-    )  # fmt: skip
+        rounds=rounds,
+        kind=model,
+        strategy=strategy,
+        training=LocalTraining(epochs=epochs),
+        dp_epsilon=dp_epsilon,
+        dp_clip=dp_clip,
+        secagg=secagg,
+        on_chain=not off_chain,
+    )
     result = run_federation(settings.data_dir, task, options, settings)
     summary = {
         "model_id": result.record.get("model_id"),
@@ -109,14 +128,24 @@ def run(
     if json_out:
         print_json(summary)
         return
-    table = Table("round", "global hash", "accepted", "rejected", "val accuracy", "seconds",
-                  title=f"federation {task}")  # fmt: skip
+    table = Table(
+        "round",
+        "global hash",
+        "accepted",
+        "rejected",
+        "val accuracy",
+        "seconds",
+        title=f"federation {task}",
+    )
     for entry in result.record["rounds"]:
         table.add_row(
-            str(entry["round"]), entry["global_hash"][:18] + "…", str(len(entry["accepted"])),
-            str(len(entry["rejected"])), f"{entry['validation'].get('accuracy', float('nan')):.3f}",
+            str(entry["round"]),
+            entry["global_hash"][:18] + "…",
+            str(len(entry["accepted"])),
+            str(len(entry["rejected"])),
+            f"{entry['validation'].get('accuracy', float('nan')):.3f}",
             f"{entry['seconds']:.2f}",
-        )  # fmt: skip
+        )
     out = console()
     out.print(table)
     out.print(f"model {summary['model_id']}  contract {summary['contract']}")
@@ -129,10 +158,13 @@ def audit(
     model_id: Annotated[str, typer.Argument(metavar="MODEL_ID", help="The federated model.")],
     contract: Annotated[
         str | None,
-        typer.Option("--contract", metavar="ADDR",
-                     help="The FederatedRounds address you trust (default: the card's, which "
-                     "the report flags)."),
-    ] = None,  # fmt: skip
+        typer.Option(
+            "--contract",
+            metavar="ADDR",
+            help="The FederatedRounds address you trust (default: the card's, which "
+            "the report flags).",
+        ),
+    ] = None,
     json_out: _JSON = False,
 ) -> None:
     """Check the chain's record of a federation against the stored model (exit 3 on failure)."""

@@ -106,9 +106,7 @@ def audit_federation(
         f"{sha256_hex(params_bytes)}",
     )  # fmt: skip
     if contract and claimed:
-        report.add(
-            "card contract", claimed.lower() == contract.lower(), f"card names {claimed}"
-        )
+        report.add("card contract", claimed.lower() == contract.lower(), f"card names {claimed}")
     rounds = int(card_section.get("rounds", -1))
     report.add(
         "rounds", len(record.global_hashes) == rounds + 1,
@@ -149,4 +147,4 @@ def _card_federation(data_dir: Path, model_id: str) -> dict[str, Any]:
 
 
 def _h(code: bytes) -> str:
-    return "0x" + keccak(code).hex()
+    return "0x" + bytes(keccak(code)).hex()

@@ -143,5 +143,7 @@ def coordinator_split(federation: Federation, data_dir: Path) -> TimeSplit:
     split = make_split(dataset, str(config["split"]["method"]), seed=int(config["split"]["seed"]))
     rows = sum(int(p["rows"]) for p in federation.participants)
     if rows != split.fit.rows or not np.isfinite(split.fit.features).all():
-        raise DataDirectoryError(str(federation.path), "participant rows do not add up to the fit part")
+        raise DataDirectoryError(
+            str(federation.path), "participant rows do not add up to the fit part"
+        )
     return split

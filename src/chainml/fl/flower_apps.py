@@ -74,6 +74,7 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
         return f"ChainStrategy({self.inner!r})"
 
     def initialize_parameters(self, client_manager: ClientManager) -> Parameters | None:
+        """The wrapped strategy's initial model, committed as round 0."""
         parameters = self.inner.initialize_parameters(client_manager)
         if parameters is not None:
             self.recorder.round_started()
@@ -83,6 +84,7 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
     def configure_fit(
         self, server_round: int, parameters: Parameters, client_manager: ClientManager
     ) -> list[tuple[ClientProxy, FitIns]]:
+        """The wrapped strategy's fit instructions; the round's clock starts."""
         self.recorder.round_started()
         return list(self.inner.configure_fit(server_round, parameters, client_manager))
 
@@ -92,6 +94,7 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
         results: list[tuple[ClientProxy, FitRes]],
         failures: list[tuple[ClientProxy, FitRes] | BaseException],
     ) -> tuple[Parameters | None, dict[str, Scalar]]:
+        """Merge the updates the chain backs; commit the merged model's hash."""
         received = [
             ReceivedUpdate(
                 account=str(res.metrics.get("account", "")),
@@ -115,6 +118,7 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
     def configure_evaluate(
         self, server_round: int, parameters: Parameters, client_manager: ClientManager
     ) -> list[tuple[ClientProxy, EvaluateIns]]:
+        """No federated evaluation: the coordinator evaluates centrally."""
         return []
 
     def aggregate_evaluate(
@@ -123,11 +127,13 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
         results: list[tuple[ClientProxy, EvaluateRes]],
         failures: list[tuple[ClientProxy, EvaluateRes] | BaseException],
     ) -> tuple[float | None, dict[str, Scalar]]:
+        """Nothing to merge (no federated evaluation)."""
         return None, {}
 
     def evaluate(
         self, server_round: int, parameters: Parameters
     ) -> tuple[float, dict[str, Scalar]] | None:
+        """The wrapped strategy's central evaluation, kept in the round log."""
         result = self.inner.evaluate(server_round, parameters)
         if result is not None and server_round > 0 and self.recorder.log:
             self.recorder.log[-1].validation = {k: float(v) for k, v in result[1].items()}
@@ -143,6 +149,7 @@ class FlowerParticipant(NumPyClient):  # type: ignore[misc]
     def fit(
         self, parameters: list[Any], config: dict[str, Scalar]
     ) -> tuple[list[Any], int, dict[str, Scalar]]:
+        """Train one round from ``parameters``; return weights, samples and metrics."""
         round_ = int(config["server_round"])
         weights, metrics = self.participant.fit(list(parameters), round_)
         return weights, self.participant.samples, metrics
@@ -209,8 +216,12 @@ def simulate(apps: Apps, participants: int, *, cpus: int = 2) -> float:
         num_supernodes=participants,
         backend_config={
             "client_resources": {"num_cpus": 1, "num_gpus": 0.0},
-            "init_args": {"num_cpus": cpus, "include_dashboard": False,
-                          "logging_level": "warning", "log_to_driver": False},
-        },  # fmt: skip
+            "init_args": {
+                "num_cpus": cpus,
+                "include_dashboard": False,
+                "logging_level": "warning",
+                "log_to_driver": False,
+            },
+        },
     )
     return time.perf_counter() - start

@@ -58,9 +58,7 @@ class Committer:
                 data_dir=Path(self.access.data_dir), rpc=self.access.rpc
             )
             self._rounds = FederatedRounds.at(connect(settings), self.access.contract)
-        receipt = self._rounds.commit_update(
-            round_, digest, samples, sender=self.access.account
-        )
+        receipt = self._rounds.commit_update(round_, digest, samples, sender=self.access.account)
         return int(receipt.gas_used)
 
 
@@ -90,9 +88,7 @@ class Participant:
 
     def fit(self, global_weights: Weights, round_: int) -> tuple[Weights, dict[str, Any]]:
         """One round: the weights to send and metrics (hash, samples, norm, gas)."""
-        trained = train_local(
-            self.kind, global_weights, self.z, self.y, self.training, self.rng
-        )
+        trained = train_local(self.kind, global_weights, self.z, self.y, self.training, self.rng)
         update = [t - g for t, g in zip(trained, global_weights, strict=True)]
         metrics: dict[str, Any] = {"participant": self.index}
         if self.privacy is not None:

@@ -78,7 +78,13 @@ class FederatedRounds:
 
     @classmethod
     def deploy(
-        cls, env: Env, *, governor: str, coordinator: str, max_rounds: int, sender: str | None = None
+        cls,
+        env: Env,
+        *,
+        governor: str,
+        coordinator: str,
+        max_rounds: int,
+        sender: str | None = None,
     ) -> FederatedRounds:
         """Deploy a record for up to ``max_rounds`` rounds."""
         compiled = env.compile(contracts.source_path(CONTRACT_NAME))
@@ -104,9 +110,7 @@ class FederatedRounds:
             "commit_global", round_, bytes32(model_hash, "model hash"), sender=sender
         )
 
-    def commit_update(
-        self, round_: int, update_hash: str, samples: int, *, sender: str
-    ) -> Receipt:
+    def commit_update(self, round_: int, update_hash: str, samples: int, *, sender: str) -> Receipt:
         """Participant ``sender`` commits its update of ``round_`` from its own account."""
         return self.contract.transact(
             "commit_update", round_, bytes32(update_hash, "update hash"), samples, sender=sender

@@ -255,6 +255,7 @@ class ParticipantFactory:
     access: list[ChainAccess]
 
     def __call__(self, index: int) -> Participant:
+        """The participant of ``index`` in this process."""
         key = (self.federation.path.as_posix(), index, id(self))
         cached = _PARTICIPANTS.get(key)
         if cached is None:
@@ -314,7 +315,7 @@ def _finish(
 def _card_section(result: FederationResult) -> dict[str, Any]:
     record = result.record
     chain = record.get("chain")
-    return _plain({
+    section: dict[str, Any] = _plain({
         "task": result.federation.task,
         "engine": "Flower simulation engine",
         "strategy": result.options.strategy,
@@ -333,6 +334,7 @@ def _card_section(result: FederationResult) -> dict[str, Any]:
         "the last is this model's artifact_hash",
         "privacy": record["privacy"],
     })  # fmt: skip
+    return section
 
 
 def _plain(value: Any) -> Any:

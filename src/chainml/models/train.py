@@ -168,8 +168,16 @@ def train_model(
             progress=report(f"training {KINDS[kind]}"),
         )
     return finish_training(
-        estimator, dataset, split, kind, seed=seed, threshold_rule=threshold_rule,
-        training=training, resamples=resamples, steps=steps, input_rounding=input_rounding,
+        estimator,
+        dataset,
+        split,
+        kind,
+        seed=seed,
+        threshold_rule=threshold_rule,
+        training=training,
+        resamples=resamples,
+        steps=steps,
+        input_rounding=input_rounding,
         preset=str((params or {}).get("preset", "quality")) if kind == "lgbm" else None,
     )
 
