@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from chainml.errors import ChainMLError
 from chainml.fl.data import read_participant_file
 from chainml.fl.local import LocalTraining, train_local
 from chainml.fl.params import Weights, update_hash
@@ -24,10 +25,14 @@ from chainml.models.dataset import FloatArray
 
 @dataclass(frozen=True)
 class Poison:
-    """An attack for robustness experiments: ``flip`` labels or ``scale`` the update."""
+    """An attack for robustness experiments: ``flip`` labels, ``scale`` the update, or both."""
 
-    mode: str  # "flip" | "scale"
+    mode: str  # "flip" | "scale" | "flip+scale"
     factor: float = 10.0
+
+
+class ParticipantDropout(ChainMLError):
+    """A participant left in the middle of a round (a simulated dropout, experiments only)."""
 
 
 @dataclass(frozen=True)
@@ -69,17 +74,19 @@ class Participant:
         self, *, index: int, kind: str, data_file: Path, mean: FloatArray, scale: FloatArray,
         training: LocalTraining, privacy: PrivacySettings | None = None,
         poison: Poison | None = None, committer: Committer | None = None, seed: int = 0,
+        drop_in: tuple[int, ...] = (),
     ) -> None:  # fmt: skip
         self.index = index
         self.kind = kind
         _, x, y = read_participant_file(data_file)
         self.z = (x - mean) / scale
-        self.y = 1.0 - y if poison is not None and poison.mode == "flip" else y
+        self.y = 1.0 - y if poison is not None and "flip" in poison.mode else y
         self.training = training
         self.privacy = privacy
         self.poison = poison
         self.committer = committer
         self.rng = np.random.default_rng([seed, index])
+        self.drop_in = drop_in
 
     @property
     def samples(self) -> int:
@@ -88,13 +95,15 @@ class Participant:
 
     def fit(self, global_weights: Weights, round_: int) -> tuple[Weights, dict[str, Any]]:
         """One round: the weights to send and metrics (hash, samples, norm, gas)."""
+        if round_ in self.drop_in:
+            raise ParticipantDropout(f"participant {self.index} dropped out of round {round_}")
         trained = train_local(self.kind, global_weights, self.z, self.y, self.training, self.rng)
         update = [t - g for t, g in zip(trained, global_weights, strict=True)]
         metrics: dict[str, Any] = {"participant": self.index}
         if self.privacy is not None:
             update, norm = privatize(update, self.privacy, self.rng)
             metrics["update_norm"] = norm
-        if self.poison is not None and self.poison.mode == "scale":
+        if self.poison is not None and "scale" in self.poison.mode:
             update = [u * self.poison.factor for u in update]
         weights = [g + u for g, u in zip(global_weights, update, strict=True)]
         digest = update_hash(weights)

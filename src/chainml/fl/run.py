@@ -50,6 +50,7 @@ class RunOptions:
     dp_delta: float = 1e-5
     secagg: bool = False
     poison: dict[int, Poison] = field(default_factory=dict)  # experiments only
+    dropouts: dict[int, tuple[int, ...]] = field(default_factory=dict)  # index -> rounds
     on_chain: bool = True
     save: bool = True
     seed: int = 0
@@ -265,7 +266,7 @@ class ParticipantFactory:
                 scale=self.scale, training=self.options.training, privacy=self.privacy,
                 poison=self.options.poison.get(index),
                 committer=Committer(self.access[index]) if self.access else None,
-                seed=self.options.seed,
+                seed=self.options.seed, drop_in=self.options.dropouts.get(index, ()),
             )  # fmt: skip
             _PARTICIPANTS[key] = cached
         return cached
@@ -278,6 +279,7 @@ _PARTICIPANTS: dict[tuple[str, int, int], Participant] = {}
 def _options_record(options: RunOptions) -> dict[str, Any]:
     record = asdict(options)
     record["poison"] = {str(k): asdict(v) for k, v in options.poison.items()}
+    record["dropouts"] = {str(k): list(v) for k, v in options.dropouts.items()}
     return record
 
 
