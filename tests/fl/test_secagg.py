@@ -15,7 +15,7 @@ import pytest
 pytest.importorskip("flwr")
 pytest.importorskip("ray")
 
-from chainml.fl import RunOptions, init_federation, run_federation  # noqa: E402
+from chainml.fl import RunOptions, init_federation, run_federation
 
 pytestmark = pytest.mark.timeout(600)
 
