@@ -18,6 +18,8 @@ from chainml.chain import Contract, Env, Receipt
 from chainml.errors import InvalidInputError
 
 CONTRACT_NAME = "FederatedRounds"
+#: Gas limit of a participant's commitment (it uses at most ~56,100): no estimate round trip.
+UPDATE_GAS_LIMIT = 90_000
 
 
 def bytes32(value: str, what: str) -> bytes:
@@ -113,8 +115,9 @@ class FederatedRounds:
     def commit_update(self, round_: int, update_hash: str, samples: int, *, sender: str) -> Receipt:
         """Participant ``sender`` commits its update of ``round_`` from its own account."""
         return self.contract.transact(
-            "commit_update", round_, bytes32(update_hash, "update hash"), samples, sender=sender
-        )
+            "commit_update", round_, bytes32(update_hash, "update hash"), samples,
+            sender=sender, gas=UPDATE_GAS_LIMIT,
+        )  # fmt: skip
 
     def record(self, from_block: int = 0) -> ChainRecord:
         """The federation as the chain records it."""
