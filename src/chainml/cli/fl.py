@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -99,9 +100,29 @@ def run(
     off_chain: Annotated[
         bool, typer.Option("--off-chain", help="No on-chain record (plain Flower).")
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            metavar="simulation|grpc",
+            help="simulation: all participants here (Ray); grpc: serve on --address "
+            "and wait for `chainml fl client` processes.",
+        ),
+    ] = "simulation",
+    address: Annotated[
+        str, typer.Option("--address", metavar="HOST:PORT", help="grpc engine: listen here.")
+    ] = "127.0.0.1:9092",
+    tls_dir: Annotated[
+        str | None,
+        typer.Option(
+            "--tls-dir",
+            metavar="DIR",
+            help="grpc engine: TLS with DIR/ca.crt, server.crt, server.key.",
+        ),
+    ] = None,
     json_out: _JSON = False,
 ) -> None:
-    """Run the federation in Flower's simulation engine and store the resulting model."""
+    """Run the federation (Flower's simulation engine, or grpc) and store the model."""
     from chainml.fl import RunOptions, run_federation
     from chainml.fl.local import LocalTraining
 
@@ -150,6 +171,39 @@ def run(
     out.print(table)
     out.print(f"model {summary['model_id']}  contract {summary['contract']}")
     out.print(f"record {summary['record']}")
+
+
+@app.command()
+def client(
+    ctx: typer.Context,
+    task: _TASK,
+    index: Annotated[int, typer.Option("--index", min=0, help="This participant's index.")],
+    server: Annotated[
+        str, typer.Option("--server", metavar="HOST:PORT", help="The coordinator's address.")
+    ] = "127.0.0.1:9092",
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            "--data",
+            metavar="FILE",
+            help="This participant's data file (default: the federation's p<index>).",
+        ),
+    ] = None,
+    root_cert: Annotated[
+        Path | None, typer.Option("--root-cert", metavar="PEM", help="TLS: the CA certificate.")
+    ] = None,
+) -> None:
+    """Join a federation served with `fl run --engine grpc` as participant --index."""
+    from chainml.fl import load_federation
+    from chainml.fl.flower_env import configure_flower
+    from chainml.fl.remote import run_client
+
+    settings = settings_of(ctx)
+    configure_flower(settings.data_dir)
+    data_file = data or load_federation(settings.data_dir, task).participant_file(index)
+    run_client(
+        server, index, data_file, settings.data_dir, rpc=settings.rpc, root_certificates=root_cert
+    )
 
 
 @app.command()

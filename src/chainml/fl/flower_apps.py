@@ -205,6 +205,30 @@ def build_apps(
     return Apps(server, ClientApp(client_fn=client_fn, mods=[secaggplus_mod]), strategy)
 
 
+def serve(strategy: Strategy, rounds: int, address: str, tls_dir: str | None = None) -> float:
+    """Serve the rounds on ``address`` (Flower's gRPC server) until they are done; seconds.
+
+    Participants connect from their own processes or machines (``chainml fl client``). With
+    ``tls_dir`` (``ca.crt``, ``server.crt``, ``server.key``) the connection is TLS.
+    """
+    from pathlib import Path
+
+    from flwr.server import start_server
+
+    certificates = None
+    if tls_dir is not None:
+        folder = Path(tls_dir)
+        certificates = tuple(
+            (folder / name).read_bytes() for name in ("ca.crt", "server.crt", "server.key")
+        )
+    start = time.perf_counter()
+    start_server(
+        server_address=address, config=ServerConfig(num_rounds=rounds), strategy=strategy,
+        certificates=certificates,
+    )  # fmt: skip
+    return time.perf_counter() - start
+
+
 def simulate(apps: Apps, participants: int, *, cpus: int = 2) -> float:
     """Run the apps in Flower's simulation engine (Ray); return the wall-clock seconds."""
     from flwr.simulation import run_simulation

@@ -31,7 +31,7 @@ class Poison:
     factor: float = 10.0
 
 
-class ParticipantDropout(ChainMLError):
+class ParticipantDropoutError(ChainMLError):
     """A participant left in the middle of a round (a simulated dropout, experiments only)."""
 
 
@@ -96,7 +96,7 @@ class Participant:
     def fit(self, global_weights: Weights, round_: int) -> tuple[Weights, dict[str, Any]]:
         """One round: the weights to send and metrics (hash, samples, norm, gas)."""
         if round_ in self.drop_in:
-            raise ParticipantDropout(f"participant {self.index} dropped out of round {round_}")
+            raise ParticipantDropoutError(f"participant {self.index} dropped out of round {round_}")
         trained = train_local(self.kind, global_weights, self.z, self.y, self.training, self.rng)
         update = [t - g for t, g in zip(trained, global_weights, strict=True)]
         metrics: dict[str, Any] = {"participant": self.index}

@@ -55,6 +55,9 @@ class RunOptions:
     save: bool = True
     seed: int = 0
     resamples: int = 200
+    engine: str = "simulation"  # or "grpc": participants connect over the network
+    address: str = "127.0.0.1:9092"  # where the grpc engine listens
+    tls_dir: str | None = None  # grpc engine TLS: ca.crt, server.crt, server.key
 
 
 @dataclass
@@ -109,6 +112,10 @@ def _check(options: RunOptions, participants: int) -> None:
             f"--secagg sums masked updates, so the coordinator never sees one: robust "
             f"strategies ({options.strategy}) need the individual updates; use fedavg"
         )
+    if options.engine not in ("simulation", "grpc"):
+        raise InvalidInputError(f"unknown engine {options.engine!r}; use simulation or grpc")
+    if options.secagg and options.engine != "simulation":
+        raise InvalidInputError("--secagg runs in the simulation engine only")
     if options.secagg and participants < 3:
         raise InvalidInputError("--secagg needs at least 3 participants (3 shares, threshold 2)")
 
@@ -214,9 +221,21 @@ def _simulate(
         accuracy = float(np.mean((scores >= 0) == (y_val == 1)))
         return 1.0 - accuracy, {"accuracy": accuracy, "pr_auc": average_precision(y_val, scores)}
 
+    setup = ""
+    if options.engine == "grpc":
+        from chainml.fl.remote import setup_document
+
+        setup = setup_document(
+            options, mean, scale, privacy, rounds_contract.address if rounds_contract else None,
+            accounts,
+        )  # fmt: skip
+
+    def fit_config(round_: int) -> dict[str, Any]:
+        return {"server_round": round_, "setup": setup}
+
     inner = flower_apps.make_strategy(
         options.strategy, len(federation.participants), initial,
-        on_fit_config_fn=lambda r: {"server_round": r}, evaluate_fn=evaluate_fn,
+        on_fit_config_fn=fit_config, evaluate_fn=evaluate_fn,
     )  # fmt: skip
     strategy = flower_apps.ChainStrategy(inner, recorder, secagg=options.secagg)
     factory = ParticipantFactory(
@@ -227,10 +246,13 @@ def _simulate(
         ] if rounds_contract is not None else [],
     )  # fmt: skip
     max_rows = max(int(p["rows"]) for p in federation.participants)
-    apps = flower_apps.build_apps(
-        strategy, factory, options.rounds, secagg=options.secagg, max_samples=max_rows
-    )
-    seconds = flower_apps.simulate(apps, len(federation.participants))
+    if options.engine == "grpc":
+        seconds = flower_apps.serve(strategy, options.rounds, options.address, options.tls_dir)
+    else:
+        apps = flower_apps.build_apps(
+            strategy, factory, options.rounds, secagg=options.secagg, max_samples=max_rows
+        )
+        seconds = flower_apps.simulate(apps, len(federation.participants))
     if strategy.final is None:
         raise InvalidInputError("the federation produced no model (every update was rejected)")
     record = {
@@ -319,7 +341,8 @@ def _card_section(result: FederationResult) -> dict[str, Any]:
     chain = record.get("chain")
     section: dict[str, Any] = _plain({
         "task": result.federation.task,
-        "engine": "Flower simulation engine",
+        "engine": "Flower simulation engine" if result.options.engine == "simulation"
+        else "Flower gRPC server, one client process per participant",
         "strategy": result.options.strategy,
         "rounds": result.options.rounds,
         "participants": [
