@@ -174,6 +174,40 @@ def run(
 
 
 @app.command()
+def server(
+    ctx: typer.Context,
+    task: _TASK,
+    rounds: Annotated[int, typer.Option("--rounds", min=1, help="Federated rounds.")] = 5,
+    model: Annotated[str, typer.Option("--model", metavar="lr|mlp", help="Model kind.")] = "lr",
+    strategy: Annotated[
+        str, typer.Option("--strategy", metavar="fedavg|fedmedian|trimmed|krum")
+    ] = "fedavg",
+    dp_epsilon: Annotated[float | None, typer.Option("--dp-epsilon", metavar="EPS")] = None,
+    address: Annotated[
+        str, typer.Option("--address", metavar="HOST:PORT", help="Listen here.")
+    ] = "127.0.0.1:9092",
+    tls_dir: Annotated[
+        str | None,
+        typer.Option("--tls-dir", metavar="DIR", help="TLS: DIR/ca.crt, server.crt, server.key."),
+    ] = None,
+    json_out: _JSON = False,
+) -> None:
+    """`fl run --engine grpc`: serve the rounds and wait for the `fl client` processes."""
+    run(
+        ctx,
+        task,
+        rounds=rounds,
+        model=model,
+        strategy=strategy,
+        dp_epsilon=dp_epsilon,
+        engine="grpc",
+        address=address,
+        tls_dir=tls_dir,
+        json_out=json_out,
+    )
+
+
+@app.command()
 def client(
     ctx: typer.Context,
     task: _TASK,
