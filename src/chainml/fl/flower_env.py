@@ -9,9 +9,22 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from chainml.errors import InvalidInputError
+
 
 def configure_flower(data_dir: Path) -> Path:
-    """Set Flower's environment for this process (and the Ray workers it starts)."""
+    """Set Flower's environment for this process (and the Ray workers it starts).
+
+    Raises :class:`InvalidInputError` naming the extra when Flower is not installed.
+    """
+    import importlib.util
+
+    for module in ("flwr", "dp_accounting"):
+        if importlib.util.find_spec(module) is None:
+            raise InvalidInputError(
+                f"federated learning needs the 'fl' extra ({module} is missing): "
+                "pip install 'chainml[fl]'"
+            )
     home = Path(data_dir).resolve() / "fl" / ".flwr"
     home.mkdir(parents=True, exist_ok=True)
     os.environ["FLWR_TELEMETRY_ENABLED"] = "0"
