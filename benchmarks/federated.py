@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
         out["fedavg"] = federate("fedavg (on chain)")
         out["plain_flower"] = federate("plain Flower (off chain)", on_chain=False)
+        if args.timing:
+            return out
         out["poisoned"] = {}
         rows = [p["rows"] for p in load_federation(data_dir, "hospitals").participants]
         poisoner = out["poisoner"] = int(np.argmax(rows))  # the largest participant
@@ -178,12 +180,12 @@ def render(out: dict[str, Any]) -> None:
     row("centralized (baseline)", central)
     row("FedAvg, on chain", out["fedavg"], "within 1 pt")
     row("plain Flower FedAvg", out["plain_flower"])
-    for i, q in enumerate(out["alone"]):
+    for i, q in enumerate(out.get("alone", [])):
         if np.isfinite(q["accuracy"]):
             row(f"participant {i} alone", q)
-    for name, q in out["poisoned"].items():
+    for name, q in out.get("poisoned", {}).items():
         row(f"{name}, 1 poisoner", q, "within 2 pt" if name != "fedavg" else "")
-    for eps, q in out["dp"].items():
+    for eps, q in out.get("dp", {}).items():
         row(f"FedAvg + DP eps={float(eps):g}", q)
     if "secagg" in out:
         row("FedAvg + SecAgg+", out["secagg"])
@@ -223,6 +225,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="fewer runs (smoke)")
     parser.add_argument("--secagg", action="store_true", help="also run SecAgg+")
+    parser.add_argument("--timing", action="store_true", help="only chainml vs plain Flower")
     parser.add_argument("--ulb", action="store_true", help="also the ULB card data (download)")
     parser.add_argument("--ulb-data-dir", type=Path, default=Path(".chainml-fl-ulb"))
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)

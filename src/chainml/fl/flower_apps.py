@@ -230,7 +230,11 @@ def serve(strategy: Strategy, rounds: int, address: str, tls_dir: str | None = N
 
 
 def simulate(apps: Apps, participants: int, *, cpus: int = 2) -> float:
-    """Run the apps in Flower's simulation engine (Ray); return the wall-clock seconds."""
+    """Run the apps in Flower's simulation engine (Ray); return the wall-clock seconds.
+
+    ``cpus`` is Ray's logical CPU count: one participant actor per CPU, so with ``cpus`` =
+    participants every participant trains (and commits) at the same time.
+    """
     from flwr.simulation import run_simulation
 
     start = time.perf_counter()

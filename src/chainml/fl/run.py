@@ -55,6 +55,7 @@ class RunOptions:
     save: bool = True
     seed: int = 0
     resamples: int = 200
+    actors: int | None = None  # simulation: participants training at once (default: all)
     engine: str = "simulation"  # or "grpc": participants connect over the network
     address: str = "127.0.0.1:9092"  # where the grpc engine listens
     tls_dir: str | None = None  # grpc engine TLS: ca.crt, server.crt, server.key
@@ -252,7 +253,8 @@ def _simulate(
         apps = flower_apps.build_apps(
             strategy, factory, options.rounds, secagg=options.secagg, max_samples=max_rows
         )
-        seconds = flower_apps.simulate(apps, len(federation.participants))
+        count = len(federation.participants)
+        seconds = flower_apps.simulate(apps, count, cpus=options.actors or count)
     if strategy.final is None:
         raise InvalidInputError("the federation produced no model (every update was rejected)")
     record = {
