@@ -54,11 +54,12 @@ def test_separate_processes_on_loopback(tmp_path: Path) -> None:
         ]
         server.wait(timeout=480)
         assert server.returncode == 0, (tmp_path / "server.log").read_text()[-3000:]
-        for proc in clients:
-            proc.wait(timeout=60)
+        for i, proc in enumerate(clients):
+            assert proc.wait(timeout=60) == 0, (tmp_path / f"client{i}.log").read_text()[-3000:]
     [record] = (data_dir / "fl" / "h" / "runs").glob("*.json")
     summary = json.loads(record.read_text())
     summary["contract"] = summary["chain"]["contract"]
+    assert summary["options"]["engine"] == "grpc"
     assert [len(r["accepted"]) for r in summary["rounds"][1:]] == [3, 3]
     with connect(load_settings().with_overrides(data_dir=data_dir)) as env:
         report = audit_federation(env, data_dir, summary["model_id"], contract=summary["contract"])

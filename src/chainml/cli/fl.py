@@ -100,6 +100,12 @@ def run(
     off_chain: Annotated[
         bool, typer.Option("--off-chain", help="No on-chain record (plain Flower).")
     ] = False,
+    actors: Annotated[
+        int | None,
+        typer.Option(
+            "--actors", min=1, help="Simulation: participants training at once (default: all)."
+        ),
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -136,6 +142,10 @@ def run(
         dp_clip=dp_clip,
         secagg=secagg,
         on_chain=not off_chain,
+        engine=engine,
+        address=address,
+        tls_dir=tls_dir,
+        actors=actors,
     )
     result = run_federation(settings.data_dir, task, options, settings)
     summary = {
