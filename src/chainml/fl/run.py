@@ -14,8 +14,6 @@ round's hashes, gas and times for ``chainml fl audit`` and the benchmark.
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +22,11 @@ import numpy as np
 
 from chainml.config import Settings, load_settings
 from chainml.errors import InvalidInputError
-from chainml.files import write_atomic
 from chainml.fl.coordinator import RoundRecorder
 from chainml.fl.federation import Federation, coordinator_split, load_federation
 from chainml.fl.local import LocalTraining
-from chainml.fl.params import KINDS, Weights, estimator_from, initial_weights
+from chainml.fl.outcome import finish, options_record, privacy_record
+from chainml.fl.params import KINDS, Weights, initial_weights
 from chainml.fl.participant import ChainAccess, Committer, Participant, Poison
 from chainml.fl.privacy import PrivacySettings, epsilon, noise_for_epsilon
 from chainml.models.dataset import FloatArray
@@ -166,7 +164,7 @@ def run_federation(
             federation, options, split, mean, scale, privacy, initial, rounds_contract,
             accounts, settings,
         )  # fmt: skip
-        result.record["privacy"] = _privacy_record(options, privacy, spent)
+        result.record["privacy"] = privacy_record(options, privacy, spent)
         if env is not None and rounds_contract is not None:
             result.record["chain"] = {
                 "chain_id": env.chain_id, "contract": rounds_contract.address,
@@ -175,28 +173,11 @@ def run_federation(
                 "governor": env.accounts[0], "coordinator": env.accounts[0],
                 "participants": accounts,
             }  # fmt: skip
-        _finish(result, data_dir, split, mean, scale)
+        finish(result, data_dir, split, mean, scale)
     finally:
         if env is not None:
             env.close()
     return result
-
-
-def _privacy_record(
-    options: RunOptions, privacy: PrivacySettings | None, spent: float | None
-) -> dict[str, Any]:
-    if privacy is None:
-        return {"differential_privacy": False, "secure_aggregation": options.secagg}
-    return {
-        "differential_privacy": True,
-        "mechanism": "client-side: update clipped to L2 norm clip, Gaussian noise "
-        "N(0, (noise_multiplier * clip)^2) per coordinate, every round",
-        "adjacency": "participant-level (one participant's update replaced by nothing)",
-        "accountant": "dp-accounting RDP (Gaussian mechanism composed over the rounds)",
-        "epsilon": spent, "delta": privacy.delta, "clip": privacy.clip,
-        "noise_multiplier": privacy.noise_multiplier, "rounds": options.rounds,
-        "secure_aggregation": options.secagg,
-    }  # fmt: skip
 
 
 def _simulate(
@@ -260,7 +241,7 @@ def _simulate(
     record = {
         "format": RUN_FORMAT,
         "task": federation.task,
-        "options": _options_record(options),
+        "options": options_record(options),
         "seconds": seconds,
         "rounds": [asdict(entry) for entry in recorder.log],
         "final_hash": recorder.hash_of(strategy.final),
@@ -298,80 +279,3 @@ class ParticipantFactory:
 
 #: Participants by (federation, index, factory) in this worker process.
 _PARTICIPANTS: dict[tuple[str, int, int], Participant] = {}
-
-
-def _options_record(options: RunOptions) -> dict[str, Any]:
-    record = asdict(options)
-    record["poison"] = {str(k): asdict(v) for k, v in options.poison.items()}
-    record["dropouts"] = {str(k): list(v) for k, v in options.dropouts.items()}
-    return record
-
-
-def _finish(
-    result: FederationResult, data_dir: Path, split: Any, mean: FloatArray, scale: FloatArray
-) -> None:
-    from chainml.models.train import finish_training
-
-    options = result.options
-    estimator = estimator_from(
-        options.kind, split.fit.feature_names, mean, scale, result.weights,
-        {"hidden": options.hidden} if options.kind == "mlp" else {},
-    )  # fmt: skip
-    result.trained = finish_training(
-        estimator, split.fit, split, options.kind, seed=options.seed,
-        resamples=options.resamples,
-    )  # fmt: skip
-    result.record["test_metrics"] = _plain(result.trained.metrics)
-    if options.save:
-        from chainml.models.artifacts import save_model
-
-        card_extra = {"federation": _card_section(result)}
-        result.artifact, _ = save_model(
-            data_dir, result.trained, dataset_spec=str(result.federation.config["data"]),
-            card_extra=card_extra,
-        )  # fmt: skip
-        result.record["model_id"] = result.artifact.model_id
-    runs = result.federation.path / "runs"
-    runs.mkdir(exist_ok=True)
-    name = result.record.get("chain", {}).get("contract") or f"offchain-{int(time.time())}"
-    result.record_path = runs / f"{name}.json"
-    write_atomic(result.record_path, json.dumps(_plain(result.record), indent=2, sort_keys=True))
-
-
-def _card_section(result: FederationResult) -> dict[str, Any]:
-    record = result.record
-    chain = record.get("chain")
-    section: dict[str, Any] = _plain({
-        "task": result.federation.task,
-        "engine": "Flower simulation engine" if result.options.engine == "simulation"
-        else "Flower gRPC server, one client process per participant",
-        "strategy": result.options.strategy,
-        "rounds": result.options.rounds,
-        "participants": [
-            {"index": p["index"], "rows": p["rows"], "positives": p["positives"],
-             "sha256": p["sha256"],
-             "account": chain["participants"][p["index"]] if chain else None}
-            for p in result.federation.participants
-        ],
-        "partition": result.federation.config["partition"],
-        "standardization": "pooled from the participants' counts, sums and sums of squares",
-        "chain": chain,
-        "global_hashes": [entry["global_hash"] for entry in record["rounds"]],
-        "global_hash_definition": "SHA-256 of the params.json of each round's global model; "
-        "the last is this model's artifact_hash",
-        "privacy": record["privacy"],
-    })  # fmt: skip
-    return section
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON data: numpy numbers made Python ones, NaN and infinities None."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
