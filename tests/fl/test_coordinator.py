@@ -39,7 +39,7 @@ def test_updates_without_a_matching_commitment_are_left_out(chain: Env) -> None:
     initial = [np.zeros(3), np.zeros(1)]
     recorder = RoundRecorder(
         rounds, kind="lr", feature_names=("x", "y", "z"), mean=np.zeros(3), scale=np.ones(3),
-        coordinator=owner,
+        coordinator=owner, commit_wait=0.2,
     )  # fmt: skip
     strategy = ChainStrategy(make_strategy("fedavg", 3, initial), recorder, secagg=False)
     strategy.initialize_parameters(None)

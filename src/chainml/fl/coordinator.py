@@ -42,7 +42,6 @@ class ReceivedUpdate:
     claimed_hash: str
     samples: int
     weights: Weights | None  # None under secure aggregation (only the sum is seen)
-    commit_gas: int = 0
 
 
 class RoundRecorder:
@@ -51,12 +50,15 @@ class RoundRecorder:
     def __init__(
         self, rounds: FederatedRounds | None, *, kind: str, feature_names: tuple[str, ...],
         mean: FloatArray, scale: FloatArray, coordinator: str | None = None,
+        commit_wait: float = 30.0,
     ) -> None:  # fmt: skip
         self.rounds = rounds
         self.kind = kind
         self.feature_names = feature_names
         self.mean, self.scale = mean, scale
         self.coordinator = coordinator
+        #: seconds to wait for participants' commitments still being mined
+        self.commit_wait = commit_wait
         self.log: list[RoundLog] = []
         self._started = time.perf_counter()
 
@@ -86,18 +88,19 @@ class RoundRecorder:
         if self.rounds is None:
             entry.accepted = [u.account for u in updates]
             return [True] * len(updates)
-        committed = {
-            str(e["participant"]).lower(): e
-            for e in self.rounds.contract.events("UpdateCommitted", round=round_)
-        }
+        committed = self.rounds.wait_for_updates(
+            round_, {u.account for u in updates if u.account}, self.commit_wait
+        )
         verdicts = []
         for update in updates:
-            reason = self._problem(update, committed.get(update.account.lower()))
-            if reason is None:
-                entry.accepted.append(update.account)
-                entry.update_gas.append(update.commit_gas)
+            event = committed.get(update.account.lower())
+            reason = self._problem(update, event)
+            if reason is not None or event is None:
+                entry.rejected[update.account] = reason or "no commitment"
             else:
-                entry.rejected[update.account] = reason
+                entry.accepted.append(update.account)
+                receipt = self.rounds.contract.env.backend.receipt(event["_tx"])
+                entry.update_gas.append(int(receipt.gas_used) if receipt else 0)
             verdicts.append(reason is None)
         return verdicts
 

@@ -101,7 +101,6 @@ class ChainStrategy(Strategy):  # type: ignore[misc]  # Flower's base class is u
                 claimed_hash=str(res.metrics.get("update_hash", "")),
                 samples=int(res.num_examples),
                 weights=None if self.secagg else parameters_to_ndarrays(res.parameters),
-                commit_gas=int(res.metrics.get("commit_gas", 0)),
             )
             for _, res in results
         ]

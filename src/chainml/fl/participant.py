@@ -52,8 +52,8 @@ class Committer:
         self.access = access
         self._rounds: Any = None
 
-    def commit(self, round_: int, digest: str, samples: int) -> int:
-        """Commit ``digest`` for ``round_``; return the transaction's gas."""
+    def commit(self, round_: int, digest: str, samples: int) -> str:
+        """Send the commitment of ``digest`` for ``round_``; return the transaction hash."""
         if self._rounds is None:
             from chainml.chain import connect
             from chainml.config import load_settings
@@ -63,8 +63,8 @@ class Committer:
                 data_dir=Path(self.access.data_dir), rpc=self.access.rpc
             )
             self._rounds = FederatedRounds.at(connect(settings), self.access.contract)
-        receipt = self._rounds.commit_update(round_, digest, samples, sender=self.access.account)
-        return int(receipt.gas_used)
+        tx_hash: str = self._rounds.send_update(round_, digest, samples, sender=self.access.account)
+        return tx_hash
 
 
 class Participant:
@@ -109,6 +109,6 @@ class Participant:
         digest = update_hash(weights)
         metrics["update_hash"] = digest
         if self.committer is not None:
-            metrics["commit_gas"] = self.committer.commit(round_, digest, self.samples)
+            metrics["commit_tx"] = self.committer.commit(round_, digest, self.samples)
             metrics["account"] = self.committer.access.account
         return weights, metrics

@@ -9,7 +9,9 @@ which is what ``chainml fl audit`` compares with the artifacts.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from eth_utils import keccak
 
@@ -118,6 +120,40 @@ class FederatedRounds:
             "commit_update", round_, bytes32(update_hash, "update hash"), samples,
             sender=sender, gas=UPDATE_GAS_LIMIT,
         )  # fmt: skip
+
+    def send_update(self, round_: int, update_hash: str, samples: int, *, sender: str) -> str:
+        """Send ``sender``'s commitment without waiting for it to be mined; its tx hash.
+
+        The coordinator waits for the commitment when it checks the round
+        (:meth:`wait_for_updates`), so a participant hands its update over one receipt
+        round trip sooner. A commitment that reverts leaves no event, so it counts as none.
+        """
+        data = self.contract.function("commit_update", 3).encode_call(
+            (round_, bytes32(update_hash, "update hash"), samples)
+        )
+        flight = self.contract.env.tx_manager(sender).send(self.address, data, 0, UPDATE_GAS_LIMIT)
+        return "0x" + flight.tx_hashes[0].hex()
+
+    def wait_for_updates(
+        self, round_: int, accounts: set[str], timeout: float = 60.0
+    ) -> dict[str, dict[str, Any]]:
+        """The round's commitments by account (lower case), once all ``accounts`` have one.
+
+        Waits up to ``timeout`` seconds (polling the events) for commitments still being
+        mined; returns what there is then.
+        """
+        wanted = {a.lower() for a in accounts}
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            found = {
+                str(e["participant"]).lower(): e
+                for e in self.contract.events("UpdateCommitted", round=round_)
+            }
+            if wanted <= set(found) or time.monotonic() >= deadline:
+                return found
+            time.sleep(delay)
+            delay = min(2 * delay, 0.5)
 
     def record(self, from_block: int = 0) -> ChainRecord:
         """The federation as the chain records it."""
