@@ -104,3 +104,28 @@ def test_gas_per_round_per_participant_is_under_60000(chain: Env) -> None:
         coordinator = rounds.commit_global(r, H[r]).gas_used
         assert max(gas) <= 60_000, gas  # each participant's own transaction
         assert (sum(gas) + coordinator) / len(participants) <= 60_000  # all-in, 5 participants
+
+
+def test_a_governor_vote_admits_and_a_run_checks_the_record(chain: Env) -> None:
+    from chainml.errors import InvalidInputError
+    from chainml.governance.governor import Governor
+
+    owner, a, b = chain.accounts[:3]
+    governor = Governor.deploy(chain, {owner: 1}, voting_period_blocks=2, timelock_blocks=1)
+    rounds = FederatedRounds.deploy(
+        chain, governor=governor.address, coordinator=owner, max_rounds=2
+    )
+    with pytest.raises(ContractRevertError, match="only the governor"):
+        rounds.admit(a)  # the deployer is not the governor
+    proposal = governor.propose_call(rounds.contract, "admit", a, description="admit a")
+    governor.vote(proposal, "for")
+    chain.mine(4)  # past the voting period and the timelock
+    governor.execute(proposal)
+    assert rounds.contract.call("is_participant", a)
+    with pytest.raises(InvalidInputError, match=f"has not admitted {b}"):
+        rounds.check_ready(owner, [a, b], 2)
+    rounds.check_ready(owner, [a], 2)
+    rounds.commit_global(0, H[0])
+    rounds.commit_update(1, H[1], 10, sender=a)
+    with pytest.raises(InvalidInputError, match="already holds rounds"):
+        rounds.check_ready(owner, [a], 2)

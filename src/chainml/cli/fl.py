@@ -100,6 +100,15 @@ def run(
     off_chain: Annotated[
         bool, typer.Option("--off-chain", help="No on-chain record (plain Flower).")
     ] = False,
+    contract: Annotated[
+        str | None,
+        typer.Option(
+            "--contract",
+            metavar="ADDR",
+            help="Use this FederatedRounds (its governor, e.g. a Governor vote, admitted the "
+            "participants) instead of deploying one.",
+        ),
+    ] = None,
     actors: Annotated[
         int | None,
         typer.Option(
@@ -146,6 +155,7 @@ def run(
         address=address,
         tls_dir=tls_dir,
         actors=actors,
+        contract=contract,
     )
     result = run_federation(settings.data_dir, task, options, settings)
     summary = {

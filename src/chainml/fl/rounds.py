@@ -104,6 +104,26 @@ class FederatedRounds:
         """The contract's address."""
         return self.contract.address
 
+    def check_ready(self, coordinator: str, participants: list[str], rounds: int) -> None:
+        """Refuse a record this run cannot use (InvalidInputError naming every problem).
+
+        Another coordinator, rounds already committed, too few rounds allowed, or
+        participants the governor has not admitted.
+        """
+        c = self.contract
+        problems = []
+        if str(c.call("coordinator")).lower() != coordinator.lower():
+            problems.append(f"its coordinator is {c.call('coordinator')}, not {coordinator}")
+        if int(c.call("rounds_committed")) != 0:
+            problems.append("it already holds rounds (deploy a new one per run)")
+        if int(c.call("max_rounds")) < rounds:
+            problems.append(f"it allows {c.call('max_rounds')} rounds, not {rounds}")
+        missing = [p for p in participants if not c.call("is_participant", p)]
+        if missing:
+            problems.append(f"the governor has not admitted {', '.join(missing)}")
+        if problems:
+            raise InvalidInputError(f"FederatedRounds at {self.address}: " + "; ".join(problems))
+
     def admit(self, participant: str, *, sender: str | None = None) -> Receipt:
         """Admit ``participant`` (the governor's account sends it)."""
         return self.contract.transact("admit", participant, sender=sender)

@@ -57,6 +57,7 @@ class RunOptions:
     engine: str = "simulation"  # or "grpc": participants connect over the network
     address: str = "127.0.0.1:9092"  # where the grpc engine listens
     tls_dir: str | None = None  # grpc engine TLS: ca.crt, server.crt, server.key
+    contract: str | None = None  # a FederatedRounds whose governor (a vote) admitted them
 
 
 @dataclass
@@ -154,11 +155,19 @@ def run_federation(
                 f"and one each); it has {len(env.accounts)}"
             )
         coordinator, accounts = env.accounts[0], env.accounts[1 : count + 1]
-        rounds_contract = FederatedRounds.deploy(
-            env, governor=coordinator, coordinator=coordinator, max_rounds=options.rounds
-        )
-        for account in accounts:
-            rounds_contract.admit(account)
+        try:
+            if options.contract is None:
+                rounds_contract = FederatedRounds.deploy(
+                    env, governor=coordinator, coordinator=coordinator, max_rounds=options.rounds
+                )
+                for account in accounts:
+                    rounds_contract.admit(account)
+            else:
+                rounds_contract = FederatedRounds.at(env, options.contract)
+                rounds_contract.check_ready(coordinator, accounts, options.rounds)
+        except BaseException:
+            env.close()
+            raise
     try:
         result = _simulate(
             federation, options, split, mean, scale, privacy, initial, rounds_contract,
@@ -170,7 +179,8 @@ def run_federation(
                 "chain_id": env.chain_id, "contract": rounds_contract.address,
                 "deploy_block": rounds_contract.contract.deployment.block_number
                 if rounds_contract.contract.deployment else 0,
-                "governor": env.accounts[0], "coordinator": env.accounts[0],
+                "governor": str(rounds_contract.contract.call("governor")),
+                "coordinator": env.accounts[0],
                 "participants": accounts,
             }  # fmt: skip
         finish(result, data_dir, split, mean, scale)
