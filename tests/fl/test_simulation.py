@@ -118,3 +118,20 @@ def test_audit_refuses_a_model_the_federation_did_not_produce(
     assert not report["ok"]
     assert "final model" in {c["name"] for c in report["checks"] if not c["ok"]}
     shutil.rmtree(card.parent)
+
+
+def test_audit_against_another_record_fails(federation: FederationResult) -> None:
+    from chainml.fl.rounds import FederatedRounds
+
+    assert federation.artifact is not None
+    data_dir = _data_dir(federation)
+    with connect(load_settings().with_overrides(data_dir=data_dir)) as env:
+        owner = env.accounts[0]
+        other = FederatedRounds.deploy(env, governor=owner, coordinator=owner, max_rounds=2)
+        other.commit_global(0, "0x" + "ab" * 32)
+        report = audit_federation(
+            env, data_dir, federation.artifact.model_id, contract=other.address
+        ).to_dict()
+    failed = {c["name"] for c in report["checks"] if not c["ok"]}
+    assert not report["ok"]
+    assert {"final model", "card contract", "rounds", "global hashes"} <= failed
