@@ -22,6 +22,7 @@ from chainml.cli import (
     chain,
     data,
     demo,
+    fl,
     gov,
     guard,
     log,
@@ -80,6 +81,7 @@ app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("watch", epilog=watch.EPILOG)(watch.watch)
+app.add_typer(fl.app, name="fl")
 
 
 def _show_version(value: bool) -> None:

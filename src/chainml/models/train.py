@@ -167,6 +167,41 @@ def train_model(
             feature_names=dataset.feature_names,
             progress=report(f"training {KINDS[kind]}"),
         )
+    return finish_training(
+        estimator,
+        dataset,
+        split,
+        kind,
+        seed=seed,
+        threshold_rule=threshold_rule,
+        training=training,
+        resamples=resamples,
+        steps=steps,
+        input_rounding=input_rounding,
+        preset=str((params or {}).get("preset", "quality")) if kind == "lgbm" else None,
+    )
+
+
+def finish_training(
+    estimator: Estimator,
+    dataset: Dataset,
+    split: TimeSplit,
+    kind: str,
+    *,
+    seed: int = 0,
+    threshold_rule: str = DEFAULT_RULE,
+    training: Measurement | None = None,
+    resamples: int = 1000,
+    steps: StepReporter | None = None,
+    input_rounding: str = "exact",
+    preset: str | None = None,
+) -> TrainedModel:
+    """A fitted ``estimator`` made a :class:`TrainedModel`: threshold, policy, metrics.
+
+    What :func:`train_model` does after ``fit``; a model fitted elsewhere (a federation)
+    goes through the same steps on the same split.
+    """
+    report = steps or (lambda _: _noop)
     validation_logits = estimator.decision_function(split.validation.features)
     fit_x = split.fit.features
     inputs = input_specs(dataset.feature_names, np.all(fit_x == np.round(fit_x), axis=0).tolist())
@@ -184,10 +219,10 @@ def train_model(
         seed=seed,
         threshold_rule=threshold_rule,
         threshold=threshold,
-        training=training,
+        training=training or Measurement(),
         policy=policy,
         test_logits=test_logits,
-        preset=str((params or {}).get("preset", "quality")) if kind == "lgbm" else None,
+        preset=preset,
     )
     bootstrap = report("bootstrap interval")
     trained.validation_metrics = metrics.evaluate(
