@@ -60,6 +60,7 @@ def run_ezkl(
     *args: Any,
     run_args: dict[str, Any] | None = None,
     home: Path | None = None,
+    environ: dict[str, str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     **kwargs: Any,
 ) -> EzklRun:
@@ -68,6 +69,7 @@ def run_ezkl(
     environment = dict(os.environ)
     if home is not None:
         environment["HOME"] = str(home)
+    environment.update(environ or {})
     with tempfile.TemporaryDirectory(prefix="chainml-ezkl-") as scratch:
         result = Path(scratch) / "result.json"
         request = {"call": call, "args": [str(a) if isinstance(a, Path) else a for a in args],

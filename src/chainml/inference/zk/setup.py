@@ -16,7 +16,7 @@ Steps (each an EZKL call in a child process, :mod:`chainml.inference.zk.runner`)
    here once with solcjs so that deploying needs no compiler).
 
 Everything lands in ``<model dir>/zk/<key>/`` where ``key`` is the SHA-256 of the calibrated
-settings and the SRS, written atomically; a second setup with the same settings and SRS
+settings (less EZKL's timestamp) and the SRS, written atomically; a second setup with the same settings and SRS
 returns the cached circuit. ``zk.json`` there (the circuit's card) records what was made.
 """
 
@@ -39,7 +39,7 @@ from chainml.files import atomic_directory
 from chainml.inference.policy import encode
 from chainml.inference.zk import circuit as circuits
 from chainml.inference.zk.runner import EZKL_VERSION, EzklRun, ezkl_version, run_ezkl
-from chainml.inference.zk.solidity import compile_solidity, solc_home
+from chainml.inference.zk.solidity import compile_solidity, compiled_from_output, solc_home
 from chainml.models.artifacts import ModelArtifact
 
 MANIFEST = "zk.json"
@@ -148,6 +148,13 @@ def run_args(inputs: str, logrows: int) -> dict[str, Any]:
     }
 
 
+def settings_key(settings: dict[str, Any], srs_hash: str) -> str:
+    """The cache key: SHA-256 of the canonical settings (without EZKL's timestamp) and SRS."""
+    canonical = {name: value for name, value in settings.items() if name != "timestamp"}
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode() + bytes.fromhex(srs_hash[2:])).hexdigest()
+
+
 def load_circuit(artifact: ModelArtifact, key: str | None = None) -> ZkCircuit:
     """The model's set-up circuit (the one with ``key``, else the newest); NotFoundError."""
     found = []
@@ -222,7 +229,7 @@ def setup_circuit(
         else:
             local = _local_srs(data_dir, logrows, progress)
             srs, srs_hash, insecure, srs_note = local, sha256_file(local), True, INSECURE_SRS
-        key = hashlib.sha256(settings.read_bytes() + bytes.fromhex(srs_hash[2:])).hexdigest()
+        key = settings_key(document, srs_hash)
         final = zk_dir(artifact) / key[:16]
         if (final / MANIFEST).is_file():
             return load_circuit(artifact, key), False
@@ -241,8 +248,14 @@ def setup_circuit(
             runs["verifier"] = run_ezkl(
                 "create_evm_verifier", paths["vk"], paths["settings"], paths["verifier"],
                 paths["abi"], srs_path=paths["srs"], home=solc_home(data_dir),
+                environ={"CHAINML_SOLC_OUTPUT": str(scratch / "solc.json")},
             )  # fmt: skip
-            compiled = compile_solidity(paths["verifier"].read_text(), VERIFIER_CONTRACT)
+            source = paths["verifier"].read_text()
+            try:  # the shim kept what EZKL compiled; compile again only if it did not
+                output = json.loads((scratch / "solc.json").read_text(encoding="utf-8"))
+                compiled = compiled_from_output(output, VERIFIER_CONTRACT, source)
+            except (OSError, ValueError):
+                compiled = compile_solidity(source, VERIFIER_CONTRACT)
             paths["bytecode"].write_text(json.dumps({
                 "contract": VERIFIER_CONTRACT, "compiler": compiled.compiler_version,
                 "abi": compiled.abi, "bytecode": "0x" + compiled.bytecode.hex(),

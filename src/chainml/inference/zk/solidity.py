@@ -5,7 +5,9 @@ with the npm package ``solc`` (solcjs, the compiler built to WebAssembly), which
 ``npm ci`` installs into ``node_modules`` from the project's lockfile: nothing is downloaded
 at run time. EZKL insists on a native ``solc`` at ``$HOME/.svm/0.8.20/solc-0.8.20``; chainml
 writes a small Node script there, under the data directory (:func:`solc_home`), that answers
-``--standard-json`` with solcjs, and runs EZKL with ``HOME`` pointing at it.
+``--standard-json`` with solcjs, and runs EZKL with ``HOME`` pointing at it. With
+``CHAINML_SOLC_OUTPUT`` set, the shim also keeps its output there, so the bytecode EZKL
+compiled is reused instead of compiled twice (:func:`compiled_from_output`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,11 @@ if (args.includes("--version")) {{
   let input = "";
   process.stdin.setEncoding("utf8");
   process.stdin.on("data", (chunk) => (input += chunk));
-  process.stdin.on("end", () => process.stdout.write(solc.compile(input)));
+  process.stdin.on("end", () => {{
+    const output = solc.compile(input);
+    if (process.env.CHAINML_SOLC_OUTPUT) require("fs").writeFileSync(process.env.CHAINML_SOLC_OUTPUT, output);
+    process.stdout.write(output);
+  }});
 }} else {{
   console.error("chainml solc shim: only --standard-json and --version are supported");
   process.exit(2);
@@ -102,6 +108,27 @@ def standard_input(source: str, name: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def compiled_from_output(output: dict[str, Any], contract: str, source: str) -> CompiledContract:
+    """The contract from solc's standard-JSON output; CompilationError on errors."""
+    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
+    if errors:
+        raise CompilationError(contract, "; ".join(str(e.get("formattedMessage", e)) for e in errors))
+    try:
+        artifact = next(
+            found[contract] for found in output["contracts"].values() if contract in found
+        )
+    except (KeyError, StopIteration):
+        raise CompilationError(contract, "solcjs produced no such contract") from None
+    return CompiledContract(
+        name=contract,
+        abi=artifact["abi"],
+        bytecode=bytes.fromhex(artifact["evm"]["bytecode"]["object"]),
+        runtime_bytecode=bytes.fromhex(artifact["evm"]["deployedBytecode"]["object"]),
+        source_hash=hashlib.sha256(source.encode()).hexdigest(),
+        compiler_version=f"solcjs {solcjs_version(find_solcjs())}",
+    )
+
+
 def compile_solidity(source: str, contract: str, timeout: float = 300.0) -> CompiledContract:
     """Compile ``contract`` from Solidity ``source`` with solcjs; CompilationError on errors."""
     package = find_solcjs()
@@ -121,18 +148,4 @@ def compile_solidity(source: str, contract: str, timeout: float = 300.0) -> Comp
         output = json.loads(finished.stdout)
     except ValueError:
         raise CompilationError(contract, f"solcjs failed: {finished.stderr.strip()[-400:]}") from None
-    errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
-    if errors:
-        raise CompilationError(contract, "; ".join(str(e.get("formattedMessage", e)) for e in errors))
-    try:
-        artifact = output["contracts"][f"{contract}.sol"][contract]
-    except KeyError:
-        raise CompilationError(contract, "solcjs produced no such contract") from None
-    return CompiledContract(
-        name=contract,
-        abi=artifact["abi"],
-        bytecode=bytes.fromhex(artifact["evm"]["bytecode"]["object"]),
-        runtime_bytecode=bytes.fromhex(artifact["evm"]["deployedBytecode"]["object"]),
-        source_hash=hashlib.sha256(source.encode()).hexdigest(),
-        compiler_version=f"solcjs {solcjs_version(package)}",
-    )
+    return compiled_from_output(output, contract, source)
