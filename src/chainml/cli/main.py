@@ -34,6 +34,7 @@ from chainml.cli import (
     model_registry,
     onchain,
     serve,
+    zk,
 )
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
@@ -74,6 +75,7 @@ app.add_typer(onchain.app, name="onchain")
 app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
+app.add_typer(zk.app, name="zk")
 
 
 def _show_version(value: bool) -> None:

@@ -137,9 +137,7 @@ def circuit_onnx(model: FixedPointModel) -> bytes:
             numpy_helper.from_array(np.array([1], dtype=np.int64), "axes"),
         ],
     )
-    onnx_model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8
-    )
+    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15)], ir_version=8)
     onnx_model.producer_name = "chainml"
     onnx_model.producer_version = "zk/1"
     checker.check_model(onnx_model)

@@ -202,8 +202,8 @@ def prove_decision(
     proved_receipt = {key: value for key, value in receipt.items() if key != "zk"}
     proved_receipt["format"] = RECEIPT_FORMAT_ZK
     proved_receipt["zk"] = attachment.document()
-    run = ProofRun(witness.seconds, proved.seconds,
-                   max(witness.peak_rss_bytes, proved.peak_rss_bytes), len(attachment.proof))  # fmt: skip
+    peak = max(witness.peak_rss_bytes, proved.peak_rss_bytes)
+    run = ProofRun(witness.seconds, proved.seconds, peak, len(attachment.proof))
     return proved_receipt, run
 
 

@@ -50,9 +50,7 @@ def ezkl_version() -> str:
     try:
         return version("ezkl")
     except PackageNotFoundError:
-        raise ZkToolError(
-            "import", "ezkl is not installed: pip install 'chainml[zk]'"
-        ) from None
+        raise ZkToolError("import", "ezkl is not installed: pip install 'chainml[zk]'") from None
 
 
 def run_ezkl(

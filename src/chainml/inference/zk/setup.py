@@ -16,8 +16,9 @@ Steps (each an EZKL call in a child process, :mod:`chainml.inference.zk.runner`)
    here once with solcjs so that deploying needs no compiler).
 
 Everything lands in ``<model dir>/zk/<key>/`` where ``key`` is the SHA-256 of the calibrated
-settings (less EZKL's timestamp) and the SRS, written atomically; a second setup with the same settings and SRS
-returns the cached circuit. ``zk.json`` there (the circuit's card) records what was made.
+settings (less EZKL's timestamp) and the SRS, written atomically; a second setup with the same
+settings and SRS returns the cached circuit. ``zk.json`` there (the circuit's card) records
+what was made.
 """
 
 from __future__ import annotations
@@ -313,4 +314,3 @@ def _local_srs(data_dir: Path, logrows: int, progress: Progress | None) -> Path:
         run_ezkl("gen_srs", partial, logrows)
         partial.replace(path)
     return path
-

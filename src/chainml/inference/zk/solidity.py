@@ -38,7 +38,8 @@ if (args.includes("--version")) {{
   process.stdin.on("data", (chunk) => (input += chunk));
   process.stdin.on("end", () => {{
     const output = solc.compile(input);
-    if (process.env.CHAINML_SOLC_OUTPUT) require("fs").writeFileSync(process.env.CHAINML_SOLC_OUTPUT, output);
+    const keep = process.env.CHAINML_SOLC_OUTPUT;
+    if (keep) require("fs").writeFileSync(keep, output);
     process.stdout.write(output);
   }});
 }} else {{
@@ -112,7 +113,9 @@ def compiled_from_output(output: dict[str, Any], contract: str, source: str) -> 
     """The contract from solc's standard-JSON output; CompilationError on errors."""
     errors = [e for e in output.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        raise CompilationError(contract, "; ".join(str(e.get("formattedMessage", e)) for e in errors))
+        raise CompilationError(
+            contract, "; ".join(str(e.get("formattedMessage", e)) for e in errors)
+        )
     try:
         artifact = next(
             found[contract] for found in output["contracts"].values() if contract in found
@@ -147,5 +150,7 @@ def compile_solidity(source: str, contract: str, timeout: float = 300.0) -> Comp
     try:
         output = json.loads(finished.stdout)
     except ValueError:
-        raise CompilationError(contract, f"solcjs failed: {finished.stderr.strip()[-400:]}") from None
+        raise CompilationError(
+            contract, f"solcjs failed: {finished.stderr.strip()[-400:]}"
+        ) from None
     return compiled_from_output(output, contract, source)

@@ -51,7 +51,7 @@ class VerifierEntry:
 
 def code_hash(env: Env, address: str) -> bytes:
     """keccak256 of the code at ``address`` (what ``address.codehash`` gives on chain)."""
-    return keccak(env.backend.code(address))
+    return bytes(keccak(env.backend.code(address)))
 
 
 class ZkVerifierRegistry:
