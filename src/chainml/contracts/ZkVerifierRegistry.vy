@@ -2,11 +2,13 @@
 """
 @title ZkVerifierRegistry
 @notice Which zero-knowledge verifier proves which model: for a model id of the ModelRegistry,
-        the EZKL verifier contract, its code hash and the hash of its verifying key, set only
-        by the governor (normally the Governor contract, so every entry is a passed vote).
-        `verify_public` checks a proof of one logged decision against the entry: the features
-        must hash to the record's input commitment, and the verifier must accept them with
-        the logged score as the circuit's public output.
+        the EZKL verifier contract, its code hash, the hash of its verifying key and the
+        model's integer threshold, set only by the governor (normally the Governor contract, so
+        every entry is a passed vote). `verify_public` checks a proof of one logged decision
+        against the entry: the features must hash to the record's input commitment, the
+        verifier must accept them with the logged score as the circuit's public output, and
+        the logged label must be the threshold's verdict on that score (the circuit proves
+        the score; two models with the same weights and other thresholds share a circuit).
 @dev    Rules:
         - set_verifier: governor only; the model must be Registered or Approved in the
           ModelRegistry, `codehash` must be the verifier's code hash now (compare-and-swap: the
@@ -58,6 +60,7 @@ struct Entry:
     vk_hash: bytes32
     inputs: uint8
     features: uint256
+    threshold: int256
     set_block: uint256
 
 
@@ -72,6 +75,7 @@ event VerifierSet:
     vk_hash: bytes32
     inputs: uint8
     features: uint256
+    threshold: int256
 
 event ProofVerified:
     model_id: indexed(bytes32)
@@ -111,6 +115,7 @@ def set_verifier(
     vk_hash: bytes32,
     inputs: uint8,
     features: uint256,
+    threshold: int256,
 ):
     """
     @notice Record `verifier` (with code hash `codehash`, verifying key hash `vk_hash`) as
@@ -129,6 +134,7 @@ def set_verifier(
         vk_hash=vk_hash,
         inputs=inputs,
         features=features,
+        threshold=threshold,
         set_block=block.number,
     )
     log VerifierSet(
@@ -138,6 +144,7 @@ def set_verifier(
         vk_hash=vk_hash,
         inputs=inputs,
         features=features,
+        threshold=threshold,
     )
 
 
@@ -170,6 +177,13 @@ def _entry(model_id: bytes32, inputs: uint8) -> Entry:
 
 
 @internal
+@pure
+def _check_label(entry: Entry, score: int256, label: uint8):
+    expected: uint8 = 1 if score >= entry.threshold else 0
+    assert label == expected, "the label is not the threshold's verdict on the score"
+
+
+@internal
 def _check(verifier: address, proof: Bytes[MAX_PROOF], instances: DynArray[uint256, MAX_INSTANCES]):
     success: bool = False
     response: Bytes[32] = b""
@@ -189,13 +203,16 @@ def verify_public(
     proof: Bytes[MAX_PROOF],
     features: DynArray[int256, MAX_FEATURES],
     score: int256,
+    label: uint8,
     input_commitment: bytes32,
 ) -> bool:
     """
     @notice Check a proof that model `model_id` gives `score` on `features`, which hash to
-            `input_commitment` (SHA-256 of abi.encode(int256[] features), as logged).
+            `input_commitment` (SHA-256 of abi.encode(int256[] features), as logged), and
+            that `label` is 1 exactly when `score` reaches the model's threshold.
     """
     entry: Entry = self._entry(model_id, INPUTS_PUBLIC)
+    self._check_label(entry, score, label)
     assert len(features) == entry.features, "wrong number of features"
     assert sha256(abi_encode(features)) == input_commitment, (
         "features do not match the input commitment"
@@ -215,6 +232,7 @@ def verify_hidden(
     proof: Bytes[MAX_PROOF],
     hashes: DynArray[uint256, MAX_HASHES],
     score: int256,
+    label: uint8,
     input_commitment: bytes32,
 ) -> bool:
     """
@@ -224,6 +242,7 @@ def verify_hidden(
             the features stay private.
     """
     entry: Entry = self._entry(model_id, INPUTS_HASHED if len(hashes) > 0 else INPUTS_PRIVATE)
+    self._check_label(entry, score, label)
     instances: DynArray[uint256, MAX_INSTANCES] = []
     for digest: uint256 in hashes:
         assert digest < FIELD, "hash is not a field element"

@@ -46,6 +46,7 @@ class VerifierEntry:
     vk_hash: bytes
     inputs: Inputs
     features: int
+    threshold: int
     set_block: int
 
 
@@ -83,7 +84,7 @@ class ZkVerifierRegistry:
     def set_verifier_calldata(self, model_id: str, verifier: str, circuit: ZkCircuit) -> bytes:
         """The call a governor proposal executes to record ``verifier`` for ``model_id``."""
         env = self.contract.env
-        return self.contract.function("set_verifier", 6).encode_call(
+        return self.contract.function("set_verifier", 7).encode_call(
             (
                 model_id_bytes(model_id),
                 verifier,
@@ -91,19 +92,20 @@ class ZkVerifierRegistry:
                 circuit.vk_hash,
                 int(Inputs[circuit.inputs.upper()]),
                 int(circuit.manifest["features"]),
+                int(circuit.manifest["threshold_int"]),
             )
         )
 
     def entry(self, model_id: str, block: int | None = None) -> VerifierEntry:
         """The entry of ``model_id`` (at ``block``); NotFoundError when there is none."""
         raw: tuple[Any, ...] = self.contract.call("entries", model_id_bytes(model_id), block=block)
-        verifier, codehash, vk_hash, inputs, features, set_block = raw
+        verifier, codehash, vk_hash, inputs, features, threshold, set_block = raw
         if verifier == ZERO_ADDRESS or int(verifier, 16) == 0:
             at = f" at block {block}" if block is not None else ""
             raise NotFoundError(f"no zk verifier recorded for model {model_id}{at}")
         return VerifierEntry(
             model_id, str(verifier), bytes(codehash), bytes(vk_hash), Inputs(inputs),
-            int(features), int(set_block),
+            int(features), int(threshold), int(set_block),
         )  # fmt: skip
 
 

@@ -116,12 +116,13 @@ def verify_on_chain(
         if attachment.inputs == "public":
             registry.contract.call(
                 "verify_public", record.model_id, attachment.proof, list(record.features),
-                record.score, record.input_commitment,
+                record.score, record.label, record.input_commitment,
             )  # fmt: skip
         else:
             registry.contract.call(
                 "verify_hidden", record.model_id, attachment.proof,
-                list(attachment.input_hashes), record.score, record.input_commitment,
+                list(attachment.input_hashes), record.score, record.label,
+                record.input_commitment,
             )  # fmt: skip
     except ContractRevertError as err:
         raise VerificationError(f"the on-chain verifier rejects the proof: {err}") from err

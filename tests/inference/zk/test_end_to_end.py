@@ -1,0 +1,209 @@
+"""zk end to end on the embedded chain: setup -> deploy -> log -> prove -> verify, and rejections.
+
+One module-scoped run through the real CLI (EZKL in child processes, solcjs, the embedded
+chain of the data directory); the tests then check the proof and tamper with it. Two LR
+models are set up so that a proof of one can be presented as the other's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chainml.chain import connect
+from chainml.config import Settings
+from chainml.errors import ContractRevertError, VerificationError
+from chainml.governance.deployments import governance
+from chainml.governance.passing import pass_proposal
+from chainml.inference.zk.setup import load_circuit, setup_circuit
+from chainml.inference.zk.verifiers import zk_registry
+from chainml.inference.zk.verify import verify_decision
+from chainml.models.artifacts import ModelArtifact, save_model
+from chainml.models.simulator import simulate_payments
+from chainml.models.train import train_model
+from tests.cli.test_cli import flat, isolated, run  # noqa: F401  (isolated is an autouse fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def _decision(artifact: ModelArtifact, row: Any, request_id: str) -> dict[str, Any]:
+    from chainml.inference.policy import encode
+
+    model = artifact.policy.model
+    features = [int(v) for v in encode(model.inputs, [row])[0]]
+    score, flagged = model.decide(features)
+    return {"request_id": request_id, "model_id": artifact.model_id, "score": score,
+            "label": int(flagged), "features": features}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Two registered LR models with deployed verifiers, two logged decisions, one proof each."""
+    data_dir = tmp_path_factory.mktemp("zk") / "data"
+    models = []
+    for seed in (1, 2):  # two datasets: two different models
+        dataset = simulate_payments(3000, seed=seed).dataset()
+        trained = train_model(dataset, "lr", seed=1, resamples=10)
+        artifact, _ = save_model(data_dir, trained, dataset_spec=f"simulated:3000:{seed}")
+        setup_circuit(artifact, data_dir, dataset.features, limit=64)  # then cached for the CLI
+        models.append(artifact)
+    lines = [_decision(m, dataset.features[7 + i], f"zk-{i}") for i, m in enumerate(models)]
+    (data_dir / "decisions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return {"data_dir": data_dir, "models": models, "dataset": dataset}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], data_dir: Path, *args: str) -> tuple[int, str, str]:
+    return run(capsys, "--data-dir", str(data_dir), *args)
+
+
+@pytest.fixture(scope="module")
+def proved(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The CLI path: register, zk setup (cached), zk deploy, log, anchor, zk prove."""
+    from chainml.cli.main import main
+
+    data_dir: Path = world["data_dir"]
+    outputs: dict[str, Any] = {}
+
+    def cli(*args: str) -> str:
+        import contextlib
+        import io
+
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with pytest.raises(SystemExit) as exited:
+                main(["--data-dir", str(data_dir), *args])
+        assert exited.value.code == 0, (args, out.getvalue(), err.getvalue())
+        return out.getvalue() + err.getvalue()
+
+    for artifact in world["models"]:
+        cli("model", "register", artifact.model_id)
+        outputs.setdefault("setup", []).append(cli("zk", "setup", artifact.model_id))
+        outputs.setdefault("deploy", []).append(cli("zk", "deploy", artifact.model_id))
+    cli("log", "append", str(data_dir / "decisions.jsonl"))
+    cli("log", "anchor")
+    identity = json.loads(cli("log", "identity", "--json"))
+    outputs["trust_root"] = identity["trust_root"]
+    receipts = tmp_path_factory.mktemp("receipts")
+    for i in range(2):
+        path = receipts / f"zk-{i}.json"
+        outputs.setdefault("prove", []).append(
+            cli("zk", "prove", "--request-id", f"zk-{i}", "-o", str(path))
+        )
+        outputs.setdefault("receipts", []).append(json.loads(path.read_text()))
+    outputs["paths"] = [receipts / f"zk-{i}.json" for i in range(2)]
+    return outputs
+
+
+def _call(data_dir: Path, function: str, *args: Any) -> Any:
+    with connect(Settings(data_dir=data_dir)) as env:
+        registry = zk_registry(env, data_dir, deploy=False)
+        return registry.contract.call(function, *args)
+
+
+def _public_args(receipt: dict[str, Any]) -> list[Any]:
+    record = receipt["record"]
+    return [
+        bytes.fromhex(record["model_id"][2:]),
+        bytes.fromhex(receipt["zk"]["proof"][2:]),
+        [int(f) for f in record["features"]],
+        int(record["score"]),
+        record["label"],
+        bytes.fromhex(record["input_commitment"][2:]),
+    ]
+
+
+def test_the_cli_proves_a_logged_decision_and_says_the_srs_is_insecure(world, proved) -> None:
+    assert all("INSECURE FOR PRODUCTION" in text for text in proved["setup"] + proved["deploy"])
+    assert all("INSECURE FOR PRODUCTION" in text for text in proved["prove"])
+    for receipt, artifact in zip(proved["receipts"], world["models"], strict=True):
+        assert receipt["format"] == "chainml.receipt/2"
+        assert receipt["anchor"] is not None
+        assert receipt["zk"]["model_id"] == artifact.model_id
+        assert receipt["zk"]["srs"]["insecure"] is True
+        assert "INSECURE FOR PRODUCTION" in receipt["zk"]["srs"]["note"]
+        circuit = load_circuit(artifact)
+        assert circuit.manifest["logrows"] <= 17 and circuit.insecure
+        # the proved output is the logged score: scale 0 on both sides
+        assert circuit.manifest["scales"].startswith("EZKL input_scale = param_scale = 0")
+
+
+def test_verify_accepts_it_locally_and_on_chain(world, proved, capsys) -> None:
+    code, out, err = _cli(capsys, world["data_dir"], "zk", "verify", str(proved["paths"][0]),
+                          "--log", proved["trust_root"])  # fmt: skip
+    assert code == 0, err
+    assert "proof valid locally (EZKL) and on chain" in flat(out)
+    assert "INSECURE FOR PRODUCTION" in err
+    assert _call(world["data_dir"], "verify_public", *_public_args(proved["receipts"][0])) is True
+
+
+def test_a_proof_for_a_different_model_is_rejected(world, proved) -> None:
+    first, second = proved["receipts"]
+    args = _public_args(first)
+    args[0] = bytes.fromhex(second["record"]["model_id"][2:])  # B's verifier, A's proof
+    args[4] = int(args[3] >= world["models"][1].policy.threshold)  # B's verdict on the score
+    with pytest.raises(ContractRevertError, match="proof rejected"):
+        _call(world["data_dir"], "verify_public", *args)
+    relabelled = json.loads(json.dumps(first))
+    relabelled["zk"]["model_id"] = second["record"]["model_id"]
+    with pytest.raises(VerificationError, match="the proof is for model"):
+        verify_decision(relabelled)
+
+
+def test_a_tampered_output_label_or_proof_is_rejected_on_chain(world, proved) -> None:
+    args = _public_args(proved["receipts"][0])
+    args[3] += 1  # the score one unit higher
+    with pytest.raises(ContractRevertError, match="proof rejected"):
+        _call(world["data_dir"], "verify_public", *args)
+    args = _public_args(proved["receipts"][0])
+    args[4] = 1 - args[4]  # the other decision for the same, proven score
+    with pytest.raises(ContractRevertError, match="label is not the threshold's verdict"):
+        _call(world["data_dir"], "verify_public", *args)
+    args = _public_args(proved["receipts"][0])
+    proof = bytearray(args[1])
+    proof[100] ^= 0x01  # one bit of the proof
+    args[1] = bytes(proof)
+    with pytest.raises(ContractRevertError, match="proof rejected"):
+        _call(world["data_dir"], "verify_public", *args)
+
+
+def test_a_tampered_input_commitment_is_rejected_on_chain(world, proved) -> None:
+    from chainml.log.record import commit_features
+
+    args = _public_args(proved["receipts"][0])
+    commitment = bytearray(args[5])
+    commitment[0] ^= 0x80
+    args[5] = bytes(commitment)
+    with pytest.raises(ContractRevertError, match="features do not match the input commitment"):
+        _call(world["data_dir"], "verify_public", *args)
+    args = _public_args(proved["receipts"][0])
+    args[2][0] += 1  # other features, committed honestly: the proof no longer fits them
+    args[5] = commit_features(args[2])
+    with pytest.raises(ContractRevertError, match="proof rejected"):
+        _call(world["data_dir"], "verify_public", *args)
+
+
+def test_setup_never_downloads_an_srs(world, capsys) -> None:
+    artifact = world["models"][0]
+    code, _, err = _cli(capsys, world["data_dir"], "zk", "setup", artifact.model_id,
+                        "--srs", str(world["data_dir"] / "missing.srs"))  # fmt: skip
+    assert code == 2
+    assert "never downloads" in flat(err)
+
+
+def test_zz_a_retired_models_verifier_rejects(world, proved, capsys) -> None:
+    """Last: it retires model B for good."""
+    data_dir = world["data_dir"]
+    second = proved["receipts"][1]
+    with connect(Settings(data_dir=data_dir)) as env:
+        governor, registry = governance(env, data_dir, deploy=False)
+        model_id = second["record"]["model_id"]
+        pass_proposal(governor, registry.address, registry.retire_calldata(model_id), "retire")
+    with pytest.raises(ContractRevertError, match="model is retired"):
+        _call(data_dir, "verify_public", *_public_args(second))
+    code, _, err = _cli(capsys, data_dir, "zk", "verify", str(proved["paths"][1]),
+                        "--log", proved["trust_root"])  # fmt: skip
+    assert code == 3
+    assert "model is retired" in flat(err)
