@@ -58,5 +58,5 @@ def test_mlp_is_refused_with_the_reason() -> None:
 def test_witness_range_is_checked_per_decision() -> None:
     model = LinearModel(INPUTS, (2**63, 1, 1), 0, 0, 1)
     circuit.check_witness_range(model, [2**60, 5, 5])
-    with pytest.raises(InvalidInputError, match="128-bit|2\\*\\*126"):
+    with pytest.raises(InvalidInputError, match="witness generation holds"):
         circuit.check_witness_range(model, [2**64 - 1, 0, 0])

@@ -72,9 +72,12 @@ def proved(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
         import io
 
         out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            with pytest.raises(SystemExit) as exited:
-                main(["--data-dir", str(data_dir), *args])
+        with (
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+            pytest.raises(SystemExit) as exited,
+        ):
+            main(["--data-dir", str(data_dir), *args])
         assert exited.value.code == 0, (args, out.getvalue(), err.getvalue())
         return out.getvalue() + err.getvalue()
 
