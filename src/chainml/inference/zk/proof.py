@@ -4,7 +4,8 @@
 witness from the record's fixed-point features (or, for a record logged without them, from
 the features the prover holds, which must match the record's input commitment), checks that
 EZKL's output equals the logged score (scale 0 on both sides, see
-:mod:`chainml.inference.zk.circuit`), proves, and returns the receipt as
+:mod:`chainml.inference.zk.circuit`) and proves (witness and proof in one EZKL child
+process), and returns the receipt as
 ``chainml.receipt/2`` with a ``zk`` attachment (:data:`ATTACHMENT_FORMAT`)::
 
     "zk": {"format": "chainml.zk-proof/1", "model_id": "0x…", "circuit": "<key>",
@@ -28,7 +29,7 @@ from typing import Any
 
 from chainml.errors import InvalidInputError, VerificationError
 from chainml.inference.zk import circuit as circuits
-from chainml.inference.zk.runner import EZKL_VERSION, ZkToolError, run_ezkl
+from chainml.inference.zk.runner import EZKL_VERSION, ZkToolError, run_steps, step
 from chainml.inference.zk.setup import ZkCircuit, load_circuit
 from chainml.log.receipt import check_receipt
 from chainml.log.receipt_format import RECEIPT_FORMAT_ZK
@@ -172,19 +173,18 @@ def prove_decision(
         scratch = Path(scratch_name)
         (scratch / "input.json").write_text(json.dumps(circuits.input_document([values])))
         if progress:
-            progress("witness")
-        witness = run_ezkl("gen_witness", scratch / "input.json", circuit.file("compiled"),
-                           scratch / "witness.json")  # fmt: skip
+            progress(f"witness and proof (2**{circuit.manifest['logrows']} rows)")
+        witness, proved = run_steps([
+            step("gen_witness", scratch / "input.json", circuit.file("compiled"),
+                 scratch / "witness.json"),
+            step("prove", scratch / "witness.json", circuit.file("compiled"), circuit.file("pk"),
+                 scratch / "proof.json", srs_path=circuit.file("srs")),
+        ])  # fmt: skip
         document = json.loads((scratch / "witness.json").read_text(encoding="utf-8"))
         output = circuits.felt_int(document["outputs"][-1][0])
         if output != record.score:  # the scales line up (0 and 0), so the numbers are equal
             raise ZkToolError("gen_witness", f"circuit output {output} != logged {record.score}")
         hashes = _input_hashes(document, circuit)
-        if progress:
-            progress(f"proving (2**{circuit.manifest['logrows']} rows)")
-        proved = run_ezkl("prove", scratch / "witness.json", circuit.file("compiled"),
-                          circuit.file("pk"), scratch / "proof.json",
-                          srs_path=circuit.file("srs"))  # fmt: skip
         proof = json.loads((scratch / "proof.json").read_text(encoding="utf-8"))
     attachment = ZkAttachment(
         model_id=record.model_id,
@@ -202,8 +202,7 @@ def prove_decision(
     proved_receipt = {key: value for key, value in receipt.items() if key != "zk"}
     proved_receipt["format"] = RECEIPT_FORMAT_ZK
     proved_receipt["zk"] = attachment.document()
-    peak = max(witness.peak_rss_bytes, proved.peak_rss_bytes)
-    run = ProofRun(witness.seconds, proved.seconds, peak, len(attachment.proof))
+    run = ProofRun(witness.seconds, proved.seconds, proved.peak_rss_bytes, len(attachment.proof))
     return proved_receipt, run
 
 

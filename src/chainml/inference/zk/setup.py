@@ -39,7 +39,14 @@ from chainml.errors import InvalidInputError, NotFoundError
 from chainml.files import atomic_directory
 from chainml.inference.policy import encode
 from chainml.inference.zk import circuit as circuits
-from chainml.inference.zk.runner import EZKL_VERSION, EzklRun, ezkl_version, run_ezkl
+from chainml.inference.zk.runner import (
+    EZKL_VERSION,
+    EzklRun,
+    ezkl_version,
+    run_ezkl,
+    run_steps,
+    step,
+)
 from chainml.inference.zk.solidity import compile_solidity, compiled_from_output, solc_home
 from chainml.models.artifacts import ModelArtifact
 
@@ -210,14 +217,13 @@ def setup_circuit(
         (scratch / _FILES["onnx"]).write_bytes(onnx_bytes)
         (scratch / "calibration.json").write_text(json.dumps(calibration))
         settings = scratch / _FILES["settings"]
-        _step(progress, "settings")
-        run_ezkl("gen_settings", scratch / _FILES["onnx"], settings,
-                 run_args=run_args(inputs, MIN_LOGROWS))  # fmt: skip
-        _step(progress, "calibrating on the model's dataset rows")
-        runs["calibrate"] = run_ezkl(
-            "calibrate_settings", scratch / "calibration.json", scratch / _FILES["onnx"],
-            settings, "resources", scales=[0], max_logrows=max_logrows,
-        )  # fmt: skip
+        _step(progress, "settings, calibrated on the model's dataset rows")
+        _, runs["calibrate"] = run_steps([
+            step("gen_settings", scratch / _FILES["onnx"], settings,
+                 run_args=run_args(inputs, MIN_LOGROWS)),
+            step("calibrate_settings", scratch / "calibration.json", scratch / _FILES["onnx"],
+                 settings, "resources", scales=[0], max_logrows=max_logrows),
+        ])  # fmt: skip
         document = json.loads(settings.read_text(encoding="utf-8"))
         logrows = int(document["run_args"]["logrows"])
         if logrows > max_logrows:
@@ -240,15 +246,16 @@ def setup_circuit(
                 shutil.copyfile(scratch / _FILES[role], staging / _FILES[role])
             shutil.copyfile(srs, staging / _FILES["srs"])
             paths = {role: staging / name for role, name in _FILES.items()}
-            _step(progress, f"compiling the circuit (2**{logrows} rows)")
-            run_ezkl("compile_circuit", paths["onnx"], paths["compiled"], paths["settings"])
-            _step(progress, "proving and verifying keys")
-            runs["setup"] = run_ezkl("setup", paths["compiled"], paths["vk"], paths["pk"],
-                                     srs_path=paths["srs"])  # fmt: skip
-            _step(progress, "Solidity verifier (solcjs)")
-            runs["verifier"] = run_ezkl(
-                "create_evm_verifier", paths["vk"], paths["settings"], paths["verifier"],
-                paths["abi"], srs_path=paths["srs"], home=solc_home(data_dir),
+            _step(progress, f"circuit (2**{logrows} rows), keys and Solidity verifier (solcjs)")
+            _, runs["setup"], runs["verifier"] = run_steps(
+                [
+                    step("compile_circuit", paths["onnx"], paths["compiled"], paths["settings"]),
+                    step("setup", paths["compiled"], paths["vk"], paths["pk"],
+                         srs_path=paths["srs"]),
+                    step("create_evm_verifier", paths["vk"], paths["settings"],
+                         paths["verifier"], paths["abi"], srs_path=paths["srs"]),
+                ],
+                home=solc_home(data_dir),
                 environ={"CHAINML_SOLC_OUTPUT": str(scratch / "solc.json")},
             )  # fmt: skip
             source = paths["verifier"].read_text()

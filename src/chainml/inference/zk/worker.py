@@ -1,8 +1,9 @@
-"""The child process that runs one EZKL call: ``python -m chainml.inference.zk.worker``.
+"""The child process that runs one EZKL call (started as a script: it imports only EZKL).
 
-It reads ``{"call", "args", "kwargs", "run_args", "result"}`` as JSON on stdin, runs
-``ezkl.<call>(*args, **kwargs)`` (awaiting it inside an event loop when EZKL returns a
-future), writes ``{"ok", "value", "error", "peak_rss_bytes"}`` to the ``result`` file and
+It reads ``{"steps": [{"call", "args", "kwargs", "run_args"}, ...], "result"}`` as JSON on
+stdin, runs each ``ezkl.<call>(*args, **kwargs)`` in turn (awaiting it inside an event loop
+when EZKL returns a future), writes ``{"ok", "values", "seconds", "error",
+"peak_rss_bytes"}`` to the ``result`` file and
 leaves with ``os._exit``: on 2026 builds the interpreter often segfaults at exit after EZKL's
 asynchronous calls, and skipping the interpreter's teardown avoids it. EZKL prints its own
 reports on stdout, which is why the result goes to a file.
@@ -16,6 +17,7 @@ import json
 import os
 import resource
 import sys
+import time
 from typing import Any
 
 
@@ -40,14 +42,18 @@ def _run(request: dict[str, Any]) -> Any:
 def main() -> None:
     """Run the request on stdin; always leave through ``os._exit``."""
     request = json.loads(sys.stdin.read())
-    outcome: dict[str, Any]
-    try:
-        value = _run(request)
+    outcome: dict[str, Any] = {"ok": True, "values": [], "seconds": []}
+    for step in request["steps"]:
+        started = time.perf_counter()
+        try:
+            value = _run(step)
+        except Exception as err:  # reported to the parent, which raises a typed error
+            outcome.update(ok=False, call=step["call"], error=f"{type(err).__name__}: {err}")
+            break
         if not isinstance(value, bool | int | float | str | type(None)):
             value = None  # witnesses and proofs are read from their files
-        outcome = {"ok": True, "value": value}
-    except Exception as err:  # reported to the parent, which raises a typed error
-        outcome = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        outcome["values"].append(value)
+        outcome["seconds"].append(time.perf_counter() - started)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
     outcome["peak_rss_bytes"] = peak
     with open(request["result"], "w", encoding="utf-8") as handle:
