@@ -112,6 +112,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--proofs", type=int, default=3, help="decisions proved (each way)")
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/zk.json"))
+    parser.add_argument(
+        "--min-logrows", type=int, default=None,
+        help="pad the circuit to 2**N rows (e.g. 15, the size the issue measured)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     out = Console()
 
@@ -140,6 +144,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         artifact, _ = save_model(data_dir, train_model(dataset, "lr", seed=SEED, resamples=20))
         started = time.perf_counter()
         circuit, _ = setup_circuit(artifact, data_dir, dataset.features, limit=256,
+                                   min_logrows=args.min_logrows,
                                    progress=lambda text: out.print(f"  setup: {text}"))  # fmt: skip
         setup_seconds = time.perf_counter() - started
         policy = artifact.policy

@@ -198,11 +198,14 @@ def setup_circuit(
     srs: Path | None = None,
     max_logrows: int = DEFAULT_MAX_LOGROWS,
     limit: int = 256,
+    min_logrows: int | None = None,
     progress: Progress | None = None,
 ) -> tuple[ZkCircuit, bool]:
     """Set up (or find cached) the circuit of ``artifact``; return it and whether it is new.
 
     ``rows`` are float rows of the model's dataset for calibration (at most ``limit`` used).
+    ``min_logrows`` pads the circuit to at least ``2**min_logrows`` rows (benchmarks compare
+    at a given size; a larger circuit proves the same statement, more slowly).
     """
     from datetime import UTC, datetime
 
@@ -225,6 +228,9 @@ def setup_circuit(
                  settings, "resources", scales=[0], max_logrows=max_logrows),
         ])  # fmt: skip
         document = json.loads(settings.read_text(encoding="utf-8"))
+        if min_logrows is not None and document["run_args"]["logrows"] < min_logrows:
+            document["run_args"]["logrows"] = min_logrows
+            settings.write_text(json.dumps(document))
         logrows = int(document["run_args"]["logrows"])
         if logrows > max_logrows:
             raise InvalidInputError(

@@ -11,14 +11,16 @@ reports on stdout, which is why the result goes to a file.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import os
 import resource
 import sys
 import time
 from typing import Any
+
+#: EZKL calls that return a future, or need a running event loop even to start.
+ASYNC_CALLS = frozenset({"calibrate_settings", "create_evm_verifier", "get_srs", "deploy_evm",
+                         "verify_evm", "create_evm_vka", "register_vka"})  # fmt: skip
 
 
 def _run(request: dict[str, Any]) -> Any:
@@ -31,6 +33,11 @@ def _run(request: dict[str, Any]) -> Any:
             setattr(run_args, name, value)
         kwargs["py_run_args"] = run_args
     function = getattr(ezkl, request["call"])
+    if request["call"] not in ASYNC_CALLS:  # plain calls run faster outside an event loop
+        return function(*request.get("args", []), **kwargs)
+
+    import asyncio
+    import inspect
 
     async def call() -> Any:  # some calls need a running event loop even to start
         value = function(*request.get("args", []), **kwargs)
