@@ -1,8 +1,10 @@
 """zk end to end on the embedded chain: setup -> deploy -> log -> prove -> verify, and rejections.
 
 One module-scoped run through the real CLI (EZKL in child processes, solcjs, the embedded
-chain of the data directory); the tests then check the proof and tamper with it. Two LR
-models are set up so that a proof of one can be presented as the other's.
+chain of the data directory); the tests then check the proofs and tamper with them. Two LR
+models: A with public inputs (its decision logged with its features), B with hashed inputs
+(its decision logged with the input commitment only, proved from the features the prover
+holds), so that a proof of one can also be presented as the other's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from chainml.governance.passing import pass_proposal
 from chainml.inference.zk.setup import load_circuit, setup_circuit
 from chainml.inference.zk.verifiers import zk_registry
 from chainml.inference.zk.verify import verify_decision
+from chainml.log.record import commit_features
 from chainml.models.artifacts import ModelArtifact, save_model
 from chainml.models.simulator import simulate_payments
 from chainml.models.train import train_model
@@ -39,18 +42,24 @@ def _decision(artifact: ModelArtifact, row: Any, request_id: str) -> dict[str, A
             "label": int(flagged), "features": features}  # fmt: skip
 
 
+INPUTS = ("public", "hashed")  # model A, model B
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Two registered LR models with deployed verifiers, two logged decisions, one proof each."""
     data_dir = tmp_path_factory.mktemp("zk") / "data"
     models = []
-    for seed in (1, 2):  # two datasets: two different models
+    for seed, inputs in zip((1, 2), INPUTS, strict=True):  # two datasets: two models
         dataset = simulate_payments(3000, seed=seed).dataset()
         trained = train_model(dataset, "lr", seed=1, resamples=10)
         artifact, _ = save_model(data_dir, trained, dataset_spec=f"simulated:3000:{seed}")
-        setup_circuit(artifact, data_dir, dataset.features, limit=64)  # then cached for the CLI
+        setup_circuit(artifact, data_dir, dataset.features, inputs=inputs, limit=64)  # cached
         models.append(artifact)
     lines = [_decision(m, dataset.features[7 + i], f"zk-{i}") for i, m in enumerate(models)]
+    hidden = lines[1].pop("features")  # B's decision is logged without its features
+    lines[1]["input_commitment"] = "0x" + commit_features(hidden).hex()
+    (data_dir / "features-1.json").write_text(json.dumps(hidden))
     (data_dir / "decisions.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return {"data_dir": data_dir, "models": models, "dataset": dataset}
 
@@ -81,9 +90,11 @@ def proved(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
         assert exited.value.code == 0, (args, out.getvalue(), err.getvalue())
         return out.getvalue() + err.getvalue()
 
-    for artifact in world["models"]:
+    for artifact, inputs in zip(world["models"], INPUTS, strict=True):
         cli("model", "register", artifact.model_id)
-        outputs.setdefault("setup", []).append(cli("zk", "setup", artifact.model_id))
+        outputs.setdefault("setup", []).append(
+            cli("zk", "setup", artifact.model_id, "--inputs", inputs)
+        )
         outputs.setdefault("deploy", []).append(cli("zk", "deploy", artifact.model_id))
     cli("log", "append", str(data_dir / "decisions.jsonl"))
     cli("log", "anchor")
@@ -92,8 +103,9 @@ def proved(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
     receipts = tmp_path_factory.mktemp("receipts")
     for i in range(2):
         path = receipts / f"zk-{i}.json"
+        held = ["--features", str(data_dir / "features-1.json")] if i == 1 else []
         outputs.setdefault("prove", []).append(
-            cli("zk", "prove", "--request-id", f"zk-{i}", "-o", str(path))
+            cli("zk", "prove", "--request-id", f"zk-{i}", "-o", str(path), *held)
         )
         outputs.setdefault("receipts", []).append(json.loads(path.read_text()))
     outputs["paths"] = [receipts / f"zk-{i}.json" for i in range(2)]
@@ -118,6 +130,18 @@ def _public_args(receipt: dict[str, Any]) -> list[Any]:
     ]
 
 
+def _hidden_args(receipt: dict[str, Any]) -> list[Any]:
+    record = receipt["record"]
+    return [
+        bytes.fromhex(record["model_id"][2:]),
+        bytes.fromhex(receipt["zk"]["proof"][2:]),
+        [int(h, 16) for h in receipt["zk"]["input_hashes"]],
+        int(record["score"]),
+        record["label"],
+        bytes.fromhex(record["input_commitment"][2:]),
+    ]
+
+
 def test_the_cli_proves_a_logged_decision_and_says_the_srs_is_insecure(world, proved) -> None:
     assert all("INSECURE FOR PRODUCTION" in text for text in proved["setup"] + proved["deploy"])
     assert all("INSECURE FOR PRODUCTION" in text for text in proved["prove"])
@@ -129,6 +153,7 @@ def test_the_cli_proves_a_logged_decision_and_says_the_srs_is_insecure(world, pr
         assert "INSECURE FOR PRODUCTION" in receipt["zk"]["srs"]["note"]
         circuit = load_circuit(artifact)
         assert circuit.manifest["logrows"] <= 17 and circuit.insecure
+        assert circuit.inputs == receipt["zk"]["inputs"]
         # the proved output is the logged score: scale 0 on both sides
         assert circuit.manifest["scales"].startswith("EZKL input_scale = param_scale = 0")
 
@@ -144,10 +169,12 @@ def test_verify_accepts_it_locally_and_on_chain(world, proved, capsys) -> None:
 
 def test_a_proof_for_a_different_model_is_rejected(world, proved) -> None:
     first, second = proved["receipts"]
+    model_b, proof_a = _hidden_args(second), bytes.fromhex(first["zk"]["proof"][2:])
+    with pytest.raises(ContractRevertError, match="proof rejected"):  # B's verifier, A's proof
+        _call(world["data_dir"], "verify_hidden", model_b[0], proof_a, *model_b[2:])
     args = _public_args(first)
-    args[0] = bytes.fromhex(second["record"]["model_id"][2:])  # B's verifier, A's proof
-    args[4] = int(args[3] >= world["models"][1].policy.threshold)  # B's verdict on the score
-    with pytest.raises(ContractRevertError, match="proof rejected"):
+    args[0] = model_b[0]  # A's proof as B's: B's circuit takes hashed inputs
+    with pytest.raises(ContractRevertError, match="another input visibility"):
         _call(world["data_dir"], "verify_public", *args)
     relabelled = json.loads(json.dumps(first))
     relabelled["zk"]["model_id"] = second["record"]["model_id"]
@@ -188,6 +215,25 @@ def test_a_tampered_input_commitment_is_rejected_on_chain(world, proved) -> None
         _call(world["data_dir"], "verify_public", *args)
 
 
+def test_a_hashed_input_proof_reveals_no_feature_and_verifies(world, proved, capsys) -> None:
+    receipt = proved["receipts"][1]
+    assert receipt["zk"]["inputs"] == "hashed"
+    assert receipt["record"]["features"] == []  # logged without them; proved from held ones
+    held = json.loads((world["data_dir"] / "features-1.json").read_text())
+    text = json.dumps(receipt)
+    assert not any(f'"{value}"' in text for value in held if abs(value) > 1000)
+    [digest] = receipt["zk"]["input_hashes"]  # the Poseidon hash the proof publishes
+    assert int(digest, 16) != 0
+    code, out, err = _cli(capsys, world["data_dir"], "zk", "verify", str(proved["paths"][1]),
+                          "--log", proved["trust_root"])  # fmt: skip
+    assert code == 0, err
+    assert "hashed inputs" in flat(out)
+    args = _hidden_args(receipt)
+    args[2] = [args[2][0] ^ 1]  # another input hash
+    with pytest.raises(ContractRevertError, match="proof rejected"):
+        _call(world["data_dir"], "verify_hidden", *args)
+
+
 def test_setup_never_downloads_an_srs(world, capsys) -> None:
     artifact = world["models"][0]
     code, _, err = _cli(capsys, world["data_dir"], "zk", "setup", artifact.model_id,
@@ -205,7 +251,7 @@ def test_zz_a_retired_models_verifier_rejects(world, proved, capsys) -> None:
         model_id = second["record"]["model_id"]
         pass_proposal(governor, registry.address, registry.retire_calldata(model_id), "retire")
     with pytest.raises(ContractRevertError, match="model is retired"):
-        _call(data_dir, "verify_public", *_public_args(second))
+        _call(data_dir, "verify_hidden", *_hidden_args(second))
     code, _, err = _cli(capsys, data_dir, "zk", "verify", str(proved["paths"][1]),
                         "--log", proved["trust_root"])  # fmt: skip
     assert code == 3
