@@ -234,6 +234,32 @@ def test_a_hashed_input_proof_reveals_no_feature_and_verifies(world, proved, cap
         _call(world["data_dir"], "verify_hidden", *args)
 
 
+@pytest.mark.integration
+def test_the_proof_verifies_on_anvil_too(world, proved, anvil_env) -> None:
+    """The same verifier and registry deployed on anvil (RPC backend) accept the same proof."""
+    from chainml.inference.zk.verifiers import deploy_verifier, register_verifier
+
+    data_dir, artifact = world["data_dir"], world["models"][0]
+    with anvil_env.snapshot():
+        _, registry = governance(anvil_env, data_dir)
+        registry.register(
+            artifact.model_id, artifact.card["artifact_hash"], artifact.card_hash, "file://a"
+        )
+        circuit = load_circuit(artifact)
+        verifier = deploy_verifier(anvil_env, circuit)
+        zk, _ = register_verifier(anvil_env, data_dir, circuit, verifier.address)
+        args = _public_args(proved["receipts"][0])
+        assert zk.contract.call("verify_public", *args) is True
+        args[3] += 1
+        with pytest.raises(ContractRevertError, match="proof rejected"):
+            zk.contract.call("verify_public", *args)
+        result = verify_decision(proved["receipts"][0], env=anvil_env, registry=zk)
+        assert result.verified and result.verifier == verifier.address
+    deployments = json.loads((data_dir / "deployments.json").read_text())
+    del deployments["chains"][str(anvil_env.chain_id)]  # reverted with the snapshot
+    (data_dir / "deployments.json").write_text(json.dumps(deployments))
+
+
 def test_setup_never_downloads_an_srs(world, capsys) -> None:
     artifact = world["models"][0]
     code, _, err = _cli(capsys, world["data_dir"], "zk", "setup", artifact.model_id,
