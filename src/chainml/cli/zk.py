@@ -284,7 +284,9 @@ def verify(
             + ("features" if facts["inputs"] == "public" else f"{facts['inputs']} inputs")
             + (f" (verifier {result.verifier})" if result.verifier else "")
         )
-        if not result.receipt.verified:
+        if local_only:
+            out.print("--local: the chain was NOT asked (no registry, no anchor checked)")
+        elif not result.receipt.verified:
             out.print("the receipt's anchor was not checked against a trusted log (--log)")
     _insecure_warning(result.attachment.srs_note, result.attachment.insecure_srs)
     if not local_only and not result.verified:

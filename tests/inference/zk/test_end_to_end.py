@@ -228,6 +228,10 @@ def test_a_hashed_input_proof_reveals_no_feature_and_verifies(world, proved, cap
                           "--log", proved["trust_root"])  # fmt: skip
     assert code == 0, err
     assert "hashed inputs" in flat(out)
+    code, out, err = _cli(capsys, world["data_dir"], "zk", "verify", str(proved["paths"][1]),
+                          "--local")  # fmt: skip
+    assert code == 0, err
+    assert "proof valid locally (EZKL):" in flat(out) and "NOT asked" in flat(out)
     args = _hidden_args(receipt)
     args[2] = [args[2][0] ^ 1]  # another input hash
     with pytest.raises(ContractRevertError, match="proof rejected"):

@@ -111,8 +111,11 @@ def check_witness_range(model: LinearModel, features: Sequence[int]) -> None:
         )
 
 
-def circuit_onnx(model: FixedPointModel) -> bytes:
-    """The canonical ONNX bytes of the exact integer circuit (see the module docstring)."""
+def circuit_onnx(model: FixedPointModel, rows: int = 1) -> bytes:
+    """The canonical ONNX bytes of the exact integer circuit (see the module docstring).
+
+    ``rows`` > 1 makes a batch circuit: ``rows`` decisions, one score each, in one proof.
+    """
     from onnx import TensorProto, checker, helper, numpy_helper
 
     linear = supported(model)
@@ -129,8 +132,8 @@ def circuit_onnx(model: FixedPointModel) -> bytes:
             helper.make_node("ReduceSum", ["limbs", "axes"], [OUTPUT], keepdims=1, name="sum"),
         ],
         "chainml_zk_linear",
-        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [1, width])],
-        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [1, 1])],
+        [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, [rows, width])],
+        [helper.make_tensor_value_info(OUTPUT, TensorProto.FLOAT, [rows, 1])],
         initializer=[
             numpy_helper.from_array(weights.astype(np.float32), "W"),
             numpy_helper.from_array(bias.astype(np.float32), "B"),
