@@ -86,8 +86,10 @@ def raw_ezkl(circuit: Any, input_file: Path, work: Path) -> dict[str, Any]:
     return {"seconds": wall, **facts}
 
 
-def batch_case(artifact: Any, rows: list[list[int]], data_dir: Path, work: Path) -> dict[str, Any]:
-    """One proof of ``len(rows)`` decisions (public features): time, RSS, verify gas each.
+def batch_case(
+    artifact: Any, rows: list[list[int]], data_dir: Path, work: Path, inputs: str
+) -> dict[str, Any]:
+    """One proof of ``len(rows)`` decisions (``inputs`` visibility): time, RSS, verify gas each.
 
     Measured with chainml's circuit builder and EZKL runner directly: the CLI proves one
     decision at a time today.
@@ -100,7 +102,7 @@ def batch_case(artifact: Any, rows: list[list[int]], data_dir: Path, work: Path)
     from chainml.inference.zk.solidity import compiled_from_output, solc_home
 
     k = len(rows)
-    folder = work / f"batch-{k}"
+    folder = work / f"batch-{inputs}-{k}"
     folder.mkdir()
     model = artifact.policy.model
     (folder / "c.onnx").write_bytes(circuits.circuit_onnx(model, rows=k))
@@ -108,7 +110,7 @@ def batch_case(artifact: Any, rows: list[list[int]], data_dir: Path, work: Path)
     f = {name: folder / name for name in ("c.onnx", "in.json", "s.json", "c.ezkl", "vk", "pk",
                                           "v.sol", "v.abi", "srs", "w.json", "p.json")}  # fmt: skip
     run_steps([
-        step("gen_settings", f["c.onnx"], f["s.json"], run_args=run_args("public", 7)),
+        step("gen_settings", f["c.onnx"], f["s.json"], run_args=run_args(inputs, 7)),
         step("calibrate_settings", f["in.json"], f["c.onnx"], f["s.json"], "resources",
              scales=[0], max_logrows=20),
     ])  # fmt: skip
@@ -141,7 +143,7 @@ def batch_case(artifact: Any, rows: list[list[int]], data_dir: Path, work: Path)
         gas = verifier.transact(
             "verifyProof", bytes.fromhex(proof["hex_proof"][2:]), instances
         ).gas_used
-    return {"k": k, "logrows": logrows, "prove_seconds": seconds,
+    return {"k": k, "inputs": inputs, "logrows": logrows, "prove_seconds": seconds,
             "peak_rss_bytes": proved.peak_rss_bytes, "verify_gas": gas,
             "verify_gas_per_decision": gas / k}  # fmt: skip
 
@@ -175,6 +177,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument(
         "--batch", default="", help="also prove batches of k decisions, e.g. 1,8,64"
     )
+    parser.add_argument(
+        "--batch-inputs", default="public", choices=("public", "hashed"),
+        help="the batch circuits' input visibility (hashed: one Poseidon hash, not the features)",
+    )  # fmt: skip
     parser.add_argument(
         "--min-logrows", type=int, default=None,
         help="pad the circuit to 2**N rows (e.g. 15, the size the issue measured)",
@@ -281,7 +287,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for k in [int(v) for v in args.batch.split(",") if v.strip()]:
             test_rows = make_split(dataset).test.features[:k]
             encoded = [[int(v) for v in row] for row in encode(policy.model.inputs, test_rows)]
-            batches.append(batch_case(artifact, encoded, data_dir, work))
+            batches.append(batch_case(artifact, encoded, data_dir, work, args.batch_inputs))
             out.print(f"  batch k={k}: {batches[-1]}")
 
     q = quality(artifact, dataset)
@@ -353,11 +359,19 @@ def report(out: Console, doc: dict[str, Any]) -> None:
                 f"{doc['circuit']['verifier_deploy_gas']:,}")  # fmt: skip
     out.print(gas)
     if isinstance(doc["batch"], list):
-        batch = Table(title="batch proofs: k decisions, public features, one proof")
-        for column in ("k", "logrows", "prove s", "peak MiB", "verifyProof gas", "gas/decision"):
+        batch = Table(title="batch proofs: k decisions in one proof")
+        for column in (
+            "k",
+            "inputs",
+            "logrows",
+            "prove s",
+            "peak MiB",
+            "verifyProof gas",
+            "gas/decision",
+        ):
             batch.add_column(column)
         for row in doc["batch"]:
-            batch.add_row(str(row["k"]), str(row["logrows"]), f"{row['prove_seconds']:.2f}",
+            batch.add_row(str(row["k"]), row["inputs"], str(row["logrows"]), f"{row['prove_seconds']:.2f}",
                           f"{row['peak_rss_bytes'] / mib:.0f}", f"{row['verify_gas']:,}",
                           f"{row['verify_gas_per_decision']:,.0f}")  # fmt: skip
         out.print(batch)
