@@ -371,9 +371,11 @@ def report(out: Console, doc: dict[str, Any]) -> None:
         ):
             batch.add_column(column)
         for row in doc["batch"]:
-            batch.add_row(str(row["k"]), row["inputs"], str(row["logrows"]), f"{row['prove_seconds']:.2f}",
-                          f"{row['peak_rss_bytes'] / mib:.0f}", f"{row['verify_gas']:,}",
-                          f"{row['verify_gas_per_decision']:,.0f}")  # fmt: skip
+            batch.add_row(
+                str(row["k"]), row["inputs"], str(row["logrows"]), f"{row['prove_seconds']:.2f}",
+                f"{row['peak_rss_bytes'] / mib:.0f}", f"{row['verify_gas']:,}",
+                f"{row['verify_gas_per_decision']:,.0f}",
+            )  # fmt: skip
         out.print(batch)
         out.print("target: <= 20,000 verify gas per decision at k = 64")
     q = doc["quality"]
