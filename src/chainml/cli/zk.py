@@ -108,12 +108,25 @@ def deploy(
     once; otherwise the other members vote (`chainml gov vote ID for`) and anyone executes it.
     """
     from chainml.inference.zk.setup import load_circuit
-    from chainml.inference.zk.verifiers import code_hash, deploy_verifier, register_verifier
+    from chainml.inference.zk.verifiers import (
+        code_hash,
+        deploy_verifier,
+        recorded_verifier,
+        register_verifier,
+    )
     from chainml.models.artifacts import load_model
 
     settings = settings_of(ctx)
     circuit = load_circuit(load_model(settings.data_dir, model_id), key)
     with connect(settings) as env:
+        existing = recorded_verifier(env, settings.data_dir, circuit)
+        if existing is not None:
+            console().print(
+                f"model {circuit.model_id} already has this circuit's verifier at "
+                f"{existing.verifier} (recorded at block {existing.set_block}); nothing to do"
+            )
+            _insecure_warning(circuit.srs_note, circuit.insecure)
+            return
         verifier = deploy_verifier(env, circuit)
         deployment = verifier.deployment
         registry, proposal = register_verifier(env, settings.data_dir, circuit, verifier.address)

@@ -96,6 +96,7 @@ def proved(world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> d
             cli("zk", "setup", artifact.model_id, "--inputs", inputs)
         )
         outputs.setdefault("deploy", []).append(cli("zk", "deploy", artifact.model_id))
+    outputs["redeploy"] = cli("zk", "deploy", world["models"][0].model_id)
     cli("log", "append", str(data_dir / "decisions.jsonl"))
     cli("log", "anchor")
     identity = json.loads(cli("log", "identity", "--json"))
@@ -145,6 +146,7 @@ def _hidden_args(receipt: dict[str, Any]) -> list[Any]:
 def test_the_cli_proves_a_logged_decision_and_says_the_srs_is_insecure(world, proved) -> None:
     assert all("INSECURE FOR PRODUCTION" in text for text in proved["setup"] + proved["deploy"])
     assert all("INSECURE FOR PRODUCTION" in text for text in proved["prove"])
+    assert "already has this circuit's verifier" in flat(proved["redeploy"])  # idempotent
     for receipt, artifact in zip(proved["receipts"], world["models"], strict=True):
         assert receipt["format"] == "chainml.receipt/2"
         assert receipt["anchor"] is not None

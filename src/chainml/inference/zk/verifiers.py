@@ -18,10 +18,10 @@ from eth_utils import keccak
 from chainml import contracts
 from chainml.chain import Contract, Env
 from chainml.chain.compiler import CompiledContract
-from chainml.errors import NotFoundError
+from chainml.errors import InvalidInputError, NotFoundError
 from chainml.governance.deployments import deployment, governance, save_deployment
 from chainml.governance.passing import pass_proposal
-from chainml.governance.registry import model_id_bytes
+from chainml.governance.registry import ModelStatus, model_id_bytes
 from chainml.inference.zk.setup import ZkCircuit
 
 CONTRACT_NAME = "ZkVerifierRegistry"
@@ -124,6 +124,16 @@ def zk_registry(env: Env, data_dir: Path, *, deploy: bool = True) -> ZkVerifierR
     return zk
 
 
+def recorded_verifier(env: Env, data_dir: Path, circuit: ZkCircuit) -> VerifierEntry | None:
+    """The registry's entry for the circuit's model when it already records this circuit."""
+    try:
+        entry = zk_registry(env, data_dir, deploy=False).entry(circuit.model_id)
+    except NotFoundError:
+        return None
+    same = entry.vk_hash == circuit.vk_hash and code_hash(env, entry.verifier) == entry.codehash
+    return entry if same else None
+
+
 def deploy_verifier(env: Env, circuit: ZkCircuit) -> Contract:
     """Deploy the circuit's Solidity verifier (compiled with solcjs at setup)."""
     document = json.loads(circuit.file("bytecode").read_text(encoding="utf-8"))
@@ -146,7 +156,13 @@ def register_verifier(
     Returns the registry and the proposal id; ProposalNotPassedError when other members must
     still vote.
     """
-    governor, _ = governance(env, data_dir, deploy=False)
+    governor, models = governance(env, data_dir, deploy=False)
+    status = models.model(circuit.model_id).status  # NotFoundError: register it first
+    if status not in (ModelStatus.REGISTERED, ModelStatus.APPROVED):
+        raise InvalidInputError(
+            f"model {circuit.model_id} is {status.name.lower()}: only a registered or approved "
+            "model gets a zk verifier"
+        )
     zk = zk_registry(env, data_dir)
     calldata = zk.set_verifier_calldata(circuit.model_id, verifier, circuit)
     description = (
