@@ -266,6 +266,14 @@ def test_the_proof_verifies_on_anvil_too(world, proved, anvil_env) -> None:
     (data_dir / "deployments.json").write_text(json.dumps(deployments))
 
 
+def test_setup_refuses_a_circuit_above_max_logrows(world, capsys) -> None:
+    artifact = world["models"][1]  # hashed inputs: Poseidon needs 2**9 rows here
+    code, _, err = _cli(capsys, world["data_dir"], "zk", "setup", artifact.model_id,
+                        "--inputs", "hashed", "--max-logrows", "7")  # fmt: skip
+    assert code == 2
+    assert "above --max-logrows 7" in flat(err)
+
+
 def test_setup_never_downloads_an_srs(world, capsys) -> None:
     artifact = world["models"][0]
     code, _, err = _cli(capsys, world["data_dir"], "zk", "setup", artifact.model_id,
