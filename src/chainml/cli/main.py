@@ -37,6 +37,7 @@ from chainml.cli import (
     onchain,
     serve,
     watch,
+    zk,
 )
 from chainml.config import load_settings
 from chainml.errors import EXIT_CODES, ChainMLError, InvalidInputError
@@ -82,6 +83,7 @@ app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("watch", epilog=watch.EPILOG)(watch.watch)
 app.add_typer(fl.app, name="fl")
+app.add_typer(zk.app, name="zk")
 
 
 def _show_version(value: bool) -> None:

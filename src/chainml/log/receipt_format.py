@@ -1,4 +1,8 @@
-"""The receipt document (``chainml.receipt/1``), parsed strictly from untrusted bytes.
+"""The receipt document (``chainml.receipt/1``, ``/2``), parsed strictly from untrusted bytes.
+
+``chainml.receipt/2`` is ``/1`` plus one key, ``zk``: a zero-knowledge proof of the decision
+(:mod:`chainml.inference.zk.proof` checks its shape and what it proves). Everything else is
+the same, and a ``/2`` receipt's hashes are checked exactly as a ``/1``'s.
 
 A receipt comes from whoever hands it over, so it is read within bounds
 (:func:`chainml.bounded_json.loads`) and every field is held to the type and form that
@@ -22,6 +26,8 @@ from chainml.errors import InvalidInputError
 from chainml.log.record import DecisionRecord, exact_fields, shown
 
 RECEIPT_FORMAT = "chainml.receipt/1"
+#: A receipt with a zero-knowledge proof attached (``zk``); see docs/zk.md.
+RECEIPT_FORMAT_ZK = "chainml.receipt/2"
 #: Far above any real receipt (a proof holds at most 64 hashes), far below a memory problem.
 MAX_RECEIPT_BYTES = 4 * 1024 * 1024
 #: Tree sizes below 2^63, as the DecisionLog contract enforces; proofs hold at most 64 hashes.
@@ -74,6 +80,7 @@ class ParsedReceipt:
     tree_root: bytes
     inclusion_proof: tuple[bytes, ...]
     anchor: AnchorClaim | None
+    zk: object = None  # the zk attachment of a /2 receipt, shape unchecked here
 
 
 def read_receipt(path: Path) -> Any:
@@ -106,11 +113,13 @@ def parse_receipt(document: object) -> ParsedReceipt:
 
     The service's answer that wraps a receipt (:func:`unwrap_service_answer`) is accepted too.
     """
-    fields = exact_fields(unwrap_service_answer(document), "receipt", _FIELDS)
-    if fields["format"] != RECEIPT_FORMAT:
+    unwrapped = unwrap_service_answer(document)
+    proved = isinstance(unwrapped, dict) and unwrapped.get("format") == RECEIPT_FORMAT_ZK
+    fields = exact_fields(unwrapped, "receipt", (*_FIELDS, "zk") if proved else _FIELDS)
+    if fields["format"] not in (RECEIPT_FORMAT, RECEIPT_FORMAT_ZK):
         raise InvalidInputError(
             f"not a chainml receipt: format is {shown(fields['format'])}, "
-            f"expected {RECEIPT_FORMAT!r}"
+            f"expected {RECEIPT_FORMAT!r} (or {RECEIPT_FORMAT_ZK!r} with a zk proof)"
         )
     DecisionRecord.fields_from_json(fields["record"])  # types only: the values are verified
     anchor = fields["anchor"]
@@ -122,6 +131,7 @@ def parse_receipt(document: object) -> ParsedReceipt:
         tree_root=_hash(fields["tree_root"], "tree_root"),
         inclusion_proof=_proof(fields["inclusion_proof"], "inclusion_proof"),
         anchor=None if anchor is None else _anchor(anchor),
+        zk=fields.get("zk"),
     )
 
 
