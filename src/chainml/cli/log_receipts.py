@@ -160,7 +160,7 @@ def identity(ctx: typer.Context, as_json: _JSON = False) -> None:
     out.print(
         f"chain id   {found.chain_id}\ncontract   {found.contract}\n"
         f"code hash  0x{found.code_hash.hex()}"
-        + ("" if found.is_chainml_build else "  (not this chainml's own DecisionLog build)")
+        + ("" if found.is_chainml_build else "  (not this chainml's own log contract build)")
         + f"\ncode SHA-256  0x{found.code_sha256.hex()}  (for verifiers with only hashlib)",
         soft_wrap=True,
     )

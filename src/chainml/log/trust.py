@@ -9,9 +9,12 @@ itself is trusted. Written as text (``--log``, ``trusted_logs`` in chainml.toml,
     CHAIN_ID:ADDRESS             # code hash: chainml's own compiled contract
     CHAIN_ID:ADDRESS:CODEHASH    # code hash pinned explicitly (what `log identity` publishes)
 
-Without an explicit code hash, the code at the address must hash to the contract chainml
-compiles from its own source (``DecisionLog.vy`` for logs, ``ModelRegistry.vy`` for
-registries): a contract that merely answers ``roots(size)`` with what a forger wants is refused.
+Without an explicit code hash, the code at the address must be the contract chainml compiles
+from its own source (``DecisionLog.vy`` for logs, ``ModelRegistry.vy`` for registries): a
+contract that merely answers ``roots(size)`` with what a forger wants is refused. A log may also
+be a ``ChallengeableLog`` (optimistic verification), which runs DecisionLog's own anchoring and
+inclusion code as a module; its code is compared outside the immutables Vyper appends (the
+registry, use and reward share it was deployed with), which say nothing about its roots.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from chainml.errors import InvalidInputError, VerificationError
 from chainml.log.decision_log import DecisionLog
 
 LOG_CONTRACT = "DecisionLog"
+#: Contracts a log root may name without a pinned hash, and the immutable bytes each appends.
+_LOG_BUILDS = {LOG_CONTRACT: 0, "ChallengeableLog": 96}
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,18 @@ def chainml_code_hash(env: Env, contract_name: str) -> bytes:
     return bytes(keccak(compiled.runtime_bytecode))
 
 
+def is_chainml_build(env: Env, code: bytes, contract_name: str) -> bool:
+    """Whether ``code`` is chainml's own ``contract_name`` (for a log: either log contract)."""
+    builds = _LOG_BUILDS if contract_name == LOG_CONTRACT else {contract_name: 0}
+    for name, immutable_bytes in builds.items():
+        runtime = env.compile(contracts.source_path(name)).runtime_bytecode
+        if len(code) == len(runtime) + immutable_bytes and code.startswith(runtime):
+            return True
+    return False
+
+
 def check_code(env: Env, root: TrustRoot, contract_name: str) -> None:
-    """The code at ``root.address`` hashes to the pinned hash, or to chainml's own contract.
+    """The code at ``root.address`` hashes to the pinned hash, or is chainml's own contract.
 
     Raises :class:`VerificationError` otherwise (no code at all included).
     """
@@ -109,6 +124,8 @@ def check_code(env: Env, root: TrustRoot, contract_name: str) -> None:
             f"{env.chain_id}"
         )
     actual = keccak(code)
+    if root.code_hash is None and is_chainml_build(env, bytes(code), contract_name):
+        return
     expected = root.code_hash or chainml_code_hash(env, contract_name)
     if actual != expected:
         source = "the pinned code hash" if root.code_hash else f"chainml's own {contract_name}"
@@ -140,7 +157,7 @@ class LogIdentity:
     contract: str
     code_hash: bytes  # keccak256 of the runtime code, as EXTCODEHASH and eth_getProof say
     code_sha256: bytes  # SHA-256 of the same code, for verifiers with only hashlib
-    is_chainml_build: bool  # the code is this chainml's own compiled DecisionLog
+    is_chainml_build: bool  # the code is this chainml's own DecisionLog or ChallengeableLog
 
     @property
     def trust_root(self) -> str:
@@ -160,5 +177,5 @@ def log_identity(env: Env, log: DecisionLog) -> LogIdentity:
         contract=contract.address,
         code_hash=actual,
         code_sha256=hashlib.sha256(code).digest(),
-        is_chainml_build=actual == chainml_code_hash(env, LOG_CONTRACT),
+        is_chainml_build=is_chainml_build(env, bytes(code), LOG_CONTRACT),
     )

@@ -45,6 +45,9 @@ def test_from_receipt_to_fraud_proof(capsys, tmp_path: Path) -> None:  # type: i
     for index in (0, 1, 2):
         receipt = tmp_path / f"r{index}.json"
         assert run(capsys, *base, "prove", str(index), "-o", str(receipt))[0] == 0
+    # a verifier pins the log by address alone: chainml's own ChallengeableLog code is accepted
+    code, out, err = run(capsys, *base, "verify", str(tmp_path / "r0.json"), "--log", address)
+    assert code == 0, err
     code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r0.json"))
     assert code == 3 and "the record is correct" in flat(err)
     hidden_receipt = str(tmp_path / "r2.json")
@@ -63,3 +66,20 @@ def test_from_receipt_to_fraud_proof(capsys, tmp_path: Path) -> None:  # type: i
     assert code == 0 and "HALTED" in out and "faulty" in out
     code, _, err = run(capsys, *base, "challenge", str(tmp_path / "r1.json"))
     assert code == 5 and "already proven faulty" in flat(err)
+
+
+def test_only_chainml_log_code_passes_as_a_log_build(tmp_path: Path) -> None:
+    from chainml.log.trust import LOG_CONTRACT, is_chainml_build
+
+    with connect(Settings(data_dir=tmp_path)) as env:
+        world = build_world(env)
+        code = bytes(env.backend.code(world.log.address))
+        registry = bytes(env.backend.code(world.registry.address))
+        assert is_chainml_build(env, code, LOG_CONTRACT)
+        flipped = bytearray(code)
+        flipped[len(code) // 2] ^= 0x01  # one bit of the code itself, not of the immutables
+        assert not is_chainml_build(env, bytes(flipped), LOG_CONTRACT)
+        assert not is_chainml_build(env, code + b"\x00", LOG_CONTRACT)  # longer immutables
+        assert not is_chainml_build(env, code[:-1], LOG_CONTRACT)
+        assert not is_chainml_build(env, registry, LOG_CONTRACT)  # another chainml contract
+        assert not is_chainml_build(env, code, "ModelRegistry")
