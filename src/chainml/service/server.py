@@ -95,8 +95,8 @@ def run_server(
     off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
     ``host:port`` is bound here). The interpreter's settings are left alone: a process that
     is only the server calls :func:`tune_interpreter` first (``chainml serve`` does).
-    A request's headers are due within the app's ``read_timeout`` (see
-    :mod:`chainml.service.protocol`).
+    A request's headers are due within the app's ``read_timeout``, and its probes are answered
+    by the protocol (see :mod:`chainml.service.protocol`).
     """
     sock = sock if sock is not None else bind(host, port)
     import uvicorn
@@ -116,8 +116,11 @@ def run_server(
 
 
 def _protocol(app: FastAPI) -> type[asyncio.Protocol]:
-    """The httptools protocol (uvicorn's) with the app's deadline for request headers."""
-    return protocol_with(getattr(app.state, "read_timeout", DEFAULT_READ_TIMEOUT))
+    """The httptools protocol (uvicorn's) with the app's deadline for headers and its probes."""
+    return protocol_with(
+        getattr(app.state, "read_timeout", DEFAULT_READ_TIMEOUT),
+        getattr(app.state, "fast_probes", None),
+    )
 
 
 class LoopbackServer:
