@@ -12,9 +12,9 @@ commit's source (``--baseline``, default ``bebc894``: probes answered at the ASG
 scoring when measured), so a noisy machine shifts both sides together. The server's CPU use
 during each phase is printed: well below one core (its event loop) means the load generator,
 not the server, set the rate; and its CPU time per request (main process: the event loop and
-its threads, not the log writer), which the client does not bound. The clients are benchmarks/loadgen.py's Python processes, or
-``wrk`` with ``--client wrk`` (Debian's package; a C client leaves the server more of the two
-cores).
+its threads, not the log writer), which the client does not bound. The clients are
+benchmarks/loadgen.py's Python processes, or ``wrk`` with ``--client wrk`` (Debian's package;
+a C client leaves the server more of the two cores).
 
 Then a client sends unauthenticated 15 MiB bodies in a loop (headers, then the body in 64 KiB
 pieces while watching for an answer): how long until the 401 and how much of the body had been
