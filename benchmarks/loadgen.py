@@ -17,6 +17,10 @@ never subtracted.
 
 `find_max_rate` steps the arrival rate up until p99 misses the objective, then bisects.
 
+**wrk** (`run_wrk`, optional: Debian's `wrk`, where installed): the same closed loop driven by a
+C client, for rates where the Python clients would use more CPU than the server they measure
+(the health probes). Callers fall back to `run_closed` where it is absent.
+
 Why our own generator: wrk2, the open-loop tool whose latency correction this follows, is not
 packaged in Debian (bookworm has only wrk, which is closed loop) and vegeta/oha are in neither
 Debian nor PyPI; locust paces each simulated user, so a stalled user sends late and its wait is
@@ -30,6 +34,9 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing as mp
+import shutil
+import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -350,3 +357,93 @@ def find_max_rate(
 def round_rate(rate: float) -> float:
     """Rates on a readable grid: tens above 100/s, whole numbers below."""
     return float(round(rate, -1) if rate >= 100 else max(1, round(rate)))
+
+
+_WRK_SCRIPT = """
+local rows = {%(rows)s}
+local method, path, key, prefix, batch = %(method)s, %(path)s, %(key)s, %(prefix)s, %(batch)d
+local counter = 0
+id = 0  -- each thread's own, set by setup() below
+local threads = {}
+
+function setup(thread)
+  thread:set("id", #threads)
+  table.insert(threads, thread)
+end
+
+local function one()
+  counter = counter + 1
+  return '{"request_id":"' .. prefix .. '-w' .. id .. '-' .. counter .. '","features":'
+    .. rows[counter %% #rows + 1] .. '}'
+end
+
+request = function()
+  local headers = {}
+  if key ~= "" then headers["X-API-Key"] = key end
+  if method == "GET" then return wrk.format("GET", path, headers) end
+  headers["Content-Type"] = "application/json"
+  local body
+  if batch == 0 then
+    body = one()
+  else
+    local parts = {}
+    for k = 1, batch do parts[k] = one() end
+    body = '{"records":[' .. table.concat(parts, ",") .. ']}'
+  end
+  return wrk.format("POST", path, headers, body)
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'WRK-JSON {"requests":%%d,"p50_us":%%d,"p99_us":%%d,"max_us":%%d,"status_errors":%%d,'
+    .. '"socket_errors":%%d}\\n',
+    summary.requests, latency:percentile(50), latency:percentile(99), latency.max,
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+
+
+def have_wrk() -> bool:
+    """Whether the wrk load generator is installed."""
+    return shutil.which("wrk") is not None
+
+
+def run_wrk(
+    target: Target, *, connections: int, seconds: float, threads: int = 2
+) -> dict[str, Any]:
+    """Drive ``target`` closed loop with wrk: the figures of :func:`run_closed`."""
+
+    def lua(text: str) -> str:
+        return json.dumps(text)  # a JSON string literal is a valid Lua string literal here
+
+    rows = ",".join(lua(json.dumps(row, separators=(",", ":"))) for row in target.rows)
+    script = _WRK_SCRIPT % {
+        "rows": rows, "method": lua(target.method), "path": lua(target.path),
+        "key": lua(target.api_key), "prefix": lua(target.prefix), "batch": target.batch,
+    }  # fmt: skip
+    with tempfile.NamedTemporaryFile("w", suffix=".lua") as file:
+        file.write(script)
+        file.flush()
+        command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--timeout",
+                   "10s", "-s", file.name, f"http://{HOST}:{target.port}{target.path}"]  # fmt: skip
+        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next((x for x in out.splitlines() if x.startswith("WRK-JSON ")), None)
+    if line is None:
+        raise SystemExit(f"wrk printed no summary:\n{out}")
+    found = json.loads(line.removeprefix("WRK-JSON "))
+    if found["status_errors"] or found["socket_errors"]:
+        raise SystemExit(f"wrk: {found['status_errors']} bad statuses, "
+                         f"{found['socket_errors']} socket errors:\n{out}")  # fmt: skip
+    requests = int(found["requests"])
+    return {
+        "seconds": seconds,
+        "concurrency": connections,
+        "requests": requests,
+        "requests_per_s": requests / seconds,
+        "decisions_per_s": requests * max(target.batch, 1) / seconds,
+        "p50_ms": found["p50_us"] / 1000,
+        "p99_ms": found["p99_us"] / 1000,
+        "max_ms": found["max_us"] / 1000,
+        "client": "wrk",
+    }

@@ -21,7 +21,9 @@ records 0.25-2.5 s against a raw fsync of 0.2-4 ms; 21-22 KB written per decisio
 <= 3 KB per decision at 2M, first score <= 200 ms at 5M.
 
 Run: ``.venv/bin/python benchmarks/log_store.py [--decisions N] [--commits K] [--json PATH]``
-(``--decisions 2000000`` for the issue's figure).
+(``--decisions 2000000`` for the issue's figure). ``--baseline COMMIT`` first runs the same
+measurement on that commit's store (its ``src/``, unpacked by ``benchmarks/baseline_tree.py``)
+in a child process, then on this tree's, and prints the two side by side.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import os
 import random
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -137,6 +140,39 @@ def restart(path: Path, rng: random.Random) -> dict[str, float]:
     }
 
 
+def baseline(args: argparse.Namespace) -> dict[str, Any]:
+    """The same measurement of ``args.baseline``'s store, run in a child process."""
+    from baseline_tree import commit_of, source_tree
+
+    with source_tree(args.baseline) as tree, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "baseline.json"
+        command = [sys.executable, __file__, "--decisions", str(args.decisions), "--commits",
+                   str(args.commits), "--seed", str(args.seed), "--json", str(out)]  # fmt: skip
+        if args.dir is not None:
+            command += ["--dir", str(args.dir)]
+        env = {**os.environ, "PYTHONPATH": str(tree / "src")}
+        subprocess.run(command, check=True, env=env)
+        result: dict[str, Any] = json.loads(out.read_text())
+    result["commit"] = commit_of(args.baseline)
+    return result
+
+
+def compare(old: dict[str, Any], new: dict[str, Any]) -> None:
+    """This tree's figures against the baseline's, as ratios."""
+    print(f"this tree against {old['commit']} (same machine, same run; it is shared and noisy):")
+    for o, n in zip(old["commits"], new["commits"], strict=True):
+        print(
+            f"  commits of {n['batch']:,}: p50 {n['p50_ms']:.2f} ms against {o['p50_ms']:.2f} "
+            f"({n['p50_ms'] / o['p50_ms']:.2f}x), {n['bytes_per_decision']:,.0f} against "
+            f"{o['bytes_per_decision']:,.0f} bytes written per decision"
+        )
+    n, o = new["restart"], old["restart"]
+    print(
+        f"  first append after a restart {n['first_append_ms']:.1f} ms against "
+        f"{o['first_append_ms']:.1f}; fill {new['fill_s']:.1f} s against {old['fill_s']:.1f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--decisions", type=int, default=100_000)
@@ -144,7 +180,9 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=20)
+    parser.add_argument("--baseline", help="a commit whose store to measure first, to compare")
     args = parser.parse_args()
+    old = baseline(args) if args.baseline else None
     rng = random.Random(args.seed)
     console = Console()
     result: dict[str, Any] = {"decisions": args.decisions, "record_bytes": RECORD_BYTES}
@@ -158,7 +196,10 @@ def main() -> None:
         result["restart"] = restart(path, rng)
         result["file_bytes_per_decision"] = path.stat().st_size / args.decisions
 
-    table = Table(title=f"log store at {args.decisions:,} decisions of {RECORD_BYTES} bytes")
+    source = Path(sys.modules[SqliteLogStore.__module__].__file__ or "?").parents[2]
+    table = Table(
+        title=f"log store at {args.decisions:,} decisions of {RECORD_BYTES} bytes ({source})"
+    )
     for column in ("batch", "commit p50", "commit p99", "max", "fsync p50", "ratio", "B/decision"):
         table.add_column(column, justify="right")
     for c, f in zip(result["commits"], result["fsync"], strict=True):
@@ -180,6 +221,9 @@ def main() -> None:
         f"{r['first_lookup_ms']:.1f} ms (issue 20 baseline: 1.7 s at 1.7M, 3.8 s at 4.2M; "
         "target 200 ms at 5M)"
     )
+    if old is not None:
+        compare(old, result)
+        result["baseline"] = old
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
 

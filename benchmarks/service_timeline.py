@@ -17,6 +17,16 @@ requests of the server's event loop (its main thread), its other threads and its
 writer, chain process): anchoring should cost the event loop nothing. Targets (issue 20, anchoring
 on): no anchor-period spikes; p99 <= 20 ms at 60% of the closed-loop maximum (find it with
 benchmarks/service.py). Servers are stopped by PID.
+
+``--closed`` measures the closed-loop maximum instead (4 connections, each sending its next
+request when answered; issue 20's target for batches of 1,000: >= 80,000 durable decisions/s,
+anchoring on), of this tree and, in the same run, of a baseline commit's server (``--baseline``,
+default ``bebc894``, the code before this work), in turns (this, baseline, this, baseline, ...
+``--rounds`` times) so that a noisy machine shifts both alike. Besides decisions/s it prints the
+CPU time per 1,000 decisions of each side (event loop, the server's other threads, its children:
+log writer and chain process), which the machine's noise moves less than the rates:
+
+    python benchmarks/service_timeline.py --closed --batch 1000 --seconds 10 --rounds 2
 """
 
 from __future__ import annotations
@@ -25,12 +35,14 @@ import argparse
 import contextlib
 import json
 import os
+import statistics
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from baseline_tree import commit_of, source_tree, with_pythonpath
 from loadgen import Target, run_closed, run_open
 from service import (
     API_KEY,
@@ -45,6 +57,9 @@ from service import (
 
 ANCHOR_EVERY = 10_000  # the service's default
 OPEN = {"processes": 2, "connections": 32}
+CLOSED = {"processes": 1, "connections": 4}  # as benchmarks/service.py drives batches
+BASELINE = "bebc894"  # main before this work on the batch path
+TARGET_BATCH_DPS = 80_000  # issue 20: batches of 1,000, durable decisions/s
 
 
 class AnchorWatch:
@@ -143,6 +158,95 @@ def one_run(
     return result
 
 
+def closed_run(
+    data_dir: Path, model_id: str, rows: list[list[float]], work: Path, args: Any, name: str
+) -> dict[str, Any]:
+    """Start a server (from the source on PYTHONPATH), find its closed-loop rate, stop it."""
+    port, log = free_port(), work / f"closed-{name}.log"
+    proc = start_verifiable(
+        data_dir, model_id, port, log, args.anchor_every, args.anchor_seconds, args.durability
+    )
+    try:
+        wait_ready(port, proc, log)
+        path = "/v1/score/batch" if args.batch else "/v1/score"
+        prefix = f"closed-{name}-{port}"
+        warm = Target(port, path, rows, f"warm-{prefix}", batch=args.batch, api_key=API_KEY)
+        run_closed(warm, seconds=2.0, **CLOSED)
+        target = Target(port, path, rows, prefix, batch=args.batch, api_key=API_KEY)
+        cpu_before = cpu_seconds(proc.pid)
+        result = run_closed(target, seconds=args.seconds, **CLOSED)
+        cpu_after = cpu_seconds(proc.pid)
+    finally:
+        stop(proc)
+    decisions = max(1, result["requests"] * max(args.batch, 1))
+    result["cpu_ms_per_1000_decisions"] = {
+        side: round((cpu_after[i] - cpu_before[i]) * 1000 / decisions * 1000, 1)
+        for i, side in enumerate(SIDES)
+    }
+    result["server"] = name
+    return result
+
+
+def closed_main(args: Any) -> None:
+    """This tree against the baseline commit, closed loop, in turns."""
+    baseline = commit_of(args.baseline)
+    names = ("this tree", f"baseline {baseline}")
+    runs: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="chainml-bench-closed-") as tmp,
+        source_tree(baseline) as tree,
+    ):
+        work = Path(tmp)
+        for round_ in range(args.rounds):
+            for name, source in zip(names, (None, tree), strict=True):
+                data_dir = work / f"data-{round_}-{source is None}"  # a fresh log each run
+                model_id, rows = train(data_dir)
+                with with_pythonpath(source):
+                    runs.append(closed_run(data_dir, model_id, rows, work, args, name))
+    unit = f"batches of {args.batch:,}" if args.batch else "single requests"
+    print(
+        f"closed loop, {unit}, {CLOSED['connections']} connections, durability "
+        f"{args.durability}, anchoring every {args.anchor_every:,} decisions or "
+        f"{args.anchor_seconds:g} s; {args.rounds} rounds in turns; a shared, noisy 2-core "
+        "machine: compare within the run"
+    )
+    print(
+        "| server | decisions/s | p50 | p99 | CPU ms per 1,000 decisions: event loop, "
+        "server's other threads, children (log writer, chain) | total |"
+    )
+    print("|---|---|---|---|---|---|")
+    for run in runs:
+        cpu = run["cpu_ms_per_1000_decisions"]
+        print(
+            f"| {run['server']} | {run['decisions_per_s']:,.0f} | {run['p50_ms']:.1f} ms | "
+            f"{run['p99_ms']:.1f} ms | {', '.join(f'{cpu[side]:,.0f}' for side in SIDES)} | "
+            f"{sum(cpu.values()):,.0f} |"
+        )
+    summary = {}
+    for name in names:
+        mine = [r for r in runs if r["server"] == name]
+        summary[name] = {
+            "decisions_per_s": statistics.median(r["decisions_per_s"] for r in mine),
+            "cpu_ms_per_1000": statistics.median(
+                sum(r["cpu_ms_per_1000_decisions"].values()) for r in mine
+            ),
+        }
+    new, old = (summary[name] for name in names)
+    print(
+        f"median: this tree {new['decisions_per_s']:,.0f} decisions/s, baseline "
+        f"{old['decisions_per_s']:,.0f} ({new['decisions_per_s'] / old['decisions_per_s']:.2f}x); "
+        f"CPU per 1,000 decisions {new['cpu_ms_per_1000']:,.0f} ms against "
+        f"{old['cpu_ms_per_1000']:,.0f} ({new['cpu_ms_per_1000'] / old['cpu_ms_per_1000']:.2f}x)"
+        + (f"; target (issue 20): >= {TARGET_BATCH_DPS:,} decisions/s" if args.batch else "")
+    )
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        document = {"benchmark": "service_closed", "baseline": baseline, "runs": runs,
+                    "summary": summary}  # fmt: skip
+        args.output.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"wrote {args.output}")
+
+
 def plot(runs: list[dict[str, Any]], path: Path, rate: float) -> None:
     """p99 per second of every run; dotted lines where an anchor landed."""
     import matplotlib
@@ -180,9 +284,18 @@ def main() -> None:
         "--rate counts batches per second)",
     )  # fmt: skip
     parser.add_argument("--only-on", action="store_true", help="skip the anchoring-off baseline")
+    parser.add_argument(
+        "--closed", action="store_true",
+        help="closed-loop maximum of this tree against --baseline instead of a timeline",
+    )  # fmt: skip
+    parser.add_argument("--baseline", default=BASELINE, help="--closed: the commit to compare")
+    parser.add_argument("--rounds", type=int, default=2, help="--closed: runs of each side")
     parser.add_argument("--plot", type=Path, help="where to write the p99 timeline (PNG)")
     parser.add_argument("--output", type=Path, help="where to write JSON with every sample")
     args = parser.parse_args()
+    if args.closed:
+        closed_main(args)
+        return
     with tempfile.TemporaryDirectory(prefix="chainml-bench-timeline-") as tmp:
         work = Path(tmp)
         data_dir = work / "data"

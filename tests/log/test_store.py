@@ -773,6 +773,30 @@ class TestRequestFilter:
         others = [rid(i) for i in range(1, 200_001, 2)]
         assert len(found.candidates(others)) < len(others) // 20  # few false positives
 
+    @settings(max_examples=40, deadline=None)
+    @given(
+        added=st.lists(st.binary(min_size=32, max_size=32), max_size=300),
+        asked=st.lists(st.binary(min_size=32, max_size=32), min_size=32, max_size=300),
+        seed=st.integers(0, 2**32 - 1),
+    )
+    def test_a_batch_is_checked_as_each_id_alone(
+        self, added: list[bytes], asked: list[bytes], seed: int
+    ) -> None:
+        """The vectorised check (a batch of 32 ids or more) answers as the one-id loop."""
+        from chainml.log.request_filter import RequestFilter, request_key, request_keys
+
+        found = RequestFilter(16)
+        found.add(added)
+        rng = random.Random(seed)
+        for bits, _ in found._layers:  # half the bits set: each probe decides often
+            noise = rng.randbytes(len(bits))
+            bits[:] = bytes(a | b for a, b in zip(bits, noise, strict=True))
+        asked = asked + added[: len(added) // 2]
+        one_by_one = [i for i in asked if found.candidates([i])]  # below 32: the Python loop
+        assert found.candidates(asked) == one_by_one
+        assert set(added) <= set(found.candidates(added + asked))
+        assert request_keys(asked) == [request_key(i) for i in asked]
+
     def test_a_duplicate_is_caught_whatever_the_filter_says(self, tmp_path: Path) -> None:
         with SqliteLogStore(tmp_path / "log.sqlite", merge_every=16) as store:
             fill(store, [40, 40])  # ids below 80 are on disk, behind the filter

@@ -15,7 +15,7 @@ only make each other candidates, which costs lookups, never a wrong answer.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from hashlib import sha256
 
 _BITS_PER_ID = 16
@@ -26,11 +26,26 @@ _MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: spreads any key over all
 _MASK64 = (1 << 64) - 1
 _MAGIC = b"chainml request filter 1\n"
 _HEADER = struct.Struct(">QQQI")  # next capacity, room, count, number of layers
+_ID_BYTES = 32
+_VECTOR_FROM = 32  # ids: below this, a Python loop costs less than numpy's calls
 
 
 def request_key(request_id: bytes) -> int:
     """The signed 64-bit key of a request id: its first 8 bytes (what the index stores)."""
     return int.from_bytes(request_id[:8], "big", signed=True)
+
+
+def request_keys(request_ids: Sequence[bytes]) -> list[int]:
+    """The keys of many request ids of 32 bytes at once (:func:`request_key` of each)."""
+    if len(request_ids) < _VECTOR_FROM:
+        return [request_key(i) for i in request_ids]
+    import numpy as np
+
+    joined = b"".join(request_ids)
+    if len(joined) != _ID_BYTES * len(request_ids):  # not all 32 bytes: one at a time
+        return [request_key(i) for i in request_ids]
+    keys: list[int] = np.frombuffer(joined, dtype=">i8")[:: _ID_BYTES // 8].tolist()
+    return keys
 
 
 def pack_keys(keys: Iterable[int]) -> bytes:
@@ -85,6 +100,9 @@ class RequestFilter:
 
     def candidates(self, ids: Iterable[bytes]) -> list[bytes]:
         """Those of ``ids`` that may have been added, in order: all that were, and few others."""
+        ids = list(ids)
+        if len(ids) >= _VECTOR_FROM:
+            return [ids[k] for k in self.candidate_positions(request_keys(ids))]
         layers = self._layers
         found = []
         for i in ids:
@@ -95,6 +113,26 @@ class RequestFilter:
                     found.append(i)
                     break
         return found
+
+    def candidate_positions(self, keys: Sequence[int]) -> list[int]:
+        """The positions in ``keys`` of the ids that may have been added (:meth:`candidates`).
+
+        The same bits as :meth:`candidates` probes, for a whole batch at once with numpy.
+        """
+        import numpy as np
+
+        h = np.array(keys, dtype=np.int64).view(np.uint64) * np.uint64(_MIX)  # wraps, as wanted
+        high = h >> np.uint64(32)
+        hit = np.zeros(len(h), dtype=bool)
+        for bits, mask in self._layers:
+            view = np.frombuffer(bits, dtype=np.uint8)
+            both = np.ones(len(h), dtype=bool)
+            for probe in (h & np.uint64(mask), high & np.uint64(mask)):
+                byte = view[(probe >> np.uint64(3)).astype(np.intp)]
+                both &= ((byte >> (probe & np.uint64(7)).astype(np.uint8)) & 1).astype(bool)
+            hit |= both
+        positions: list[int] = np.flatnonzero(hit).tolist()
+        return positions
 
     @property
     def size_bytes(self) -> int:

@@ -120,9 +120,10 @@ class SqliteHead:
             self._young = dict(self._young_rows(self.indexed, self.size))
         return self._young
 
-    def maybe_indexed(self, ids: list[bytes]) -> list[bytes]:
+    def maybe_indexed(self, ids: list[bytes], keys: list[int] | None = None) -> list[bytes]:
         """Those of ``ids`` that may be in the on-disk index: every one that is, and few others.
 
+        ``keys``, if given, are the ids' keys (:func:`request_key`), computed once by the caller.
         The filter is loaded on first use from the file :meth:`save_filter` wrote, and brought
         up to date from the keys of the runs merged since (by any connection), a blob per run;
         only without a usable file is it rebuilt from every run's keys (once).
@@ -135,7 +136,9 @@ class SqliteHead:
             for (packed,) in self._conn.execute(sql, (self._filtered, self.indexed)):
                 self._filter.add_packed_keys(packed)
             self._filtered = self.indexed
-        return self._filter.candidates(ids)
+        if keys is None:
+            return self._filter.candidates(ids)
+        return [ids[k] for k in self._filter.candidate_positions(keys)]
 
     def indexed_at(self, ids: list[bytes]) -> dict[bytes, int]:
         """Request id -> leaf for those of ``ids`` in the on-disk index, each confirmed by its leaf.
@@ -246,11 +249,12 @@ class SqliteHead:
         levels: list[list[bytes]],
         frontier: subtrees.Frontier,
         ids: list[bytes | None],
-        merged_keys: list[int] | None,
+        merged_keys: bytes | None,
     ) -> None:
         """Take in an append of ``levels[0]`` leaves at ``first``, once it is committed.
 
-        ``merged_keys`` are the keys of the run the append merged into the index, if it did.
+        ``merged_keys`` are the keys of the run the append merged into the index, if it did,
+        packed (:func:`~chainml.log.request_filter.pack_keys`).
         """
         end = first + len(levels[0])
         self.size, self.frontier = end, frontier
@@ -260,7 +264,7 @@ class SqliteHead:
         if merged_keys is not None:
             young, found = self._young, self._filter
             if young is not None and found is not None and self._filtered == self.indexed:
-                found.add_keys(merged_keys)  # what was merged
+                found.add_packed_keys(merged_keys)  # what was merged
                 self._filtered = end
             self.indexed, self._young = end, {}
             self._runs = None

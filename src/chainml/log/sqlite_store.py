@@ -21,11 +21,12 @@ from functools import lru_cache
 from hashlib import sha256
 from itertools import chain, count
 from pathlib import Path
+from typing import cast
 
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log import merkle, subtrees
 from chainml.log.merkle import EMPTY_ROOT
-from chainml.log.request_filter import pack_keys, request_key
+from chainml.log.request_filter import request_keys
 from chainml.log.sqlite_audit import SqliteAuditReader
 from chainml.log.sqlite_checkpoint import Checkpointer
 from chainml.log.sqlite_head import SqliteHead
@@ -46,10 +47,9 @@ from chainml.log.store_audit import run_audit
 
 _ITER_CHUNK = 1024  # leaves per read of iter_leaves
 _INSERT_LEAVES = "INSERT INTO leaves (idx, hashes, request_id, data) VALUES "
-_LEAF_VALUES = "(?, ?, ?, ?)"
-_LEAVES_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
+_ROWS_PER_INSERT = 250  # one statement inserts many rows: a third less time than one a row
 _INSERT_UPPER = "INSERT INTO upper (level, idx, hash) VALUES (?, ?, ?)"
-_INSERT_YOUNG = "INSERT INTO young (idx, key, request_id) VALUES (?, ?, ?)"
+_INSERT_YOUNG = "INSERT INTO young (idx, key, request_id) VALUES "
 _YOUNG_TO_RUN = (
     "INSERT INTO request_runs (run, key, idx) SELECT ?, key, idx FROM young ORDER BY key, idx"
 )
@@ -175,35 +175,38 @@ class SqliteLogStore(LogStore):
 
     def _write(self, conn: sqlite3.Connection, head: SqliteHead, batch: _Batch) -> None:
         first, end = head.size, head.size + len(batch.datas)
-        self._check_new_ids(head, [i for i in batch.ids if i is not None])
+        given, keys = batch.given_ids()  # each id's key computed once, for all that follows
+        self._check_new_ids(head, given, keys)
         levels, frontier = subtrees.extend(first, head.frontier, batch.hashes)
         rows = subtrees.by_completing_leaf(first, levels, UPPER_LEVEL)
-        _insert_leaves(conn, zip(count(first), rows, batch.ids, batch.datas))
+        _insert_many(conn, _INSERT_LEAVES, 4, zip(count(first), rows, batch.ids, batch.datas))
         conn.executemany(_INSERT_UPPER, _upper_rows(first, levels))
-        young = [(n, request_key(i), i) for n, i in enumerate(batch.ids, first) if i is not None]
-        conn.executemany(_INSERT_YOUNG, young)
-        merged: list[int] | None = None
+        young = zip(batch.given_at(first), keys, given, strict=True)
+        _insert_many(conn, _INSERT_YOUNG, 3, young)
+        merged: bytes | None = None
         if end - head.indexed >= self._merge_every:
             # the run is sorted by SQLite and appended after every older one
             conn.execute(_YOUNG_TO_RUN, (head.indexed,))
             conn.execute("DELETE FROM young")
-            merged = sorted([request_key(i) for i in head.young_ids()] + [k for _, k, _ in young])
+            merged = _sorted_keys(request_keys(list(head.young_ids())) + keys)
             sql = "INSERT INTO runs (start, end, keys) VALUES (?, ?, ?)"
-            conn.execute(sql, (head.indexed, end, pack_keys(merged)))
+            conn.execute(sql, (head.indexed, end, merged))
             conn.execute(_SET_META, ("indexed_size", str(end)))
         conn.execute(_SET_META, ("size", str(end)))
         head.advance(first, levels, frontier, batch.ids, merged)  # the next batch builds on it
 
-    def _check_new_ids(self, head: SqliteHead, ids: list[bytes]) -> None:
-        found = self._find(head, ids)
+    def _check_new_ids(self, head: SqliteHead, ids: list[bytes], keys: list[int]) -> None:
+        found = self._find(head, ids, keys)
         if found:
             taken = next(i for i in ids if i in found)
             raise DuplicateRequestIdError(taken, found[taken])
 
-    def _find(self, head: SqliteHead, ids: Sequence[bytes]) -> dict[bytes, int]:
+    def _find(
+        self, head: SqliteHead, ids: Sequence[bytes], keys: list[int] | None = None
+    ) -> dict[bytes, int]:
         young = head.young_ids()
         found = {i: young[i] for i in ids if i in young}
-        candidates = head.maybe_indexed(list(ids)) if ids else []  # in memory: rarely any
+        candidates = head.maybe_indexed(list(ids), keys) if ids else []  # in memory: rarely any
         if candidates:
             found.update(head.indexed_at(candidates))
         return found
@@ -374,22 +377,33 @@ class SqliteLogStore(LogStore):
                 self._head.saved()
 
 
-def _insert_leaves(conn: sqlite3.Connection, rows: Iterable[tuple[object, ...]]) -> None:
-    """Insert leaf rows (idx, hashes, request_id, data), many rows to a statement."""
+def _insert_many(
+    conn: sqlite3.Connection, insert: str, columns: int, rows: Iterable[tuple[object, ...]]
+) -> None:
+    """Run ``insert`` (``INSERT INTO t (...) VALUES``) for ``rows``, many rows to a statement."""
     flat = list(chain.from_iterable(rows))
-    columns = _LEAF_VALUES.count("?")
-    step = columns * min(_LEAVES_PER_INSERT, in_chunk(conn) // columns)
+    step = columns * min(_ROWS_PER_INSERT, in_chunk(conn) // columns)
     whole = len(flat) - len(flat) % step
     if whole:
         params = [flat[k : k + step] for k in range(0, whole, step)]
-        conn.executemany(_leaves_insert(step // columns), params)
+        conn.executemany(_many_rows(insert, columns, step // columns), params)
     if whole < len(flat):
-        conn.execute(_leaves_insert((len(flat) - whole) // columns), flat[whole:])
+        conn.execute(_many_rows(insert, columns, (len(flat) - whole) // columns), flat[whole:])
 
 
 @lru_cache(maxsize=64)
-def _leaves_insert(count: int) -> str:
-    return _INSERT_LEAVES + ", ".join([_LEAF_VALUES] * count)
+def _many_rows(insert: str, columns: int, count: int) -> str:
+    values = "(" + ", ".join("?" * columns) + ")"
+    return insert + ", ".join([values] * count)
+
+
+def _sorted_keys(keys: list[int]) -> bytes:
+    """``keys`` sorted, packed as :func:`~chainml.log.request_filter.pack_keys` packs them."""
+    import numpy as np
+
+    ordered = np.array(keys, dtype=np.int64)
+    ordered.sort()
+    return ordered.astype("<i8").tobytes()
 
 
 def _upper_rows(first: int, levels: list[list[bytes]]) -> Iterator[tuple[int, int, bytes]]:
@@ -416,6 +430,17 @@ class _Batch:
     @classmethod
     def of(cls, leaves: Sequence[Leaf]) -> _Batch:
         return cls(*_checked_batch(leaves))
+
+    def given_ids(self) -> tuple[list[bytes], list[int]]:
+        """The request ids given (not None), in order, and their keys."""
+        given = self.ids if None not in self.ids else [i for i in self.ids if i is not None]
+        return cast("list[bytes]", given), request_keys(cast("list[bytes]", given))
+
+    def given_at(self, first: int) -> Iterable[int]:
+        """The leaf indices of the ids given, for a batch appended at ``first``."""
+        if None not in self.ids:
+            return range(first, first + len(self.ids))
+        return [n for n, i in enumerate(self.ids, first) if i is not None]
 
 
 def _checked_batch(leaves: Sequence[Leaf]) -> tuple[list[bytes], list[bytes | None]]:

@@ -17,6 +17,7 @@ from chainml.chain import Env
 from chainml.config import Settings
 from chainml.service import routes_entries, routes_health, routes_read, routes_score
 from chainml.service.errors import install_error_handlers
+from chainml.service.fastprobe import FastProbes
 from chainml.service.health import HealthMonitor
 from chainml.service.middleware import Edge
 from chainml.service.options import ServiceOptions
@@ -71,6 +72,11 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     app.openapi = functools.partial(_openapi, app, runtime)  # type: ignore[method-assign]
+    probes = routes_health.probes(health)
+    # the server's protocol answers plain probes itself (server.py); the edge, the rest
+    app.state.fast_probes = FastProbes(
+        probes, runtime.metrics, app.state.api_keys, options.public_reads
+    )
     app.add_middleware(
         Edge,
         metrics=runtime.metrics,
@@ -78,7 +84,7 @@ def create_app(
         api_keys=app.state.api_keys,
         read_timeout=options.read_timeout,
         routes=[route for router in routers for route in router.routes],
-        probes=routes_health.probes(health),
+        probes=probes,
         public_reads=options.public_reads,
     )
     return app

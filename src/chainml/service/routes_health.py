@@ -124,6 +124,7 @@ def health_document(monitor: HealthMonitor) -> dict[str, Any]:
 
 
 LIVE = b'{"status":"alive"}'
+_LIVE_ANSWER = (200, LIVE)  # one object: whoever caches a rendering of it keeps it
 
 
 class _Rendered:
@@ -171,7 +172,7 @@ def probes(monitor: HealthMonitor) -> dict[str, Probe]:
     readyz = _Rendered(lambda: readyz_answer(monitor))
     healthz = _Rendered(lambda: healthz_answer(monitor))
     return {
-        "/livez": Probe(lambda: (200, LIVE), read=False),
+        "/livez": Probe(lambda: _LIVE_ANSWER, read=False),
         "/readyz": Probe(lambda: readyz.get(monitor.readiness.version), read=True),
         "/healthz": Probe(lambda: healthz.get(_healthz_inputs(monitor)), read=True),
     }
@@ -185,7 +186,7 @@ def _json(answer: tuple[int, bytes]) -> Response:
 @router.get("/livez", response_model=Liveness)
 async def livez() -> Response:
     """Liveness: 200 while the process and its event loop answer (no I/O, no API key)."""
-    return _json((200, LIVE))
+    return _json(_LIVE_ANSWER)
 
 
 @router.get(

@@ -8,7 +8,6 @@ between the check and the server's start.
 from __future__ import annotations
 
 import asyncio
-import gc
 import importlib.util
 import socket
 import sys
@@ -18,10 +17,10 @@ import time
 from fastapi import FastAPI
 
 from chainml.errors import ChainMLError
+from chainml.service.log_writer import settle_heap
 from chainml.service.protocol import DEFAULT_READ_TIMEOUT, protocol_with
 
 SWITCH_INTERVAL = 0.0002  # seconds
-GC_THRESHOLD = 20_000  # allocations between young-generation collections
 
 
 def _have(module: str) -> bool:
@@ -78,12 +77,8 @@ def tune_interpreter() -> None:
     # A log writer thread (writer_process=False) releases the GIL at every SQLite call and must
     # get it back fast: with the default 5 ms switch interval it would wait behind the loop.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    # Everything loaded so far (models, chain libraries, the app) lives as long as the server:
-    # frozen, the collector no longer rescans it; and a batch request allocates thousands of
-    # objects, which at the default threshold (700) set off several collections each.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_THRESHOLD)
+    # Everything loaded so far (models, chain libraries, the app) lives as long as the server
+    settle_heap()
 
 
 def run_server(
@@ -95,8 +90,8 @@ def run_server(
     off (the metrics count every request). ``sock`` is a socket from :func:`bind` (else
     ``host:port`` is bound here). The interpreter's settings are left alone: a process that
     is only the server calls :func:`tune_interpreter` first (``chainml serve`` does).
-    A request's headers are due within the app's ``read_timeout`` (see
-    :mod:`chainml.service.protocol`).
+    A request's headers are due within the app's ``read_timeout``, and its probes are answered
+    by the protocol (see :mod:`chainml.service.protocol`).
     """
     sock = sock if sock is not None else bind(host, port)
     import uvicorn
@@ -116,8 +111,11 @@ def run_server(
 
 
 def _protocol(app: FastAPI) -> type[asyncio.Protocol]:
-    """The httptools protocol (uvicorn's) with the app's deadline for request headers."""
-    return protocol_with(getattr(app.state, "read_timeout", DEFAULT_READ_TIMEOUT))
+    """The httptools protocol (uvicorn's) with the app's deadline for headers and its probes."""
+    return protocol_with(
+        getattr(app.state, "read_timeout", DEFAULT_READ_TIMEOUT),
+        getattr(app.state, "fast_probes", None),
+    )
 
 
 class LoopbackServer:
