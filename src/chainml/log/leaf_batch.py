@@ -1,8 +1,8 @@
 """A batch of leaves to append, checked and hashed before any store lock is taken.
 
 Every :class:`~chainml.log.store.LogStore` refuses the same malformed batches with the same
-errors; :class:`LeafBatch` is where that is decided (the PostgreSQL store uses it; the SQLite
-store has the same checks in its own module).
+errors; :func:`checked_batch` is where that is decided (both stores call it; the PostgreSQL
+store hashes with :class:`LeafBatch`, the SQLite store in its own batch type).
 """
 
 from __future__ import annotations

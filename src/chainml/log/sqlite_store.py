@@ -25,6 +25,7 @@ from typing import cast
 
 from chainml.errors import DataDirectoryError, InvalidInputError, NotFoundError
 from chainml.log import merkle, subtrees
+from chainml.log.leaf_batch import checked_batch
 from chainml.log.merkle import EMPTY_ROOT
 from chainml.log.request_filter import request_keys
 from chainml.log.sqlite_audit import SqliteAuditReader
@@ -429,7 +430,7 @@ class _Batch:
 
     @classmethod
     def of(cls, leaves: Sequence[Leaf]) -> _Batch:
-        return cls(*_checked_batch(leaves))
+        return cls(*checked_batch(leaves))
 
     def given_ids(self) -> tuple[list[bytes], list[int]]:
         """The request ids given (not None), in order, and their keys."""
@@ -441,25 +442,3 @@ class _Batch:
         if None not in self.ids:
             return range(first, first + len(self.ids))
         return [n for n, i in enumerate(self.ids, first) if i is not None]
-
-
-def _checked_batch(leaves: Sequence[Leaf]) -> tuple[list[bytes], list[bytes | None]]:
-    """Split a batch into data and request ids, refusing malformed leaves and repeated ids."""
-    try:
-        datas = [data for data, _ in leaves]
-        ids = [request_id for _, request_id in leaves]
-    except (TypeError, ValueError) as err:
-        raise InvalidInputError("each leaf is a (data, request id or None) pair") from err
-    if not all(issubclass(kind, bytes) for kind in set(map(type, datas))):  # C loops mostly
-        raise InvalidInputError("leaf data must be bytes")
-    given = [i for i in ids if i is not None]
-    kinds = set(map(type, given))
-    if not (all(issubclass(k, bytes) for k in kinds) and set(map(len, given)) <= {REQUEST_ID_SIZE}):
-        raise InvalidInputError(f"a request id is {REQUEST_ID_SIZE} bytes or None")
-    if len(set(given)) != len(given):
-        seen: set[bytes] = set()
-        for request_id in given:
-            if request_id in seen:
-                raise DuplicateRequestIdError(request_id, None)
-            seen.add(request_id)
-    return datas, ids
