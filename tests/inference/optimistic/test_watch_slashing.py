@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainml.chain import Env
+from chainml.chain import Env, Log, LogFilter
 from chainml.inference.optimistic import HeadState, head_states
 from chainml.inference.optimistic.watch_chain import BindingStatus, ChallengeableHeads
 from chainml.inference.optimistic.watch_scoring import BatchScorer
@@ -111,3 +111,31 @@ def test_other_cheats_are_slashed(env: Env, tmp_path: Path, cheat: object) -> No
     reason = {"unapproved-model": "not_approved", "commitment": "bad_commitment"}[kind]
     assert fault["challenge"]["submitted"] and fault["challenge"]["reason"] == reason
     assert world.log.halted()
+
+
+def test_challengeable_heads_read_events_from_the_block_asked(
+    embedded_env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with embedded_env.snapshot():
+        world = build_world(embedded_env)
+        leaves = honest(world, 0, 200)
+        world.leaves = leaves[:100]
+        world.anchor()
+        first = embedded_env.block_number
+        embedded_env.mine(10)
+        world.leaves = leaves
+        world.anchor()
+        starts: list[int] = []
+        real_logs = embedded_env.logs
+
+        def logs(log_filter: LogFilter) -> list[Log]:
+            if world.log.address in log_filter.addresses:
+                starts.append(log_filter.from_block)
+            return real_logs(log_filter)
+
+        monkeypatch.setattr(embedded_env, "logs", logs)
+        heads = ChallengeableHeads(embedded_env, world.log.address)
+        assert [h.size for h in heads.heads()] == [100, 200] and starts == [0]
+        assert [h.size for h in heads.heads(from_block=first + 1)] == [200]
+        assert [h.size for h in heads.heads(100, from_block=first)] == [200]
+        assert starts == [0, first + 1, first]

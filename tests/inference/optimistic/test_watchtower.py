@@ -3,14 +3,15 @@ reported, and a restart resumes at the next head."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
-from chainml.chain import Env
+from chainml.chain import Env, Log, LogFilter
 from chainml.inference.optimistic.watch_chain import LogHeads, ModelStatusAt
-from chainml.inference.optimistic.watch_checkpoint import load_state
+from chainml.inference.optimistic.watch_checkpoint import REORG_MARGIN, load_state
 from chainml.inference.optimistic.watch_scoring import BatchScorer
 from chainml.inference.optimistic.watch_sources import LogDirSource
 from chainml.inference.optimistic.watch_verify import Judge
@@ -174,3 +175,52 @@ def test_a_reorg_that_drops_a_verified_head_is_verified_again(
     state = load_state(checkpoint, embedded.chain_id, operator.log.address)
     assert state.frontier.root() == bytes(operator.log.roots(3_000))
     assert [f.size for f in state.earlier] == [1_000, 2_000, 2_500]
+
+
+def test_a_pass_reads_anchored_events_from_just_before_the_last_verified_head(
+    embedded: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leaves = records(MODEL, MODEL_ID, 0, 3_000)
+    operator = Operator(embedded, leaves, [1_000])
+    embedded.mine(2 * REORG_MARGIN)
+    anchor(operator.log, leaves, 1_000, 2_000)
+    anchored_at = embedded.block_number
+    embedded.mine(2 * REORG_MARGIN)
+    ranges: list[tuple[int, int | None]] = []
+    real_logs = embedded.logs
+
+    def logs(log_filter: LogFilter) -> list[Log]:
+        if operator.log.address in log_filter.addresses:
+            ranges.append((log_filter.from_block, log_filter.to_block))
+        return real_logs(log_filter)
+
+    monkeypatch.setattr(embedded, "logs", logs)
+    source, checkpoint = write_log(tmp_path / "op", leaves), tmp_path / "watch.json"
+    assert operator.tower(source, checkpoint).run_once().heads == 2
+    assert [start for start, _ in ranges] == [0]  # nothing verified yet: the whole history
+    state = load_state(checkpoint, embedded.chain_id, operator.log.address)
+    assert (state.size, state.block) == (2_000, anchored_at)
+    ranges.clear()
+    anchor(operator.log, leaves, 2_000, 3_000)
+    report = operator.tower(source, checkpoint).run_once()
+    assert (report.exit_code, report.heads, report.records) == (0, 1, 1_000)
+    assert ranges == [(anchored_at - REORG_MARGIN, embedded.block_number)]
+    ranges.clear()
+    assert operator.tower(source, checkpoint).run_once().heads == 0
+    assert [start for start, _ in ranges] == [embedded.block_number - REORG_MARGIN]
+
+
+def test_a_checkpoint_without_blocks_loads_and_reads_from_block_zero(
+    embedded: Env, tmp_path: Path
+) -> None:
+    leaves = records(MODEL, MODEL_ID, 0, 2_000)
+    operator = Operator(embedded, leaves, [1_000, 2_000])
+    source, checkpoint = write_log(tmp_path / "op", leaves), tmp_path / "watch.json"
+    assert operator.tower(source, checkpoint).run_once().heads == 2
+    document = json.loads(checkpoint.read_text())
+    del document["block"], document["earlier_blocks"]  # as written before blocks were kept
+    checkpoint.write_text(json.dumps(document))
+    state = load_state(checkpoint, embedded.chain_id, operator.log.address)
+    assert (state.size, state.block, state.earlier_blocks) == (2_000, 0, [0])
+    assert state.from_block() == 0
+    assert state.step_back() and (state.size, state.block) == (1_000, 0)

@@ -47,10 +47,15 @@ class LogHeads:
         self.address = root.address
         self.contract = _trusted(env, root, contract_name)
 
-    def heads(self, after_size: int = 0, confirmations: int = 0) -> list[AnchoredHead]:
-        """Heads larger than ``after_size`` in at least ``confirmations`` + 1 blocks, by size."""
+    def heads(
+        self, after_size: int = 0, confirmations: int = 0, from_block: int = 0
+    ) -> list[AnchoredHead]:
+        """Heads larger than ``after_size`` in at least ``confirmations`` + 1 blocks, by size.
+
+        Only events from ``from_block`` on are read (a watcher resuming after a verified head).
+        """
         latest = self.env.block_number - confirmations
-        if latest < 0:
+        if latest < 0 or from_block > latest:
             return []
         found = [
             AnchoredHead(
@@ -59,7 +64,7 @@ class LogHeads:
                 previous_size=int(event["previous_size"]),
                 block_number=int(event["_block"]),
             )
-            for event in self.contract.events("Anchored", to_block=latest)
+            for event in self.contract.events("Anchored", from_block=from_block, to_block=latest)
         ]
         return sorted((h for h in found if h.size > after_size), key=lambda h: h.size)
 
@@ -97,14 +102,21 @@ class ChallengeableHeads:
         self.contract = bind_log(env, address)
         self.address = self.contract.address
 
-    def heads(self, after_size: int = 0, confirmations: int = 0) -> list[AnchoredHead]:
-        """Heads larger than ``after_size`` in at least ``confirmations`` + 1 blocks."""
+    def heads(
+        self, after_size: int = 0, confirmations: int = 0, from_block: int = 0
+    ) -> list[AnchoredHead]:
+        """Heads larger than ``after_size`` in at least ``confirmations`` + 1 blocks.
+
+        Only events from ``from_block`` on are read (a watcher resuming after a verified head).
+        """
         from chainml.inference.optimistic.heads import heads_of
 
         latest = self.env.block_number - confirmations
+        if latest < 0 or from_block > latest:
+            return []
         return [
             AnchoredHead(h.size, h.root, h.previous_size, h.anchored_block)
-            for h in heads_of(self.contract)
+            for h in heads_of(self.contract, from_block=from_block)
             if h.size > after_size and h.anchored_block <= latest
         ]
 

@@ -7,7 +7,9 @@ in the middle of is verified again from its start. The frontier (at most 64 hash
 lets the next head be checked without rereading older records. On restart its root must equal
 the root the chain holds for that size; after a reorg that dropped the head, the watcher steps
 back to the latest of the few earlier frontiers kept whose root the chain still holds, and
-verifies again from there (all the way to the empty tree if need be).
+verifies again from there (all the way to the empty tree if need be). Each frontier keeps the
+block that anchored it, so the next pass reads ``Anchored`` events from a little before that
+block instead of the whole history (:data:`REORG_MARGIN`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from chainml.inference.optimistic.watch_frontier import Frontier
 FORMAT = "chainml.watch/1"
 MAX_KEPT_FAULTS = 100  # faults kept in the file (the count is exact)
 MAX_KEPT_HEADS = 16  # earlier verified frontiers kept, to step back over a reorg
+#: Blocks before the last verified head's block that a pass reads events from again: a reorg
+#: that re-anchored that head a little earlier still shows the heads anchored after it.
+REORG_MARGIN = 64
 
 
 def checkpoint_path(data_dir: Path, chain_id: int, address: str) -> Path:
@@ -46,19 +51,35 @@ class WatchState:
     fault_count: int = 0
     faults: list[dict[str, Any]] = field(default_factory=list)
     earlier: list[Frontier] = field(default_factory=list)  # verified before, oldest first
+    block: int = 0  # the block that anchored the current head (0: none, or unknown)
+    earlier_blocks: list[int] = field(default_factory=list)  # one per ``earlier`` frontier
 
-    def advance(self, frontier: Frontier) -> None:
-        """Make ``frontier`` (a verified head) the current one, keeping a few before it."""
+    def advance(self, frontier: Frontier, block: int = 0) -> None:
+        """Make ``frontier`` (a verified head anchored at ``block``) current, keeping a few."""
         if self.frontier.size:
             self.earlier = [*self.earlier, self.frontier][-MAX_KEPT_HEADS:]
+            self.earlier_blocks = [*self.earlier_blocks, self.block][-MAX_KEPT_HEADS:]
         self.frontier = frontier
+        self.block = block
 
     def step_back(self) -> bool:
         """Forget the current head for the one verified before (False: none left)."""
         if not self.earlier:
             return False
         self.frontier = self.earlier.pop()
+        self.block = self.earlier_blocks.pop() if self.earlier_blocks else 0
         return True
+
+    def reset(self) -> None:
+        """Forget every verified head: verify again from the empty tree."""
+        self.frontier, self.block = Frontier(), 0
+        self.earlier, self.earlier_blocks = [], []
+
+    def from_block(self, confirmations: int = 0) -> int:
+        """The first block the next pass reads ``Anchored`` events from."""
+        if not self.size or not self.block:
+            return 0
+        return max(0, self.block - max(REORG_MARGIN, confirmations))
 
     @property
     def size(self) -> int:
@@ -82,6 +103,8 @@ class WatchState:
             "fault_count": self.fault_count,
             "faults": self.faults[-MAX_KEPT_FAULTS:],
             "earlier": [[f.size, f.to_json()] for f in self.earlier],
+            "block": self.block,
+            "earlier_blocks": self.earlier_blocks,
         }
 
 
@@ -102,6 +125,10 @@ def load_state(path: Path, chain_id: int, log: str) -> WatchState:
         if document["chain_id"] != chain_id or str(document["log"]).lower() != log.lower():
             raise InvalidInputError("it is the checkpoint of another log")
         frontier = Frontier.from_json(int(document["size"]), document["frontier"])
+        earlier = [Frontier.from_json(int(size), nodes) for size, nodes in document["earlier"]]
+        # checkpoints written before blocks were kept: 0 (unknown) reads from block 0 once
+        blocks = [int(b) for b in document.get("earlier_blocks", [])][-len(earlier) :]
+        blocks = [0] * (len(earlier) - len(blocks)) + blocks if earlier else []
         if frontier.root().hex() != document["root"]:
             raise InvalidInputError("its frontier does not hash to its root")
         return WatchState(
@@ -115,7 +142,9 @@ def load_state(path: Path, chain_id: int, log: str) -> WatchState:
             unknown_model=int(document["unknown_model"]),
             fault_count=int(document["fault_count"]),
             faults=list(document["faults"]),
-            earlier=[Frontier.from_json(int(size), nodes) for size, nodes in document["earlier"]],
+            earlier=earlier,
+            block=int(document.get("block", 0)),
+            earlier_blocks=blocks,
         )
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise DataDirectoryError(str(path), f"is not a usable watch checkpoint: {err}") from err

@@ -49,8 +49,10 @@ Progress = Callable[[int, int], None]
 class HeadFeed(Protocol):
     """The anchored heads of the watched log contract."""
 
-    def heads(self, after_size: int = 0, confirmations: int = 0) -> list[AnchoredHead]:
-        """Heads larger than ``after_size``, by size."""
+    def heads(
+        self, after_size: int = 0, confirmations: int = 0, from_block: int = 0
+    ) -> list[AnchoredHead]:
+        """Heads larger than ``after_size`` anchored from ``from_block`` on, by size."""
 
     def root_at(self, size: int) -> bytes:
         """The root the contract holds for ``size`` (zero bytes: none)."""
@@ -170,7 +172,7 @@ class Watchtower:
         while state.size and self.feed.root_at(state.size) != state.frontier.root():
             dropped.append(state.size)
             if not state.step_back():
-                state.frontier = Frontier()  # nothing kept is on chain: verify from the start
+                state.reset()  # nothing kept is on chain: verify from the start
         #: heads the checkpoint had verified that the chain no longer holds (re-verified)
         self.reorged = dropped
 
@@ -179,7 +181,9 @@ class Watchtower:
         state = self.state
         report = WatchReport(state.log, state.chain_id, state.size)
         started = time.perf_counter()
-        heads = self.feed.heads(state.size, self.confirmations)
+        heads = self.feed.heads(
+            state.size, self.confirmations, state.from_block(self.confirmations)
+        )
         total = heads[-1].size - state.size if heads else 0
         base = state.size
         for head in heads:
@@ -237,7 +241,7 @@ class Watchtower:
             )
             report.faults.append(entry)
             state.faults.append(entry)
-        state.advance(result.frontier)
+        state.advance(result.frontier, head.block_number)
         state.heads += 1
         report.heads += 1
         for name, value in counts.items():
