@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 import chainml
 from chainml.config import Settings
+from chainml.inference.optimistic.watch_wire import decode_binary
+from chainml.log.decision_log import DecisionLog
 from chainml.models.artifacts import ModelArtifact
 from tests.service.conftest import HEADERS, options
 
@@ -51,3 +53,25 @@ def test_the_router_serves_scores_in_a_users_app(data_dir: Path, model: ModelArt
     # the lifespan closed the service with the app: the log is released
     with chainml.DecisionLog(data_dir, durability="normal") as log:
         assert log.head().size == 1
+
+
+def test_the_router_serves_log_entries_for_watchers(data_dir: Path, model: ModelArtifact) -> None:
+    service = chainml.Service(Settings(data_dir=data_dir), options(model.model_id))
+    app = FastAPI()
+    app.include_router(service.router, prefix="/risk")
+    records = [{"features": dict.fromkeys(model.feature_names, float(i))} for i in range(12)]
+    with TestClient(app) as client:
+        answer = client.post("/risk/v1/score/batch", json={"records": records}, headers=HEADERS)
+        assert answer.status_code == 200, answer.text
+        document = client.get("/risk/v1/log/entries?start=2&end=10", headers=HEADERS).json()
+        binary = client.get(
+            "/risk/v1/log/entries?start=2&end=10",
+            headers={**HEADERS, "Accept": "application/octet-stream"},
+        )
+        beyond = client.get("/risk/v1/log/entries?start=0&end=13", headers=HEADERS)
+        assert beyond.status_code == 404 and "13" in beyond.text  # the service's error, not a 500
+    with DecisionLog.open(data_dir, read_only=True) as log:
+        expected = [data for _, data in log.store.iter_leaves(2, 10)]
+    assert (document["start"], document["end"], document["size"]) == (2, 10, 12)
+    assert [bytes.fromhex(entry[2:]) for entry in document["entries"]] == expected
+    assert decode_binary(binary.content) == expected
