@@ -2,7 +2,7 @@
 
 One real world per module: a small trained model, its generated contract attached and approved
 in a registry, a bonded ChallengeableLog, an operator's log anchored head by head (all in one
-data directory, the embedded chain included).
+data directory, the embedded chain included); and a smaller one on anvil, watched over JSON-RPC.
 """
 
 from __future__ import annotations
@@ -24,13 +24,16 @@ import pytest
 
 from chainml.apps.demo.screening import train_screening_model
 from chainml.apps.demo.watchtower import operate, set_up
-from chainml.chain import connect
-from chainml.chain.devnode import free_port
+from chainml.chain import Env, connect
+from chainml.chain.accounts import Signer
+from chainml.chain.devnode import ANVIL_DEV_KEY, AnvilNode, free_port
+from chainml.chain.rpc import RpcBackend
 from chainml.config import Settings
 from chainml.inference.optimistic.watch_checkpoint import checkpoint_path
 from chainml.inference.optimistic.watch_wire import encode_binary
 from chainml.log.decision_log import DecisionLog
-from chainml.models.artifacts import models_dir
+from chainml.models.artifacts import list_models, load_model, models_dir
+from tests.conftest import ANVIL_SECOND_KEY
 from tests.kill import REPO
 
 HEADS = 10
@@ -69,8 +72,11 @@ def data_dir(setup: Setup, tmp_path: Path) -> Path:
     return copy
 
 
-def chainml(data_dir: Path, *args: str) -> subprocess.Popen[str]:
+def chainml(
+    data_dir: Path, *args: str, environ: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     environment = dict(os.environ, PYTHONPATH=f"{REPO / 'src'}{os.pathsep}{REPO}")
+    environment.update(environ or {})
     command = "from chainml.cli.main import main; main()"
     return subprocess.Popen(
         [sys.executable, "-c", command, "--data-dir", str(data_dir), *args],
@@ -185,3 +191,38 @@ def test_kill_9_then_restart_misses_no_batch(setup: Setup, data_dir: Path) -> No
     assert (state["heads"], state["records"], state["size"]) == (HEADS, 20_000, 20_000)
     assert state["verified"] == 19_999 and state["fault_count"] == 1
     assert [f["index"] for f in state["faults"]] == [WRONG]
+
+
+@pytest.mark.integration
+def test_watch_on_anvil_slashes_a_wrong_score(
+    anvil_node: AnvilNode, data_dir: Path, tmp_path: Path
+) -> None:
+    """The same CLI over a JSON-RPC node: a second account's watcher convicts the operator.
+
+    The module's data directory lends its model and compiled contracts (a warm cache).
+    """
+    (model,) = list_models(data_dir)
+    artifact = load_model(data_dir, model.model_id)
+    signers = [Signer(bytes.fromhex(key[2:])) for key in (ANVIL_DEV_KEY, ANVIL_SECOND_KEY)]
+    with Env(RpcBackend(anvil_node.url), signers, data_dir=data_dir) as env, env.snapshot():
+        world = set_up(env, tmp_path / "anvil", artifact)
+        operate(world, 1_000, wrong_at=None, seed=0)
+        operate(world, 1_000, wrong_at=321, seed=1)
+        bond = int(world.log.bond())
+        args = ("watch", "--log", world.log.address, "--source", str(world.operator_dir))
+        proc = chainml(
+            data_dir,
+            *("--rpc", anvil_node.url, *args, "--once", "--json"),
+            environ={"CHAINML_PRIVATE_KEY": ANVIL_SECOND_KEY},
+        )
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 3, err
+        report = json.loads(out)
+        assert (report["heads"], report["records"], report["verified"]) == (2, 2_000, 1_999)
+        (fault,) = report["faults"]
+        assert (fault["index"], fault["kind"], fault["head"]) == (1_321, "score", 2_000)
+        challenge = fault["challenge"]
+        assert challenge["slashed"] and challenge["reason"] == "wrong_score"
+        assert challenge["challenger"] == env.accounts[1]
+        assert challenge["reward_wei"] == bond and int(world.log.bond()) == 0
+        assert world.log.halted()
