@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from chainml.errors import NotFoundError
 from chainml.service.auth import ReadAccess, WriteAccess
 from chainml.service.proving import ProofJob, ProofJobs
-from chainml.service.schemas import ProofJobResponse, Problem
+from chainml.service.schemas import Problem, ProofJobResponse
 
 router = APIRouter(tags=["proofs"])
 _POLL_SECONDS = 0.1
