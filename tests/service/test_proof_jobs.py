@@ -67,6 +67,11 @@ def _until(condition: Callable[[], bool], seconds: float = 10) -> None:
         time.sleep(0.01)
 
 
+def _state(jobs: ProofJobs, request_id: str) -> str | None:
+    job = jobs.get(request_id)
+    return None if job is None else job.state
+
+
 @pytest.fixture
 def served(data_dir: Path, model: ModelArtifact) -> Iterator[TestClient]:
     """A pinned service with five logged decisions ``d0``..``d4``."""
@@ -79,10 +84,9 @@ def served(data_dir: Path, model: ModelArtifact) -> Iterator[TestClient]:
 
 def _gated(client: TestClient, prover: GatedProver, max_pending: int = 2) -> ProofJobs:
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
-    runtime.proofs = ProofJobs(
-        runtime.log, runtime.settings.data_dir, max_pending=max_pending, prover=prover
-    )
-    return runtime.proofs  # type: ignore[no-any-return]
+    jobs = ProofJobs(runtime.log, runtime.settings.data_dir, max_pending=max_pending, prover=prover)
+    runtime.proofs = jobs
+    return jobs
 
 
 def test_one_proof_runs_at_a_time_and_a_full_queue_is_503(
@@ -93,7 +97,7 @@ def test_one_proof_runs_at_a_time_and_a_full_queue_is_503(
     jobs = _gated(served, prover, max_pending=2)
     first = served.post("/v1/decisions/d0/proof", headers=HEADERS)
     assert first.status_code == 202 and first.headers["Retry-After"]
-    _until(lambda: jobs.get("d0") is not None and jobs.get("d0").state == "running")  # type: ignore[union-attr]
+    _until(lambda: _state(jobs, "d0") == "running")
     for i in (1, 2):
         queued = served.post(f"/v1/decisions/d{i}/proof", headers=HEADERS)
         assert queued.status_code == 202 and queued.json()["status"] == "pending"
@@ -104,7 +108,7 @@ def test_one_proof_runs_at_a_time_and_a_full_queue_is_503(
     assert served.get("/v1/decisions/d1").json()["proof"] == "pending"
     for _ in range(3):
         prover.gate.release()
-    _until(lambda: all(jobs.get(f"d{i}").state == "done" for i in range(3)))  # type: ignore[union-attr]
+    _until(lambda: all(_state(jobs, f"d{i}") == "done" for i in range(3)))
     assert prover.most == 1 and prover.order == [0, 1, 2]
     done = served.get("/v1/decisions/d2/proof")
     assert done.status_code == 200 and done.json()["status"] == "done"
@@ -169,4 +173,5 @@ def test_asking_for_a_proof_needs_the_write_key(served: TestClient) -> None:
     assert served.post("/v1/decisions/d0/proof").status_code == 401
     wrong = {"X-API-Key": "wrong-key-0123456789abcdef"}
     assert served.post("/v1/decisions/d0/proof", headers=wrong).status_code == 403
-    assert served.post("/v1/decisions/d0/proof", params={"wait": 61}, headers=HEADERS).status_code == 422
+    too_long = served.post("/v1/decisions/d0/proof", params={"wait": 61}, headers=HEADERS)
+    assert too_long.status_code == 422
