@@ -20,6 +20,7 @@ from fastapi.testclient import TestClient
 
 from chainml.errors import InvalidInputError
 from chainml.inference.zk.setup import MANIFEST, MANIFEST_FORMAT, zk_dir
+from chainml.log.decision_log import Decision, DecisionLog
 from chainml.models.artifacts import ModelArtifact
 from chainml.service.proving import NoCircuitError, ProofJobs, ProofQueueFullError
 from tests.service.conftest import HEADERS, make_app, row
@@ -161,6 +162,16 @@ def test_a_model_without_a_circuit_is_409_naming_the_commands(
     with pytest.raises(NoCircuitError):
         jobs.submit("d0")
     assert jobs.get("d0") is None  # nothing queued
+
+
+def test_a_decision_of_a_model_not_stored_here_is_refused(tmp_path: Path) -> None:
+    model_id = bytes.fromhex("11" * 32)
+    with DecisionLog.open(tmp_path) as log:
+        log.append([Decision(model_id, 5, 1, bytes(31) + b"\x01", features=(1, 2, 3))])
+        jobs = ProofJobs(log, tmp_path, prover=GatedProver())
+        with pytest.raises(NoCircuitError, match="is not stored") as refused:
+            jobs.submit("0x" + "00" * 31 + "01")
+        assert not refused.value.stored and jobs.get("0x" + "00" * 31 + "01") is None
 
 
 def test_unknown_decisions_and_jobs_are_404(served: TestClient) -> None:

@@ -47,16 +47,21 @@ class ProofQueueFullError(ChainMLError):
 
 
 class NoCircuitError(VerificationError):
-    """The decision's model has no zk circuit set up in the service's data directory (409)."""
+    """The decision's model has no zk circuit in the service's data directory (409).
 
-    def __init__(self, model_id: str) -> None:
+    ``stored`` is False when the model itself is not stored there.
+    """
+
+    def __init__(self, model_id: str, *, stored: bool = True) -> None:
         self.model_id = model_id
+        self.stored = stored
         short = model_id[:10]
+        missing = "has no zk circuit" if stored else "is not stored (nor its zk circuit)"
         super().__init__(
-            f"model {model_id} has no zk circuit in this service's data directory, so its "
-            f"decisions cannot be proved: run `chainml zk setup {short}` there (it builds the "
-            f"circuit and keys; no restart needed), then `chainml zk deploy {short}` so that "
-            "anyone can verify the proofs on chain"
+            f"model {model_id} {missing} in this service's data directory, so its decisions "
+            f"cannot be proved: run `chainml zk setup {short}` there (it builds the circuit "
+            f"and keys; no restart needed), then `chainml zk deploy {short}` so that anyone "
+            "can verify the proofs on chain"
         )
 
 
@@ -122,12 +127,14 @@ class ProofJobs:
         self._closed = False
 
     def circuit_of(self, model_id: str) -> ZkCircuit:
-        """The model's set-up circuit; NoCircuitError when there is none."""
+        """The model's set-up circuit; NoCircuitError when there is none (or no model)."""
         try:
-            return load_circuit(load_model(self.data_dir, model_id))
+            artifact = load_model(self.data_dir, model_id)
         except NotFoundError as err:
-            if "no zk circuit" not in str(err):
-                raise
+            raise NoCircuitError(model_id, stored=False) from err
+        try:
+            return load_circuit(artifact)
+        except NotFoundError as err:
             raise NoCircuitError(model_id) from err
 
     def get(self, request_id: str) -> ProofJob | None:
