@@ -208,8 +208,10 @@ class ProofJobs:
         job.state = "done" if receipt is not None else "failed"
         job.receipt, job.error, job.finished = receipt, error, time.time()
         job.done.set()
+        if job.request_id in self._finished:  # a failed job tried again: one entry per id
+            self._finished.remove(job.request_id)
         self._finished.append(job.request_id)
         while len(self._finished) > self.max_finished:
             old = self._finished.popleft()
-            if self._jobs.get(old) is not None and self._jobs[old].finished is not None:
+            if self._jobs[old].finished is not None:
                 del self._jobs[old]
