@@ -186,3 +186,16 @@ def test_asking_for_a_proof_needs_the_write_key(served: TestClient) -> None:
     assert served.post("/v1/decisions/d0/proof", headers=wrong).status_code == 403
     too_long = served.post("/v1/decisions/d0/proof", params={"wait": 61}, headers=HEADERS)
     assert too_long.status_code == 422
+
+
+def test_only_the_newest_finished_jobs_are_kept(served: TestClient, model: ModelArtifact) -> None:
+    _manifest(model)
+    prover = GatedProver()
+    runtime = served.app.state.runtime  # type: ignore[attr-defined]
+    jobs = ProofJobs(runtime.log, runtime.settings.data_dir, max_finished=2, prover=prover)
+    for i in range(3):
+        prover.gate.release()
+        job, _ = jobs.submit(f"d{i}")
+        assert job.done.wait(10) and job.state == "done"
+    assert jobs.get("d0") is None and _state(jobs, "d1") == _state(jobs, "d2") == "done"
+    jobs.close()
