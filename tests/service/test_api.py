@@ -362,6 +362,7 @@ def test_openapi_documents_every_endpoint(client: TestClient) -> None:
         "/v1/score",
         "/v1/score/batch",
         "/v1/decisions/{request_id}",
+        "/v1/decisions/{request_id}/proof",
         "/v1/log/head",
         "/v1/log/consistency",
         "/v1/log/entries",

@@ -25,6 +25,8 @@ OPERATIONS = [
     ("POST", "/v1/score"),
     ("POST", "/v1/score/batch"),
     ("GET", "/v1/decisions/{request_id}"),
+    ("POST", "/v1/decisions/{request_id}/proof"),
+    ("GET", "/v1/decisions/{request_id}/proof"),
     ("GET", "/v1/log/head"),
     ("GET", "/v1/log/consistency"),
     ("GET", "/v1/log/entries"),

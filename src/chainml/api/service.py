@@ -1,10 +1,11 @@
 """``chainml.Service``: the scoring service as an ``APIRouter``, for a FastAPI app of your own.
 
 ``app.include_router(service.router)`` adds the service's endpoints (``/v1/score``,
-``/v1/score/batch``, receipts, the log head and raw entries (``/v1/log/entries``, what
-``chainml watch`` re-verifies), models, health, metrics) to your app, with the
-same runtime as ``chainml serve`` (:class:`~chainml.service.runtime.ServiceRuntime`: log
-writer, group commit, background anchoring, hot swap). The router's lifespan, which FastAPI
+``/v1/score/batch``, receipts and their zk proofs, the log head and raw entries
+(``/v1/log/entries``, what ``chainml watch`` re-verifies), models, health, metrics) to your
+app, with the same runtime as ``chainml serve``
+(:class:`~chainml.service.runtime.ServiceRuntime`: log writer, group commit, background
+anchoring, hot swap, proof jobs). The router's lifespan, which FastAPI
 runs with your app's, starts that runtime and stops it. chainml's errors become the same JSON
 answers as in ``chainml serve`` (``detail``, status by error family); your app's own handlers,
 middleware and routes are left alone. The service keeps its state in ``app.state.runtime``,
@@ -97,13 +98,20 @@ class Service(Closing):
         if self._router is None:
             from fastapi import APIRouter, Depends
 
-            from chainml.service import routes_entries, routes_health, routes_read, routes_score
+            from chainml.service import (
+                routes_entries,
+                routes_health,
+                routes_proof,
+                routes_read,
+                routes_score,
+            )
 
             router = APIRouter(lifespan=self._lifespan, dependencies=[Depends(_chainml_errors)])
             router.include_router(routes_score.router)
             router.include_router(routes_read.router)
             router.include_router(routes_health.router)
             router.include_router(routes_entries.router)
+            router.include_router(routes_proof.router)
             self._router = router
         return self._router
 

@@ -59,6 +59,12 @@ def serve(
             "(then 408 and the connection is closed).",
         ),
     ] = 10.0,
+    max_proof_jobs: Annotated[
+        int,
+        typer.Option(
+            min=1, help="zk proof jobs that may wait behind the running one (503 beyond)."
+        ),
+    ] = 4,
 ) -> None:
     """Run the scoring API: score, log every decision durably, anchor, hand out receipts.
 
@@ -88,6 +94,7 @@ def serve(
         max_batch=max_batch,
         max_commit=max(max_batch, 50_000),
         read_timeout=read_timeout,
+        max_proof_jobs=max_proof_jobs,
     )
     check_options(options)
     listening = bind(host, port)  # a busy port fails here, before the log or model is opened

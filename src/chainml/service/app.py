@@ -15,7 +15,13 @@ from fastapi.openapi.utils import get_openapi
 from chainml import __version__
 from chainml.chain import Env
 from chainml.config import Settings
-from chainml.service import routes_entries, routes_health, routes_read, routes_score
+from chainml.service import (
+    routes_entries,
+    routes_health,
+    routes_proof,
+    routes_read,
+    routes_score,
+)
 from chainml.service.errors import install_error_handlers
 from chainml.service.fastprobe import FastProbes
 from chainml.service.health import HealthMonitor
@@ -67,7 +73,13 @@ def create_app(
     app.state.api_keys = tuple(key.reveal().encode() for key in options.api_keys)
     app.state.public_reads = options.public_reads
     app.state.read_timeout = options.read_timeout  # for the server's protocol (server.py)
-    routers = (routes_score.router, routes_read.router, routes_health.router, routes_entries.router)
+    routers = (
+        routes_score.router,
+        routes_read.router,
+        routes_health.router,
+        routes_entries.router,
+        routes_proof.router,
+    )
     for router in routers:
         app.include_router(router)
     install_error_handlers(app)

@@ -30,6 +30,7 @@ from chainml.errors import (
 from chainml.log.store import DuplicateRequestIdError
 from chainml.service.committer import ServiceStoppedError
 from chainml.service.log_writer import LogWriterError
+from chainml.service.proving import ProofQueueFullError
 from chainml.service.scoring import FeatureError
 
 _log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ _STATUS: tuple[tuple[type[ChainMLError], int, int | None], ...] = (
     (NoModelError, 503, 2),
     (LogWriterError, 503, 1),  # a new log writer starts with the next batch
     (ServiceStoppedError, 503, 1),
+    (ProofQueueFullError, 503, 30),  # a proof takes tens of seconds
     (DataDirectoryError, 500, None),  # the operator must act: retrying does not help
 )
 INTERNAL_ERROR = "internal error; the service's log has the details"

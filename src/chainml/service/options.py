@@ -37,6 +37,7 @@ class ServiceOptions:
     max_commit: int = 50_000  # decisions per group-commit batch
     writer_process: bool = True  # append in a child process (the second core), not a thread
     watch_seconds: float = 2.0  # how often the registry is polled for approvals
+    max_proof_jobs: int = 4  # zk proof jobs waiting behind the running one (503 beyond)
 
     def __post_init__(self) -> None:
         problems = {
@@ -48,6 +49,7 @@ class ServiceOptions:
             "read_timeout must be positive": self.read_timeout > 0,
             "max_commit must be at least max_batch": self.max_commit >= self.max_batch,
             "watch_seconds must be positive": self.watch_seconds > 0,
+            "max_proof_jobs must be at least 1": self.max_proof_jobs >= 1,
         }
         failed = [problem for problem, ok in problems.items() if not ok]
         if failed:

@@ -55,15 +55,21 @@ def _hex(data: bytes) -> str:
 def decision_receipt(
     request: Request, request_id: Annotated[str, Path(min_length=1, max_length=256)]
 ) -> JSONResponse:
-    """The receipt of a decision: 200 once anchored, 202 (status ``pending``) before."""
-    log = _runtime(request).log
+    """The receipt of a decision: 200 once anchored, 202 (status ``pending``) before.
+
+    ``proof`` is the status of its zk proof job (null: none was asked for).
+    """
+    runtime = _runtime(request)
+    log = runtime.log
     index = log.index_of(request_id_from(request_id))
     receipt = build_receipt(log, index)
     anchored = receipt["anchor"] is not None
+    job = runtime.proofs.get(request_id)
     document = {
         "status": "anchored" if anchored else "pending",
         "leaf_index": index,
         "receipt": receipt,
+        "proof": None if job is None else job.state,
     }
     return JSONResponse(document, status_code=200 if anchored else 202)
 

@@ -30,6 +30,7 @@ from chainml.service.committer import GroupCommitter
 from chainml.service.log_writer import WriterProcess
 from chainml.service.metrics import Labels, Metrics
 from chainml.service.options import ServiceOptions
+from chainml.service.proving import ProofJobs
 from chainml.service.readiness import Readiness
 from chainml.service.scoring import ModelSlot, ServingModel
 from chainml.service.watcher import ModelWatcher, approved_model, registry_of
@@ -53,6 +54,7 @@ class ServiceRuntime(Closing):
         self.log = DecisionLog.open(
             settings.data_dir, durability=settings.durability, url=settings.log_url
         )
+        self.proofs = ProofJobs(self.log, settings.data_dir, max_pending=options.max_proof_jobs)
         self.anchoring: BackgroundAnchoring | ChainProcess | None = None
         self.chain_process: ChainProcess | None = None
         try:
@@ -147,6 +149,8 @@ class ServiceRuntime(Closing):
 
     def close(self) -> None:
         """Stop the threads (writing what waits, one last anchor if possible); release all."""
+        if getattr(self, "proofs", None) is not None:
+            self.proofs.close()
         if getattr(self, "watcher", None) is not None:
             assert self.watcher is not None
             self.watcher.stop()

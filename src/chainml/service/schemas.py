@@ -157,6 +157,27 @@ class ReceiptResponse(_Document):
     status: Literal["anchored", "pending"]
     leaf_index: int
     receipt: dict[str, Any] = Field(description="A chainml.receipt/1 document (docs/receipts.md).")
+    proof: Literal["pending", "running", "done", "failed"] | None = Field(
+        default=None,
+        description="The zk proof job's status (docs/zk.md): none asked for (null), or "
+        "`GET /v1/decisions/{request_id}/proof` has it.",
+    )
+
+
+class ProofJobResponse(_Document):
+    """A decision's zk proof job; ``receipt`` is its ``chainml.receipt/2`` once ``done``."""
+
+    request_id: str
+    status: Literal["pending", "running", "done", "failed"]
+    leaf_index: int
+    model_id: Hex32
+    submitted: float = Field(description="Unix time the job was accepted.")
+    started: float | None = Field(description="Unix time proving started.")
+    finished: float | None = Field(description="Unix time proving ended.")
+    error: str | None = Field(description="Why proving failed (status `failed`).")
+    receipt: dict[str, Any] | None = Field(
+        description="The chainml.receipt/2 with its `zk` attachment (status `done`)."
+    )
 
 
 class AnchorInfo(_Document):
