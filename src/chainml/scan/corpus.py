@@ -15,9 +15,9 @@ from chainml.scan.comments import strip_solidity_comments
 from chainml.scan.extract import solidity_units
 from chainml.scan.solc import SolcJob, compile_jobs, node_modules, version_for
 from chainml.scan.units import Unit
-from chainml.scan.versions import parse_version
+from chainml.scan.versions import parse_version, pragmas, satisfies
 
-OPENZEPPELIN = {"oz-2": "0.5.17", "oz-3": "0.7.6", "oz-4": "0.8.20", "oz-5": "0.8.20"}
+OPENZEPPELIN = {"oz-2": "0.5.17", "oz-3": "0.6.12", "oz-4": "0.8.20", "oz-5": "0.8.20"}
 
 
 @dataclass
@@ -91,7 +91,9 @@ def openzeppelin(modules: Path | None = None) -> list[CorpusFile]:
             rel = path.relative_to(base).as_posix()
             if rel.startswith(("mocks/", "build/")):
                 continue
-            sources[f"@openzeppelin/contracts/{rel}"] = strip_solidity_comments(path.read_bytes())
+            stripped = strip_solidity_comments(path.read_bytes())
+            if all(satisfies(parse_version(version), r) for r in pragmas(stripped)):
+                sources[f"@openzeppelin/contracts/{rel}"] = stripped
         output = compile_jobs([SolcJob(sources, parse_version(version))])[0]
         by_source: dict[str, list[Unit]] = {}
         for unit in solidity_units(output):

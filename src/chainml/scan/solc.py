@@ -92,7 +92,7 @@ def compile_jobs(jobs: Sequence[SolcJob]) -> list[SolcOutput]:
         if job.version not in installed:
             shown = [format_version(v) for v in installed]
             raise UnknownCompilerVersionError(
-                ", ".join(job.sources), format_version(job.version), shown
+                _names(job), format_version(job.version), shown
             )
         by_version.setdefault(job.version, []).append(index)
     results: dict[int, SolcOutput] = {}
@@ -136,7 +136,7 @@ def _output(job: SolcJob, compiler: str, out: dict[str, Any]) -> SolcOutput:
     errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
     if errors:
         detail = "; ".join(str(e.get("formattedMessage", e.get("message")))[:400] for e in errors[:3])
-        raise CompilationError(", ".join(job.sources), detail)
+        raise CompilationError(_names(job), detail)
     asts = {name: s["ast"] for name, s in out.get("sources", {}).items() if "ast" in s}
     runtime: dict[tuple[str, str], tuple[bytes, str]] = {}
     for source_name, contracts in out.get("contracts", {}).items():
@@ -148,3 +148,8 @@ def _output(job: SolcJob, compiler: str, out: dict[str, Any]) -> SolcOutput:
             runtime[(source_name, contract_name)] = (bytes.fromhex(clean), deployed.get("sourceMap", ""))
     warnings = tuple(str(e.get("message", "")) for e in out.get("errors", []) if e.get("severity") != "error")
     return SolcOutput(job, compiler, asts, runtime, warnings)
+
+
+def _names(job: SolcJob) -> str:
+    names = list(job.sources)
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")

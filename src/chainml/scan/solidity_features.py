@@ -356,7 +356,9 @@ class _Walker:
             else:
                 root = root.get("expression", {})
         declaration = self.declarations.get(int(root.get("referencedDeclaration") or -1), {})
-        if not declaration.get("stateVariable"):
+        # a local storage pointer (`var acc = accounts[msg.sender]`) writes storage too
+        pointer = declaration.get("storageLocation") == "storage" or "storage pointer" in _type(root)
+        if not (declaration.get("stateVariable") or pointer):
             return False
         self.unit.add("state_writes")
         if _type(target).startswith("address"):
