@@ -58,7 +58,7 @@ def run_file(path: Path, data: Path) -> dict[str, object]:
     source = path.read_bytes()
     try:
         version = format_version(version_for(str(path), strip_solidity_comments(source)))
-    except Exception as err:  # noqa: BLE001 - the reason is reported, not hidden
+    except Exception as err:
         return {"ok": False, "error": str(err)[:300], "categories": [], "functions": {}}
     key = hashlib.sha256(source + version.encode()).hexdigest()[:24]
     cache = data / "slither-results" / f"{key}.json"
@@ -77,9 +77,19 @@ def run_file(path: Path, data: Path) -> dict[str, object]:
         target = Path(tmp) / path.name
         target.write_bytes(source)
         done = subprocess.run(
-            [str(slither_venv(data) / "bin" / "slither"), target.name, "--solc",
-             str(here / "solcjs_as_solc.py"), "--json", "-"],
-            cwd=tmp, env=env, capture_output=True, timeout=600, check=False,
+            [
+                str(slither_venv(data) / "bin" / "slither"),
+                target.name,
+                "--solc",
+                str(here / "solcjs_as_solc.py"),
+                "--json",
+                "-",
+            ],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            timeout=600,
+            check=False,
         )
     try:
         answer = json.loads(done.stdout)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A native-``solc`` stand-in for Slither: ``--version`` and ``FILE --combined-json ...`` via solcjs.
+"""A native-``solc`` stand-in for Slither: ``--version`` and ``--combined-json`` via solcjs.
 
 Slither (crytic-compile) runs ``solc --version`` and ``solc FILE --combined-json OPTS``; no
 native solc is installed here, so this translates both to standard JSON on the npm release
@@ -21,15 +21,32 @@ WRAPPER = os.environ["SOLCJS_WRAPPER"]
 
 def main(argv: list[str]) -> int:
     if "--version" in argv:
-        print(f"solc, the solidity compiler commandline interface\nVersion: {VERSION}+commit.00000000")
+        print(
+            f"solc, the solidity compiler commandline interface\nVersion: {VERSION}+commit.00000000"
+        )
         return 0
     filename = next(a for a in argv if a.endswith(".sol"))
-    select = ["abi", "evm.bytecode.object", "evm.bytecode.sourceMap", "evm.deployedBytecode.object",
-              "evm.deployedBytecode.sourceMap", "userdoc", "devdoc", "evm.methodIdentifiers"]
-    job = {"language": "Solidity", "sources": {filename: {"content": Path(filename).read_text()}},
-           "settings": {"outputSelection": {"*": {"*": select, "": ["ast"]}}}}
-    done = subprocess.run(["node", str(RUNNER), str(MODULES / f"solc-{VERSION}"), WRAPPER],
-                          input=json.dumps([job]).encode(), capture_output=True, check=False)
+    select = [
+        "abi",
+        "evm.bytecode.object",
+        "evm.bytecode.sourceMap",
+        "evm.deployedBytecode.object",
+        "evm.deployedBytecode.sourceMap",
+        "userdoc",
+        "devdoc",
+        "evm.methodIdentifiers",
+    ]
+    job = {
+        "language": "Solidity",
+        "sources": {filename: {"content": Path(filename).read_text()}},
+        "settings": {"outputSelection": {"*": {"*": select, "": ["ast"]}}},
+    }
+    done = subprocess.run(
+        ["node", str(RUNNER), str(MODULES / f"solc-{VERSION}"), WRAPPER],
+        input=json.dumps([job]).encode(),
+        capture_output=True,
+        check=False,
+    )
     if done.returncode:
         sys.stderr.write(done.stderr.decode())
         return 1
@@ -46,16 +63,26 @@ def main(argv: list[str]) -> int:
         for name, c in items.items():
             evm = c.get("evm", {})
             contracts[f"{src}:{name}"] = {
-                "abi": enc(c.get("abi", [])), "bin": evm.get("bytecode", {}).get("object", ""),
+                "abi": enc(c.get("abi", [])),
+                "bin": evm.get("bytecode", {}).get("object", ""),
                 "bin-runtime": evm.get("deployedBytecode", {}).get("object", ""),
                 "srcmap": evm.get("bytecode", {}).get("sourceMap", ""),
                 "srcmap-runtime": evm.get("deployedBytecode", {}).get("sourceMap", ""),
-                "userdoc": enc(c.get("userdoc", {})), "devdoc": enc(c.get("devdoc", {})),
+                "userdoc": enc(c.get("userdoc", {})),
+                "devdoc": enc(c.get("devdoc", {})),
                 "hashes": evm.get("methodIdentifiers", {}),
             }
     sources = {s: {"AST": v["ast"]} for s, v in out.get("sources", {}).items()}
-    print(json.dumps({"contracts": contracts, "sources": sources, "sourceList": list(sources),
-                      "version": VERSION}))
+    print(
+        json.dumps(
+            {
+                "contracts": contracts,
+                "sources": sources,
+                "sourceList": list(sources),
+                "version": VERSION,
+            }
+        )
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from chainml.cli import (
     chain,
+    contracts,
     data,
     demo,
     gov,
@@ -73,6 +74,7 @@ app.add_typer(gov.app, name="gov")
 app.add_typer(onchain.app, name="onchain")
 app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
+app.add_typer(contracts.app, name="contracts")
 app.command("demo")(demo.demo)
 
 

@@ -35,7 +35,10 @@ def strip_solidity_comments(source: bytes) -> bytes:
 
 
 def strip_vyper_comments(source: bytes) -> bytes:
-    """``source`` with ``#`` comments blanked (docstrings are string literals, kept)."""
+    """``source`` with ``#`` comments blanked.
+
+    Docstrings are literals and ``# pragma`` lines are directives: both are kept.
+    """
     out = bytearray(source)
     i, n = 0, len(source)
     while i < n:
@@ -45,7 +48,7 @@ def strip_vyper_comments(source: bytes) -> bytes:
             i = n if end < 0 else end + 3
         elif c in (0x22, 0x27):
             i = _skip_string(source, i)
-        elif c == ord("#"):
+        elif c == ord("#") and not _is_pragma(source, i):
             end = source.find(b"\n", i)
             end = n if end < 0 else end
             _blank(out, i, end)
@@ -53,6 +56,11 @@ def strip_vyper_comments(source: bytes) -> bytes:
         else:
             i += 1
     return bytes(out)
+
+
+def _is_pragma(source: bytes, start: int) -> bool:
+    # `# pragma version ...` and `#pragma nonreentrant` are compiler directives, not comments
+    return source[start + 1 : start + 16].lstrip().startswith(b"pragma ")
 
 
 def _skip_string(source: bytes, start: int) -> int:

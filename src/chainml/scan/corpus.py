@@ -1,4 +1,4 @@
-"""The labelled corpus: SmartBugs Curated (positives), OpenZeppelin and our Vyper contracts (negatives).
+"""The labelled corpus: SmartBugs Curated; OpenZeppelin and our Vyper contracts as negatives.
 
 Every source is stripped of comments before it is compiled. A unit's labels are the
 categories annotated on a line inside it; a file's labels are all its annotations.
@@ -50,7 +50,9 @@ def smartbugs(root: Path) -> list[CorpusFile]:
     pending: list[CorpusFile] = []
     for entry in entries:
         stripped = strip_solidity_comments((root / entry["path"]).read_bytes())
-        vulns = [(v["category"], int(line)) for v in entry["vulnerabilities"] for line in v["lines"]]
+        vulns = [
+            (v["category"], int(line)) for v in entry["vulnerabilities"] for line in v["lines"]
+        ]
         item = CorpusFile(entry["path"], entry["path"], stripped, vulns)
         files.append(item)
         try:
@@ -79,7 +81,7 @@ def _compile_each(jobs: list[SolcJob], items: list[CorpusFile]) -> None:
 
 
 def openzeppelin(modules: Path | None = None) -> list[CorpusFile]:
-    """The OpenZeppelin releases installed as ``oz-N`` aliases, one compilation each; mocks excluded."""
+    """The OpenZeppelin releases installed as ``oz-N`` aliases; mocks excluded."""
     root = modules or node_modules()
     files: list[CorpusFile] = []
     for alias, version in OPENZEPPELIN.items():
@@ -102,4 +104,20 @@ def openzeppelin(modules: Path | None = None) -> list[CorpusFile]:
             # one group per file name across releases: ERC20.sol in 3.x and 4.x are near-duplicates
             group = "oz:" + name.rsplit("/", 1)[-1]
             files.append(CorpusFile(f"{alias}/{name}", group, src, [], by_source.get(name, [])))
+    return files
+
+
+def project_contracts() -> list[CorpusFile]:
+    """Chainml's own Vyper contracts (negatives)."""
+    from chainml.scan.comments import strip_vyper_comments
+    from chainml.scan.vyper_features import vyper_units
+
+    base = Path(__file__).resolve().parent.parent / "contracts"
+    files = []
+    for path in sorted(base.glob("*.vy")):
+        stripped = strip_vyper_comments(path.read_bytes())
+        units = vyper_units(path.name, stripped, base)
+        files.append(
+            CorpusFile(f"chainml/{path.name}", f"chainml:{path.name}", stripped, [], units)
+        )
     return files

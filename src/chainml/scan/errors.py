@@ -17,5 +17,5 @@ class UnknownCompilerVersionError(CompilationError):
             source_name,
             f"no installed Solidity compiler satisfies 'pragma solidity {requirement}' "
             f"(installed solcjs releases: {', '.join(self.installed) or 'none'}; add one to "
-            "package.json as \"solc-X.Y.Z\": \"npm:solc@X.Y.Z\" and run npm ci)",
+            'package.json as "solc-X.Y.Z": "npm:solc@X.Y.Z" and run npm ci)',
         )

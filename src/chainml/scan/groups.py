@@ -1,4 +1,4 @@
-"""Near-duplicate groups: files whose identifier sets overlap much share one cross-validation group."""
+"""Near-duplicate groups: files with overlapping identifier sets share a CV group."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from collections.abc import Sequence
 _TOKEN = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*|\d+")
 
 
-def near_duplicate_groups(sources: Sequence[bytes], keys: Sequence[str], threshold: float = 0.5) -> list[str]:
-    """A group name per source: connected components of Jaccard(token sets) >= ``threshold``
-    joined with the given ``keys`` (sources sharing a key share a group)."""
+def near_duplicate_groups(
+    sources: Sequence[bytes], keys: Sequence[str], threshold: float = 0.5
+) -> list[str]:
+    """A group name per source: components of Jaccard(token sets) >= ``threshold``.
+
+    Sources sharing a key in ``keys`` share a group too.
+    """
     n = len(sources)
     parent = list(range(n))
 

@@ -9,7 +9,13 @@ from chainml.scan.units import Unit
 
 _CALLS = {0xF1: "CALL", 0xF2: "CALLCODE", 0xF4: "DELEGATECALL", 0xFA: "STATICCALL"}
 _SSTORE, _JUMPI = 0x55, 0x57
-_NAMED = {0x32: "ORIGIN", 0x42: "TIMESTAMP", 0x43: "NUMBER", 0x40: "BLOCKHASH", 0xFF: "SELFDESTRUCT"}
+_NAMED = {
+    0x32: "ORIGIN",
+    0x42: "TIMESTAMP",
+    0x43: "NUMBER",
+    0x40: "BLOCKHASH",
+    0xFF: "SELFDESTRUCT",
+}
 
 
 def instructions(code: bytes) -> list[int]:
@@ -24,7 +30,7 @@ def instructions(code: bytes) -> list[int]:
 
 
 def source_map(text: str) -> list[tuple[int, int, int]]:
-    """solc's compressed source map as ``(start, length, file index)`` per instruction."""
+    """Solc's compressed source map as ``(start, length, file index)`` per instruction."""
     entries: list[tuple[int, int, int]] = []
     last = [0, 0, -1]
     for item in text.split(";") if text else []:
@@ -36,13 +42,19 @@ def source_map(text: str) -> list[tuple[int, int, int]]:
     return entries
 
 
-def attribute(units: Sequence[Unit], spans: Sequence[tuple[int, int]], code: bytes, srcmap: str, file_index: int) -> None:
+def attribute(
+    units: Sequence[Unit],
+    spans: Sequence[tuple[int, int]],
+    code: bytes,
+    srcmap: str,
+    file_index: int,
+) -> None:
     """Count each function's CALLs, SSTOREs and JUMPIs: instructions mapped inside its span."""
     order = sorted(range(len(units)), key=lambda k: spans[k][0])
     starts = [spans[k][0] for k in order]
     seen_call = [False] * len(units)
     for op, (start, length, index) in zip(instructions(code), source_map(srcmap), strict=False):
-        if index != file_index or op not in (_SSTORE, _JUMPI) and op not in _CALLS:
+        if index != file_index or (op not in (_SSTORE, _JUMPI) and op not in _CALLS):
             continue
         pos = bisect.bisect_right(starts, start) - 1
         if pos < 0:

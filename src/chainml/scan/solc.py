@@ -91,9 +91,7 @@ def compile_jobs(jobs: Sequence[SolcJob]) -> list[SolcOutput]:
     for index, job in enumerate(jobs):
         if job.version not in installed:
             shown = [format_version(v) for v in installed]
-            raise UnknownCompilerVersionError(
-                _names(job), format_version(job.version), shown
-            )
+            raise UnknownCompilerVersionError(_names(job), format_version(job.version), shown)
         by_version.setdefault(job.version, []).append(index)
     results: dict[int, SolcOutput] = {}
     for version, indices in by_version.items():
@@ -103,7 +101,9 @@ def compile_jobs(jobs: Sequence[SolcJob]) -> list[SolcOutput]:
     return [results[i] for i in range(len(jobs))]
 
 
-def _run(node: str, version: Version, jobs: list[SolcJob], installed: list[Version]) -> list[SolcOutput]:
+def _run(
+    node: str, version: Version, jobs: list[SolcJob], installed: list[Version]
+) -> list[SolcOutput]:
     root = node_modules()
     wrapper = root / f"solc-{format_version(max(installed))}"
     inputs = [_standard_input(job) for job in jobs]
@@ -116,18 +116,25 @@ def _run(node: str, version: Version, jobs: list[SolcJob], installed: list[Versi
             check=False,
         )
     except subprocess.TimeoutExpired as err:
-        raise CompilationError("Solidity sources", f"solcjs timed out after {_TIMEOUT_S} s") from err
+        raise CompilationError(
+            "Solidity sources", f"solcjs timed out after {_TIMEOUT_S} s"
+        ) from err
     if done.returncode != 0:
         detail = done.stderr.decode(errors="replace")[-2000:]
         raise CompilationError("Solidity sources", f"solcjs failed: {detail}")
     answer = json.loads(done.stdout)
-    return [_output(job, answer["version"], out) for job, out in zip(jobs, answer["outputs"], strict=True)]
+    return [
+        _output(job, answer["version"], out)
+        for job, out in zip(jobs, answer["outputs"], strict=True)
+    ]
 
 
 def _standard_input(job: SolcJob) -> dict[str, Any]:
     return {
         "language": "Solidity",
-        "sources": {name: {"content": src.decode(errors="replace")} for name, src in job.sources.items()},
+        "sources": {
+            name: {"content": src.decode(errors="replace")} for name, src in job.sources.items()
+        },
         "settings": {"outputSelection": {"*": {"*": _OUTPUTS[1:], "": ["ast"]}}},
     }
 
@@ -135,7 +142,9 @@ def _standard_input(job: SolcJob) -> dict[str, Any]:
 def _output(job: SolcJob, compiler: str, out: dict[str, Any]) -> SolcOutput:
     errors = [e for e in out.get("errors", []) if e.get("severity") == "error"]
     if errors:
-        detail = "; ".join(str(e.get("formattedMessage", e.get("message")))[:400] for e in errors[:3])
+        detail = "; ".join(
+            str(e.get("formattedMessage", e.get("message")))[:400] for e in errors[:3]
+        )
         raise CompilationError(_names(job), detail)
     asts = {name: s["ast"] for name, s in out.get("sources", {}).items() if "ast" in s}
     runtime: dict[tuple[str, str], tuple[bytes, str]] = {}
@@ -145,8 +154,13 @@ def _output(job: SolcJob, compiler: str, out: dict[str, Any]) -> SolcOutput:
             code = deployed.get("object", "")
             # unlinked library placeholders (__$...$__) are not hex: zero them for disassembly
             clean = "".join(ch if ch in "0123456789abcdefABCDEF" else "0" for ch in code)
-            runtime[(source_name, contract_name)] = (bytes.fromhex(clean), deployed.get("sourceMap", ""))
-    warnings = tuple(str(e.get("message", "")) for e in out.get("errors", []) if e.get("severity") != "error")
+            runtime[(source_name, contract_name)] = (
+                bytes.fromhex(clean),
+                deployed.get("sourceMap", ""),
+            )
+    warnings = tuple(
+        str(e.get("message", "")) for e in out.get("errors", []) if e.get("severity") != "error"
+    )
     return SolcOutput(job, compiler, asts, runtime, warnings)
 
 

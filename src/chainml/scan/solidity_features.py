@@ -16,7 +16,16 @@ from chainml.scan.versions import Version
 Node = dict[str, Any]
 
 _LOW_LEVEL = {"call", "callcode", "delegatecall"}
-_NOT_EXTERNAL = _LOW_LEVEL | {"send", "transfer", "value", "gas", "balance", "staticcall", "push", "pop"}
+_NOT_EXTERNAL = _LOW_LEVEL | {
+    "send",
+    "transfer",
+    "value",
+    "gas",
+    "balance",
+    "staticcall",
+    "push",
+    "pop",
+}
 _SAFE_MATH = {"add", "sub", "mul", "div", "tryAdd", "trySub", "tryMul"}
 _HASHES = {"keccak256", "sha3", "sha256", "ripemd160"}
 _BLOCK_OTHER = {"coinbase", "difficulty", "gaslimit", "prevrandao"}
@@ -65,7 +74,9 @@ def units_of(
     """The functions, modifiers and state declarations of every contract in one source."""
     lines = LineIndex(source)
     sender_modifiers = {
-        n["id"] for n in walk(ast) if n.get("nodeType") == "ModifierDefinition" and _checks_sender(n)
+        n["id"]
+        for n in walk(ast)
+        if n.get("nodeType") == "ModifierDefinition" and _checks_sender(n)
     }
     found: list[Unit] = []
     for contract in ast.get("nodes", []):
@@ -89,9 +100,13 @@ def units_of(
     return found
 
 
-def _new_unit(source: str, contract: Node, name: str, node: Node, lines: LineIndex, version: Version) -> Unit:
+def _new_unit(
+    source: str, contract: Node, name: str, node: Node, lines: LineIndex, version: Version
+) -> Unit:
     start, length, _ = src_range(node)
-    unit = Unit(source, str(contract.get("name", "")), name, lines.line(start), lines.line(start + length))
+    unit = Unit(
+        source, str(contract.get("name", "")), name, lines.line(start), lines.line(start + length)
+    )
     unit.features["solc_lt_05"] = float(version < (0, 5, 0))
     unit.features["solc_ge_08"] = float(version >= (0, 8, 0))
     return unit
@@ -117,11 +132,15 @@ def _function_facts(unit: Unit, node: Node, contract: Node, sender_modifiers: se
     visibility = node.get("visibility", "public")
     is_constructor = bool(node.get("isConstructor")) or node.get("kind") == "constructor"
     unit.features["is_public"] = float(not is_modifier and visibility in ("public", "external"))
-    unit.features["is_payable"] = float(node.get("stateMutability") == "payable" or bool(node.get("payable")))
+    unit.features["is_payable"] = float(
+        node.get("stateMutability") == "payable" or bool(node.get("payable"))
+    )
     unit.features["is_constructor"] = float(is_constructor)
     unit.features["is_fallback"] = float(_function_name(node) in ("fallback", "receive"))
     invocations = [
-        m for m in node.get("modifiers", []) if m.get("modifierName", {}).get("referencedDeclaration") is not None
+        m
+        for m in node.get("modifiers", [])
+        if m.get("modifierName", {}).get("referencedDeclaration") is not None
     ]
     own = [m for m in invocations if m["modifierName"]["referencedDeclaration"] in sender_modifiers]
     unit.features["has_modifier"] = float(bool(invocations))
@@ -138,9 +157,9 @@ def _function_facts(unit: Unit, node: Node, contract: Node, sender_modifiers: se
 
 def _checks_sender(node: Node) -> bool:
     for n in walk(node):
-        if n.get("nodeType") == "BinaryOperation" and n.get("operator") in ("==", "!="):
-            if any(_is_member(x, "msg", "sender") for x in walk(n)):
-                return True
+        comparison = n.get("nodeType") == "BinaryOperation" and n.get("operator") in ("==", "!=")
+        if comparison and any(_is_member(x, "msg", "sender") for x in walk(n)):
+            return True
     return False
 
 
@@ -160,20 +179,31 @@ def _type(node: Node) -> str:
 class _Walker:
     """One function body's walk: counts facts into its unit, in source order."""
 
-    def __init__(self, unit: Unit, declarations: Mapping[int, Node], version: Version, params: set[int]) -> None:
+    def __init__(
+        self, unit: Unit, declarations: Mapping[int, Node], version: Version, params: set[int]
+    ) -> None:
         self.unit = unit
         self.declarations = declarations
         self.checked = version >= (0, 8, 0)
         self.params = params
         self.seen_call = False
         self.seen_value_call = False
+        self.seen_checked_value_call = False
 
-    def visit(self, node: Node | None, cond: bool = False, loop: bool = False, unchecked: bool = False) -> None:
+    def visit(
+        self, node: Node | None, cond: bool = False, loop: bool = False, unchecked: bool = False
+    ) -> None:
         if not node:
             return
         kind = node.get("nodeType")
         add = self.unit.add
-        if kind in ("ExpressionStatement", "Return", "EmitStatement", "VariableDeclarationStatement", "Throw"):
+        if kind in (
+            "ExpressionStatement",
+            "Return",
+            "EmitStatement",
+            "VariableDeclarationStatement",
+            "Throw",
+        ):
             add("statements")
         if kind == "Throw":
             add("throw_revert")
@@ -194,7 +224,10 @@ class _Walker:
             return
         if kind == "UncheckedBlock":
             unchecked = True
-        if kind == "ExpressionStatement" and node.get("expression", {}).get("nodeType") == "FunctionCall":
+        if (
+            kind == "ExpressionStatement"
+            and node.get("expression", {}).get("nodeType") == "FunctionCall"
+        ):
             self._call(node["expression"], cond, loop, unchecked, statement=True)
             return
         if kind == "FunctionCall":
@@ -235,7 +268,10 @@ class _Walker:
                 add("block_number")
             elif _is_member(node, "block", "blockhash"):
                 add("blockhash")
-            elif node.get("memberName") in _BLOCK_OTHER and node.get("expression", {}).get("name") == "block":
+            elif (
+                node.get("memberName") in _BLOCK_OTHER
+                and node.get("expression", {}).get("name") == "block"
+            ):
                 add("block_other")
             elif node.get("memberName") == "balance" and self._is_this(node.get("expression", {})):
                 add("balance_this")
@@ -287,7 +323,10 @@ class _Walker:
         if inner.get("nodeType") == "FunctionCall":
             inner = inner.get("expression", {})
         member = inner.get("memberName") if inner.get("nodeType") == "MemberAccess" else None
-        if member in ("value", "gas") and inner.get("expression", {}).get("nodeType") == "MemberAccess":
+        if (
+            member in ("value", "gas")
+            and inner.get("expression", {}).get("nodeType") == "MemberAccess"
+        ):
             options = ["value"] if member == "value" else options
             inner = inner["expression"]
             member = inner.get("memberName")
@@ -300,6 +339,11 @@ class _Walker:
             if "value" in options:
                 add("ll_call_value")
                 self.seen_value_call = True
+                if not statement or cond:
+                    self.seen_checked_value_call = True
+                target = inner.get("expression", {})
+                if _is_member(target, "msg", "sender"):
+                    add("value_call_to_sender")
             if statement and not cond:
                 add("unchecked_ll")
             if member == "delegatecall" or member == "callcode":
@@ -313,13 +357,11 @@ class _Walker:
         elif member == "send" and is_address:
             add("send")
             external = True
-            self.seen_value_call = True
             if statement and not cond:
                 add("unchecked_send")
         elif member == "transfer" and is_address:
             add("transfer")
             external = True
-            self.seen_value_call = True
         elif member in _SAFE_MATH and ("int" in base_type or base_type.startswith("type(library")):
             add("safemath")
         elif member == "push":
@@ -328,15 +370,17 @@ class _Walker:
         elif member and member not in _NOT_EXTERNAL and base_type.startswith("contract "):
             add("ext_call")
             external = True
-        elif callee.get("nodeType") == "Identifier" and callee.get("name") in _HASHES:
-            if self._mentions_block(node):
-                add("hash_of_block")
+        elif self._is_hash_call(node) and self._mentions_block(node):
+            add("hash_of_block")
         if external:
             self.seen_call = True
             if loop:
                 add("call_in_loop")
         self._fact(callee, cond, unchecked)
-        checks = callee.get("nodeType") == "Identifier" and callee.get("name") in ("require", "assert")
+        checks = callee.get("nodeType") == "Identifier" and callee.get("name") in (
+            "require",
+            "assert",
+        )
         for child in children(node):
             if child is node.get("expression"):
                 for grand in children(child):
@@ -357,7 +401,9 @@ class _Walker:
                 root = root.get("expression", {})
         declaration = self.declarations.get(int(root.get("referencedDeclaration") or -1), {})
         # a local storage pointer (`var acc = accounts[msg.sender]`) writes storage too
-        pointer = declaration.get("storageLocation") == "storage" or "storage pointer" in _type(root)
+        pointer = declaration.get("storageLocation") == "storage" or "storage pointer" in _type(
+            root
+        )
         if not (declaration.get("stateVariable") or pointer):
             return False
         self.unit.add("state_writes")
@@ -369,6 +415,8 @@ class _Walker:
             self.unit.add("call_before_write")
         if self.seen_value_call:
             self.unit.add("value_call_before_write")
+        if self.seen_checked_value_call:
+            self.unit.add("checked_call_before_write")
         return True
 
     def _dynamic_bound(self, condition: Node) -> bool:
@@ -382,7 +430,10 @@ class _Walker:
 
     def _mentions_block(self, node: Node) -> bool:
         for n in walk(node):
-            if n.get("nodeType") == "MemberAccess" and n.get("expression", {}).get("name") == "block":
+            if (
+                n.get("nodeType") == "MemberAccess"
+                and n.get("expression", {}).get("name") == "block"
+            ):
                 return True
             if n.get("nodeType") == "Identifier" and n.get("name") in ("now", "blockhash"):
                 return True

@@ -27,6 +27,8 @@ FEATURES: tuple[str, ...] = (
     "ext_call",
     "call_before_write",
     "value_call_before_write",
+    "checked_call_before_write",
+    "value_call_to_sender",
     "delegatecall",
     "delegatecall_input",
     "selfdestruct",

@@ -1,4 +1,4 @@
-"""Which Solidity compiler a source asks for: ``pragma solidity`` ranges against installed releases."""
+"""Which Solidity compiler a source asks for: ``pragma solidity`` against installed releases."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def pragmas(source: bytes) -> list[str]:
 
 
 def satisfies(version: Version, requirement: str) -> bool:
-    """Whether ``version`` meets an npm-semver-style ``requirement`` (``^0.4.19``, ``>=0.6 <0.8``)."""
+    """Whether ``version`` meets a semver ``requirement`` (``^0.4.19``, ``>=0.6 <0.8``)."""
     return any(_all_hold(version, alt) for alt in requirement.split("||"))
 
 

@@ -25,10 +25,15 @@ def vyper_units(name: str, source: bytes, search_path: Path | None = None) -> li
     bundle = FilesystemInputBundle([search_path or Path.cwd()])
     try:
         out = vyper.compile_code(
-            source.decode(), contract_path=name, input_bundle=bundle, output_formats=["annotated_ast_dict"]
+            source.decode(),
+            contract_path=name,
+            input_bundle=bundle,
+            output_formats=["annotated_ast_dict"],
         )
-    except Exception as err:  # noqa: BLE001 - vyper raises many unrelated types; keep the cause
-        raise CompilationError(name, str(err).strip().splitlines()[0] if str(err).strip() else repr(err)) from err
+    except Exception as err:
+        raise CompilationError(
+            name, str(err).strip().splitlines()[0] if str(err).strip() else repr(err)
+        ) from err
     module = out["annotated_ast_dict"]["ast"]
     contract = Path(name).stem
     units = []
@@ -55,7 +60,9 @@ def _walk(node: Any) -> Iterator[Node]:
 
 def _is(node: Node, base: str, attr: str) -> bool:
     value = node.get("value") or {}
-    return node.get("ast_type") == "Attribute" and node.get("attr") == attr and value.get("id") == base
+    return (
+        node.get("ast_type") == "Attribute" and node.get("attr") == attr and value.get("id") == base
+    )
 
 
 def _facts(unit: Unit, fn: Node) -> None:
@@ -65,7 +72,12 @@ def _facts(unit: Unit, fn: Node) -> None:
     unit.features["is_constructor"] = float(fn.get("name") == "__init__")
     unit.features["is_fallback"] = float(fn.get("name") == "__default__")
     unit.features["returns_value"] = float(fn.get("returns") is not None)
-    conditions = {id(n) for c in _walk(fn) if c.get("ast_type") in ("If", "Assert") for n in _walk(c.get("test"))}
+    conditions = {
+        id(n)
+        for c in _walk(fn)
+        if c.get("ast_type") in ("If", "Assert")
+        for n in _walk(c.get("test"))
+    }
     seen_call = False
     for node in _walk(fn.get("body")):
         kind = node.get("ast_type")
@@ -95,11 +107,18 @@ def _facts(unit: Unit, fn: Node) -> None:
             target = node.get("target") or {}
             while target.get("ast_type") == "Subscript":
                 target = target.get("value") or {}
-            if target.get("ast_type") == "Attribute" and (target.get("value") or {}).get("id") == "self":
+            if (
+                target.get("ast_type") == "Attribute"
+                and (target.get("value") or {}).get("id") == "self"
+            ):
                 unit.add("state_writes")
                 if seen_call:
                     unit.add("call_before_write")
-        if kind in ("BinOp", "AugAssign") and (node.get("op") or {}).get("ast_type") in ("Add", "Sub", "Mult"):
+        if kind in ("BinOp", "AugAssign") and (node.get("op") or {}).get("ast_type") in (
+            "Add",
+            "Sub",
+            "Mult",
+        ):
             unit.add("arith")
         if _is(node, "tx", "origin"):
             unit.add("tx_origin")

@@ -1,0 +1,59 @@
+"""Scanning end to end: reentrancy flagged in the right function; the receipt verifies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from chainml.errors import VerificationError
+from chainml.log.decision_log import DecisionLog
+from chainml.scan import check_file_receipt, load_model, scan_path, scan_source
+from tests.scan.contracts import BANK_04, VAULT_08
+
+
+def test_the_shipped_model_loads_and_covers_the_main_categories() -> None:
+    model = load_model()
+    assert {"reentrancy", "unchecked_low_level_calls", "access_control", "arithmetic"} <= set(
+        model.categories
+    )
+    assert len(model.model_id) == 32
+
+
+def test_a_reentrancy_victim_is_flagged_in_withdraw() -> None:
+    report = scan_source(BANK_04, "Bank.sol")
+    reentrancy = [f for f in report.files[0].findings if f.category == "reentrancy"]
+    assert [(f.contract, f.function) for f in reentrancy] == [("Bank", "withdraw")]
+    assert reentrancy[0].first_line <= 12 <= reentrancy[0].last_line  # the call's line
+    assert 0.0 < reentrancy[0].score <= 1.0
+
+
+def test_checks_effects_interactions_is_not_reentrancy() -> None:
+    report = scan_source(VAULT_08, "Vault.sol")
+    assert not [f for f in report.files[0].findings if f.category == "reentrancy"]
+
+
+def test_the_scan_receipt_verifies_and_tampering_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "Bank.sol").write_text(BANK_04)
+    report = scan_path(tmp_path / "src")
+    with DecisionLog.open(tmp_path / "data") as log:
+        report.log_to(log)
+        record = log.record(0)
+    entry = json.loads(json.dumps(report.to_json()))["files"][0]
+    check_file_receipt(entry)  # hashes agree: the logged decision is these findings
+    assert record.model_id == report.model_id and record.label == 1
+    assert record.score == round(max(f["score"] for f in entry["findings"]) * 1_000_000)
+    tampered = json.loads(json.dumps(entry))
+    tampered["metadata"]["findings"] = [
+        f for f in tampered["metadata"]["findings"] if f["category"] != "reentrancy"
+    ]
+    with pytest.raises(VerificationError, match="not the ones logged"):
+        check_file_receipt(tampered)
+    flipped = json.loads(json.dumps(entry))
+    leaf = bytearray.fromhex(flipped["receipt"]["leaf_data"][2:])
+    leaf[-1] ^= 1
+    flipped["receipt"]["leaf_data"] = "0x" + leaf.hex()
+    with pytest.raises(VerificationError):
+        check_file_receipt(flipped)
