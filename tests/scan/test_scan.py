@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
 import pytest
 
-from chainml.errors import VerificationError
+import chainml
+from chainml.chain import Env
+from chainml.errors import NotFoundError, VerificationError
 from chainml.log.decision_log import DecisionLog
-from chainml.scan import check_file_receipt, load_model, scan_path, scan_source
+from chainml.scan import check_file_receipt, load_model, scan_address, scan_path, scan_source
+from chainml.scan.opcodes import bytecode_unit
 from tests.scan.contracts import BANK_04, VAULT_08
 
 
@@ -57,3 +61,18 @@ def test_the_scan_receipt_verifies_and_tampering_is_caught(tmp_path: Path) -> No
     flipped["receipt"]["leaf_data"] = "0x" + leaf.hex()
     with pytest.raises(VerificationError):
         check_file_receipt(flipped)
+
+
+def test_an_address_is_scanned_from_its_deployed_bytecode(embedded_env: Env) -> None:
+    contracts = Path(chainml.__file__).parent / "contracts"
+    with embedded_env.snapshot():
+        counter = embedded_env.deploy(embedded_env.compile(contracts / "Counter.vy"), 7)
+        code = embedded_env.backend.code(counter.address)
+        report = scan_address(embedded_env, counter.address)
+        (scan,) = report.files
+        assert scan.language == "evm-bytecode" and scan.units == 1
+        assert scan.code_hash == hashlib.sha256(code).hexdigest()
+        unit = bytecode_unit(code, counter.address)
+        assert unit.features["op_sstore"] >= 1 and unit.features["op_jumpi"] >= 1
+        with pytest.raises(NotFoundError, match="no contract code"):
+            scan_address(embedded_env, embedded_env.accounts[1])

@@ -46,12 +46,8 @@ def cross_validate(
     seed: int = 0,
 ) -> CrossValidation:
     """Fit on the other folds, flag each held-out file; returns out-of-fold flags for all files."""
-    from sklearn.model_selection import GroupKFold
-
     result = CrossValidation([{} for _ in files], [{} for _ in files])
-    for train, test in GroupKFold(n_splits=folds).split(
-        list(range(len(files))), groups=list(groups)
-    ):
+    for train, test in grouped_folds(files, groups, folds):
         model = ScanModel.from_json(
             fit([files[i] for i in train], [groups[i] for i in train], trees=trees, seed=seed)
         )
@@ -62,6 +58,21 @@ def cross_validate(
             }
             result.functions[i] = _functions(model, files[i], set(result.flags[i]))
     return result
+
+
+def grouped_folds(
+    files: Sequence[CorpusFile], groups: Sequence[str], folds: int
+) -> list[tuple[list[int], list[int]]]:
+    """Folds over files that keep each group whole and spread each category across folds.
+
+    Stratified by the file's first annotated category (or none): without it one fold can
+    take every near-duplicate family of a category and leave nothing of it to learn from.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    strata = [min(f.categories) if f.categories else "-" for f in files]
+    split = StratifiedGroupKFold(n_splits=folds).split(list(range(len(files))), strata, groups)
+    return [(list(train), list(test)) for train, test in split]
 
 
 def _functions(model: ScanModel, item: CorpusFile, flagged: set[str]) -> dict[str, list[str]]:

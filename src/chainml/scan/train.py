@@ -23,7 +23,7 @@ from chainml.scan.units import FEATURES
 
 MIN_POSITIVE_FILES = 5  # below this a category is not modelled (SmartBugs' short_addresses, other)
 TARGET_PRECISION = 0.8
-PRECISION_MARGIN = 0.05  # out-of-fold precision is optimistic for the threshold it picked
+PRECISION_MARGIN = 0.02  # out-of-fold precision is optimistic for the threshold it picked
 
 
 @dataclass
@@ -116,10 +116,12 @@ def _forest(x: NDArray[np.float64], y: NDArray[np.bool_], trees: int, seed: int)
 
 
 def _out_of_fold(m: Matrix, categories: list[str], trees: int, seed: int) -> NDArray[np.float64]:
-    from sklearn.model_selection import GroupKFold
+    from sklearn.model_selection import StratifiedGroupKFold
 
     oof = np.zeros(m.y.shape)
-    for train, test in GroupKFold(n_splits=4).split(m.x, m.y, m.group):
+    # stratified by the unit's first label (or none), so each category is in every fold
+    strata = np.where(m.y.any(axis=1), m.y.argmax(axis=1), -1)
+    for train, test in StratifiedGroupKFold(n_splits=4).split(m.x, strata, m.group):
         for k, name in enumerate(CATEGORIES):
             if name in categories and m.y[train, k].any():
                 forest = _forest(m.x[train], m.y[train, k], trees, seed)
