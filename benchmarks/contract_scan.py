@@ -40,6 +40,7 @@ def main() -> None:
     parser.add_argument("--write-model", type=Path, default=None)
     parser.add_argument("--no-slither", action="store_true")
     parser.add_argument("--trees", type=int, default=60)
+    parser.add_argument("--timed", type=int, default=3, help="files timed end to end, uncached")
     args = parser.parse_args()
     root = args.data / "smartbugs-curated"
 
@@ -122,6 +123,22 @@ def main() -> None:
     allrow = table["chainml"]["all"]
     print(
         f"targets: recall {allrow.recall:.0%} (>= 60%) at precision {allrow.precision:.0%} (>= 80%)"
+    )
+
+    timed = [root / f.path for f in sb if f.error is None][: args.timed]
+    started = time.perf_counter()
+    for path in timed:
+        scan_path(path)
+    cold_scan = (time.perf_counter() - started) / max(len(timed), 1)
+    cold_slither = 0.0
+    if not args.no_slither:
+        started = time.perf_counter()
+        for path in timed:
+            run_file(path, args.data, use_cache=False)
+        cold_slither = (time.perf_counter() - started) / max(len(timed), 1)
+    print(
+        f"one file end to end (compiler started per file, {len(timed)} files): chainml scan "
+        f"{cold_scan:.1f} s, Slither {cold_slither:.1f} s (ratio {cold_slither / cold_scan:.1f}x)"
     )
 
     started = time.perf_counter()

@@ -53,7 +53,7 @@ def slither_venv(data: Path) -> Path:
     return Path(os.environ.get("SLITHER_VENV", data / "slither-venv"))
 
 
-def run_file(path: Path, data: Path) -> dict[str, object]:
+def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, object]:
     """Slither's categories and detector hits for one file (cached), or the reason it failed."""
     source = path.read_bytes()
     try:
@@ -62,7 +62,7 @@ def run_file(path: Path, data: Path) -> dict[str, object]:
         return {"ok": False, "error": str(err)[:300], "categories": [], "functions": {}}
     key = hashlib.sha256(source + version.encode()).hexdigest()[:24]
     cache = data / "slither-results" / f"{key}.json"
-    if cache.is_file():
+    if use_cache and cache.is_file():
         return dict(json.loads(cache.read_text()))
     env = dict(os.environ)
     here = Path(__file__).resolve().parent

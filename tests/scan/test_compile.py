@@ -46,7 +46,9 @@ def test_each_compiler_line_compiles_and_yields_units() -> None:
         owned["kill"].features["tx_origin_check"] == 1
         and owned["kill"].features["selfdestruct"] == 1
     )
-    assert owned["Owned"].features["is_constructor"] == 1  # old-style constructor, by name
+    assert (
+        owned["constructor"].features["is_constructor"] == 1
+    )  # old style: named like the contract
     assert units[(0, 5, 17)]["transfer"].features["arith_unchecked"] == 2  # no checks before 0.8
     vault = units[(0, 8, 20)]
     assert vault["sum"].features["arith_unchecked"] == 1  # only the unchecked block counts
