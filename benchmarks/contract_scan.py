@@ -30,6 +30,7 @@ from chainml.scan.corpus import openzeppelin, project_contracts, smartbugs
 from chainml.scan.evaluate import Tally, cross_validate, tally
 from chainml.scan.groups import near_duplicate_groups
 from chainml.scan.model import ScanModel
+from chainml.scan.scanner import scan_path
 from chainml.scan.train import file_scores, fit
 
 
@@ -196,6 +197,8 @@ def main() -> None:
             "slither": slither_seconds,
             "fit": fit_seconds,
             "score_ms_per_file": score_ms,
+            "one_file_chainml": cold_scan,
+            "one_file_slither": cold_slither,
         },
         "model_id": "0x" + model.model_id.hex(),
         "note": "shared 2-core machine under load from other sessions: times are rough",
