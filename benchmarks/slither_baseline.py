@@ -106,7 +106,7 @@ def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, obj
         functions.setdefault(category, []).extend(str(n) for n in names)
     result = {
         "ok": bool(answer.get("success")),
-        "error": None if answer.get("success") else str(answer.get("error"))[:300],
+        "error": None if answer.get("success") else _reason(answer, done.stderr),
         "categories": sorted(categories),
         "functions": functions,
         "version": version,
@@ -114,6 +114,14 @@ def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, obj
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(result))
     return result
+
+
+def _reason(answer: dict[str, object], stderr: bytes) -> str:
+    """Slither's own error, or the last line of its traceback (it crashes on some files)."""
+    if answer.get("error"):
+        return str(answer["error"])[:300]
+    lines = [x for x in stderr.decode(errors="replace").splitlines() if x and not x[0].isspace()]
+    return lines[-1][:300] if lines else "no output"
 
 
 if __name__ == "__main__":
