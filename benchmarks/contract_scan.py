@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--write-model", type=Path, default=None)
     parser.add_argument("--no-slither", action="store_true")
     parser.add_argument("--trees", type=int, default=60)
+    parser.add_argument("--oz-every", type=int, default=4, help="Slither on every Nth OZ file")
     parser.add_argument("--timed", type=int, default=3, help="files timed end to end, uncached")
     args = parser.parse_args()
     root = args.data / "smartbugs-curated"
@@ -114,6 +115,16 @@ def main() -> None:
         f"{len(oz_flagged)}/{len(oz)} = {len(oz_flagged) / max(len(oz), 1):.1%} (target <= 5%); "
         f"chainml's own Vyper contracts flagged: {len(own_flagged)}"
     )
+    oz_slither = _slither_on_openzeppelin(oz, args) if not args.no_slither else {}
+    if oz_slither:
+        ran = {k: v for k, v in oz_slither.items() if v.get("ok")}
+        flagged = [k for k, v in ran.items() if v.get("categories")]
+        ours_there = [k for k in ran if k in oz_flagged]
+        print(
+            f"OpenZeppelin sample (every {args.oz_every}th file, {len(ran)} Slither ran on): "
+            f"Slither flags {len(flagged)} = {len(flagged) / max(len(ran), 1):.1%}, "
+            f"chainml {len(ours_there)} = {len(ours_there) / max(len(ran), 1):.1%}"
+        )
     per_contract = (sb_seconds + oz_seconds) / max(len(files), 1)
     print(
         f"time: compile + features {sb_seconds:.0f} s for SmartBugs, {oz_seconds:.0f} s for the "
@@ -183,6 +194,10 @@ def main() -> None:
         "openzeppelin_false_positive_rate": len(oz_flagged) / max(len(oz), 1),
         "openzeppelin_flagged": oz_flagged,
         "own_vyper_flagged": own_flagged,
+        "openzeppelin_slither_sample": {
+            k: v.get("categories") if v.get("ok") else f"not run: {v.get('error')}"
+            for k, v in oz_slither.items()
+        },
         "slither": {
             "ran": slither_ok,
             "files": len(slither),
@@ -206,6 +221,17 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"wrote {args.out}")
+
+
+def _slither_on_openzeppelin(oz: list, args: argparse.Namespace) -> dict[str, dict]:
+    from chainml.scan.solc import node_modules
+
+    results = {}
+    for item in oz[:: args.oz_every]:
+        alias, rel = item.path.split("/@openzeppelin/contracts/")
+        root = node_modules() / alias
+        results[item.path] = run_file(root / rel, args.data, root=root)
+    return results
 
 
 def _pr(t: Tally) -> str:

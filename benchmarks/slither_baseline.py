@@ -53,14 +53,21 @@ def slither_venv(data: Path) -> Path:
     return Path(os.environ.get("SLITHER_VENV", data / "slither-venv"))
 
 
-def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, object]:
-    """Slither's categories and detector hits for one file (cached), or the reason it failed."""
+def run_file(
+    path: Path, data: Path, *, use_cache: bool = True, root: Path | None = None
+) -> dict[str, object]:
+    """Slither's categories and detector hits for one file (cached), or the reason it failed.
+
+    With ``root`` (a package folder holding ``path``), Slither runs from there so relative
+    imports resolve, and only findings in ``path`` itself count.
+    """
     source = path.read_bytes()
     try:
         version = format_version(version_for(str(path), strip_solidity_comments(source)))
     except Exception as err:
         return {"ok": False, "error": str(err)[:300], "categories": [], "functions": {}}
-    key = hashlib.sha256(source + version.encode()).hexdigest()[:24]
+    place = str(root).encode() if root else b""
+    key = hashlib.sha256(source + version.encode() + place).hexdigest()[:24]
     cache = data / "slither-results" / f"{key}.json"
     if use_cache and cache.is_file():
         return dict(json.loads(cache.read_text()))
@@ -76,16 +83,17 @@ def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, obj
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / path.name
         target.write_bytes(source)
+        cwd, name = (str(root), path.relative_to(root).as_posix()) if root else (tmp, target.name)
         done = subprocess.run(
             [
                 str(slither_venv(data) / "bin" / "slither"),
-                target.name,
+                name,
                 "--solc",
                 str(here / "solcjs_as_solc.py"),
                 "--json",
                 "-",
             ],
-            cwd=tmp,
+            cwd=cwd,
             env=env,
             capture_output=True,
             timeout=600,
@@ -102,7 +110,12 @@ def run_file(path: Path, data: Path, *, use_cache: bool = True) -> dict[str, obj
         if category is None:
             continue
         categories.add(category)
-        names = [e.get("name") for e in hit.get("elements", []) if e.get("type") == "function"]
+        elements = hit.get("elements", [])
+        if root and not any(
+            e.get("source_mapping", {}).get("filename_relative") == name for e in elements
+        ):
+            continue  # a finding in an imported file, not in this one
+        names = [e.get("name") for e in elements if e.get("type") == "function"]
         functions.setdefault(category, []).extend(str(n) for n in names)
     result = {
         "ok": bool(answer.get("success")),

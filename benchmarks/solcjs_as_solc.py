@@ -9,6 +9,7 @@ named by ``SOLCJS_VERSION`` (driven by chainml's ``solcjs_runner.js``). Used onl
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,24 @@ MODULES = Path(os.environ["CHAINML_NODE_MODULES"])
 VERSION = os.environ["SOLCJS_VERSION"]
 RUNNER = Path(os.environ["SOLCJS_RUNNER"])
 WRAPPER = os.environ["SOLCJS_WRAPPER"]
+
+
+_IMPORT = re.compile(r"""^\s*import\s+(?:[^"';]*\sfrom\s+)?["']([^"']+)["']""", re.M)
+
+
+def _with_imports(filename: str) -> dict[str, str]:
+    """The file and every file it imports by a relative path, named as solc resolves them."""
+    found: dict[str, str] = {}
+    todo = [os.path.normpath(filename)]
+    while todo:
+        name = todo.pop()
+        if name in found or not Path(name).is_file():
+            continue
+        found[name] = Path(name).read_text()
+        for target in _IMPORT.findall(found[name]):
+            if target.startswith("."):
+                todo.append(os.path.normpath(os.path.join(os.path.dirname(name), target)))
+    return found
 
 
 def main(argv: list[str]) -> int:
@@ -38,7 +57,7 @@ def main(argv: list[str]) -> int:
     ]
     job = {
         "language": "Solidity",
-        "sources": {filename: {"content": Path(filename).read_text()}},
+        "sources": {name: {"content": text} for name, text in _with_imports(filename).items()},
         "settings": {"outputSelection": {"*": {"*": select, "": ["ast"]}}},
     }
     done = subprocess.run(
