@@ -46,15 +46,26 @@ class SolcOutput:
 
 
 def node_modules() -> Path:
-    """The node_modules holding the solcjs releases (``CHAINML_NODE_MODULES`` overrides)."""
+    """The node_modules holding the solcjs releases.
+
+    ``CHAINML_NODE_MODULES`` if set; else the first of: a ``node_modules`` beside a
+    ``package.json`` above the working directory or this package, then ``NODE_PATH``'s
+    entries, that holds a ``solc-X.Y.Z`` release (or, when none does, the first found).
+    """
     override = os.environ.get("CHAINML_NODE_MODULES")
     if override:
         return Path(override)
-    for start in (Path.cwd(), Path(__file__).resolve()):
-        for parent in (start, *start.parents):
-            if (parent / "node_modules").is_dir() and (parent / "package.json").is_file():
-                return parent / "node_modules"
-    return Path.cwd() / "node_modules"
+    candidates = [
+        parent / "node_modules"
+        for start in (Path.cwd(), Path(__file__).resolve())
+        for parent in (start, *start.parents)
+        if (parent / "node_modules").is_dir() and (parent / "package.json").is_file()
+    ]
+    candidates += [Path(p) for p in os.environ.get("NODE_PATH", "").split(os.pathsep) if p]
+    for candidate in candidates:
+        if any(candidate.glob("solc-*/soljson.js")):
+            return candidate
+    return candidates[0] if candidates else Path.cwd() / "node_modules"
 
 
 def installed_versions() -> list[Version]:
