@@ -7,7 +7,10 @@ files, and prints per-category precision/recall for chainml, Slither and both co
 (file level: a category flagged in a file annotated with it), the function-level hit rate,
 the OpenZeppelin false-positive rate and the time per contract. Writes JSON.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/contract_scan.py [--data DIR] [--write-model PATH]
+    CHAINML_SMARTBUGS_DIR=/path/to/smartbugs-curated PYTHONPATH=src \
+        .venv/bin/python benchmarks/contract_scan.py [--data DIR] [--write-model PATH]
+
+``--data`` (default: the chainml data directory) holds Slither's venv and result cache.
 
 Targets (issue 16): recall >= 60% at precision >= 80% on SmartBugs Curated, cross-validated;
 false-positive rate on OpenZeppelin <= 5%. The machine is shared and noisy: times are rough.
@@ -25,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from slither_baseline import run_file
 
+from chainml.config import load_settings
 from chainml.scan.categories import CATEGORIES
 from chainml.scan.corpus import openzeppelin, project_contracts, smartbugs
 from chainml.scan.evaluate import Tally, cross_validate, tally
@@ -32,11 +36,17 @@ from chainml.scan.groups import near_duplicate_groups
 from chainml.scan.model import ScanModel
 from chainml.scan.scanner import scan_path
 from chainml.scan.train import file_scores, fit
+from chainml.scan.trained import smartbugs_dir
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    parser.add_argument(
+        "--data", type=Path, default=None, help="data dir (default: CHAINML_DATA_DIR, .chainml)"
+    )
+    parser.add_argument(
+        "--smartbugs", type=Path, default=None, help="default: CHAINML_SMARTBUGS_DIR"
+    )
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/contract_scan.json"))
     parser.add_argument("--write-model", type=Path, default=None)
     parser.add_argument("--no-slither", action="store_true")
@@ -44,7 +54,8 @@ def main() -> None:
     parser.add_argument("--oz-every", type=int, default=4, help="Slither on every Nth OZ file")
     parser.add_argument("--timed", type=int, default=3, help="files timed end to end, uncached")
     args = parser.parse_args()
-    root = args.data / "smartbugs-curated"
+    args.data = args.data or load_settings().data_dir  # Slither's venv and result cache
+    root = smartbugs_dir(args.data, args.smartbugs)
 
     started = time.perf_counter()
     sb = smartbugs(root)
@@ -137,10 +148,15 @@ def main() -> None:
         f"targets: recall {allrow.recall:.0%} (>= 60%) at precision {allrow.precision:.0%} (>= 80%)"
     )
 
+    started = time.perf_counter()
+    model_bytes = fit(files, groups, trees=args.trees)
+    model = ScanModel.from_json(model_bytes)
+    fit_seconds = time.perf_counter() - started
+
     timed = [root / f.path for f in sb if f.error is None][: args.timed]
     started = time.perf_counter()
     for path in timed:
-        scan_path(path)
+        scan_path(path, model=model)
     cold_scan = (time.perf_counter() - started) / max(len(timed), 1)
     cold_slither = 0.0
     if not args.no_slither:
@@ -153,10 +169,6 @@ def main() -> None:
         f"{cold_scan:.1f} s, Slither {cold_slither:.1f} s (ratio {cold_slither / cold_scan:.1f}x)"
     )
 
-    started = time.perf_counter()
-    model_bytes = fit(files, groups, trees=args.trees)
-    model = ScanModel.from_json(model_bytes)
-    fit_seconds = time.perf_counter() - started
     started = time.perf_counter()
     file_scores(model, sb)
     score_ms = (time.perf_counter() - started) / n * 1000

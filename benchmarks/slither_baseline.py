@@ -138,7 +138,9 @@ def _reason(answer: dict[str, object], stderr: bytes) -> str:
 
 
 if __name__ == "__main__":
-    root = Path(sys.argv[1])
+    from chainml.config import load_settings
+
+    root = Path(sys.argv[1])  # SmartBugs Curated; the venv and cache go in the data directory
     for entry in json.loads((root / "vulnerabilities.json").read_text()):
-        r = run_file(root / entry["path"], root.parent)
+        r = run_file(root / entry["path"], load_settings().data_dir)
         print(entry["path"], r["ok"], r["categories"], flush=True)

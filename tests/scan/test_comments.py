@@ -5,9 +5,12 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chainml.scan import scan_source
+from chainml.scan import load_model, scan_source
 from chainml.scan.comments import strip_solidity_comments, strip_vyper_comments
 from tests.scan.contracts import BANK_04, COUNTER_VY, MISLEADING
+from tests.scan.make_fixture_model import FIXTURE
+
+MODEL = load_model(FIXTURE)
 
 
 def test_stripping_blanks_comments_and_keeps_strings_and_lines() -> None:
@@ -35,10 +38,11 @@ def _planted(source: str) -> str:
 
 
 def test_a_planted_misleading_comment_changes_nothing() -> None:
-    plain = scan_source(BANK_04, "Bank.sol")
+    plain = scan_source(BANK_04, "Bank.sol", model=MODEL)
     planted = scan_source(
         _planted(BANK_04).replace("contract Bank", "/* @vulnerable_at_lines: 3 */ contract Bank"),
         "Bank.sol",
+        model=MODEL,
     )
     assert planted.files[0].code_hash != plain.files[0].code_hash  # the comments were there
     assert [f.category for f in plain.files[0].findings] == [
@@ -50,13 +54,15 @@ def test_a_planted_misleading_comment_changes_nothing() -> None:
     assert [f.function for f in plain.files[0].findings] == [
         f.function for f in planted.files[0].findings
     ]
-    prefixed = scan_source(MISLEADING + BANK_04, "Bank.sol")
+    prefixed = scan_source(MISLEADING + BANK_04, "Bank.sol", model=MODEL)
     shift = MISLEADING.count("\n")
     assert [(f.category, f.score, f.first_line - shift) for f in prefixed.files[0].findings] == [
         (f.category, f.score, f.first_line) for f in plain.files[0].findings
     ]
-    vy_plain = scan_source(COUNTER_VY, "Counter.vy")
+    vy_plain = scan_source(COUNTER_VY, "Counter.vy", model=MODEL)
     vy_planted = scan_source(
-        COUNTER_VY.replace("\n", "  # raw_call selfdestruct tx.origin\n"), "Counter.vy"
+        COUNTER_VY.replace("\n", "  # raw_call selfdestruct tx.origin\n"),
+        "Counter.vy",
+        model=MODEL,
     )
     assert vy_plain.files[0].findings == vy_planted.files[0].findings

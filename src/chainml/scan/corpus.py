@@ -7,6 +7,7 @@ categories annotated on a line inside it; a file's labels are all its annotation
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,9 +43,14 @@ class CorpusFile:
         return {c for c, line in self.vulnerabilities if unit.first_line <= line <= unit.last_line}
 
 
-def smartbugs(root: Path) -> list[CorpusFile]:
-    """SmartBugs Curated, compiled (files needing a compiler not installed keep their error)."""
+def smartbugs(root: Path, only: Collection[str] | None = None) -> list[CorpusFile]:
+    """SmartBugs Curated, compiled (files needing a compiler not installed keep their error).
+
+    ``only``: just these paths (as ``vulnerabilities.json`` names them).
+    """
     entries = json.loads((root / "vulnerabilities.json").read_text())
+    if only is not None:
+        entries = [e for e in entries if e["path"] in only]
     files: list[CorpusFile] = []
     jobs: list[SolcJob] = []
     pending: list[CorpusFile] = []

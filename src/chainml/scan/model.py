@@ -2,7 +2,8 @@
 
 Stored as plain JSON (no pickles): for each category the trees as flat arrays, a Platt
 calibration ``(a, b)`` fitted on out-of-fold scores, and a decision threshold. The model id
-logged with every scan is the SHA-256 of the file's bytes.
+logged with every scan is the SHA-256 of the file's bytes. Models are trained at run time
+(:mod:`chainml.scan.trained`), never shipped.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +97,18 @@ class ScanModel:
         return cls(categories, hashlib.sha256(data).digest(), doc.get("info", {}))
 
 
-def default_model_path() -> Path:
-    """The model shipped with chainml, trained on SmartBugs Curated and OpenZeppelin."""
-    return Path(str(resources.files("chainml.scan") / "model.json"))
+def load_model(path: Path | None = None, *, data_dir: Path | None = None) -> ScanModel:
+    """Load a scan model file; without one, the model trained for this data directory.
 
+    That one (see :mod:`chainml.scan.trained`) is trained on first use, which takes minutes,
+    and cached; ``data_dir`` defaults to the configured one (``CHAINML_DATA_DIR``).
+    """
+    if path is None:
+        from chainml.config import load_settings
+        from chainml.scan.trained import trained_model
 
-def load_model(path: Path | None = None) -> ScanModel:
-    """Load a scan model (the shipped one by default)."""
-    target = path or default_model_path()
+        return trained_model(data_dir or load_settings().data_dir).model
+    target = path
     try:
         data = target.read_bytes()
     except OSError as err:

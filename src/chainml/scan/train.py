@@ -61,12 +61,20 @@ def modelled(files: Sequence[CorpusFile]) -> list[str]:
 
 
 def fit(
-    files: Sequence[CorpusFile], groups: Sequence[str], *, trees: int = 60, seed: int = 0
+    files: Sequence[CorpusFile],
+    groups: Sequence[str],
+    *,
+    trees: int = 60,
+    seed: int = 0,
+    max_depth: int | None = None,
 ) -> bytes:
-    """Train on ``files``; return the model file's bytes (JSON)."""
+    """Train on ``files``; return the model file's bytes (JSON).
+
+    Deterministic: the same files, groups and parameters give the same bytes.
+    """
     m = matrix(files, groups)
     categories = modelled(files)
-    oof = _out_of_fold(m, categories, trees, seed)
+    oof = _out_of_fold(m, categories, trees, seed, max_depth)
     doc: dict[str, Any] = {"format": MODEL_FORMAT, "features": list(FEATURES), "categories": {}}
     calibrated = np.zeros(oof.shape)
     platts: dict[str, tuple[float, float]] = {}
@@ -79,7 +87,7 @@ def fit(
     for k, name in enumerate(CATEGORIES):
         if name not in categories:
             continue
-        forest = _forest(m.x, m.y[:, k], trees, seed)
+        forest = _forest(m.x, m.y[:, k], trees, seed, max_depth)
         doc["categories"][name] = {
             "platt": [round(platts[name][0], 6), round(platts[name][1], 6)],
             "threshold": round(threshold, 6),
@@ -106,16 +114,25 @@ def file_scores(model: ScanModel, files: Sequence[CorpusFile]) -> list[dict[str,
     return result
 
 
-def _forest(x: NDArray[np.float64], y: NDArray[np.bool_], trees: int, seed: int) -> Any:
+def _forest(
+    x: NDArray[np.float64], y: NDArray[np.bool_], trees: int, seed: int, max_depth: int | None
+) -> Any:
     from sklearn.ensemble import RandomForestClassifier
 
     forest = RandomForestClassifier(
-        n_estimators=trees, min_samples_leaf=2, max_features=0.5, random_state=seed, n_jobs=2
+        n_estimators=trees,
+        min_samples_leaf=2,
+        max_features=0.5,
+        max_depth=max_depth,
+        random_state=seed,
+        n_jobs=2,
     )
     return forest.fit(x, y)
 
 
-def _out_of_fold(m: Matrix, categories: list[str], trees: int, seed: int) -> NDArray[np.float64]:
+def _out_of_fold(
+    m: Matrix, categories: list[str], trees: int, seed: int, max_depth: int | None
+) -> NDArray[np.float64]:
     from sklearn.model_selection import StratifiedGroupKFold
 
     oof = np.zeros(m.y.shape)
@@ -124,7 +141,7 @@ def _out_of_fold(m: Matrix, categories: list[str], trees: int, seed: int) -> NDA
     for train, test in StratifiedGroupKFold(n_splits=4).split(m.x, strata, m.group):
         for k, name in enumerate(CATEGORIES):
             if name in categories and m.y[train, k].any():
-                forest = _forest(m.x[train], m.y[train, k], trees, seed)
+                forest = _forest(m.x[train], m.y[train, k], trees, seed, max_depth)
                 oof[test, k] = forest.predict_proba(m.x[test])[:, 1]
     return oof
 
