@@ -38,7 +38,8 @@ def smartbugs_dir(data_dir: Path, explicit: Path | None = None) -> Path:
         raise NotFoundError(
             f"SmartBugs Curated not found at {root} (no vulnerabilities.json there); the scan "
             f"model is trained on it. Set {SMARTBUGS_ENV} to a checkout of "
-            "https://github.com/smartbugs/smartbugs-curated (or pass --smartbugs), "
+            "https://github.com/smartbugs/smartbugs-curated (or pass chainml contracts train "
+            "--smartbugs DIR), "
             "or give a trained model with --model"
         )
     return root
