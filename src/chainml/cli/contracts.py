@@ -123,7 +123,8 @@ def _trained(
 
     inputs = default_inputs(settings.data_dir, smartbugs)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if quiet and not model_file(settings.data_dir, inputs.key()).is_file():
+    key = inputs.key()
+    if quiet and not model_file(settings.data_dir, key).is_file():
         err.print(
             "no scan model trained for these inputs yet: training one now (about 2 minutes, "
             "once; it is cached in the data directory; chainml contracts train does it ahead)"
@@ -132,6 +133,7 @@ def _trained(
     return trained_model(
         settings.data_dir,
         inputs,
+        key=key,
         retrain=retrain,
         progress=None if quiet else (lambda text: err.print(f"[dim]{text}[/dim]")),
     )

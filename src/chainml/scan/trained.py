@@ -116,15 +116,19 @@ def trained_model(
     data_dir: Path,
     inputs: TrainingInputs | None = None,
     *,
+    key: str | None = None,
     retrain: bool = False,
     progress: Progress | None = None,
 ) -> TrainedModel:
-    """The cached model for ``inputs`` (the default ones if None), trained first if absent."""
+    """The cached model for ``inputs`` (the default ones if None), trained first if absent.
+
+    ``key``: ``inputs.key()`` when the caller has it already (hashing reads every input).
+    """
     from chainml.files import write_atomic
 
     started = time.perf_counter()
     inputs = inputs or default_inputs(data_dir)
-    key = inputs.key()
+    key = key or inputs.key()
     path = model_file(data_dir, key)
     if path.is_file() and not retrain:
         model = ScanModel.from_json(path.read_bytes())
