@@ -20,6 +20,7 @@ from rich.console import Console
 
 from chainml.cli import (
     chain,
+    contracts,
     data,
     demo,
     fl,
@@ -80,6 +81,7 @@ app.add_typer(gov.app, name="gov")
 app.add_typer(onchain.app, name="onchain")
 app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
+app.add_typer(contracts.app, name="contracts")
 app.command("demo")(demo.demo)
 app.command("watch", epilog=watch.EPILOG)(watch.watch)
 app.add_typer(fl.app, name="fl")
