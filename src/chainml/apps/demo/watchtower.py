@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from chainml.chain import Contract, Env
-from chainml.governance.registry import ModelRegistry
+from chainml.governance.registry import DEFAULT_USE, ModelRegistry
 from chainml.inference.optimistic import deploy_log, top_up_bond
 from chainml.inference.optimistic.watch_setup import open_watchtower
 from chainml.inference.optimistic.watch_sources import LogDirSource
@@ -32,7 +32,7 @@ from chainml.log.trust import TrustRoot
 from chainml.models.artifacts import ModelArtifact
 from chainml.service.encoding import PreparedRecords
 
-USE = "fraud-screening"
+USE = DEFAULT_USE
 BOND = 10**17  # 0.1 ETH
 WINDOW = 7_200  # blocks: a day of 12-second blocks
 ZERO_ADDRESS = "0x" + "00" * 20
