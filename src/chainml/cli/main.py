@@ -34,6 +34,7 @@ from chainml.cli import (
     model,
     model_import,
     model_registry,
+    monitor,
     onchain,
     serve,
     watch,
@@ -82,6 +83,7 @@ app.add_typer(guard.app, name="guard")
 app.command("serve")(serve.serve)
 app.command("demo")(demo.demo)
 app.command("watch", epilog=watch.EPILOG)(watch.watch)
+app.command("monitor")(monitor.monitor)
 app.add_typer(fl.app, name="fl")
 app.add_typer(zk.app, name="zk")
 
