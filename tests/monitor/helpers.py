@@ -31,7 +31,9 @@ class Seen:
         self.alerts.extend((f.tx_hash, a.rule) for a in alerts)
 
 
-def follower(env: Env, log_dir: Path, start: int, checkpoint: Path | None = None) -> tuple[Follower, Seen]:
+def follower(
+    env: Env, log_dir: Path, start: int, checkpoint: Path | None = None
+) -> tuple[Follower, Seen]:
     """A follower of ``env`` from block ``start``, logging into ``log_dir``."""
     seen = Seen()
     rules = RuleSet()

@@ -32,19 +32,30 @@ def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path
     assert run(capsys, "--data-dir", str(data), "log", "anchor")[0] == 0
     receipt = tmp_path / "alert.json"
     code, _, err = run(
-        capsys, "--data-dir", str(data), "log", "prove", "--request-id", sweep["request_id"],
-        "-o", str(receipt),
+        capsys,
+        "--data-dir",
+        str(data),
+        "log",
+        "prove",
+        "--request-id",
+        sweep["request_id"],
+        "-o",
+        str(receipt),
     )
     assert code == 0, err
     document = json.loads(receipt.read_text())
     assert int(document["record"]["score"]) == sweep["score"] == 95
     contract = document["anchor"]["contract"]
-    code, out, err = run(capsys, "--data-dir", str(data), "log", "verify", str(receipt), "--log", contract)
+    code, out, err = run(
+        capsys, "--data-dir", str(data), "log", "verify", str(receipt), "--log", contract
+    )
     assert code == 0 and "valid" in out + err
     # a flipped bit in the alert's leaf no longer verifies
     leaf = bytearray.fromhex(document["leaf_data"][2:])
     leaf[-1] ^= 1
     document["leaf_data"] = "0x" + leaf.hex()
     receipt.write_text(json.dumps(document))
-    code, _, _ = run(capsys, "--data-dir", str(data), "log", "verify", str(receipt), "--log", contract)
+    code, _, _ = run(
+        capsys, "--data-dir", str(data), "log", "verify", str(receipt), "--log", contract
+    )
     assert code != 0

@@ -1,4 +1,4 @@
-"""The follower: a reorg on anvil re-scores the replaced blocks; kill -9 resumes without loss or doubles."""
+"""The follower: a reorg on anvil re-scores replaced blocks; kill -9 resumes, no loss, no double."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from tests.monitor.helpers import ANVIL_MNEMONIC, follower
 
 
 @pytest.mark.integration
-def test_a_reorg_on_anvil_rescores_the_replaced_blocks(anvil_node: AnvilNode, tmp_path: Path) -> None:
+def test_a_reorg_on_anvil_rescores_the_replaced_blocks(
+    anvil_node: AnvilNode, tmp_path: Path
+) -> None:
     env = Env(RpcBackend(anvil_node.url), signers_from_mnemonic(ANVIL_MNEMONIC))
     a, b, c = env.accounts[3:6]
     with env.snapshot():
@@ -102,7 +104,9 @@ def test_kill_9_resumes_without_missing_or_doubling_an_alert(tmp_path: Path) -> 
         stats = f.step()
         assert f.next_block == head + 1
         assert f.sink is not None
-        assert f.sink.logged == expected - 2  # the two logged before the kill are found, not re-added
+        assert (
+            f.sink.logged == expected - 2
+        )  # the two logged before the kill are found, not re-added
         assert f.sink.log.head().size == expected
         assert len({m["request_id"] for m in seen.messages if m["type"] == "alert"}) == stats.alerts
     assert json.loads(checkpoint.read_text())["next_block"] == head + 1

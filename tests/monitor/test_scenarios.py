@@ -1,4 +1,4 @@
-"""Each attack executed on the EVM raises its alert; the benign stream raises none (both backends)."""
+"""Each attack executed on the EVM raises its alert; the benign stream raises none (2 backends)."""
 
 from __future__ import annotations
 

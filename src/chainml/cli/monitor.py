@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -76,7 +77,5 @@ def monitor(
             summary = {"type": "summary", "next_block": follower.next_block, **vars(stats)}
             sys.stdout.write(json.dumps(summary, sort_keys=True) + "\n")
             return
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             follower.run(interval, stopping.is_set)
-        except KeyboardInterrupt:
-            pass

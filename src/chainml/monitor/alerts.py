@@ -38,7 +38,9 @@ def alert_metadata(alert: Alert, chain_id: int, block_hash: bytes) -> dict[str, 
 
 def metadata_hash(metadata: dict[str, Any]) -> bytes:
     """SHA-256 of the canonical JSON of ``metadata`` (sorted keys, no spaces)."""
-    return hashlib.sha256(json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode()).digest()
+    return hashlib.sha256(
+        json.dumps(metadata, sort_keys=True, separators=(",", ":")).encode()
+    ).digest()
 
 
 class AlertSink:
@@ -56,8 +58,8 @@ class AlertSink:
     def deliver(self, alert: Alert, chain_id: int, block_hash: bytes) -> dict[str, Any]:
         """Log ``alert`` (once) and send it to every subscriber; return the message sent."""
         metadata = alert_metadata(alert, chain_id, block_hash)
-        request_text = f"chainml-monitor:{chain_id}:{metadata['block_hash']}:{metadata['tx_hash']}:{alert.rule}"
-        request_id = request_id_from(request_text)
+        where = f"{chain_id}:{metadata['block_hash']}:{metadata['tx_hash']}:{alert.rule}"
+        request_id = request_id_from(f"chainml-monitor:{where}")
         try:
             index = self.log.index_of(request_id)
         except NotFoundError:

@@ -68,16 +68,19 @@ class EmbeddedSource:
         self.backend = backend
 
     def head(self) -> int:
+        """The number of the latest block."""
         number: int = self.backend.block().number
         return number
 
     def block_hash(self, number: int) -> bytes | None:
+        """The hash of canonical block ``number``, None if there is none (yet)."""
         try:
             return bytes(self.backend.header(number).hash)
         except NotFoundError:
             return None
 
     def block(self, number: int) -> ChainBlock:
+        """Block ``number`` of the canonical chain, in full."""
         header = self.backend.header(number)
         txs = tuple(
             ChainTx(
@@ -109,13 +112,16 @@ class RpcSource:
         self.backend = backend
 
     def head(self) -> int:
+        """The number of the latest block."""
         return int(self.backend.request("eth_blockNumber", []), 16)
 
     def block_hash(self, number: int) -> bytes | None:
+        """The hash of canonical block ``number``, None if there is none (yet)."""
         raw = self.backend.request("eth_getBlockByNumber", [hex(number), False])
         return None if raw is None else _hex(raw["hash"])
 
     def block(self, number: int) -> ChainBlock:
+        """Block ``number`` of the canonical chain, in full."""
         raw = self.backend.request("eth_getBlockByNumber", [hex(number), True])
         if raw is None:
             raise ChainError(f"block {number} does not exist on {self.backend.location}")

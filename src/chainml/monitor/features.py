@@ -29,7 +29,7 @@ RATIO_ONE = 1000
 
 @dataclass(frozen=True)
 class TokenEvent:
-    """One ERC-20 ``Transfer`` or ``Approval`` log: ``src`` moved or allowed ``amount`` to ``dst``."""
+    """One ERC-20 ``Transfer`` or ``Approval`` log: ``src`` moved or allowed ``amount``."""
 
     kind: str  # "transfer" or "approval"
     token: str

@@ -89,7 +89,9 @@ class Follower:
             recent = [(int(n), bytes.fromhex(h)) for n, h in doc["recent"]]
             start = int(doc["start"])
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise DataDirectoryError(str(self.checkpoint), f"is not a monitor checkpoint: {err}") from err
+            raise DataDirectoryError(
+                str(self.checkpoint), f"is not a monitor checkpoint: {err}"
+            ) from err
         if chain_id != self.chain_id:
             raise DataDirectoryError(
                 str(self.checkpoint), f"follows chain {chain_id}, not chain {self.chain_id}"

@@ -61,9 +61,7 @@ class RuleSet:
         p = self.params
         alerts = []
         if f.fresh_spender_approval >= p.large_approval:
-            spenders = tuple(
-                sorted({e.dst for e in f.events if e.kind == "approval"} - {f.sender})
-            )
+            spenders = tuple(sorted({e.dst for e in f.events if e.kind == "approval"} - {f.sender}))
             alerts.append(
                 Alert(
                     "approval_to_fresh_contract",

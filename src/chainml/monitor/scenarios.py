@@ -81,7 +81,9 @@ def generate(
         raise InvalidInputError(f"unknown attacks {sorted(unknown)}; known: {', '.join(ATTACKS)}")
     accounts = env.accounts
     if len(accounts) < 10:
-        raise InvalidInputError(f"scenarios need 10 signing accounts, this chain has {len(accounts)}")
+        raise InvalidInputError(
+            f"scenarios need 10 signing accounts, this chain has {len(accounts)}"
+        )
     rng = random.Random(seed)
     rec = _Recorder()
     team, users, exchange = accounts[0], accounts[1:7], accounts[7]
@@ -95,7 +97,9 @@ def generate(
         rec.add(token.transact("mint", user, 1_000_000, sender=team), "benign", "mint")
 
     # attacks at seeded points of the benign stream
-    points = sorted(rng.sample(range(benign // 4, max(benign, benign // 4 + len(wanted))), len(wanted)))
+    points = sorted(
+        rng.sample(range(benign // 4, max(benign, benign // 4 + len(wanted))), len(wanted))
+    )
     schedule = dict(zip(points, wanted, strict=True))
     for i in range(benign):
         _benign_step(env, rng, rec, token, users, exchange)
@@ -107,7 +111,9 @@ def generate(
     return Scenario(seed, rec.labels)
 
 
-def _benign_step(env: Env, rng: random.Random, rec: _Recorder, token: object, users: list[str], exchange: str) -> None:
+def _benign_step(
+    env: Env, rng: random.Random, rec: _Recorder, token: object, users: list[str], exchange: str
+) -> None:
     from chainml.chain.contract import Contract
 
     assert isinstance(token, Contract)
@@ -116,17 +122,29 @@ def _benign_step(env: Env, rng: random.Random, rec: _Recorder, token: object, us
     if kind != "ether" and token.call("balanceOf", a) < 10_000:
         kind = "ether"  # a drained victim has nothing left to send
     if kind == "transfer":
-        rec.add(token.transact("transfer", b, rng.randint(1, 5_000), sender=a), "benign", "transfer")
+        rec.add(
+            token.transact("transfer", b, rng.randint(1, 5_000), sender=a), "benign", "transfer"
+        )
     elif kind == "approve_pull":
         amount = rng.randint(100, 10_000)
         rec.add(token.transact("approve", exchange, amount, sender=a), "benign", "approve")
-        rec.add(token.transact("transferFrom", a, exchange, amount, sender=exchange), "benign", "exchange_pull")
+        rec.add(
+            token.transact("transferFrom", a, exchange, amount, sender=exchange),
+            "benign",
+            "exchange_pull",
+        )
     else:
         rec.add(env.transact(b, value=rng.randint(1, 10**15), sender=a), "benign", "ether")
 
 
 def _phishing(
-    env: Env, rng: random.Random, rec: _Recorder, token: object, users: list[str], attacker: str, cache_dir: Path | None
+    env: Env,
+    rng: random.Random,
+    rec: _Recorder,
+    token: object,
+    users: list[str],
+    attacker: str,
+    cache_dir: Path | None,
 ) -> None:
     from chainml.chain.contract import Contract
 
@@ -143,7 +161,13 @@ def _phishing(
 
 
 def _rug_pull(
-    env: Env, rng: random.Random, rec: _Recorder, compiled: object, users: list[str], exchange: str, rugger: str
+    env: Env,
+    rng: random.Random,
+    rec: _Recorder,
+    compiled: object,
+    users: list[str],
+    exchange: str,
+    rugger: str,
 ) -> None:
     from chainml.chain.compiler import CompiledContract
 
@@ -171,7 +195,14 @@ def write_csv(path: Path, scenario: Scenario, features: dict[bytes, TxFeatures])
             f = features.get(label.tx_hash)
             values = list(f.vector()) if f is not None else [""] * len(FEATURE_NAMES)
             writer.writerow(
-                ["0x" + label.tx_hash.hex(), label.block, label.scenario, label.step, int(label.malicious), *values]
+                [
+                    "0x" + label.tx_hash.hex(),
+                    label.block,
+                    label.scenario,
+                    label.step,
+                    int(label.malicious),
+                    *values,
+                ]
             )
             rows += 1
     return rows
