@@ -8,7 +8,8 @@ from typing import Any, Protocol
 from eth_utils import to_checksum_address
 
 from chainml.chain.backend import ChainBackend, Receipt
-from chainml.errors import ChainError, NotFoundError
+from chainml.chain.rpc import _receipt as decode_receipt
+from chainml.errors import ChainError, ChainUnavailableError, NotFoundError
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,7 @@ class RpcSource:
 
     def __init__(self, backend: Any) -> None:
         self.backend = backend
+        self._block_receipts_method = True  # until the node says it has no eth_getBlockReceipts
 
     def head(self) -> int:
         """The number of the latest block."""
@@ -126,20 +128,37 @@ class RpcSource:
         if raw is None:
             raise ChainError(f"block {number} does not exist on {self.backend.location}")
         txs = tuple(_rpc_tx(t) for t in raw["transactions"])
-        receipts = []
-        for tx in txs:
-            receipt = self.backend.receipt(tx.hash)
-            if receipt is None:
-                raise ChainError(f"no receipt for {tx.hash.hex()} in block {number}")
-            receipts.append(receipt)
+        receipts = self._block_receipts(number, raw["hash"], txs)
         return ChainBlock(
             number=number,
             hash=_hex(raw["hash"]),
             parent_hash=_hex(raw["parentHash"]),
             timestamp=int(raw["timestamp"], 16),
             txs=txs,
-            receipts=tuple(receipts),
+            receipts=receipts,
         )
+
+    def _block_receipts(
+        self, number: int, block_hash: str, txs: tuple[ChainTx, ...]
+    ) -> tuple[Receipt, ...]:
+        """One ``eth_getBlockReceipts`` where the node has it, else one request per transaction."""
+        if self._block_receipts_method and txs:
+            try:
+                raw = self.backend.request("eth_getBlockReceipts", [block_hash])
+            except ChainUnavailableError:
+                raise
+            except ChainError:
+                self._block_receipts_method = False
+            else:
+                if isinstance(raw, list) and len(raw) == len(txs):
+                    return tuple(decode_receipt(r) for r in raw)
+        receipts = []
+        for tx in txs:
+            receipt = self.backend.receipt(tx.hash)
+            if receipt is None:
+                raise ChainError(f"no receipt for {tx.hash.hex()} in block {number}")
+            receipts.append(receipt)
+        return tuple(receipts)
 
 
 def _hex(text: str) -> bytes:
