@@ -109,7 +109,9 @@ class Follower:
             "next_block": self.next_block,
             "recent": [[n, h.hex()] for n, h in self.recent],
         }
-        write_atomic(self.checkpoint, json.dumps(doc) + "\n")
+        # No fsync: a rename survives a killed process; after a power cut an older checkpoint
+        # only means re-scoring blocks, and their alerts are found in the log, not re-logged.
+        write_atomic(self.checkpoint, json.dumps(doc) + "\n", sync=False)
 
     # -- following -----------------------------------------------------------------------
 
