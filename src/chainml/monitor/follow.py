@@ -121,19 +121,21 @@ class Follower:
         head = self.source.head()
         self._check_tip(head, stats)
         while self.next_block <= head and (max_blocks is None or stats.blocks < max_blocks):
-            block = self.source.block(self.next_block)
-            if self.recent and block.parent_hash != self.recent[-1][1]:
-                self._rewind(stats)
-                continue
-            if self._window is None:
-                self._rebuild()
-            alerts = self._score(block, emit=True)
-            stats.blocks += 1
-            stats.transactions += len(block.txs)
-            stats.alerts += alerts
-            self.recent.append((block.number, block.hash))
-            self.next_block = block.number + 1
-            self._save()
+            last = head if max_blocks is None else min(head, self.next_block + max_blocks - 1)
+            chunk = self.source.blocks(range(self.next_block, min(last, self.next_block + 31) + 1))
+            for block in chunk:
+                if self.recent and block.parent_hash != self.recent[-1][1]:
+                    self._rewind(stats)
+                    break  # the rest of the chunk may be of the replaced branch: fetch again
+                if self._window is None:
+                    self._rebuild()
+                alerts = self._score(block, emit=True)
+                stats.blocks += 1
+                stats.transactions += len(block.txs)
+                stats.alerts += alerts
+                self.recent.append((block.number, block.hash))
+                self.next_block = block.number + 1
+                self._save()
         return stats
 
     def run(self, poll: float = 1.0, stop: Callable[[], bool] = lambda: False) -> None:
@@ -177,8 +179,9 @@ class Follower:
     def _rebuild(self) -> None:
         window = Window(self.window_blocks)
         self._window = window
-        for number in range(max(self.start, self.next_block - self.window_blocks), self.next_block):
-            self._score(self.source.block(number), emit=False)
+        first = max(self.start, self.next_block - self.window_blocks)
+        for block in self.source.blocks(range(first, self.next_block)):
+            self._score(block, emit=False)
 
     def _score(self, block: ChainBlock, *, emit: bool) -> int:
         window = self._window
