@@ -11,11 +11,15 @@ from chainml.monitor.scenarios import generate
 from tests.cli.test_cli import isolated, run  # noqa: F401  (isolated is an autouse fixture)
 
 
-def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path) -> None:
+def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path, receiver) -> None:
+    url, posted, statuses = receiver
+    statuses.append(503)  # the first POST fails and is retried
     data = tmp_path / "data"
     with connect(Settings(data_dir=data)) as env:
         generate(env, seed=5, benign=6, attacks=["approval_phishing"])
-    code, out, err = run(capsys, "--data-dir", str(data), "monitor", "--from", "1", "--once")
+    code, out, err = run(
+        capsys, "--data-dir", str(data), "monitor", "--from", "1", "--once", "--webhook", url
+    )
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]
     alerts = [m for m in lines if m["type"] == "alert"]
@@ -24,6 +28,7 @@ def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path
         "third_party_sweep",
     }
     assert lines[-1]["type"] == "summary" and lines[-1]["alerts"] == len(alerts) == 4
+    assert posted == alerts and statuses == []  # the webhook got each alert once
     # resuming from the checkpoint: nothing new to score, nothing alerted twice
     code, out, _ = run(capsys, "--data-dir", str(data), "monitor", "--from", "1", "--once")
     assert code == 0 and json.loads(out.splitlines()[-1])["blocks"] == 0

@@ -18,6 +18,7 @@ from chainml.monitor.alerts import AlertSink, json_lines
 from chainml.monitor.blocks import source_for
 from chainml.monitor.follow import Follower
 from chainml.monitor.rules import RuleSet
+from chainml.monitor.webhook import webhook
 
 
 def monitor(
@@ -40,6 +41,14 @@ def monitor(
     window: Annotated[
         int, typer.Option("--window", min=1, help="Blocks in the sliding feature window.")
     ] = 256,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            "--webhook",
+            metavar="URL",
+            help="Also POST each alert here (retried; a failure is reported on stderr).",
+        ),
+    ] = None,
 ) -> None:
     """Follow the chain from --from, write each alert to the decision log, print it as JSON.
 
@@ -58,13 +67,21 @@ def monitor(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
     out = json_lines(sys.stdout)
+    subscribers = [out]
+    if webhook_url is not None:
+        failed = json_lines(sys.stderr)
+
+        def report(message: dict[str, Any], why: str) -> None:
+            failed({"type": "webhook_failed", "request_id": message["request_id"], "error": why})
+
+        subscribers.append(webhook(webhook_url, on_failure=report))
     with connect(settings) as env, DecisionLog.open(settings.data_dir) as log:
         rules = RuleSet()
         state = settings.data_dir / "monitor"
         state.mkdir(parents=True, exist_ok=True)
         follower = Follower(
             source_for(env.backend),
-            AlertSink(log, rules.model_id, [out]),
+            AlertSink(log, rules.model_id, subscribers),
             rules,
             env.chain_id,
             state / f"checkpoint-{env.chain_id}.json",
