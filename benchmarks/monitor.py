@@ -3,15 +3,18 @@
 A seeded scenario (benign traffic with approval phishing and a rug pull) is executed on a
 fresh embedded chain; its blocks are then replayed through the monitor several times:
 
-* ``fetch+features+rules+log``: what ``chainml monitor`` does (blocks and receipts read from
-  the chain, features, rules, alerts appended to a decision log, checkpoint per block);
+* ``e2e``: what ``chainml monitor`` does (blocks and receipts read from the chain, features,
+  rules, alerts appended to a decision log, checkpoint per block); the first pass decodes
+  the blocks in py-evm cold, later passes find them in py-evm's caches;
+* ``fetch only``: reading the blocks again (warm);
 * ``features+rules`` on blocks already in memory: the scoring alone;
-* ``features only`` (no detector): the baseline cost the rules add to.
+* ``features only`` (no detector): the baseline cost the rules add to;
+* with ``--anvil N``: the end-to-end pass over anvil's JSON-RPC (one transaction per block).
 
 Precision and recall of the rules per attack come from the scenario's labels. The machine
 is shared with other jobs: throughput numbers are noisy.
 
-Run: ``.venv/bin/python benchmarks/monitor.py [--benign 600] [--repeat 5] [--json PATH]``
+Run: ``.venv/bin/python benchmarks/monitor.py [--benign 3000] [--repeat 3] [--anvil 300]``
 """
 
 from __future__ import annotations
@@ -156,8 +159,9 @@ def main() -> None:
         "benign_txs": len(labels) - len(malicious),
     }
     best = {
-        "fetch+features+rules+log": max(e2e),
-        "fetch only (py-evm decode)": fetch_rate,
+        "e2e, first pass (cold)": e2e[0],
+        "e2e, best later pass": max(e2e[1:], default=e2e[0]),
+        "fetch only (warm)": fetch_rate,
         **{k: max(v) for k, v in rates.items()},
     }
     if anvil is not None:
