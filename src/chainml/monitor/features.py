@@ -4,9 +4,10 @@ A transaction's features are its own fields (value, gas, selector, contract crea
 ERC-20 ``Transfer`` and ``Approval`` logs of its receipt, and what the window of the last
 ``blocks`` blocks says about the addresses it touches: fan-in and fan-out (distinct
 counterparties), velocity (transactions sent), first-seen age, whether a contract it
-approves was created in the window, and interactions with flagged addresses. The window is
-a function of those blocks alone, so replaying them rebuilds it exactly (after a restart or
-a reorg).
+approves was created in the window, and interactions with flagged addresses. Without flags,
+the window is a function of the last ``2 * blocks`` blocks alone (a mint spike in the window
+was judged against the window before it), so replaying them rebuilds it exactly after a
+restart or a reorg; flags, raised by alerts on earlier features, may chain further back.
 """
 
 from __future__ import annotations
@@ -165,12 +166,11 @@ class Window:
         self._fan_out: Counter[str] = Counter()
         self._fan_in: Counter[str] = Counter()
         self._sent: Counter[str] = Counter()
-        self._appearances: Counter[str] = Counter()
-        self._first: dict[str, int] = {}
+        self._seen_in: dict[str, deque[int]] = {}  # blocks an address appears in, oldest first
         self._created: dict[str, int] = {}
         self._flagged: Counter[str] = Counter()
         self._minted: Counter[str] = Counter()
-        self._spikes: dict[tuple[str, str], int] = {}
+        self._spikes: dict[tuple[str, str], tuple[int, int]] = {}  # (amount, block)
 
     # -- moving the window ---------------------------------------------------------------
 
@@ -190,9 +190,11 @@ class Window:
         for sender in old.senders:
             _decrement(self._sent, sender)
         for address in old.seen:
-            _decrement(self._appearances, address)
-            if address not in self._appearances:
-                self._first.pop(address, None)
+            blocks = self._seen_in[address]
+            while blocks and blocks[0] <= old.number:
+                blocks.popleft()
+            if not blocks:
+                del self._seen_in[address]
         for address in old.created:
             if self._created.get(address) == old.number:
                 del self._created[address]
@@ -203,7 +205,8 @@ class Window:
             if self._minted[token] <= 0:
                 del self._minted[token]
         for key in old.spikes:
-            self._spikes.pop(key, None)
+            if key in self._spikes and self._spikes[key][1] == old.number:
+                del self._spikes[key]
 
     def flag(self, addresses: list[str]) -> None:
         """Mark ``addresses`` as flagged (by an alert) for the length of the window."""
@@ -253,7 +256,7 @@ class Window:
         for e in transfers:
             spike = self._spikes.get((e.token, e.src))
             if spike:
-                dump = max(dump, e.amount * RATIO_ONE // spike)
+                dump = max(dump, e.amount * RATIO_ONE // spike[0])
 
         features = TxFeatures(
             block=number,
@@ -295,9 +298,10 @@ class Window:
         current.senders.append(tx.sender)
         self._sent[tx.sender] += 1
         for address in touched:
-            self._appearances[address] += 1
-            self._first.setdefault(address, number)
-        current.seen.extend(touched)
+            blocks = self._seen_in.setdefault(address, deque())
+            if not blocks or blocks[-1] != number:
+                blocks.append(number)
+                current.seen.append(address)
         if created:
             self._created[created] = number
             current.created.append(created)
@@ -306,13 +310,13 @@ class Window:
                 self._minted[e.token] += e.amount
                 current.mints.append((e.token, e.amount))
         for token, holder, amount in spikes:
-            self._spikes[(token, holder)] = amount
+            self._spikes[(token, holder)] = (amount, number)
             current.spikes.append((token, holder))
         return features
 
     def _age(self, address: str, number: int) -> int:
-        first = self._first.get(address)
-        return self.blocks if first is None else min(number - first, self.blocks)
+        blocks = self._seen_in.get(address)
+        return self.blocks if not blocks else min(number - blocks[0], self.blocks)
 
 
 def _decrement(counter: Counter[str], key: str) -> None:

@@ -179,7 +179,9 @@ class Follower:
     def _rebuild(self) -> None:
         window = Window(self.window_blocks)
         self._window = window
-        first = max(self.start, self.next_block - self.window_blocks)
+        # Twice the window: a mint spike remembered in the window was judged against the mints
+        # of the window before it. (Flags raised by alerts can chain further back than that.)
+        first = max(self.start, self.next_block - 2 * self.window_blocks)
         for block in self.source.blocks(range(first, self.next_block)):
             self._score(block, emit=False)
 
