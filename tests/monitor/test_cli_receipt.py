@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from chainml.chain import connect
+import pytest
+
+from chainml.chain import Env, connect
+from chainml.chain.accounts import signers_from_mnemonic
+from chainml.chain.rpc import RpcBackend
 from chainml.config import Settings
 from chainml.monitor.scenarios import generate
 from tests.cli.test_cli import isolated, run  # noqa: F401  (isolated is an autouse fixture)
+from tests.monitor.helpers import ANVIL_MNEMONIC
 
 
 def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path, receiver) -> None:
@@ -64,3 +69,29 @@ def test_monitor_alert_receipt_verifies_with_a_pinned_log(capsys, tmp_path: Path
         capsys, "--data-dir", str(data), "log", "verify", str(receipt), "--log", contract
     )
     assert code != 0
+
+
+@pytest.mark.integration
+def test_monitor_follows_a_node_over_json_rpc(capsys, tmp_path: Path, anvil_node) -> None:
+    env = Env(RpcBackend(anvil_node.url), signers_from_mnemonic(ANVIL_MNEMONIC))
+    with env.snapshot():
+        start = env.backend.block().number + 1
+        scenario = generate(env, seed=2, benign=4, attacks=["rug_pull"])
+        (dump,) = [label for label in scenario.labels if label.malicious]
+        code, out, err = run(
+            capsys,
+            "--data-dir",
+            str(tmp_path / "data"),
+            "monitor",
+            "--rpc",
+            anvil_node.url,
+            "--from",
+            str(start),
+            "--once",
+        )
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]
+    (alert,) = [m for m in lines if m["type"] == "alert"]
+    assert alert["metadata"]["rule"] == "mint_and_dump"
+    assert alert["metadata"]["tx_hash"] == "0x" + dump.tx_hash.hex()
+    assert lines[-1]["transactions"] == len(scenario.labels)
