@@ -69,7 +69,7 @@ def test_kill_9_resumes_without_missing_or_doubling_an_alert(tmp_path: Path) -> 
     with Env(backend, backend.signers, data_dir=chain_dir) as env:
         f, _ = follower(env, tmp_path / "reference-log", 1)
         expected = f.step().alerts
-    assert expected == 5
+    assert expected == 6
     # a monitor killed with SIGKILL right after logging its 2nd alert, before the checkpoint
     checkpoint = tmp_path / "checkpoint.json"
     script = textwrap.dedent(

@@ -22,6 +22,7 @@ EXPECTED = {
     ("approval_phishing", "approve"): "approval_to_fresh_contract",
     ("approval_phishing", "sweep"): "third_party_sweep",
     ("rug_pull", "dump"): "mint_and_dump",
+    ("reentrancy", "drain"): "reentrant_withdrawal",
 }
 
 
@@ -31,7 +32,7 @@ EXPECTED = {
 def scored(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Scenario, Seen, Env]]:
-    """A seeded scenario (both attacks among 30 benign steps), followed from its first block."""
+    """A seeded scenario (three attacks among 30 benign steps), followed from its first block."""
     if request.param == "embedded":
         env: Env = request.getfixturevalue("embedded_env")
     else:
@@ -51,7 +52,7 @@ def test_each_attack_raises_its_alert(scored) -> None:
     scenario, seen, _, _ = scored
     raised = set(seen.alerts)
     malicious = [label for label in scenario.labels if label.malicious]
-    assert len(malicious) == 5  # three phishing approvals, the sweep, the dump
+    assert len(malicious) == 6  # three phishing approvals, the sweep, the dump, the drain
     for label in malicious:
         assert (label.tx_hash, EXPECTED[(label.scenario, label.step)]) in raised, label
 
@@ -83,8 +84,13 @@ def test_labelled_csv_export(scored, tmp_path: Path) -> None:
     path = tmp_path / "labels.csv"
     assert write_csv(path, scenario, seen.features) == len(scenario.labels)
     rows = list(csv.DictReader(path.open()))
-    assert {r["scenario"] for r in rows} == {"benign", "approval_phishing", "rug_pull"}
-    assert sum(int(r["malicious"]) for r in rows) == 5
+    assert {r["scenario"] for r in rows} == {
+        "benign",
+        "approval_phishing",
+        "rug_pull",
+        "reentrancy",
+    }
+    assert sum(int(r["malicious"]) for r in rows) == 6
     assert all(r["value"] != "" for r in rows)  # every labelled transaction was scored
 
 

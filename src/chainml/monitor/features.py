@@ -67,6 +67,8 @@ class TxFeatures:
     touches_flagged: bool
     mint_ratio: int  # largest mint / tokens minted earlier in the window, x RATIO_ONE
     spike_dump_ratio: int  # largest transfer out of a mint-spike holder / the spike, x RATIO_ONE
+    repeated_event: int  # most times one contract emitted the very same event topics
+    to_fresh: bool  # the recipient is a contract created within the fresh window
     events: tuple[TokenEvent, ...] = field(default=(), repr=False)
 
     def vector(self) -> tuple[int, ...]:
@@ -91,6 +93,8 @@ class TxFeatures:
             int(self.touches_flagged),
             self.mint_ratio,
             self.spike_dump_ratio,
+            self.repeated_event,
+            int(self.to_fresh),
         )
         return tuple(min(v, INT256_MAX) for v in values)
 
@@ -115,6 +119,8 @@ FEATURE_NAMES = (
     "touches_flagged",
     "mint_ratio",
     "spike_dump_ratio",
+    "repeated_event",
+    "to_fresh",
 )
 
 
@@ -258,6 +264,12 @@ class Window:
             if spike:
                 dump = max(dump, e.amount * RATIO_ONE // spike[0])
 
+        repeats = Counter((log.address, log.topics) for log in receipt.logs if len(log.topics) > 1)
+        to_fresh = (
+            to is not None
+            and to in self._created
+            and number - self._created[to] <= self.fresh_blocks
+        )
         features = TxFeatures(
             block=number,
             index=index,
@@ -283,6 +295,8 @@ class Window:
             touches_flagged=any(a in self._flagged for a in touched),
             mint_ratio=mint_ratio,
             spike_dump_ratio=dump,
+            repeated_event=max(repeats.values(), default=0),
+            to_fresh=to_fresh,
             events=events,
         )
 

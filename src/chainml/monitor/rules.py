@@ -22,6 +22,7 @@ LABELS = {
     "approval_to_fresh_contract": 1,
     "third_party_sweep": 2,
     "mint_and_dump": 3,
+    "reentrant_withdrawal": 4,
 }
 
 
@@ -32,6 +33,7 @@ class RuleParams:
     large_approval: int = 2**128  # an approval at least this large is "unlimited"
     sweep_sources: int = 3  # distinct holders drained by one transaction
     dump_ratio: int = RATIO_ONE // 2  # share of a mint spike moved out in one transfer
+    repeated_event: int = 3  # the same event of one contract, this often in one call
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,17 @@ class RuleSet:
                     f,
                     (f.sender,),
                     "a holder of a sudden mint moved most of it out",
+                )
+            )
+        if f.to_fresh and f.repeated_event >= p.repeated_event:
+            alerts.append(
+                Alert(
+                    "reentrant_withdrawal",
+                    LABELS["reentrant_withdrawal"],
+                    85,
+                    f,
+                    tuple(a for a in (f.to, f.sender) if a),
+                    "a fresh contract made another emit the same event repeatedly in one call",
                 )
             )
         return alerts

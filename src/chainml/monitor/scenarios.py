@@ -8,7 +8,10 @@ a time, ether payments), and at seeded points executes
 * **approval phishing**: an attacker deploys a drainer contract, victims grant it unlimited
   allowances, and it sweeps all their tokens to the attacker in one transaction;
 * **rug pull (mint and dump)**: a token owner who minted a modest supply to holders mints
-  itself a hundred times more and dumps most of it on the exchange.
+  itself a hundred times more and dumps most of it on the exchange;
+* **re-entrancy drain**: holders keep ether in a vulnerable vault (it pays before it zeroes
+  the balance); an attacker's contract deposits once and withdraws again from inside each
+  payment, taking five times its deposit.
 
 Every transaction gets a :class:`Label`: its scenario, its step, and whether it is a
 harmful act an alert should name. :func:`write_csv` exports labels with features.
@@ -31,7 +34,10 @@ from chainml.monitor.features import FEATURE_NAMES, TxFeatures
 
 DRAINER_SOURCE = Path(__file__).parent / "contracts" / "Drainer.vy"
 UNLIMITED = 2**256 - 1
-ATTACKS = ("approval_phishing", "rug_pull")
+VAULT_SOURCE = Path(__file__).parent / "contracts" / "Vault.vy"
+REENTER_SOURCE = Path(__file__).parent / "contracts" / "Reenter.vy"
+ATTACKS = ("approval_phishing", "rug_pull", "reentrancy")
+ETHER = 10**18
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,11 @@ def generate(
     rec.add(token.deployment, "benign", "deploy_token")
     for user in users:
         rec.add(token.transact("mint", user, 1_000_000, sender=team), "benign", "mint")
+    vault = env.deploy(compile_file(VAULT_SOURCE, cache_dir), sender=team)
+    assert vault.deployment is not None
+    rec.add(vault.deployment, "benign", "deploy_vault")
+    for user in users:
+        rec.add(vault.transact("deposit", value=2 * ETHER, sender=user), "benign", "deposit")
 
     # attacks at seeded points of the benign stream
     points = sorted(
@@ -108,6 +119,8 @@ def generate(
             _phishing(env, rng, rec, token, users, attacker, cache_dir)
         elif attack == "rug_pull":
             _rug_pull(env, rng, rec, compiled, users, exchange, rugger)
+        elif attack == "reentrancy":
+            _reentrancy(env, rec, vault.address, attacker, cache_dir)
     return Scenario(seed, rec.labels)
 
 
@@ -183,6 +196,16 @@ def _rug_pull(
     rec.add(coin.transact("mint", rugger, spike, sender=rugger), "rug_pull", "mint_spike")
     receipt = coin.transact("transfer", exchange, spike * 9 // 10, sender=rugger)
     rec.add(receipt, "rug_pull", "dump", malicious=True)
+
+
+def _reentrancy(
+    env: Env, rec: _Recorder, vault: str, attacker: str, cache_dir: Path | None
+) -> None:
+    thief = env.deploy(compile_file(REENTER_SOURCE, cache_dir), vault, sender=attacker)
+    assert thief.deployment is not None
+    rec.add(thief.deployment, "reentrancy", "deploy_attacker")
+    receipt = thief.transact("attack", value=ETHER, sender=attacker)
+    rec.add(receipt, "reentrancy", "drain", malicious=True)
 
 
 def write_csv(path: Path, scenario: Scenario, features: dict[bytes, TxFeatures]) -> int:
