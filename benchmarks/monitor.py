@@ -1,6 +1,6 @@
 """Monitor throughput and rule quality: transactions scored per second replaying a local chain.
 
-A seeded scenario (benign traffic with approval phishing and a rug pull) is executed on a
+A seeded scenario (benign traffic with phishing, a rug pull and a re-entrancy) is executed on a
 fresh embedded chain; its blocks are then replayed through the monitor several times:
 
 * ``e2e``: what ``chainml monitor`` does (blocks and receipts read from the chain, features,
