@@ -35,6 +35,7 @@ from chainml.cli import (
     model,
     model_import,
     model_registry,
+    monitor,
     onchain,
     serve,
     watch,
@@ -84,6 +85,7 @@ app.command("serve")(serve.serve)
 app.add_typer(contracts.app, name="contracts")
 app.command("demo")(demo.demo)
 app.command("watch", epilog=watch.EPILOG)(watch.watch)
+app.command("monitor")(monitor.monitor)
 app.add_typer(fl.app, name="fl")
 app.add_typer(zk.app, name="zk")
 

@@ -1,0 +1,1 @@
+"""Following a chain: blocks, features, detectors, alerts into the decision log."""
