@@ -177,6 +177,23 @@ def test_a_reorg_that_drops_a_verified_head_is_verified_again(
     assert [f.size for f in state.earlier] == [1_000, 2_000, 2_500]
 
 
+def test_a_running_watcher_sees_a_reorg_of_its_last_verified_head(
+    embedded: Env, tmp_path: Path
+) -> None:
+    leaves = records(MODEL, MODEL_ID, 0, 3_000)
+    operator = Operator(embedded, leaves, [1_000, 2_000])
+    source, checkpoint = write_log(tmp_path / "op", leaves), tmp_path / "watch.json"
+    tower = operator.tower(source, checkpoint)  # one watcher, never restarted
+    with embedded.snapshot():
+        anchor(operator.log, leaves, 2_000, 3_000)
+        assert tower.run_once().heads == 3
+    anchor(operator.log, leaves, 2_000, 2_500)  # re-anchored below what the watcher verified
+    report = tower.run_once()
+    assert report.reorged == [3_000] and report.to_json()["reorged"] == [3_000]
+    assert (report.exit_code, report.heads, report.records, report.size) == (0, 1, 500, 2_500)
+    assert tower.run_once().reorged == []  # nothing dropped since
+
+
 def test_a_pass_reads_anchored_events_from_just_before_the_last_verified_head(
     embedded: Env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -96,6 +96,7 @@ class WatchReport:
     faults: list[dict[str, Any]] = field(default_factory=list)  # challenged, one per head
     fault_count: int = 0  # every wrong record found
     withheld: Withheld | None = None
+    reorged: list[int] = field(default_factory=list)  # verified heads the chain dropped
     seconds: float = 0.0
 
     @property
@@ -126,6 +127,7 @@ class WatchReport:
             "fault_count": self.fault_count,
             "faults": self.faults,
             "withheld": None if self.withheld is None else self.withheld.to_json(),
+            "reorged": self.reorged,
             "seconds": round(self.seconds, 3),
             "records_per_second": round(self.records_per_second, 1),
             "exit_code": self.exit_code,
@@ -177,9 +179,15 @@ class Watchtower:
         self.reorged = dropped
 
     def run_once(self, progress: Progress | None = None) -> WatchReport:
-        """Verify every head anchored after the checkpoint; stop at withheld data."""
+        """Verify every head anchored after the checkpoint; stop at withheld data.
+
+        Each pass first checks that the last verified head is still the chain's: a reorg can
+        drop it while the watcher runs, and the operator then anchor other records at that
+        size, which a pass that only looked past its checkpoint would never check.
+        """
+        self._check_resume()
         state = self.state
-        report = WatchReport(state.log, state.chain_id, state.size)
+        report = WatchReport(state.log, state.chain_id, state.size, reorged=self.reorged)
         started = time.perf_counter()
         heads = self.feed.heads(
             state.size, self.confirmations, state.from_block(self.confirmations)
