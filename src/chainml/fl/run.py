@@ -14,6 +14,7 @@ round's hashes, gas and times for ``chainml fl audit`` and the benchmark.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,10 +272,14 @@ class ParticipantFactory:
     scale: FloatArray
     privacy: PrivacySettings | None
     access: list[ChainAccess]
+    #: names this run in every worker: Flower unpickles the factory afresh for each round, so
+    #: ``id(self)`` changed every round and each round built a new participant (data re-read,
+    #: chain connection, contract compiled and accounts derived again, random stream restarted)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __call__(self, index: int) -> Participant:
-        """The participant of ``index`` in this process."""
-        key = (self.federation.path.as_posix(), index, id(self))
+        """The participant of ``index`` in this process (one per run, kept across rounds)."""
+        key = (self.federation.path.as_posix(), index, self.run_id)
         cached = _PARTICIPANTS.get(key)
         if cached is None:
             cached = Participant(
@@ -289,5 +294,5 @@ class ParticipantFactory:
         return cached
 
 
-#: Participants by (federation, index, factory) in this worker process.
-_PARTICIPANTS: dict[tuple[str, int, int], Participant] = {}
+#: Participants by (federation, index, run) in this worker process.
+_PARTICIPANTS: dict[tuple[str, int, str], Participant] = {}
