@@ -202,8 +202,9 @@ def _simulate(
     recorder = RoundRecorder(
         rounds_contract, kind=options.kind, feature_names=names, mean=mean, scale=scale,
         coordinator=rounds_contract.contract.env.accounts[0] if rounds_contract else None,
-        # the embedded chain mines a commitment before its sender returns; a node may not
-        commit_wait=2.0 if settings.rpc is None else 60.0,
+        # participants send their commitments in the background (the first one connects to
+        # the chain first): wait for them; the wait ends as soon as every one is there
+        commit_wait=30.0 if settings.rpc is None else 60.0,
     )  # fmt: skip
     z_val = split.validation.features
     y_val = split.validation.labels
