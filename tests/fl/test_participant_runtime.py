@@ -38,6 +38,31 @@ def test_a_participant_survives_the_factory_being_unpickled_every_round(tmp_path
     assert other_run(0) is not round_1  # another run starts afresh
 
 
+def test_dp_noise_is_fresh_every_round_and_the_same_in_any_worker(tmp_path: Path) -> None:
+    from chainml.fl.participant import Participant
+    from chainml.fl.privacy import PrivacySettings
+
+    init_federation(tmp_path, task="h", data="breast_cancer", clients=2, partition_spec="iid")
+    federation = load_federation(tmp_path, "h")
+
+    def participant() -> Participant:
+        return Participant(
+            index=0, kind="lr", data_file=federation.participant_file(0), mean=np.zeros(30),
+            scale=np.ones(30), training=RunOptions().training,
+            privacy=PrivacySettings(1.0, 5.0, 1e-5),
+        )  # fmt: skip
+
+    start = [np.zeros(30), np.zeros(1)]
+    one, other_worker = participant(), participant()
+    round_1, _ = one.fit(start, 1)
+    round_2, _ = one.fit(start, 2)
+    again, _ = other_worker.fit(start, 1)
+    assert not np.allclose(round_1[0], round_2[0])  # same start, another round: other noise
+    np.testing.assert_array_equal(round_1[0], again[0])  # deterministic per (index, round)
+    fresh, _ = participant().fit(start, 2)  # a worker that did not run round 1
+    np.testing.assert_array_equal(fresh[0], round_2[0])
+
+
 def test_background_commitments_land_in_order_and_a_failed_send_is_raised(
     tmp_path: Path,
 ) -> None:

@@ -109,7 +109,7 @@ class Participant:
         self.privacy = privacy
         self.poison = poison
         self.committer = committer
-        self.rng = np.random.default_rng([seed, index])
+        self.seed = seed
         self.drop_in = drop_in
 
     @property
@@ -121,11 +121,14 @@ class Participant:
         """One round: the weights to send and metrics (hash, samples, norm, gas)."""
         if round_ in self.drop_in:
             raise ParticipantDropoutError(f"participant {self.index} dropped out of round {round_}")
-        trained = train_local(self.kind, global_weights, self.z, self.y, self.training, self.rng)
+        # one stream per (participant, round): independent noise every round (the accountant
+        # composes independent Gaussian mechanisms), the same whichever worker runs the round
+        rng = np.random.default_rng([self.seed, self.index, round_])
+        trained = train_local(self.kind, global_weights, self.z, self.y, self.training, rng)
         update = [t - g for t, g in zip(trained, global_weights, strict=True)]
         metrics: dict[str, Any] = {"participant": self.index}
         if self.privacy is not None:
-            update, norm = privatize(update, self.privacy, self.rng)
+            update, norm = privatize(update, self.privacy, rng)
             metrics["update_norm"] = norm
         if self.poison is not None and "scale" in self.poison.mode:
             update = [u * self.poison.factor for u in update]
