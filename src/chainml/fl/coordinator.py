@@ -31,6 +31,7 @@ class RoundLog:
     rejected: dict[str, str] = field(default_factory=dict)  # account -> reason
     update_gas: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    cpu_seconds: float = 0.0  # the coordinator process's CPU (embedded chain and its endpoint)
     validation: dict[str, float] = field(default_factory=dict)
 
 
@@ -61,6 +62,7 @@ class RoundRecorder:
         self.commit_wait = commit_wait
         self.log: list[RoundLog] = []
         self._started = time.perf_counter()
+        self._cpu_started = time.process_time()
 
     def hash_of(self, weights: Weights) -> str:
         """The global model hash of ``weights`` (the artifact hash of that model)."""
@@ -71,6 +73,7 @@ class RoundRecorder:
     def round_started(self) -> None:
         """Mark the start of a round (for its time)."""
         self._started = time.perf_counter()
+        self._cpu_started = time.process_time()
 
     def commit_global(self, round_: int, weights: Weights) -> RoundLog:
         """Commit the global model of ``round_`` (when on chain) and log the round."""
@@ -80,6 +83,7 @@ class RoundRecorder:
             receipt = self.rounds.commit_global(round_, entry.global_hash, sender=self.coordinator)
             entry.global_gas = int(receipt.gas_used)
         entry.seconds = time.perf_counter() - self._started
+        entry.cpu_seconds = time.process_time() - self._cpu_started
         return entry
 
     def check_updates(self, round_: int, updates: list[ReceivedUpdate]) -> list[bool]:

@@ -3,12 +3,15 @@
 :class:`Participant` is the work a Flower client does each round, independent of Flower:
 start from the global weights, train locally (:mod:`chainml.fl.local`), optionally privatize
 the update (:mod:`chainml.fl.privacy`), hash the weights it returns and commit that hash and
-its sample count on chain *from its own account* (:class:`Committer`), then hand the weights
-back. A configured poisoner (experiments only) flips its labels or scales its update.
+its sample count on chain *from its own account* (:class:`Committer`, in the background
+while the weights go back; the coordinator waits for the commitment before merging). A
+configured poisoner (experiments only) flips its labels or scales its update.
 """
 
 from __future__ import annotations
 
+import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,13 @@ from chainml.fl.local import LocalTraining, train_local
 from chainml.fl.params import Weights, update_hash
 from chainml.fl.privacy import PrivacySettings, privatize
 from chainml.models.dataset import FloatArray
+
+_log = logging.getLogger(__name__)
+
+
+def _log_failure(sent: Future[str]) -> None:
+    if sent.exception() is not None:
+        _log.warning("an update commitment was not sent: %s", sent.exception())
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,20 @@ class Committer:
     def __init__(self, access: ChainAccess) -> None:
         self.access = access
         self._rounds: Any = None
+        self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainml-commit")
+        self._pending: Future[str] | None = None
+
+    def commit_in_background(self, round_: int, digest: str, samples: int) -> None:
+        """Send the commitment from a background thread, so the update goes out meanwhile.
+
+        Nothing is weaker: the coordinator merges an update only once it finds this
+        commitment on chain (it waits for it, bounded). Sends stay in order, one at a time;
+        a send that failed is raised by the next call (and its update was rejected).
+        """
+        if self._pending is not None and self._pending.done():
+            self._pending.result()  # raises the previous send's error
+        self._pending = self._sender.submit(self.commit, round_, digest, samples)
+        self._pending.add_done_callback(_log_failure)
 
     def commit(self, round_: int, digest: str, samples: int) -> str:
         """Send the commitment of ``digest`` for ``round_``; return the transaction hash."""
@@ -85,7 +109,7 @@ class Participant:
         self.privacy = privacy
         self.poison = poison
         self.committer = committer
-        self.rng = np.random.default_rng([seed, index])
+        self.seed = seed
         self.drop_in = drop_in
 
     @property
@@ -97,11 +121,14 @@ class Participant:
         """One round: the weights to send and metrics (hash, samples, norm, gas)."""
         if round_ in self.drop_in:
             raise ParticipantDropoutError(f"participant {self.index} dropped out of round {round_}")
-        trained = train_local(self.kind, global_weights, self.z, self.y, self.training, self.rng)
+        # one stream per (participant, round): independent noise every round (the accountant
+        # composes independent Gaussian mechanisms), the same whichever worker runs the round
+        rng = np.random.default_rng([self.seed, self.index, round_])
+        trained = train_local(self.kind, global_weights, self.z, self.y, self.training, rng)
         update = [t - g for t, g in zip(trained, global_weights, strict=True)]
         metrics: dict[str, Any] = {"participant": self.index}
         if self.privacy is not None:
-            update, norm = privatize(update, self.privacy, self.rng)
+            update, norm = privatize(update, self.privacy, rng)
             metrics["update_norm"] = norm
         if self.poison is not None and "scale" in self.poison.mode:
             update = [u * self.poison.factor for u in update]
@@ -109,6 +136,6 @@ class Participant:
         digest = update_hash(weights)
         metrics["update_hash"] = digest
         if self.committer is not None:
-            metrics["commit_tx"] = self.committer.commit(round_, digest, self.samples)
+            self.committer.commit_in_background(round_, digest, self.samples)
             metrics["account"] = self.committer.access.account
         return weights, metrics

@@ -173,7 +173,7 @@ class FederatedRounds:
             if wanted <= set(found) or time.monotonic() >= deadline:
                 return found
             time.sleep(delay)
-            delay = min(2 * delay, 0.5)
+            delay = min(2 * delay, 0.1)
 
     def record(self, from_block: int = 0) -> ChainRecord:
         """The federation as the chain records it."""

@@ -14,6 +14,7 @@ round's hashes, gas and times for ``chainml fl audit`` and the benchmark.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,9 @@ def _simulate(
     recorder = RoundRecorder(
         rounds_contract, kind=options.kind, feature_names=names, mean=mean, scale=scale,
         coordinator=rounds_contract.contract.env.accounts[0] if rounds_contract else None,
-        # the embedded chain mines a commitment before its sender returns; a node may not
-        commit_wait=2.0 if settings.rpc is None else 60.0,
+        # participants send their commitments in the background (the first one connects to
+        # the chain first): wait for them; the wait ends as soon as every one is there
+        commit_wait=30.0 if settings.rpc is None else 60.0,
     )  # fmt: skip
     z_val = split.validation.features
     y_val = split.validation.labels
@@ -271,10 +273,14 @@ class ParticipantFactory:
     scale: FloatArray
     privacy: PrivacySettings | None
     access: list[ChainAccess]
+    #: names this run in every worker: Flower unpickles the factory afresh for each round, so
+    #: ``id(self)`` changed every round and each round built a new participant (data re-read,
+    #: chain connection, contract compiled and accounts derived again, random stream restarted)
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __call__(self, index: int) -> Participant:
-        """The participant of ``index`` in this process."""
-        key = (self.federation.path.as_posix(), index, id(self))
+        """The participant of ``index`` in this process (one per run, kept across rounds)."""
+        key = (self.federation.path.as_posix(), index, self.run_id)
         cached = _PARTICIPANTS.get(key)
         if cached is None:
             cached = Participant(
@@ -289,5 +295,5 @@ class ParticipantFactory:
         return cached
 
 
-#: Participants by (federation, index, factory) in this worker process.
-_PARTICIPANTS: dict[tuple[str, int, int], Participant] = {}
+#: Participants by (federation, index, run) in this worker process.
+_PARTICIPANTS: dict[tuple[str, int, str], Participant] = {}

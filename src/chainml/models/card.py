@@ -360,5 +360,56 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in card["versions"].items()),
         "",
+        *_federation_markdown(card.get("federation")),
     ]
     return "\n".join(lines)
+
+
+def _federation_markdown(federation: dict[str, Any] | None) -> list[str]:
+    """The ``federation`` section for people (nothing for a model trained in one place)."""
+    if not federation:
+        return []
+    chain = federation.get("chain")
+    privacy = federation.get("privacy") or {}
+    participants = federation.get("participants", [])
+    if privacy.get("differential_privacy"):
+        dp = (
+            f"differential privacy ε = {privacy['epsilon']:.3g}, δ = {privacy['delta']:.3g} "
+            f"(clip {privacy['clip']:g}, noise multiplier {privacy['noise_multiplier']:.3g}, "
+            f"{privacy['rounds']} rounds; {privacy['accountant']})"
+        )
+    else:
+        dp = "no differential privacy"
+    secagg = "SecAgg+" if privacy.get("secure_aggregation") else "no secure aggregation"
+    lines = [
+        "## Federation",
+        "",
+        f"Trained without pooling data: task `{federation['task']}`, {federation['engine']}, "
+        f"strategy {federation['strategy']}, {federation['rounds']} rounds, "
+        f"{len(participants)} participants (partition `{federation['partition']}`).",
+        f"Privacy: {dp}; {secagg}.",
+    ]
+    if chain:
+        lines += [
+            f"On chain: `FederatedRounds` at `{chain['contract']}` (chain id "
+            f"{chain['chain_id']}, deploy block {chain['deploy_block']}), governor "
+            f"`{chain['governor']}`, coordinator `{chain['coordinator']}`.",
+        ]
+    else:
+        lines.append("Off chain: no on-chain record of the rounds.")
+    lines += [
+        "",
+        "| participant | account | rows | positives | data SHA-256 |",
+        "|---:|---|---:|---:|---|",
+        *(
+            f"| {p['index']} | `{p.get('account') or '-'}` | {p['rows']:,} | "
+            f"{p['positives']:,} | `{p['sha256']}` |"
+            for p in participants
+        ),
+        "",
+        "| round | global model hash |",
+        "|---:|---|",
+        *(f"| {r} | `{h}` |" for r, h in enumerate(federation.get("global_hashes", []))),
+        "",
+    ]
+    return lines
