@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from chainml.chain import connect
+from chainml.chain import connect, embedded
 from chainml.config import load_settings
 from chainml.errors import ChainMLError
 from chainml.fl import init_federation
@@ -68,12 +68,14 @@ def test_background_commitments_land_in_order_and_a_failed_send_is_raised(
 ) -> None:
     settings = load_settings().with_overrides(data_dir=tmp_path)
     env = connect(settings)
+    committers: list[Committer] = []
     try:
         owner, account = env.accounts[0], env.accounts[1]
         rounds = FederatedRounds.deploy(env, governor=owner, coordinator=owner, max_rounds=3)
         rounds.admit(account)
         rounds.commit_global(0, "0x" + "11" * 32)
         committer = Committer(ChainAccess(str(tmp_path), None, rounds.address, account))
+        committers.append(committer)
         committer.commit_in_background(1, "0x" + "22" * 32, 7)
         found = rounds.wait_for_updates(1, {account}, timeout=30.0)
         assert "0x" + bytes(found[account.lower()]["update_hash"]).hex() == "0x" + "22" * 32
@@ -81,6 +83,7 @@ def test_background_commitments_land_in_order_and_a_failed_send_is_raised(
         # a commitment that cannot be sent (no FederatedRounds at that address) leaves none,
         # and the participant's next commitment raises the error
         broken = Committer(ChainAccess(str(tmp_path), None, "0x" + "00" * 19 + "01", account))
+        committers.append(broken)
         broken.commit_in_background(1, "0x" + "33" * 32, 7)
         deadline = time.monotonic() + 30
         while broken._pending is not None and not broken._pending.done():
@@ -89,4 +92,7 @@ def test_background_commitments_land_in_order_and_a_failed_send_is_raised(
         with pytest.raises(ChainMLError):
             broken.commit_in_background(2, "0x" + "44" * 32, 7)
     finally:
+        for each in committers:
+            each.close()
         env.close()
+    assert not embedded._SHARED  # the committers' connections are closed, not leaked

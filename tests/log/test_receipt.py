@@ -52,6 +52,18 @@ def test_anchored_receipt_verifies_against_the_pinned_log(env: Env, anchored) ->
     assert check.record == log.record(5)
 
 
+@pytest.mark.parametrize("proof", [{}, {"proof": None}, {"proof": "done"}])
+def test_the_service_answer_around_a_receipt_verifies_as_saved(
+    env: Env, anchored, proof: dict[str, Any]
+) -> None:
+    log, contract = anchored
+    receipt = build_receipt(log, 5)
+    answer = {"status": "anchored", "leaf_index": 5, "receipt": receipt} | proof  # curl > r.json
+    assert verify_receipt(answer, env, trusted=pinned(env, contract)).verified
+    with pytest.raises(InvalidInputError):  # any other wrapper is not a receipt
+        check_receipt(answer | {"extra": 1})
+
+
 def test_the_same_receipt_is_refused_without_a_trust_root(env: Env, anchored) -> None:
     log, contract = anchored
     receipt = build_receipt(log, 5)

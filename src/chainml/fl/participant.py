@@ -60,6 +60,7 @@ class Committer:
 
     def __init__(self, access: ChainAccess) -> None:
         self.access = access
+        self._env: Any = None
         self._rounds: Any = None
         self._sender = ThreadPoolExecutor(max_workers=1, thread_name_prefix="chainml-commit")
         self._pending: Future[str] | None = None
@@ -83,12 +84,21 @@ class Committer:
             from chainml.config import load_settings
             from chainml.fl.rounds import FederatedRounds
 
-            settings = load_settings().with_overrides(
-                data_dir=Path(self.access.data_dir), rpc=self.access.rpc
-            )
-            self._rounds = FederatedRounds.at(connect(settings), self.access.contract)
+            if self._env is None:  # kept apart from the contract: close() closes it either way
+                settings = load_settings().with_overrides(
+                    data_dir=Path(self.access.data_dir), rpc=self.access.rpc
+                )
+                self._env = connect(settings)
+            self._rounds = FederatedRounds.at(self._env, self.access.contract)
         tx_hash: str = self._rounds.send_update(round_, digest, samples, sender=self.access.account)
         return tx_hash
+
+    def close(self) -> None:
+        """Wait for the commitment in flight (its error is logged, not raised) and disconnect."""
+        self._sender.shutdown(wait=True)
+        if self._env is not None:
+            self._env.close()
+            self._env = self._rounds = None
 
 
 class Participant:

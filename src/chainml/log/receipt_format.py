@@ -93,8 +93,10 @@ def read_receipt(path: Path) -> Any:
     return bounded_json.loads(data, what=f"receipt {path}", max_bytes=MAX_RECEIPT_BYTES)
 
 
-#: The keys of the service's answer to ``GET /v1/decisions/{id}``, which wraps a receipt.
+#: The keys of the service's answer to ``GET /v1/decisions/{id}``, which wraps a receipt;
+#: ``proof`` (the status of a zk proof job) came later, so answers saved before lack it.
 SERVICE_ANSWER_KEYS = frozenset({"status", "leaf_index", "receipt"})
+_SERVICE_ANSWERS = (SERVICE_ANSWER_KEYS, SERVICE_ANSWER_KEYS | {"proof"})
 
 
 def unwrap_service_answer(document: object) -> object:
@@ -103,7 +105,7 @@ def unwrap_service_answer(document: object) -> object:
     Users save that answer as it comes (``curl ... > r.json``). Its ``status`` is the server's
     claim and is ignored: only the receipt inside is checked, as any receipt is.
     """
-    if isinstance(document, dict) and set(document) == SERVICE_ANSWER_KEYS:
+    if isinstance(document, dict) and set(document) in _SERVICE_ANSWERS:
         return document["receipt"]
     return document
 
