@@ -45,6 +45,7 @@ from chainml.log.store import (
     Progress,
     checked_size,
     checksummed,
+    leaf_range,
 )
 from chainml.log.store_audit import run_audit
 
@@ -260,11 +261,7 @@ class PostgresLogStore(LogStore):
         return int(row[0])
 
     def iter_leaves(self, start: int = 0, end: int | None = None) -> Iterator[tuple[int, bytes]]:
-        size = self.size
-        end = size if end is None else end
-        if not 0 <= start <= end <= size:
-            raise InvalidInputError(f"[{start}, {end}) is not a range of the log of size {size}")
-        return self._leaves_from(start, end)
+        return self._leaves_from(*leaf_range(start, end, self.size))
 
     def _leaves_from(self, position: int, end: int) -> Iterator[tuple[int, bytes]]:
         while position < end:  # one short read at a time: no transaction stays open

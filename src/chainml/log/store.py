@@ -303,3 +303,11 @@ class LogStore(ABC):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def leaf_range(start: int, end: int | None, size: int) -> tuple[int, int]:
+    """``[start, end)`` checked against a log of ``size`` leaves (``end`` None: to the end)."""
+    end = size if end is None else end
+    if not 0 <= start <= end <= size:
+        raise InvalidInputError(f"[{start}, {end}) is not a range of the log of size {size}")
+    return start, end
